@@ -1,0 +1,76 @@
+# sipscope — build, run, test. Two commands matter:
+#   make run    install what is missing, import a bundled capture, serve the UI
+#   make test   install what is missing, run every test CI runs
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/sipscope
+CHDB_VERSION ?= 26.5.3
+CHDB_LIB ?= /usr/local/lib/libchdb.so
+DATA ?= ./sipscope-data
+LISTEN ?= 127.0.0.1:8080
+FUZZTIME ?= 20s
+APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client
+export CHDB_LIB_PATH ?= $(CHDB_LIB)
+
+.PHONY: all build run test unit conformance integration browser fuzz bench deps libchdb apt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sipscope
+
+# run: analyse and import the bundled generated capture, then serve the UI.
+run: libchdb build
+	$(BIN) analyze testdata/calls.pcap
+	@echo
+	@echo "sipscope UI: http://$(LISTEN)/  (Ctrl-C to stop)"
+	$(BIN) serve --data $(DATA) --listen $(LISTEN) --import testdata/calls.pcap
+
+deps: apt libchdb
+
+# apt installs the traffic/oracle tools, the old ClickHouse server for the
+# server-backend tests and Chromium for the UI test, when any is missing.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# libchdb installs the embedded ClickHouse engine from its npm package.
+libchdb:
+	@if [ ! -f "$(CHDB_LIB)" ]; then \
+	  set -e; tmp=$$(mktemp -d); echo "installing libchdb.so $(CHDB_VERSION) from npm into $(CHDB_LIB)"; \
+	  (cd $$tmp && npm pack --silent @chdb/lib-linux-x64-gnu@$(CHDB_VERSION) >/dev/null && tar xzf chdb-lib-linux-x64-gnu-$(CHDB_VERSION).tgz); \
+	  install -D -m 0755 $$tmp/package/libchdb.so "$(CHDB_LIB)"; rm -rf $$tmp; \
+	fi
+
+test: deps
+	$(GO) vet ./...
+	$(MAKE) unit conformance integration fuzz
+
+unit:
+	$(GO) test -count=1 ./...
+
+# conformance: third-party captures (../shared/captures) against tshark's
+# oracle output, and the RFC 4475 torture messages.
+conformance:
+	$(GO) test -count=1 -run 'Conformance|Oracle|Torture' ./...
+
+# integration: real components started by the tests (ClickHouse server, Chromium).
+integration:
+	$(GO) test -count=1 -tags integration ./storage/... ./cmd/...
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./decode/... ./quality/... ./correlate/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+)
+
+func cmdGen(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	var cfg gen.Config
+	fs.IntVar(&cfg.Calls, "calls", 8, "number of scenarios to play (cycling through -mix)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed: same flags, same bytes")
+	fs.Float64Var(&cfg.LossPct, "loss", 0, "RTP loss in percent")
+	fs.IntVar(&cfg.BurstLen, "burst", 1, "mean loss burst length (1 = random loss)")
+	fs.Float64Var(&cfg.JitterMs, "jitter", 0, "max uniform RTP arrival jitter in ms")
+	fs.DurationVar(&cfg.CallDuration, "duration", 2*time.Second, "media duration of answered calls")
+	fs.StringVar(&cfg.Codec, "codec", gen.CodecPCMU, "PCMU, PCMA or mix")
+	fs.StringVar(&cfg.Transport, "transport", gen.TransportUDP, "udp or tcp")
+	mix := fs.String("mix", "", "comma-separated scenarios: answered,busy,cancelled,register,no_final (default all)")
+	truthPath := fs.String("truth", "", "also write the ground truth JSON to this file")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return errors.New("need exactly one output file")
+	}
+	if *mix != "" {
+		for _, s := range strings.Split(*mix, ",") {
+			cfg.Mix = append(cfg.Mix, gen.Scenario(strings.TrimSpace(s)))
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	out, err := os.Create(files[0])
+	if err != nil {
+		return err
+	}
+	truth, err := gen.Write(out, cfg)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if *truthPath != "" {
+		b, err := json.MarshalIndent(truth, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*truthPath, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", files[0])
+	return nil
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/decode"
+	"github.com/sipscope/sipscope/decode/rtp"
+	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/quality"
+)
+
+// pipeline runs decode → correlate → quality over frames from any source.
+// It is the one path for files and, later, live capture; only the source
+// and the sink around it differ.
+type pipeline struct {
+	dec     *decode.Decoder
+	pkt     decode.Packet
+	msg     sip.Message
+	rtpHdr  rtp.Header
+	corr    *correlate.Correlator
+	streams map[streamKey]*stream
+	order   []*stream
+	tcpNext map[flowKey]uint32
+	base    int64
+	started bool
+	counts  counters
+}
+
+type streamKey struct {
+	src, dst netip.AddrPort
+	ssrc     uint32
+}
+
+type flowKey struct{ src, dst netip.AddrPort }
+
+type stream struct {
+	key     streamKey
+	pt      uint8
+	first   int64
+	last    int64
+	callID  string
+	stats   quality.RTPStats
+	loss    quality.LossPattern
+}
+
+// maxTCPFlows bounds the retransmission table; past it the oldest state is
+// simply forgotten (a retransmission may then be counted twice, never lost).
+const maxTCPFlows = 1 << 16
+
+// counters are plain integers on the hot path; maps are filled from them
+// only when a report is built.
+type counters struct {
+	packets      int
+	bytes        int64
+	sipMessages  int
+	requests     map[string]int
+	responses    [700]int
+	decodeErrors map[string]int
+	ignored      map[string]int
+	rtpPackets   int
+	rtcpPackets  int
+	tcpRetrans   int
+	firstTS      int64
+	lastTS       int64
+}
+
+func newPipeline(cfg correlate.Config) *pipeline {
+	return &pipeline{
+		dec:     decode.NewDecoder(),
+		corr:    correlate.New(cfg),
+		streams: make(map[streamKey]*stream),
+		tcpNext: make(map[flowKey]uint32),
+		counts: counters{
+			requests:     make(map[string]int),
+			decodeErrors: make(map[string]int),
+			ignored:      make(map[string]int),
+		},
+	}
+}
+
+// runSource feeds every frame of src through the pipeline. A truncated file
+// is counted and ends the run normally; any other read error is returned.
+func (p *pipeline) runSource(src frameSource) error {
+	return p.runSourceEach(src, func() {})
+}
+
+type frameSource interface {
+	Next(*capture.Frame) error
+}
+
+// runSourceEach is runSource with a hook after every frame (import uses it
+// to flush retained messages in bounded batches).
+func (p *pipeline) runSourceEach(src frameSource, after func()) error {
+	var f capture.Frame
+	for {
+		err := src.Next(&f)
+		if err == io.EOF {
+			return nil
+		}
+		if errors.Is(err, capture.ErrTruncated) {
+			p.counts.decodeErrors["truncated_file"]++
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p.handleFrame(&f)
+		after()
+	}
+}
+
+func (p *pipeline) handleFrame(f *capture.Frame) {
+	c := &p.counts
+	c.packets++
+	c.bytes += int64(len(f.Data))
+	if !p.started {
+		p.started = true
+		p.base = f.TS
+		c.firstTS = f.TS
+	}
+	c.lastTS = f.TS
+	if err := p.dec.Decode(f.LinkType, f.Data, f.TS, &p.pkt); err != nil {
+		c.decodeErrors[decode.Reason(err)]++
+		return
+	}
+	switch p.pkt.Transport {
+	case decode.TransportUDP:
+		p.handleUDP()
+	case decode.TransportTCP:
+		p.handleTCP()
+	default:
+		c.ignored["other_transport"]++
+	}
+}
+
+func (p *pipeline) handleUDP() {
+	pl := p.pkt.Payload
+	if sip.LooksLikeSIP(pl) || sip.LooksLikeSIP(skipJunk(pl)) {
+		p.handleSIP(pl)
+		return
+	}
+	if rtp.LooksLikeRTCP(pl) {
+		p.counts.rtcpPackets++
+		return
+	}
+	if !rtp.LooksLikeRTP(pl) {
+		if p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst) != "" {
+			p.counts.decodeErrors["media_not_rtp"]++
+		} else {
+			p.counts.ignored["udp_not_sip_rtp"]++
+		}
+		return
+	}
+	if err := p.rtpHdr.Unmarshal(pl); err != nil {
+		p.counts.decodeErrors["rtp_malformed"]++
+		return
+	}
+	p.handleRTP()
+}
+
+// skipJunk drops leading bytes up to the first letter of a plausible start
+// line, so a datagram with garbage before "REGISTER ..." is still seen as SIP
+// (the parser itself finds the exact start line).
+func skipJunk(b []byte) []byte {
+	const maxJunk = 64
+	for i := 0; i < len(b) && i < maxJunk; i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			return b[i:]
+		}
+	}
+	return nil
+}
+
+func (p *pipeline) handleRTP() {
+	h := &p.rtpHdr
+	key := streamKey{src: p.pkt.Src, dst: p.pkt.Dst, ssrc: h.SSRC}
+	s := p.streams[key]
+	if s == nil {
+		s = &stream{key: key, pt: h.PayloadType, first: p.pkt.TS}
+		s.callID = p.corr.MediaCallID(key.src, key.dst)
+		p.streams[key] = s
+		p.order = append(p.order, s)
+	}
+	s.loss.ObserveSeq(h.SequenceNumber)
+	s.last = p.pkt.TS
+	p.counts.rtpPackets++
+	s.stats.Update(quality.RelMs(p.pkt.TS, p.base), h.SequenceNumber, h.Timestamp, h.PayloadType, h.Marker, quality.ClockRate(h.PayloadType), len(h.Payload))
+}
+
+func (p *pipeline) handleTCP() {
+	pl := p.pkt.Payload
+	if len(pl) == 0 {
+		return
+	}
+	key := flowKey{p.pkt.Src, p.pkt.Dst}
+	end := p.pkt.TCPSeq + uint32(len(pl))
+	if next, ok := p.tcpNext[key]; ok && int32(end-next) <= 0 {
+		p.counts.tcpRetrans++
+		return
+	}
+	if len(p.tcpNext) >= maxTCPFlows {
+		clear(p.tcpNext)
+	}
+	p.tcpNext[key] = end
+	pl = bytes.TrimLeft(pl, "\r\n")
+	if len(pl) == 0 {
+		return // keep-alive
+	}
+	if !sip.LooksLikeSIP(pl) {
+		p.counts.ignored["tcp_not_sip"]++
+		return
+	}
+	for len(pl) > 0 {
+		n, err := sip.FrameLength(pl)
+		if err != nil {
+			p.counts.decodeErrors["tcp_sip_incomplete"]++
+			return
+		}
+		p.handleSIP(pl[:n])
+		pl = bytes.TrimLeft(pl[n:], "\r\n")
+	}
+}
+
+func (p *pipeline) handleSIP(b []byte) {
+	c := &p.counts
+	err := p.msg.Unmarshal(b)
+	if err != nil && !startLineParsed(&p.msg) {
+		c.decodeErrors[sipReason(err)]++
+		return
+	}
+	c.sipMessages++
+	if p.msg.IsRequest {
+		c.requests[string(p.msg.Method)]++
+	} else if p.msg.StatusCode > 0 && p.msg.StatusCode < len(c.responses) {
+		c.responses[p.msg.StatusCode]++
+	}
+	if err != nil {
+		// The start line is SIP but a mandatory header is missing or bad:
+		// it is a SIP message (as tshark counts it) that cannot be correlated.
+		c.decodeErrors[sipReason(err)]++
+		return
+	}
+	p.corr.HandleSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, p.pkt.Transport, &p.msg)
+}
+
+// startLineParsed tells whether Unmarshal got past the start line: such a
+// message is SIP even when a later header is wrong.
+func startLineParsed(m *sip.Message) bool {
+	return (m.IsRequest && len(m.Method) > 0) || m.StatusCode > 0
+}
+
+// sipReasons maps parser errors to the stable decode_errors keys.
+var sipReasons = []struct {
+	err    error
+	reason string
+}{
+	{sip.ErrNotSIP, "sip_not_sip"},
+	{sip.ErrBadStartLine, "sip_bad_start_line"},
+	{sip.ErrBadVersion, "sip_bad_version"},
+	{sip.ErrMissingCallID, "sip_missing_call_id"},
+	{sip.ErrMissingFrom, "sip_missing_from"},
+	{sip.ErrMissingTo, "sip_missing_to"},
+	{sip.ErrMissingCSeq, "sip_missing_cseq"},
+	{sip.ErrMissingVia, "sip_missing_via"},
+	{sip.ErrBadCSeq, "sip_bad_cseq"},
+	{sip.ErrCSeqMethodMismatch, "sip_cseq_method_mismatch"},
+	{sip.ErrBadContentLength, "sip_bad_content_length"},
+	{sip.ErrTruncatedBody, "sip_truncated_body"},
+	{sip.ErrTruncatedHeader, "sip_truncated_header"},
+	{sip.ErrDuplicateHeader, "sip_duplicate_header"},
+	{sip.ErrLineTooLong, "sip_line_too_long"},
+	{sip.ErrHeaderTooLong, "sip_header_too_long"},
+	{sip.ErrTooManyHeaders, "sip_too_many_headers"},
+	{sip.ErrBadHeader, "sip_bad_header"},
+}
+
+func sipReason(err error) string {
+	for _, r := range sipReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "sip_other"
+}
+
+// finishStreams computes the statistics of every stream, binds late-learned
+// SDP, and returns them ordered by start time.
+func (p *pipeline) finishStreams(opts qualityOptions) []quality.Stream {
+	out := make([]quality.Stream, 0, len(p.order))
+	for _, s := range p.order {
+		if s.callID == "" {
+			s.callID = p.corr.MediaCallID(s.key.src, s.key.dst)
+		}
+		var st quality.Stream
+		s.stats.Fill(&st)
+		if s.callID == "" && !plausibleHeuristicStream(&st) {
+			p.counts.ignored["rtp_heuristic_rejected"] += st.Packets
+			continue
+		}
+		st.SSRC = s.key.ssrc
+		st.Src, st.Dst = s.key.src, s.key.dst
+		st.PayloadType = s.stats.PayloadType()
+		st.Payload = s.stats.PayloadNames()
+		st.Start = time.Unix(0, s.first).UTC()
+		st.End = time.Unix(0, s.last).UTC()
+		st.CallID = s.callID
+		st.MOS = quality.StreamMOS(&st, opts.codecFor(st.PayloadType), s.loss.BurstR())
+		out = append(out, st)
+	}
+	slices.SortStableFunc(out, func(a, b quality.Stream) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// plausibleHeuristicStream keeps RTP that no SDP explains only when it looks
+// like a real stream rather than a few random datagrams that happened to
+// start with version 2.
+func plausibleHeuristicStream(st *quality.Stream) bool {
+	return st.Packets >= 2 && st.SeqErrors*4 <= st.Packets
+}
+
+type qualityOptions struct {
+	g711PLC bool
+}
+
+// codecFor names the codec the E-model scores a payload type as; "" lets
+// quality pick it from tshark's payload name.
+func (o qualityOptions) codecFor(pt uint8) string {
+	if (pt == 0 || pt == 8) && !o.g711PLC {
+		return "g711noplc"
+	}
+	return ""
+}

@@ -1,0 +1,6 @@
+package correlate
+
+import "errors"
+
+// ErrBadConfig is wrapped by Config.Validate with the field that is wrong.
+var ErrBadConfig = errors.New("correlate: bad config")
