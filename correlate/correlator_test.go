@@ -25,7 +25,9 @@ type exchange struct {
 	sdp       string
 }
 
-func request(method string) exchange { return exchange{fromAlice: true, start: method + " sip:bob@example.com SIP/2.0"} }
+func request(method string) exchange {
+	return exchange{fromAlice: true, start: method + " sip:bob@example.com SIP/2.0"}
+}
 
 func build(callID string, e exchange) []byte {
 	cseq := e.cseq

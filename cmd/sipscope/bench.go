@@ -72,4 +72,3 @@ func loadFrames(path string) ([]capture.Frame, error) {
 		frames = append(frames, g)
 	}
 }
-

@@ -162,4 +162,3 @@ func diffCounts(got, want map[string]int) string {
 	}
 	return strings.Join(d, "; ")
 }
-

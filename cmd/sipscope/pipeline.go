@@ -41,13 +41,13 @@ type streamKey struct {
 type flowKey struct{ src, dst netip.AddrPort }
 
 type stream struct {
-	key     streamKey
-	pt      uint8
-	first   int64
-	last    int64
-	callID  string
-	stats   quality.RTPStats
-	loss    quality.LossPattern
+	key    streamKey
+	pt     uint8
+	first  int64
+	last   int64
+	callID string
+	stats  quality.RTPStats
+	loss   quality.LossPattern
 }
 
 // maxTCPFlows bounds the retransmission table; past it the oldest state is
