@@ -57,23 +57,26 @@ const maxTCPFlows = 1 << 16
 // counters are plain integers on the hot path; maps are filled from them
 // only when a report is built.
 type counters struct {
-	packets      int
-	bytes        int64
-	sipMessages  int
-	requests     map[string]int
-	responses    [700]int
-	decodeErrors map[string]int
-	ignored      map[string]int
-	rtpPackets   int
-	rtcpPackets  int
-	tcpRetrans   int
-	firstTS      int64
-	lastTS       int64
+	packets       int
+	bytes         int64
+	sipMessages   int
+	requests      map[string]int
+	responses     [700]int
+	decodeErrors  map[string]int
+	ignored       map[string]int
+	rtpPackets    int
+	rtcpPackets   int
+	tcpRetrans    int
+	fragmentsHeld int
+	firstTS       int64
+	lastTS        int64
 }
 
 func newPipeline(cfg correlate.Config) *pipeline {
+	dec := decode.NewDecoder()
+	dec.SetDefragmenter(decode.NewDefragmenter(decode.DefragConfig{}))
 	return &pipeline{
-		dec:     decode.NewDecoder(),
+		dec:     dec,
 		corr:    correlate.New(cfg),
 		streams: make(map[streamKey]*stream),
 		tcpNext: make(map[flowKey]uint32),
@@ -127,6 +130,10 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 	}
 	c.lastTS = f.TS
 	if err := p.dec.Decode(f.LinkType, f.Data, f.TS, &p.pkt); err != nil {
+		if err == decode.ErrFragmentHeld {
+			c.fragmentsHeld++ // kept for reassembly, not lost
+			return
+		}
 		c.decodeErrors[decode.Reason(err)]++
 		return
 	}

@@ -1,0 +1,19 @@
+package capture
+
+import "errors"
+
+// Sentinel errors returned (wrapped with the file path and record number) by
+// the sources in this package. Callers test them with errors.Is.
+var (
+	// ErrNotCapture means the input is neither pcap nor pcapng (nor a gzip of
+	// either): wrong magic, unknown version, or empty.
+	ErrNotCapture = errors.New("capture: not a pcap or pcapng file")
+	// ErrTruncated means the file ends in the middle of a record, as happens
+	// when a capture is copied while still being written. Everything before
+	// the damaged record was returned intact; callers count it and stop.
+	ErrTruncated = errors.New("capture: file ends inside a record")
+	// ErrCorrupt means a record header is implausible (a capture length above
+	// the snap length or the original length, an unknown interface, ...), so
+	// the rest of the file cannot be trusted.
+	ErrCorrupt = errors.New("capture: corrupt record")
+)
