@@ -13,6 +13,7 @@ import (
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
+	"github.com/sipscope/sipscope/ui"
 )
 
 // storeWriter is what importing needs from a store.
@@ -97,7 +98,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		return err
 	}
 	imports = append(imports, rest...) // "serve --import a.pcap b.pcap"
-	cfg := api.Config{Listen: *listen}
+	cfg := api.Config{Listen: *listen, UI: ui.Handler()}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -1,0 +1,128 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sipscope/sipscope/storage"
+)
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) listCalls(c *gin.Context) {
+	f, err := ParseCallFilter(c.Request.URL.Query())
+	if err != nil {
+		s.badRequest(c, err)
+		return
+	}
+	page, err := s.store.ListCalls(c.Request.Context(), f)
+	if err != nil {
+		s.storeFailed(c, "list calls", err)
+		return
+	}
+	c.JSON(http.StatusOK, NewCallListView(page))
+}
+
+func (s *Server) getCall(c *gin.Context) {
+	detail, ok := s.loadCall(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, NewCallDetailView(detail))
+}
+
+func (s *Server) callPCAP(c *gin.Context) {
+	detail, ok := s.loadCall(c)
+	if !ok {
+		return
+	}
+	// Build the whole file before answering so that a failure is still a
+	// clean 500 rather than a truncated download; a call's SIP is small.
+	var buf bytes.Buffer
+	if err := WritePCAP(&buf, detail.Messages); err != nil {
+		s.log.Error("api pcap export failed", "call_id", detail.Call.CallID, "err", err)
+		c.JSON(http.StatusInternalServerError, gin.H{"error": "cannot export this call as PCAP"})
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+PCAPFilename(detail.Call.CallID)+`"`)
+	c.Data(http.StatusOK, "application/vnd.tcpdump.pcap", buf.Bytes())
+}
+
+// loadCall fetches the call named by the :id path segment, answering the
+// error itself when there is none.
+func (s *Server) loadCall(c *gin.Context) (storage.CallDetail, bool) {
+	id, err := url.PathUnescape(c.Param("id"))
+	switch {
+	case err != nil:
+		s.badRequest(c, badParam("id", "bad percent-encoding"))
+		return storage.CallDetail{}, false
+	case id == "":
+		s.badRequest(c, badParam("id", "empty Call-ID"))
+		return storage.CallDetail{}, false
+	case len(id) > maxCallIDSize:
+		s.badRequest(c, badParam("id", "longer than %d bytes", maxCallIDSize))
+		return storage.CallDetail{}, false
+	}
+	detail, err := s.store.GetCall(c.Request.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "call not found", "call_id": id})
+		return storage.CallDetail{}, false
+	}
+	if err != nil {
+		s.storeFailed(c, "get call", err)
+		return storage.CallDetail{}, false
+	}
+	return detail, true
+}
+
+func (s *Server) badRequest(c *gin.Context, err error) {
+	body := gin.H{"error": err.Error()}
+	var pe *paramError
+	if errors.As(err, &pe) {
+		body["param"] = pe.param
+	}
+	c.JSON(http.StatusBadRequest, body)
+}
+
+// storeFailed answers a storage error without leaking its text to clients;
+// the log keeps the detail. A client that went away is not an error.
+func (s *Server) storeFailed(c *gin.Context, op string, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		s.log.Debug("api client gone", "op", op)
+		c.Status(499) // nginx's "client closed request"; nobody reads it
+		return
+	}
+	s.log.Error("api storage failed", "op", op, "err", err)
+	c.JSON(http.StatusInternalServerError, gin.H{"error": "storage unavailable"})
+}
+
+// PCAPFilename is the download name for a call's PCAP: the Call-ID with
+// anything outside [A-Za-z0-9._@-] replaced by '_', so that it is safe in a
+// Content-Disposition header and on every file system.
+func PCAPFilename(callID string) string {
+	const maxBase = 120
+	var b strings.Builder
+	for i := 0; i < len(callID) && b.Len() < maxBase; i++ {
+		ch := callID[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9',
+			ch == '-', ch == '_', ch == '@':
+			b.WriteByte(ch)
+		case ch == '.' && b.Len() > 0: // no hidden or "..": names
+			b.WriteByte(ch)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "call.pcap"
+	}
+	return b.String() + ".pcap"
+}

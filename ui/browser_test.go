@@ -1,0 +1,363 @@
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/sipscope/sipscope/api"
+	"github.com/sipscope/sipscope/ui"
+)
+
+var screenshotDir = flag.String("screenshots", "", "write screenshots of the UI to this directory")
+
+// browser is a headless Chromium tab plus what the page reported as broken.
+type browser struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("the UI test needs Chromium (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.WindowSize(1440, 1000),
+		chromedp.Flag("disable-gpu", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	b := &browser{ctx: ctx}
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	entries := chromedp.Events(ctx, log.EntryAdded)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			b.report("exception: " + ev.ExceptionDetails.Text + " " + describe(ev.ExceptionDetails.Exception))
+		}
+	}()
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			// The deliberate lookup of an unknown call logs a 404; that
+			// is the page working, not breaking.
+			if ev.Entry.Level == log.EntryLevelError && !strings.Contains(ev.Entry.URL, "no-such-call") {
+				b.report("console: " + ev.Entry.Text + " " + ev.Entry.URL)
+			}
+		}
+	}()
+	return b
+}
+
+func describe(o *runtime.RemoteObject) string {
+	if o == nil {
+		return ""
+	}
+	return o.Description
+}
+
+func (b *browser) report(s string) {
+	b.mu.Lock()
+	b.errors = append(b.errors, s)
+	b.mu.Unlock()
+}
+
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.errors)
+}
+
+func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// waitFor polls a JavaScript condition until it holds.
+func (b *browser) waitFor(t *testing.T, cond string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v", cond, err)
+	}
+}
+
+func eval[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) screenshot(t *testing.T, name string) {
+	t.Helper()
+	if *screenshotDir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(*screenshotDir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// js renders a Go string as a JavaScript string literal.
+func js(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func jsonEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+const rowIDs = `[...document.querySelectorAll('#call-table tr.call-row')].map(r => r.dataset.callId)`
+
+// TestUIInBrowser drives the real UI in headless Chromium against the real
+// API over the real embedded store.
+func TestUIInBrowser(t *testing.T) {
+	calls := fixtureCalls()
+	st := openStore(t, calls)
+	srv := httptest.NewServer(api.New(api.Config{UI: ui.Handler()}, st, nil).Handler())
+	t.Cleanup(srv.Close)
+	b := startBrowser(t)
+	answered := calls[0]
+
+	t.Run("the call list shows every call newest first with its columns", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv.URL+"/"))
+		b.waitFor(t, `document.querySelectorAll('#call-table tr.call-row').length === 3`)
+		jsonEqual(t, "row order", eval[[]string](t, b, rowIDs), []string{hostileID, failedID, answeredID})
+		cells := eval[[]string](t, b, `[...document.querySelector('tr.call-row[data-call-id=`+js(answeredID)+`]').cells].map(c => c.textContent)`)
+		jsonEqual(t, "answered row", cells, []string{"2025-01-14 09:30:00", "alice", "bob", "Answered", "200", "1m 05s", "10", "3.40"})
+		cells = eval[[]string](t, b, `[...document.querySelector('tr.call-row[data-call-id=`+js(failedID)+`]').cells].map(c => c.textContent)`)
+		jsonEqual(t, "failed row", cells, []string{"2025-01-14 10:30:00", "carol", "dave", "Failed", "486", "1.510 s", "3", "—"})
+		b.screenshot(t, "call-list.png")
+	})
+
+	t.Run("HTML inside SIP data is shown as text and never runs", func(t *testing.T) {
+		if n := eval[int](t, b, `document.querySelectorAll('#call-table img, #call-table script').length`); n != 0 {
+			t.Errorf("%d elements injected into the call table", n)
+		}
+		row := eval[string](t, b, `document.querySelector('tr.call-row[data-call-id=`+js(hostileID)+`]').textContent`)
+		if !strings.Contains(row, `<img src=x onerror="window.pwned=1">`) {
+			t.Errorf("hostile row text %q does not show the user literally", row)
+		}
+	})
+
+	t.Run("typing in the search box narrows the list", func(t *testing.T) {
+		b.do(t, chromedp.SendKeys(chromedp.ID("search"), "ALIC"))
+		b.waitFor(t, `(r => r.length === 1 && r[0] === `+js(answeredID)+`)(`+rowIDs+`)`)
+		if h := eval[string](t, b, `location.hash`); h != "#/?q=ALIC" {
+			t.Errorf("hash %q, want #/?q=ALIC", h)
+		}
+		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.waitFor(t, rowIDs+`.length === 3`)
+	})
+
+	t.Run("the state filter keeps only calls in that state", func(t *testing.T) {
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'failed'; s.dispatchEvent(new Event('change')); })(document.getElementById('state-filter'))`))
+		b.waitFor(t, `(r => r.length === 1 && r[0] === `+js(failedID)+`)(`+rowIDs+`)`)
+		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.waitFor(t, rowIDs+`.length === 3`)
+	})
+
+	t.Run("the time range filter keeps calls starting inside it", func(t *testing.T) {
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => {
+			document.getElementById('from-filter').value = '2025-01-14T10:00';
+			const to = document.getElementById('to-filter');
+			to.value = '2025-01-14T11:00:00';
+			to.dispatchEvent(new Event('change'));
+		})()`))
+		b.waitFor(t, `(r => r.length === 1 && r[0] === `+js(failedID)+`)(`+rowIDs+`)`)
+		if h := eval[string](t, b, `location.hash`); !strings.Contains(h, "from=2025-01-14T10%3A00%3A00Z") {
+			t.Errorf("hash %q lacks the from time as RFC 3339", h)
+		}
+		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.waitFor(t, rowIDs+`.length === 3`)
+	})
+
+	t.Run("clicking a row draws the call's ladder", func(t *testing.T) {
+		b.do(t, chromedp.Click(chromedp.CSS(`tr.call-row[data-call-id="`+answeredID+`"]`)))
+		b.waitFor(t, `document.querySelectorAll('#ladder svg .sip-arrow').length === 10`)
+		if h := eval[string](t, b, `location.hash`); h != "#/call/"+url.PathEscape(answeredID) && h != "#/call/"+eval[string](t, b, `encodeURIComponent(`+js(answeredID)+`)`) {
+			t.Errorf("hash %q is not the call's deep link", h)
+		}
+		jsonEqual(t, "columns", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .host-label')].map(e => e.textContent)`),
+			[]string{"192.0.2.1:5060", "192.0.2.2:5060", "192.0.2.3:5062"})
+		jsonEqual(t, "data-index", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow')].map(e => e.dataset.index)`),
+			[]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"})
+		jsonEqual(t, "labels", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow .label')].map(e => e.textContent)`),
+			[]string{"INVITE", "100 Trying", "INVITE", "180 Ringing", "180 Ringing", "200 OK", "200 OK", "ACK", "BYE", "200 OK"})
+		jsonEqual(t, "deltas", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow .delta')].map(e => e.textContent)`),
+			[]string{"+0.000 s", "+0.005 s", "+0.003 s", "+0.012 s", "+0.001 s", "+2.979 s", "+0.001 s", "+0.122 s", "+61.877 s", "+0.004 s"})
+		jsonEqual(t, "first timestamps", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow .ts')].slice(0, 2).map(e => e.textContent)`),
+			[]string{"09:30:00.250000", "09:30:00.255000"})
+		jsonEqual(t, "colour classes", eval[[]string](t, b, `[0, 1, 5, 7].map(i => document.querySelector('#ladder .sip-arrow[data-index="' + i + '"]').classList[1])`),
+			[]string{"req", "r1xx", "r2xx", "req"})
+
+		// Every arrow must start on its source's column and end on its
+		// destination's, whatever the drawing code did.
+		var want [][2]string
+		for _, m := range answered.msgs {
+			want = append(want, [2]string{m.Src.String(), m.Dst.String()})
+		}
+		got := eval[[][2]string](t, b, `(() => {
+			const col = {};
+			document.querySelectorAll('#ladder .host-label').forEach(e => { col[e.getAttribute('x')] = e.textContent; });
+			return [...document.querySelectorAll('#ladder .sip-arrow')].map(g => {
+				const from = g.querySelector('line').getAttribute('x1');
+				const tip = g.querySelector('polygon').getAttribute('points').split(' ')[0].split(',')[0];
+				return [col[from] || 'x=' + from, col[tip] || 'x=' + tip];
+			});
+		})()`)
+		jsonEqual(t, "arrow endpoints", got, want)
+	})
+
+	t.Run("clicking an arrow shows the whole message", func(t *testing.T) {
+		b.do(t, chromedp.Click(chromedp.CSS(`#ladder .sip-arrow[data-index="5"]`)))
+		raw := strings.ReplaceAll(string(answered.msgs[5].Raw), "\r\n", "\n")
+		b.waitFor(t, `document.getElementById('message-detail').textContent.includes(`+js(raw)+`)`)
+		if sel := eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow.selected')].map(e => e.dataset.index)`); !slices.Equal(sel, []string{"5"}) {
+			t.Errorf("selected arrows %q, want [5]", sel)
+		}
+		// The keyboard moves to the next message.
+		b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById('ladder').dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown'}))`))
+		raw = strings.ReplaceAll(string(answered.msgs[6].Raw), "\r\n", "\n")
+		b.waitFor(t, `document.getElementById('message-detail').textContent.includes(`+js(raw)+`)`)
+		b.screenshot(t, "call-view.png")
+	})
+
+	t.Run("the streams table shows RTP quality", func(t *testing.T) {
+		rows := eval[[][]string](t, b, `[...document.querySelectorAll('#streams tbody tr')].map(r => [...r.cells].map(c => c.textContent))`)
+		jsonEqual(t, "stream rows", rows, [][]string{
+			{"192.0.2.1:40000", "192.0.2.3:50000", "0xDEADBEEF", "g711A", "3000", "100", "3.2 %", "120.25", "4.50", "30.75", "3.40"},
+			{"192.0.2.3:50000", "192.0.2.1:40000", "0x00000042", "g711A", "3100", "0", "0.0 %", "21.00", "0.20", "0.50", "4.41"},
+		})
+		jsonEqual(t, "MOS colours", eval[[]string](t, b, `[...document.querySelectorAll('#streams tbody .mos')].map(e => e.classList[2])`),
+			[]string{"mos-poor", "mos-good"})
+	})
+
+	t.Run("the download link returns the call as PCAP", func(t *testing.T) {
+		href := eval[string](t, b, `document.getElementById('download-pcap').getAttribute('href')`)
+		resp, err := http.Get(srv.URL + href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/vnd.tcpdump.pcap" {
+			t.Fatalf("GET %s: %d %s", href, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		r, err := pcapgo.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			if _, _, err := r.ReadPacketData(); err != nil {
+				break
+			}
+			n++
+		}
+		if n != len(answered.msgs) {
+			t.Errorf("%d packets, want %d", n, len(answered.msgs))
+		}
+	})
+
+	t.Run("a deep link opens a call directly", func(t *testing.T) {
+		b.do(t, chromedp.Navigate("about:blank"))
+		b.do(t, chromedp.Navigate(srv.URL+"/#/call/"+url.PathEscape(failedID)))
+		b.waitFor(t, `document.querySelectorAll('#ladder .sip-arrow').length === 3`)
+		jsonEqual(t, "labels", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow .label')].map(e => e.textContent)`),
+			[]string{"INVITE", "486 Busy Here", "ACK"})
+		if c := eval[string](t, b, `document.querySelector('#ladder .sip-arrow[data-index="1"]').classList[1]`); c != "rerr" {
+			t.Errorf("486 arrow class %q, want rerr", c)
+		}
+		if eval[bool](t, b, `document.getElementById('streams-empty').hidden`) {
+			t.Errorf("a call without RTP does not say so")
+		}
+	})
+
+	t.Run("a hostile message is shown as text in the detail panel", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv.URL+"/#/call/"+url.PathEscape(hostileID)))
+		b.waitFor(t, `document.querySelectorAll('#ladder .sip-arrow').length === 1`)
+		b.do(t, chromedp.Click(chromedp.CSS(`#ladder .sip-arrow[data-index="0"]`)))
+		b.waitFor(t, `document.getElementById('message-detail').textContent.includes('<svg onload=')`)
+		if n := eval[int](t, b, `document.querySelectorAll('#message-detail svg, #message-detail img, #call-summary img').length`); n != 0 {
+			t.Errorf("%d elements injected", n)
+		}
+		if eval[bool](t, b, `window.pwned !== undefined`) {
+			t.Errorf("injected script ran")
+		}
+	})
+
+	t.Run("an unknown call shows an error", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv.URL+"/#/call/no-such-call"))
+		b.waitFor(t, `!document.getElementById('error').hidden && document.getElementById('error').textContent.includes('No call')`)
+	})
+
+	t.Run("the back link returns to the list", func(t *testing.T) {
+		b.do(t, chromedp.Click(chromedp.ID("back-link")))
+		b.waitFor(t, rowIDs+`.length === 3 && document.getElementById('error').hidden`)
+	})
+
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(errs, "\n"))
+	}
+}

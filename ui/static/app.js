@@ -1,0 +1,512 @@
+// sipscope web UI: a single page over the JSON API (/api/v1). Plain DOM, no
+// framework, no build step. SIP text is attacker-controlled, so everything
+// from the API reaches the page through textContent or attribute setters,
+// never through innerHTML.
+'use strict';
+
+(() => {
+  const API = '/api/v1';
+  const PAGE_SIZE = 50;
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  const $ = (id) => document.getElementById(id);
+
+  // el builds an HTML element; attrs with null/undefined values are skipped.
+  function el(tag, attrs, ...children) {
+    const n = document.createElement(tag);
+    setAttrs(n, attrs);
+    for (const c of children) {
+      if (c !== null && c !== undefined) n.append(c);
+    }
+    return n;
+  }
+
+  function svg(tag, attrs, ...children) {
+    const n = document.createElementNS(SVG_NS, tag);
+    setAttrs(n, attrs);
+    for (const c of children) {
+      if (c !== null && c !== undefined) n.append(c);
+    }
+    return n;
+  }
+
+  function setAttrs(n, attrs) {
+    if (!attrs) return;
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v !== null && v !== undefined) n.setAttribute(k, String(v));
+    }
+  }
+
+  // ---- API ---------------------------------------------------------------
+
+  let inflight = null;
+
+  // getJSON fetches one API resource; a newer request aborts an older one so
+  // that fast typing in the search box never shows stale results.
+  async function getJSON(path) {
+    if (inflight) inflight.abort();
+    const ctl = new AbortController();
+    inflight = ctl;
+    const resp = await fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } });
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch (_) {
+      body = null;
+    }
+    if (inflight === ctl) inflight = null;
+    if (!resp.ok) {
+      const err = new Error((body && body.error) || ('HTTP ' + resp.status));
+      err.status = resp.status;
+      throw err;
+    }
+    return body;
+  }
+
+  function showError(msg) {
+    const b = $('error');
+    b.textContent = msg;
+    b.hidden = false;
+  }
+
+  function clearError() {
+    $('error').hidden = true;
+  }
+
+  // ---- Formatting ----------------------------------------------------------
+
+  // micros parses the API's "YYYY-MM-DDTHH:MM:SS.ffffffZ" into microseconds
+  // since the epoch (exact in a double until year 2255), because Date keeps
+  // only milliseconds and SIP retransmissions differ by less.
+  function micros(ts) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(ts || '');
+    if (!m) return NaN;
+    const frac = (m[2] || '').padEnd(6, '0').slice(0, 6);
+    return Date.parse(m[1] + 'Z') * 1000 + Number(frac);
+  }
+
+  const dateTime = (ts) => (ts ? ts.slice(0, 10) + ' ' + ts.slice(11, 19) : '');
+  const clock = (ts) => (ts ? ts.slice(11, 26) : '');
+
+  function duration(startTs, endTs) {
+    const us = micros(endTs) - micros(startTs);
+    if (!Number.isFinite(us) || us < 0) return '';
+    const s = us / 1e6;
+    if (s < 60) return s.toFixed(s < 10 ? 3 : 1) + ' s';
+    const total = Math.round(s);
+    const h = Math.floor(total / 3600);
+    const min = Math.floor((total % 3600) / 60);
+    const sec = String(total % 60).padStart(2, '0');
+    return h > 0 ? `${h}h ${String(min).padStart(2, '0')}m ${sec}s` : `${min}m ${sec}s`;
+  }
+
+  function codeClass(code) {
+    if (!code) return '';
+    if (code < 200) return 'code-1xx';
+    if (code < 300) return 'code-2xx';
+    if (code < 400) return 'code-3xx';
+    return 'code-err';
+  }
+
+  // mosBadge colours MOS the usual way: >= 4.0 good, >= 3.6 fair,
+  // >= 3.1 poor, below that bad; 0 means there was no RTP to rate.
+  function mosBadge(mos) {
+    if (!mos) return el('span', { class: 'badge mos mos-none', title: 'no RTP' }, '—');
+    let cls = 'mos-bad';
+    if (mos >= 4.0) cls = 'mos-good';
+    else if (mos >= 3.6) cls = 'mos-fair';
+    else if (mos >= 3.1) cls = 'mos-poor';
+    return el('span', { class: 'badge mos ' + cls }, mos.toFixed(2));
+  }
+
+  const stateNames = { answered: 'Answered', failed: 'Failed', cancelled: 'Cancelled', no_final: 'No final' };
+
+  function stateBadge(state) {
+    return el('span', { class: 'badge state-' + state }, stateNames[state] || state);
+  }
+
+  function messageLabel(m) {
+    let label = m.is_request ? m.method : `${m.status_code} ${m.reason}`.trim();
+    if (/(^|\n)(content-type|c)[ \t]*:[ \t]*application\/sdp/i.test(m.raw)) label += ' (SDP)';
+    return label;
+  }
+
+  function arrowClass(m) {
+    if (m.is_request) return 'req';
+    if (m.status_code < 200) return 'r1xx';
+    if (m.status_code < 300) return 'r2xx';
+    if (m.status_code < 400) return 'r3xx';
+    return 'rerr';
+  }
+
+  const num = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : '');
+
+  // ---- Routing -------------------------------------------------------------
+  // #/                 call list (optionally #/?q=..&state=..&from=..&to=..&offset=..)
+  // #/call/<call id>   one call, the id percent-encoded
+
+  function route() {
+    clearError();
+    const hash = location.hash || '#/';
+    const m = /^#\/call\/(.+)$/.exec(hash);
+    if (m) {
+      let id;
+      try {
+        id = decodeURIComponent(m[1]);
+      } catch (_) {
+        showError('Malformed call link.');
+        return;
+      }
+      showCall(id);
+      return;
+    }
+    const q = hash.indexOf('?');
+    showList(new URLSearchParams(q >= 0 ? hash.slice(q + 1) : ''));
+  }
+
+  function listHash(params) {
+    const s = params.toString();
+    return s ? '#/?' + s : '#/';
+  }
+
+  function callHash(id) {
+    return '#/call/' + encodeURIComponent(id);
+  }
+
+  // ---- Call list -----------------------------------------------------------
+
+  function formParams() {
+    const p = new URLSearchParams();
+    const q = $('search').value.trim();
+    if (q) p.set('q', q);
+    const state = $('state-filter').value;
+    if (state) p.set('state', state);
+    const from = localToRFC3339($('from-filter').value);
+    if (from) p.set('from', from);
+    const to = localToRFC3339($('to-filter').value);
+    if (to) p.set('to', to);
+    return p;
+  }
+
+  // The datetime-local inputs are read as UTC, like every time on the page.
+  function localToRFC3339(v) {
+    if (!v) return '';
+    return (v.length === 16 ? v + ':00' : v.slice(0, 19)) + 'Z';
+  }
+
+  function rfc3339ToLocal(v) {
+    return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(v || '') ? v.slice(0, 19) : '';
+  }
+
+  async function showList(params) {
+    $('call-view').hidden = true;
+    $('list-view').hidden = false;
+    document.title = 'sipscope – calls';
+
+    // Keep the form in step with the URL, without stealing the cursor from
+    // someone typing in the search box.
+    if (document.activeElement !== $('search')) $('search').value = params.get('q') || '';
+    $('state-filter').value = params.get('state') || '';
+    $('from-filter').value = rfc3339ToLocal(params.get('from'));
+    $('to-filter').value = rfc3339ToLocal(params.get('to'));
+
+    const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
+    const query = new URLSearchParams(params);
+    query.set('limit', String(PAGE_SIZE));
+    query.set('offset', String(offset));
+
+    let page;
+    try {
+      page = await getJSON('/calls?' + query.toString());
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      showError('Cannot load calls: ' + e.message);
+      return;
+    }
+    renderCalls(page, params, offset);
+  }
+
+  function renderCalls(page, params, offset) {
+    const tbody = $('call-table').tBodies[0];
+    const rows = page.calls.map((c) => {
+      const tr = el('tr', { class: 'call-row', 'data-call-id': c.call_id, tabindex: 0, title: c.call_id },
+        el('td', { class: 'mono' }, dateTime(c.start)),
+        el('td', { class: 'user' }, c.from_user || '—'),
+        el('td', { class: 'user' }, c.to_user || '—'),
+        el('td', null, stateBadge(c.state)),
+        el('td', { class: 'num ' + codeClass(c.final_code) }, c.final_code ? String(c.final_code) : '—'),
+        el('td', { class: 'num' }, duration(c.start, c.end)),
+        el('td', { class: 'num' }, String(c.messages)),
+        el('td', { class: 'num' }, mosBadge(c.mos)));
+      tr.addEventListener('click', () => { location.hash = callHash(c.call_id); });
+      tr.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter') location.hash = callHash(c.call_id);
+      });
+      return tr;
+    });
+    tbody.replaceChildren(...rows);
+    $('call-empty').hidden = rows.length > 0;
+
+    const first = rows.length ? offset + 1 : 0;
+    $('page-info').textContent = `${first}–${offset + rows.length} of ${page.total}`;
+    const prev = $('prev-page');
+    const next = $('next-page');
+    prev.disabled = offset === 0;
+    next.disabled = offset + rows.length >= page.total;
+    prev.onclick = () => {
+      const p = new URLSearchParams(params);
+      const o = Math.max(0, offset - PAGE_SIZE);
+      if (o) p.set('offset', String(o)); else p.delete('offset');
+      location.hash = listHash(p);
+    };
+    next.onclick = () => {
+      const p = new URLSearchParams(params);
+      p.set('offset', String(offset + PAGE_SIZE));
+      location.hash = listHash(p);
+    };
+  }
+
+  // applyFilters moves to the list for the form's filters. Typing replaces
+  // the history entry instead of piling one up per keystroke.
+  function applyFilters(replace) {
+    const h = listHash(formParams());
+    if (h === (location.hash || '#/')) {
+      route();
+    } else if (replace) {
+      history.replaceState(null, '', h);
+      route();
+    } else {
+      location.hash = h;
+    }
+  }
+
+  // ---- Call view -----------------------------------------------------------
+
+  let current = null; // { detail, selected, groups }
+
+  async function showCall(id) {
+    $('list-view').hidden = true;
+    $('call-view').hidden = false;
+    document.title = 'sipscope – ' + id;
+    $('call-title').textContent = id;
+    $('call-summary').replaceChildren();
+    $('ladder').replaceChildren();
+    $('streams').tBodies[0].replaceChildren();
+    resetDetail();
+
+    const enc = encodeURIComponent(id);
+    $('download-pcap').setAttribute('href', `${API}/calls/${enc}/pcap`);
+
+    let detail;
+    try {
+      detail = await getJSON('/calls/' + enc);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      showError(e.status === 404 ? `No call with Call-ID ${id}.` : 'Cannot load call: ' + e.message);
+      return;
+    }
+    current = { detail, selected: -1, groups: [] };
+    renderSummary(detail.call);
+    current.groups = drawLadder($('ladder'), detail.messages);
+    renderStreams(detail.rtp_streams);
+  }
+
+  function renderSummary(c) {
+    const item = (label, ...value) => el('span', null, label + ' ', el('b', null, ...value));
+    const parts = [
+      item('From', c.from_user || '—'),
+      item('To', c.to_user || '—'),
+      el('span', null, stateBadge(c.state)),
+      item('Final', el('span', { class: codeClass(c.final_code) }, c.final_code ? String(c.final_code) : '—')),
+      item('Start', dateTime(c.start)),
+      item('Duration', duration(c.start, c.end)),
+      item('Messages', String(c.messages)),
+      item('MOS', mosBadge(c.mos)),
+    ];
+    if (c.src_ip || c.dst_ip) parts.push(item('Path', `${c.src_ip || '?'} → ${c.dst_ip || '?'}`));
+    $('call-summary').replaceChildren(...parts);
+  }
+
+  function resetDetail() {
+    $('message-title').textContent = 'Message';
+    $('message-detail').textContent = 'Select a message in the flow to see it in full.';
+  }
+
+  // drawLadder draws the SIP flow: one column per IP:port in order of first
+  // appearance, one row per message with an arrow from its source column to
+  // its destination column. It returns the row groups in message order.
+  function drawLadder(container, msgs) {
+    if (!msgs.length) {
+      container.replaceChildren(el('p', { class: 'empty' }, 'No SIP messages stored for this call.'));
+      return [];
+    }
+    const hosts = [];
+    const column = new Map();
+    for (const m of msgs) {
+      for (const h of [m.src, m.dst]) {
+        if (!column.has(h)) {
+          column.set(h, hosts.length);
+          hosts.push(h);
+        }
+      }
+    }
+    const longest = Math.max(...hosts.map((h) => h.length), 12);
+    const TS_W = 140;
+    const COL_W = Math.max(210, Math.ceil(longest * 7.4) + 36);
+    const HEAD_H = 52;
+    const ROW_H = 42;
+    const LOOP_W = 46;
+    const width = TS_W + hosts.length * COL_W + LOOP_W;
+    const height = HEAD_H + msgs.length * ROW_H + 16;
+    const x = (i) => TS_W + i * COL_W + COL_W / 2;
+
+    const root = svg('svg', {
+      width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
+      'aria-label': `SIP flow of ${msgs.length} messages between ${hosts.length} endpoints`,
+    });
+
+    hosts.forEach((h, i) => {
+      const bw = Math.min(COL_W - 16, h.length * 7.4 + 20);
+      root.append(
+        svg('line', { class: 'lifeline', x1: x(i), y1: HEAD_H - 8, x2: x(i), y2: height - 6 }),
+        svg('rect', { class: 'host-box', x: x(i) - bw / 2, y: 10, width: bw, height: 28, rx: 6 }),
+        svg('text', { class: 'host-label', x: x(i), y: 28, 'text-anchor': 'middle' }, h));
+    });
+
+    const groups = [];
+    let prevUs = NaN;
+    msgs.forEach((m, i) => {
+      const top = HEAD_H + i * ROW_H;
+      const y = top + ROW_H * 0.62;
+      const us = micros(m.ts);
+      const delta = Number.isFinite(prevUs) && Number.isFinite(us) ? (us - prevUs) / 1e6 : 0;
+      prevUs = us;
+      const from = column.get(m.src);
+      const to = column.get(m.dst);
+      const x1 = x(from);
+      const x2 = x(to);
+      const label = messageLabel(m);
+
+      const g = svg('g', { class: 'sip-arrow ' + arrowClass(m), 'data-index': i });
+      g.append(
+        svg('rect', { class: 'row-bg', x: 0, y: top, width, height: ROW_H }),
+        svg('text', { class: 'ts', x: 10, y: top + 17 }, clock(m.ts)),
+        svg('text', { class: 'delta', x: 10, y: top + 32 }, `+${delta.toFixed(3)} s`));
+
+      if (from === to) {
+        // A message to itself (a proxy looping back): a small loop on the right.
+        g.append(
+          svg('path', { class: 'shaft', d: `M${x1} ${y - 9} h${LOOP_W - 10} v18 h${-(LOOP_W - 18)}` }),
+          svg('polygon', { class: 'head', points: `${x1},${y + 9} ${x1 + 9},${y + 4.5} ${x1 + 9},${y + 13.5}` }),
+          svg('text', { class: 'label', x: x1 + LOOP_W - 4, y: y + 4 }, label));
+      } else {
+        const dir = x2 > x1 ? 1 : -1;
+        g.append(
+          svg('line', { x1, y1: y, x2: x2 - dir * 8, y2: y }),
+          svg('polygon', { class: 'head', points: `${x2},${y} ${x2 - dir * 10},${y - 5} ${x2 - dir * 10},${y + 5}` }),
+          svg('text', { class: 'label', x: (x1 + x2) / 2, y: y - 7, 'text-anchor': 'middle' }, label));
+      }
+      g.append(svg('title', null, `${label}\n${m.src} → ${m.dst} (${(m.transport || '').toUpperCase()})\n${m.ts}`));
+      g.addEventListener('click', () => selectMessage(i));
+      root.append(g);
+      groups.push(g);
+    });
+    container.replaceChildren(root);
+    return groups;
+  }
+
+  function selectMessage(i) {
+    if (!current || i < 0 || i >= current.groups.length) return;
+    if (current.selected >= 0) current.groups[current.selected].classList.remove('selected');
+    current.selected = i;
+    const g = current.groups[i];
+    g.classList.add('selected');
+    g.scrollIntoView({ block: 'nearest' });
+    renderDetail(current.detail.messages[i], i);
+  }
+
+  // renderDetail shows one message in full: start line, header names and
+  // body told apart by colour; line ends normalised to \n for display.
+  function renderDetail(m, i) {
+    $('message-title').textContent = `#${i + 1}  ${messageLabel(m)}`;
+    const pre = $('message-detail');
+    const meta = el('span', { class: 'meta' },
+      `${m.ts}  ·  ${m.src} → ${m.dst}  ·  ${(m.transport || '').toUpperCase()}` +
+      (m.cseq ? `  ·  CSeq ${m.cseq} ${m.cseq_method || ''}` : ''));
+    const raw = (m.raw || '').replace(/\r\n/g, '\n');
+    const split = raw.indexOf('\n\n');
+    const head = split >= 0 ? raw.slice(0, split) : raw;
+    const body = split >= 0 ? raw.slice(split + 2) : '';
+    const lines = head.split('\n');
+    const parts = [meta, el('span', { class: 'start-line' }, lines[0]), '\n'];
+    for (const line of lines.slice(1)) {
+      const c = line.indexOf(':');
+      if (c > 0 && !/^[ \t]/.test(line)) {
+        parts.push(el('span', { class: 'hname' }, line.slice(0, c)), line.slice(c), '\n');
+      } else {
+        parts.push(line, '\n');
+      }
+    }
+    if (split >= 0) parts.push('\n', el('span', { class: 'body' }, body));
+    pre.replaceChildren(...parts);
+    pre.scrollTop = 0;
+  }
+
+  function renderStreams(streams) {
+    const rows = streams.map((s) => {
+      const expected = s.expected > 0 ? s.expected : s.packets + Math.max(0, s.lost);
+      const lossPct = expected > 0 ? (Math.max(0, s.lost) / expected) * 100 : 0;
+      return el('tr', { class: 'stream-row' },
+        el('td', { class: 'mono' }, s.src),
+        el('td', { class: 'mono' }, s.dst),
+        el('td', { class: 'mono' }, s.ssrc),
+        el('td', null, s.payload || String(s.payload_type)),
+        el('td', { class: 'num' }, String(s.packets)),
+        el('td', { class: 'num' + (s.lost > 0 ? ' code-err' : '') }, String(s.lost)),
+        el('td', { class: 'num' + (lossPct > 0 ? ' code-err' : '') }, lossPct.toFixed(1) + ' %'),
+        el('td', { class: 'num' }, num(s.max_delta_ms, 2)),
+        el('td', { class: 'num' }, num(s.mean_jitter_ms, 2)),
+        el('td', { class: 'num' }, num(s.max_jitter_ms, 2)),
+        el('td', { class: 'num' }, mosBadge(s.mos)));
+    });
+    $('streams').tBodies[0].replaceChildren(...rows);
+    $('streams-empty').hidden = rows.length > 0;
+  }
+
+  // ---- Wiring --------------------------------------------------------------
+
+  function init() {
+    let typing = 0;
+    $('search').addEventListener('input', () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => applyFilters(true), 250);
+    });
+    $('filters').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      clearTimeout(typing);
+      applyFilters(false);
+    });
+    for (const id of ['state-filter', 'from-filter', 'to-filter']) {
+      $(id).addEventListener('change', () => applyFilters(false));
+    }
+    $('reset-filters').addEventListener('click', () => {
+      $('filters').reset();
+      applyFilters(false);
+    });
+    $('refresh').addEventListener('click', route);
+    $('ladder').addEventListener('keydown', (ev) => {
+      if (!current) return;
+      if (ev.key === 'ArrowDown' || ev.key === 'j') {
+        selectMessage(Math.min(current.groups.length - 1, current.selected + 1));
+        ev.preventDefault();
+      } else if (ev.key === 'ArrowUp' || ev.key === 'k') {
+        selectMessage(Math.max(0, current.selected - 1));
+        ev.preventDefault();
+      }
+    });
+    window.addEventListener('hashchange', route);
+    route();
+  }
+
+  init();
+})();
