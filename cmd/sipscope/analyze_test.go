@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/sipscope/sipscope/api"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +55,7 @@ func compareWithTruth(t *testing.T, r *report, truth *gen.Truth) {
 	if len(r.DecodeErrors) != 0 {
 		t.Errorf("decode errors on a clean capture: %v", r.DecodeErrors)
 	}
-	calls := map[string]callJSON{}
+	calls := map[string]api.CallView{}
 	for _, c := range r.Calls {
 		calls[c.CallID] = c
 	}
@@ -71,8 +72,8 @@ func compareWithTruth(t *testing.T, r *report, truth *gen.Truth) {
 			t.Errorf("call %s: %s %d msgs %d %s→%s, truth %s %d msgs %d %s→%s", w.CallID, g.State, g.FinalCode, g.Messages, g.FromUser, g.ToUser,
 				w.State, w.FinalCode, w.Messages, w.FromUser, w.ToUser)
 		}
-		if g.Start != formatTime(w.Start.Time) || g.End != formatTime(w.End.Time) {
-			t.Errorf("call %s: %s..%s, truth %s..%s", w.CallID, g.Start, g.End, formatTime(w.Start.Time), formatTime(w.End.Time))
+		if g.Start != api.FormatTime(w.Start.Time) || g.End != api.FormatTime(w.End.Time) {
+			t.Errorf("call %s: %s..%s, truth %s..%s", w.CallID, g.Start, g.End, api.FormatTime(w.Start.Time), api.FormatTime(w.End.Time))
 		}
 	}
 	regs := map[string]registrationJSON{}
@@ -85,7 +86,7 @@ func compareWithTruth(t *testing.T, r *report, truth *gen.Truth) {
 			t.Errorf("registration %s: %+v, truth %+v", w.CallID, g, w)
 		}
 	}
-	streams := map[string]streamJSON{}
+	streams := map[string]api.StreamView{}
 	for _, s := range r.RTPStreams {
 		streams[s.SSRC+" "+s.Src+" "+s.Dst] = s
 	}

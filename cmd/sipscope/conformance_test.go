@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/sipscope/sipscope/api"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func TestConformanceSharedCaptures(t *testing.T) {
 // compareStreams requires sipscope's streams to be exactly tshark's
 // heuristic table (every stream, every figure as printed) and every
 // SDP-bound stream to be in tshark's SDP-learned table.
-func compareStreams(t *testing.T, got []streamJSON, want *oracle.File) {
+func compareStreams(t *testing.T, got []api.StreamView, want *oracle.File) {
 	t.Helper()
 	type key struct {
 		src, dst string
