@@ -1,0 +1,229 @@
+package embedded
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/embedded/libchdb"
+)
+
+// session is held by the open Store. It is the package's only state and
+// mirrors a process-wide fact: chDB allows one connection per process.
+var session sync.Mutex
+
+// insertDirName is where inserts stage their RowBinary files, inside the
+// data directory so that they stay on the same disk as the data.
+const insertDirName = "sipscope-insert"
+
+// Store is a chDB session on one data directory holding the sipscope
+// schema. Its methods are safe for concurrent use; they run one at a time.
+type Store struct {
+	mu        sync.Mutex // serialises every use of conn
+	conn      *libchdb.Conn
+	closed    bool
+	dataDir   string
+	insertDir string
+	version   string
+	clock     storage.VersionClock
+}
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct {
+	retention time.Duration
+}
+
+// WithRetention drops data older than d through a table TTL, as
+// storage.Config.Retention describes. The TTL is set when the tables are
+// created; changing it later needs ALTER TABLE ... MODIFY TTL.
+func WithRetention(d time.Duration) Option {
+	return func(o *options) { o.retention = d }
+}
+
+// Open starts chDB on dataDir (created if missing) and creates the sipscope
+// database and tables there if they do not exist yet. Only one Store may be
+// open per process; Open after Close is fine.
+func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dataDir)
+	if dataDir == "" || err != nil {
+		return nil, fmt.Errorf("%w: %q", ErrDataDir, dataDir)
+	}
+	// The path reaches the engine as a C string.
+	if strings.ContainsRune(abs, 0) {
+		return nil, fmt.Errorf("%w: %q contains NUL", ErrDataDir, abs)
+	}
+	insertDir := filepath.Join(abs, insertDirName)
+	if err := os.MkdirAll(insertDir, 0o750); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
+	}
+	if !session.TryLock() {
+		return nil, ErrSessionInUse
+	}
+	conn, err := connect(abs)
+	if err != nil {
+		session.Unlock()
+		return nil, err
+	}
+	s := &Store{conn: conn, dataDir: abs, insertDir: insertDir}
+	if err := s.init(ctx, o); err != nil {
+		conn.Close()
+		session.Unlock()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect starts the engine with the process's crash-signal handlers saved
+// before and restored after, whatever the outcome.
+func connect(dir string) (conn *libchdb.Conn, err error) {
+	saved, err := saveSignalHandlers()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if rerr := saved.restore(); rerr != nil && err == nil {
+			conn.Close()
+			conn, err = nil, rerr
+		}
+	}()
+	conn, err = libchdb.Connect("--path=" + dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect %s: %w", ErrEngine, dir, err)
+	}
+	return conn, nil
+}
+
+func (s *Store) init(ctx context.Context, o options) error {
+	e := engine{s}
+	var version string
+	if err := e.Query(ctx, "SELECT version()", []any{&version}, func() error { return nil }); err != nil {
+		return err
+	}
+	s.version = version
+	// The engine's database "default" stays untouched; sipscope lives in its own.
+	for _, stmt := range storage.Schema(version, storage.SchemaConfig{
+		Database:  storage.DefaultDatabase,
+		Retention: o.retention,
+	}) {
+		if err := e.exec(ctx, stmt); err != nil {
+			return fmt.Errorf("embedded: create schema: %w", err)
+		}
+	}
+	return nil
+}
+
+// ServerVersion is the engine's SELECT version().
+func (s *Store) ServerVersion() string { return s.version }
+
+// Write stores a batch; see storage.Write.
+func (s *Store) Write(ctx context.Context, b storage.Batch) error {
+	return storage.Write(ctx, engine{s}, storage.DefaultDatabase, b, &s.clock)
+}
+
+// ListCalls returns one page of calls; see storage.ListCalls.
+func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
+	return storage.ListCalls(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// GetCall returns a call with its messages and streams, or an error
+// wrapping storage.ErrNotFound.
+func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
+	return storage.GetCall(ctx, engine{s}, storage.DefaultDatabase, callID)
+}
+
+// Close ends the chDB session; data is on disk. A later Open (of this or
+// another directory) may follow. Close is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.conn.Close()
+	session.Unlock()
+	return nil
+}
+
+// engine implements storage.Inserter and storage.Querier on the session,
+// kept apart from Store so those methods are not part of Store's API.
+type engine struct{ s *Store }
+
+// run executes one statement under the store's lock and hands its output,
+// valid only during the call, to use.
+func (e engine) run(ctx context.Context, query, format string, use func([]byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := e.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	res, err := s.conn.Query(query, format)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrEngine, err)
+	}
+	defer res.Free()
+	return use(res.Bytes())
+}
+
+func (e engine) exec(ctx context.Context, query string) error {
+	return e.run(ctx, query, "CSV", func([]byte) error { return nil })
+}
+
+// Query implements storage.Querier with RowBinary output.
+func (e engine) Query(ctx context.Context, query string, dest []any, row func() error) error {
+	return e.run(ctx, query, "RowBinary", func(out []byte) error {
+		r := rowBinaryReader{buf: out}
+		for r.more() {
+			if err := r.row(dest); err != nil {
+				return err
+			}
+			if err := row(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Insert implements storage.Inserter: RowBinary into a temporary file, then
+// INSERT ... FROM INFILE, because RowBinary inlined in the query text is cut
+// short by chDB without an error.
+func (e engine) Insert(ctx context.Context, insert string, cols []storage.Column, rows [][]any) error {
+	f, err := os.CreateTemp(e.s.insertDir, "rows-*.bin")
+	if err != nil {
+		return fmt.Errorf("embedded: stage insert: %w", err)
+	}
+	path := f.Name()
+	defer os.Remove(path)
+	w := bufio.NewWriterSize(f, 256<<10)
+	err = encodeRowBinary(w, cols, rows)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("embedded: stage insert: %w", err)
+	}
+	return e.exec(ctx, insert+" FROM INFILE "+storage.QuoteString(path)+" FORMAT RowBinary")
+}

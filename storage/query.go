@@ -1,0 +1,306 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/quality"
+)
+
+// Querier is the read half of a backend.
+type Querier interface {
+	// Query runs one SELECT. For each result row it stores the row's columns
+	// into dest, whose elements are pointers matching the selected columns
+	// in order (*string, *[]byte, *uint8, *uint16, *uint32, *uint64, *int64,
+	// *float64), then calls row. A *[]byte must receive a slice of its own
+	// for every row: row keeps it.
+	Query(ctx context.Context, query string, dest []any, row func() error) error
+}
+
+// Paging limits of ListCalls.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+// ListCalls runs the call list for f against database db: the page of calls,
+// newest first (ties by Call-ID, so pages are stable), and how many matched.
+func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
+	list, count, err := listCallsSQL(db, f)
+	if err != nil {
+		return CallPage{}, err
+	}
+	var page CallPage
+	var total uint64
+	if err := q.Query(ctx, count, []any{&total}, func() error { return nil }); err != nil {
+		return CallPage{}, fmt.Errorf("storage: count calls: %w", err)
+	}
+	page.Total = int(total)
+	var s callScan
+	err = q.Query(ctx, list, s.dest(), func() error {
+		c, err := s.call()
+		if err != nil {
+			return err
+		}
+		page.Calls = append(page.Calls, c)
+		return nil
+	})
+	if err != nil {
+		return CallPage{}, fmt.Errorf("storage: list calls: %w", err)
+	}
+	return page, nil
+}
+
+// GetCall reads one call with its messages (capture order, then insertion
+// order) and streams (by start). A call that was never written gives
+// ErrNotFound.
+func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, error) {
+	id := QuoteString(callID)
+	var d CallDetail
+	found := false
+	var cs callScan
+	err := q.Query(ctx,
+		"SELECT "+callSelect+" FROM "+db+"."+TableCalls+" FINAL WHERE call_id = "+id+
+			" ORDER BY version DESC LIMIT 1",
+		cs.dest(), func() error {
+			c, err := cs.call()
+			d.Call, found = c, true
+			return err
+		})
+	if err != nil {
+		return CallDetail{}, fmt.Errorf("storage: get call: %w", err)
+	}
+	if !found {
+		return CallDetail{}, fmt.Errorf("%w: call %q", ErrNotFound, callID)
+	}
+	var ms messageScan
+	err = q.Query(ctx,
+		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" WHERE call_id = "+id+
+			" ORDER BY ts_us, seq",
+		ms.dest(), func() error {
+			m, err := ms.message()
+			d.Messages = append(d.Messages, m)
+			return err
+		})
+	if err != nil {
+		return CallDetail{}, fmt.Errorf("storage: get call messages: %w", err)
+	}
+	var ss streamScan
+	err = q.Query(ctx,
+		"SELECT "+streamSelect+" FROM "+db+"."+TableStreams+" FINAL WHERE call_id = "+id+
+			" ORDER BY start_us, ssrc, src_ip, src_port",
+		ss.dest(), func() error {
+			s, err := ss.stream()
+			d.Streams = append(d.Streams, s)
+			return err
+		})
+	if err != nil {
+		return CallDetail{}, fmt.Errorf("storage: get call streams: %w", err)
+	}
+	return d, nil
+}
+
+// listCallsSQL builds the page and count statements for f. Every value from
+// f goes through QuoteString or an integer formatter.
+func listCallsSQL(db string, f CallFilter) (list, count string, err error) {
+	if f.Limit < 0 {
+		return "", "", fmt.Errorf("%w: negative limit %d", ErrInvalidFilter, f.Limit)
+	}
+	if f.Offset < 0 {
+		return "", "", fmt.Errorf("%w: negative offset %d", ErrInvalidFilter, f.Offset)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		return "", "", fmt.Errorf("%w: time range ends (%s) before it starts (%s)", ErrInvalidFilter, f.To, f.From)
+	}
+	if f.FinalCode < 0 || f.FinalCode > 65535 {
+		return "", "", fmt.Errorf("%w: final code %d", ErrInvalidFilter, f.FinalCode)
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+
+	var conds []string
+	if !f.From.IsZero() {
+		conds = append(conds, "start_us >= "+QuoteUint(microsOf(f.From)))
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "start_us < "+QuoteUint(microsOf(f.To)))
+	}
+	if f.FromUser != "" {
+		conds = append(conds, contains("from_user", f.FromUser))
+	}
+	if f.ToUser != "" {
+		conds = append(conds, contains("to_user", f.ToUser))
+	}
+	if f.CallID != "" {
+		conds = append(conds, "call_id = "+QuoteString(f.CallID))
+	}
+	if f.IP.IsValid() {
+		ip := QuoteString(f.IP.String())
+		conds = append(conds, "(src_ip = "+ip+" OR dst_ip = "+ip+")")
+	}
+	if f.State != "" {
+		conds = append(conds, "state = "+QuoteString(f.State))
+	}
+	if f.FinalCode != 0 {
+		conds = append(conds, "final_code = "+QuoteInt(int64(f.FinalCode)))
+	}
+	if f.Query != "" {
+		conds = append(conds, "("+contains("call_id", f.Query)+" OR "+contains("from_user", f.Query)+
+			" OR "+contains("to_user", f.Query)+")")
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	from := " FROM " + db + "." + TableCalls + " FINAL"
+	count = "SELECT count()" + from + where
+	// LIMIT offset, count: the form 18.16 understands.
+	list = "SELECT " + callSelect + from + where +
+		" ORDER BY start_us DESC, call_id LIMIT " + QuoteInt(int64(f.Offset)) + ", " + QuoteInt(int64(limit))
+	return list, count, nil
+}
+
+// contains is a case-insensitive (ASCII) substring test. position() rather
+// than LIKE, so that % and _ in user input mean themselves.
+func contains(column, sub string) string {
+	return "positionCaseInsensitive(" + column + ", " + QuoteString(sub) + ") > 0"
+}
+
+// The scans below pair a SELECT column list with the Go fields it is read
+// into; the order in the string and in dest() must match.
+
+const callSelect = "call_id, from_user, to_user, src_ip, dst_ip, state, final_code, start_us, end_us, messages, mos"
+
+type callScan struct {
+	callID, fromUser, toUser, srcIP, dstIP, state string
+	finalCode                                     uint16
+	startUS, endUS                                uint64
+	messages                                      uint32
+	mos                                           float64
+}
+
+func (s *callScan) dest() []any {
+	return []any{&s.callID, &s.fromUser, &s.toUser, &s.srcIP, &s.dstIP, &s.state,
+		&s.finalCode, &s.startUS, &s.endUS, &s.messages, &s.mos}
+}
+
+func (s *callScan) call() (correlate.Call, error) {
+	src, err := parseAddr(s.srcIP)
+	if err != nil {
+		return correlate.Call{}, err
+	}
+	dst, err := parseAddr(s.dstIP)
+	if err != nil {
+		return correlate.Call{}, err
+	}
+	return correlate.Call{
+		CallID: s.callID, FromUser: s.fromUser, ToUser: s.toUser,
+		SrcIP: src, DstIP: dst, State: s.state, FinalCode: int(s.finalCode),
+		Start: timeOfMicros(s.startUS), End: timeOfMicros(s.endUS),
+		Messages: int(s.messages), MOS: s.mos,
+	}, nil
+}
+
+const messageSelect = "ts_us, call_id, src_ip, src_port, dst_ip, dst_port, transport, is_request, method, " +
+	"status_code, reason, cseq, cseq_method, from_user, to_user, raw"
+
+type messageScan struct {
+	tsUS                         uint64
+	callID, srcIP                string
+	srcPort                      uint16
+	dstIP                        string
+	dstPort                      uint16
+	transport                    string
+	isRequest                    uint8
+	method                       string
+	statusCode                   uint16
+	reason                       string
+	cseq                         uint32
+	cseqMethod, fromUser, toUser string
+	raw                          []byte
+}
+
+func (s *messageScan) dest() []any {
+	return []any{&s.tsUS, &s.callID, &s.srcIP, &s.srcPort, &s.dstIP, &s.dstPort, &s.transport,
+		&s.isRequest, &s.method, &s.statusCode, &s.reason, &s.cseq, &s.cseqMethod,
+		&s.fromUser, &s.toUser, &s.raw}
+}
+
+func (s *messageScan) message() (correlate.Message, error) {
+	src, err := addrPort(s.srcIP, s.srcPort)
+	if err != nil {
+		return correlate.Message{}, err
+	}
+	dst, err := addrPort(s.dstIP, s.dstPort)
+	if err != nil {
+		return correlate.Message{}, err
+	}
+	return correlate.Message{
+		TS: timeOfMicros(s.tsUS), Src: src, Dst: dst, Transport: s.transport,
+		CallID: s.callID, IsRequest: s.isRequest != 0, Method: s.method,
+		StatusCode: int(s.statusCode), Reason: s.reason, CSeq: s.cseq,
+		CSeqMethod: s.cseqMethod, FromUser: s.fromUser, ToUser: s.toUser, Raw: s.raw,
+	}, nil
+}
+
+const streamSelect = "ssrc, src_ip, src_port, dst_ip, dst_port, payload_type, payload, start_us, end_us, " +
+	"packets, expected, lost, seq_errors, min_delta_ms, mean_delta_ms, max_delta_ms, " +
+	"min_jitter_ms, mean_jitter_ms, max_jitter_ms, mos, call_id"
+
+type streamScan struct {
+	ssrc                                  uint32
+	srcIP                                 string
+	srcPort                               uint16
+	dstIP                                 string
+	dstPort                               uint16
+	payloadType                           uint8
+	payload                               string
+	startUS, endUS                        uint64
+	packets, expected, lost, seqErrors    int64
+	minDelta, meanDelta, maxDelta         float64
+	minJitter, meanJitter, maxJitter, mos float64
+	callID                                string
+}
+
+func (s *streamScan) dest() []any {
+	return []any{&s.ssrc, &s.srcIP, &s.srcPort, &s.dstIP, &s.dstPort, &s.payloadType, &s.payload,
+		&s.startUS, &s.endUS, &s.packets, &s.expected, &s.lost, &s.seqErrors,
+		&s.minDelta, &s.meanDelta, &s.maxDelta, &s.minJitter, &s.meanJitter, &s.maxJitter,
+		&s.mos, &s.callID}
+}
+
+func (s *streamScan) stream() (quality.Stream, error) {
+	src, err := addrPort(s.srcIP, s.srcPort)
+	if err != nil {
+		return quality.Stream{}, err
+	}
+	dst, err := addrPort(s.dstIP, s.dstPort)
+	if err != nil {
+		return quality.Stream{}, err
+	}
+	return quality.Stream{
+		SSRC: s.ssrc, Src: src, Dst: dst, PayloadType: s.payloadType, Payload: s.payload,
+		Start: timeOfMicros(s.startUS), End: timeOfMicros(s.endUS),
+		Packets: int(s.packets), Expected: int(s.expected), Lost: int(s.lost), SeqErrors: int(s.seqErrors),
+		MinDeltaMs: s.minDelta, MeanDeltaMs: s.meanDelta, MaxDeltaMs: s.maxDelta,
+		MinJitterMs: s.minJitter, MeanJitterMs: s.meanJitter, MaxJitterMs: s.maxJitter,
+		MOS: s.mos, CallID: s.callID,
+	}, nil
+}
+
+func addrPort(ip string, port uint16) (netip.AddrPort, error) {
+	a, err := parseAddr(ip)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if !a.IsValid() && port == 0 {
+		return netip.AddrPort{}, nil
+	}
+	return netip.AddrPortFrom(a, port), nil
+}

@@ -1,0 +1,65 @@
+package storage
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestListCallsSQLWithEveryFilter(t *testing.T) {
+	f := CallFilter{
+		From: time.Unix(1, 0), To: time.Unix(2, 500),
+		FromUser: "al'ice", ToUser: `b\ob`, CallID: "x\x00y", IP: netip.MustParseAddr("2001:db8::1"),
+		State: "failed", FinalCode: 486, Query: "%", Limit: 20, Offset: 40,
+	}
+	list, count, err := listCallsSQL("db", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := " FROM db.calls FINAL WHERE start_us >= 1000000 AND start_us < 2000000" +
+		` AND positionCaseInsensitive(from_user, 'al\'ice') > 0` +
+		` AND positionCaseInsensitive(to_user, 'b\\ob') > 0` +
+		` AND call_id = 'x\x00y'` +
+		` AND (src_ip = '2001:db8::1' OR dst_ip = '2001:db8::1')` +
+		` AND state = 'failed' AND final_code = 486` +
+		` AND (positionCaseInsensitive(call_id, '%') > 0 OR positionCaseInsensitive(from_user, '%') > 0 OR positionCaseInsensitive(to_user, '%') > 0)`
+	if want := "SELECT count()" + where; count != want {
+		t.Errorf("count:\n%s\nwant\n%s", count, want)
+	}
+	if want := "SELECT " + callSelect + where + " ORDER BY start_us DESC, call_id LIMIT 40, 20"; list != want {
+		t.Errorf("list:\n%s\nwant\n%s", list, want)
+	}
+}
+
+func TestListCallsSQLWithoutFilterReadsEverythingWithTheDefaultLimit(t *testing.T) {
+	list, count, err := listCallsSQL("db", CallFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != "SELECT count() FROM db.calls FINAL" {
+		t.Errorf("count: %s", count)
+	}
+	if !strings.HasSuffix(list, " FROM db.calls FINAL ORDER BY start_us DESC, call_id LIMIT 0, 50") {
+		t.Errorf("list: %s", list)
+	}
+	list, _, _ = listCallsSQL("db", CallFilter{Limit: 5000})
+	if !strings.HasSuffix(list, "LIMIT 0, 1000") {
+		t.Errorf("limit not capped: %s", list)
+	}
+}
+
+func TestListCallsSQLRejectsBadFilters(t *testing.T) {
+	for name, f := range map[string]CallFilter{
+		"negative limit":    {Limit: -1},
+		"negative offset":   {Offset: -5},
+		"inverted range":    {From: time.Unix(10, 0), To: time.Unix(5, 0)},
+		"negative code":     {FinalCode: -1},
+		"code beyond range": {FinalCode: 1 << 20},
+	} {
+		if _, _, err := listCallsSQL("db", f); !errors.Is(err, ErrInvalidFilter) {
+			t.Errorf("%s: error %v, want ErrInvalidFilter", name, err)
+		}
+	}
+}

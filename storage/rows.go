@@ -1,0 +1,217 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/quality"
+)
+
+// Inserter is the write half of a backend.
+type Inserter interface {
+	// Insert appends rows to one table. insert is the statement head,
+	// "INSERT INTO db.table (c1, c2, ...)" with an explicit column list
+	// (ClickHouse 18.16 needs it for native batches); columns describes the
+	// values of every row, in order, with the Go types ColumnType documents.
+	Insert(ctx context.Context, insert string, columns []Column, rows [][]any) error
+}
+
+// Write stores a batch through ins into database db. Calls, registrations
+// and streams get a fresh version from clock, so this write replaces what
+// earlier writes stored for the same records; messages get their insertion
+// sequence from it. Tables are written messages first and calls last, so a
+// reader that sees a call also sees the messages written with it.
+func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *VersionClock) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(b.Messages) > 0 {
+		t := messagesTable()
+		rows := make([][]any, len(b.Messages))
+		v := clock.Reserve(len(rows))
+		for i := range b.Messages {
+			rows[i] = messageRow(&b.Messages[i], v+uint64(i))
+		}
+		if err := insert(ctx, ins, db, t, rows); err != nil {
+			return err
+		}
+	}
+	if len(b.Streams) > 0 {
+		t := streamsTable()
+		rows := make([][]any, len(b.Streams))
+		v := clock.Reserve(len(rows))
+		for i := range b.Streams {
+			rows[i] = streamRow(&b.Streams[i], v+uint64(i))
+		}
+		if err := insert(ctx, ins, db, t, rows); err != nil {
+			return err
+		}
+	}
+	if len(b.Registrations) > 0 {
+		t := registrationsTable()
+		rows := make([][]any, len(b.Registrations))
+		v := clock.Reserve(len(rows))
+		for i := range b.Registrations {
+			rows[i] = registrationRow(&b.Registrations[i], v+uint64(i))
+		}
+		if err := insert(ctx, ins, db, t, rows); err != nil {
+			return err
+		}
+	}
+	if len(b.Calls) > 0 {
+		t := callsTable()
+		rows := make([][]any, len(b.Calls))
+		v := clock.Reserve(len(rows))
+		for i := range b.Calls {
+			rows[i] = callRow(&b.Calls[i], v+uint64(i))
+		}
+		if err := insert(ctx, ins, db, t, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insert(ctx context.Context, ins Inserter, db string, t table, rows [][]any) error {
+	head := "INSERT INTO " + db + "." + t.name + " (" + columnNames(t.columns) + ")"
+	if err := ins.Insert(ctx, head, t.columns, rows); err != nil {
+		return fmt.Errorf("storage: insert %d rows into %s: %w", len(rows), t.name, err)
+	}
+	return nil
+}
+
+// The row builders below must list values in the order of their table's
+// columns; TestRowsMatchColumns checks count and Go types.
+
+func callRow(c *correlate.Call, version uint64) []any {
+	return []any{
+		dateOf(c.Start), secondsOf(c.Start), microsOf(c.Start), microsOf(c.End),
+		c.CallID, c.FromUser, c.ToUser, addrString(c.SrcIP), addrString(c.DstIP),
+		c.State, clampUint16(c.FinalCode), clampUint32(c.Messages), c.MOS, version,
+	}
+}
+
+func registrationRow(r *correlate.Registration, version uint64) []any {
+	challenged := uint8(0)
+	if r.Challenged {
+		challenged = 1
+	}
+	return []any{
+		dateOf(r.Start), secondsOf(r.Start), microsOf(r.Start), microsOf(r.End),
+		r.CallID, r.AoR, challenged, clampUint16(r.FinalCode), clampUint32(r.Messages),
+		addrString(r.SrcIP), version,
+	}
+}
+
+func messageRow(m *correlate.Message, seq uint64) []any {
+	isRequest := uint8(0)
+	if m.IsRequest {
+		isRequest = 1
+	}
+	raw := m.Raw
+	if raw == nil {
+		raw = []byte{}
+	}
+	return []any{
+		dateOf(m.TS), secondsOf(m.TS), microsOf(m.TS), seq,
+		m.CallID, addrString(m.Src.Addr()), m.Src.Port(), addrString(m.Dst.Addr()), m.Dst.Port(),
+		m.Transport, isRequest, m.Method, clampUint16(m.StatusCode), m.Reason,
+		m.CSeq, m.CSeqMethod, m.FromUser, m.ToUser, raw,
+	}
+}
+
+func streamRow(s *quality.Stream, version uint64) []any {
+	return []any{
+		dateOf(s.Start), secondsOf(s.Start), microsOf(s.Start), microsOf(s.End),
+		s.CallID, s.SSRC, addrString(s.Src.Addr()), s.Src.Port(), addrString(s.Dst.Addr()), s.Dst.Port(),
+		s.PayloadType, s.Payload,
+		int64(s.Packets), int64(s.Expected), int64(s.Lost), int64(s.SeqErrors),
+		s.MinDeltaMs, s.MeanDeltaMs, s.MaxDeltaMs, s.MinJitterMs, s.MeanJitterMs, s.MaxJitterMs,
+		s.MOS, version,
+	}
+}
+
+// Times are stored as microseconds since the epoch, 0 for the zero time (and
+// for anything before 1970, which DateTime cannot hold either).
+func microsOf(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	us := t.UnixMicro()
+	if us < 0 {
+		return 0
+	}
+	return uint64(us)
+}
+
+// timeOfMicros inverts microsOf.
+func timeOfMicros(us uint64) time.Time {
+	if us == 0 || us > math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.UnixMicro(int64(us)).UTC()
+}
+
+// maxDateTime is the last second DateTime (UInt32) can hold.
+const maxDateTime = math.MaxUint32
+
+func secondsOf(t time.Time) time.Time {
+	s := int64(microsOf(t) / 1e6)
+	if s > maxDateTime {
+		s = maxDateTime
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// dateOf is the UTC day of t, the partition key. Date (UInt16 days) ends in
+// 2149; later times are clamped so they land in the last partition rather
+// than wrap around.
+func dateOf(t time.Time) time.Time {
+	s := int64(microsOf(t) / 1e6)
+	if s > math.MaxUint16*86400 {
+		s = math.MaxUint16 * 86400
+	}
+	return time.Unix(s-s%86400, 0).UTC()
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%w: address %q: %v", ErrBadRow, s, err)
+	}
+	return a, nil
+}
+
+func clampUint16(v int) uint16 {
+	switch {
+	case v < 0:
+		return 0
+	case v > math.MaxUint16:
+		return math.MaxUint16
+	}
+	return uint16(v)
+}
+
+func clampUint32(v int) uint32 {
+	switch {
+	case v < 0:
+		return 0
+	case int64(v) > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(v)
+}

@@ -1,0 +1,125 @@
+package storage
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
+	stmts := Schema("18.16.1", SchemaConfig{Retention: 30 * 24 * time.Hour})
+	if len(stmts) != 5 {
+		t.Fatalf("%d statements, want 5:\n%s", len(stmts), strings.Join(stmts, "\n"))
+	}
+	if stmts[0] != "CREATE DATABASE IF NOT EXISTS sipscope" {
+		t.Errorf("first statement %q", stmts[0])
+	}
+	wantCalls := "CREATE TABLE IF NOT EXISTS sipscope.calls (date Date, start_time DateTime, start_us UInt64, " +
+		"end_us UInt64, call_id String, from_user String, to_user String, src_ip String, dst_ip String, " +
+		"state String, final_code UInt16, messages UInt32, mos Float64, version UInt64) " +
+		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (call_id)"
+	if stmts[1] != wantCalls {
+		t.Errorf("calls DDL:\n%s\nwant\n%s", stmts[1], wantCalls)
+	}
+	all := strings.Join(stmts, "\n")
+	// 18.16 has none of these; Retention must be dropped, not break the DDL.
+	for _, absent := range []string{"LowCardinality", "CODEC", "TTL", "Nullable", "DateTime64", "ON CLUSTER", "Replicated"} {
+		if strings.Contains(all, absent) {
+			t.Errorf("18.16 schema uses %s:\n%s", absent, all)
+		}
+	}
+	for _, want := range []string{
+		"sipscope.registrations (", "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (call_id, start_us)",
+		"sipscope.sip_messages (", "raw String", "ts DateTime, ts_us UInt64", "src_port UInt16",
+		"ENGINE = MergeTree() PARTITION BY toYYYYMM(date) ORDER BY (call_id, ts_us, seq)",
+		"sipscope.rtp_streams (", "ORDER BY (ssrc, src_ip, src_port, dst_ip, dst_port, start_us)",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("18.16 schema lacks %q", want)
+		}
+	}
+}
+
+func TestSchemaForModernServersAddsLowCardinalityCodecAndTTL(t *testing.T) {
+	cases := []struct {
+		name      string
+		retention time.Duration
+		ttl       string
+	}{
+		{"no retention means no TTL", 0, ""},
+		{"thirty days", 30 * 24 * time.Hour, " TTL date + toIntervalDay(30)"},
+		{"a part of a day rounds up", 36 * time.Hour, " TTL date + toIntervalDay(2)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stmts := Schema("26.5.1.1", SchemaConfig{Database: "voip", Retention: c.retention})
+			all := strings.Join(stmts, "\n")
+			for _, want := range []string{
+				"CREATE DATABASE IF NOT EXISTS voip",
+				"state LowCardinality(String)", "transport LowCardinality(String)", "payload LowCardinality(String)",
+				"raw String CODEC(ZSTD(1))",
+			} {
+				if !strings.Contains(all, want) {
+					t.Errorf("lacks %q", want)
+				}
+			}
+			for _, s := range stmts[1:] {
+				if c.ttl == "" && strings.Contains(s, "TTL") {
+					t.Errorf("unexpected TTL: %s", s)
+				}
+				if c.ttl != "" && !strings.HasSuffix(s, c.ttl) {
+					t.Errorf("statement does not end in %q: %s", c.ttl, s)
+				}
+			}
+		})
+	}
+}
+
+func TestSchemaForAClusterIsReplicatedBehindDistributed(t *testing.T) {
+	stmts := Schema("18.16.1", SchemaConfig{Cluster: "sip-cluster"})
+	if len(stmts) != 9 {
+		t.Fatalf("%d statements, want 9:\n%s", len(stmts), strings.Join(stmts, "\n"))
+	}
+	if stmts[0] != "CREATE DATABASE IF NOT EXISTS sipscope ON CLUSTER `sip-cluster`" {
+		t.Errorf("database: %s", stmts[0])
+	}
+	wantPrefix := "CREATE TABLE IF NOT EXISTS sipscope.calls_local ON CLUSTER `sip-cluster` (date Date, "
+	wantEngine := " ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sipscope/calls_local', '{replica}', version)" +
+		" PARTITION BY toYYYYMM(date) ORDER BY (call_id)"
+	if !strings.HasPrefix(stmts[1], wantPrefix) || !strings.HasSuffix(stmts[1], wantEngine) {
+		t.Errorf("calls_local:\n%s", stmts[1])
+	}
+	wantDist := "CREATE TABLE IF NOT EXISTS sipscope.calls ON CLUSTER `sip-cluster` AS sipscope.calls_local " +
+		"ENGINE = Distributed('sip-cluster', 'sipscope', 'calls_local', cityHash64(call_id))"
+	if stmts[2] != wantDist {
+		t.Errorf("calls:\n%s\nwant\n%s", stmts[2], wantDist)
+	}
+	msgs := stmts[5]
+	if !strings.Contains(msgs, "sipscope.sip_messages_local ON CLUSTER") ||
+		!strings.Contains(msgs, "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sipscope/sip_messages_local', '{replica}')") {
+		t.Errorf("sip_messages_local:\n%s", msgs)
+	}
+	// Streams are sharded by their identity, so that the versions of one
+	// stream meet on one shard and FINAL can collapse them.
+	if !strings.HasSuffix(stmts[8], "cityHash64(ssrc, src_ip, src_port, dst_ip, dst_port, start_us))") {
+		t.Errorf("rtp_streams sharding:\n%s", stmts[8])
+	}
+	for i, s := range stmts {
+		if !strings.Contains(s, " ON CLUSTER `sip-cluster`") {
+			t.Errorf("statement %d is not ON CLUSTER: %s", i, s)
+		}
+	}
+}
+
+func TestSchemaReplicaPathTemplate(t *testing.T) {
+	stmts := Schema("18.16.1", SchemaConfig{Cluster: "c", Database: "db", ReplicaPath: "/ch/{shard}/{database}.{table}"})
+	if !strings.Contains(stmts[1], "ReplicatedReplacingMergeTree('/ch/{shard}/db.calls_local', '{replica}', version)") {
+		t.Errorf("replica path not applied:\n%s", stmts[1])
+	}
+}
+
+func TestUnreadableVersionGivesTheBaseSchema(t *testing.T) {
+	if got, want := Schema("", SchemaConfig{}), Schema("18.16.1", SchemaConfig{}); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("schema for an unknown version differs from the 18.16 one")
+	}
+}

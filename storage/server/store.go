@@ -1,0 +1,159 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sipscope/sipscope/storage"
+)
+
+// Config says where the server is. Database defaults to
+// storage.DefaultDatabase; Cluster names a remote_servers cluster for
+// ON CLUSTER DDL and Distributed tables.
+type Config struct {
+	Addr     string // host:port of the native protocol, e.g. "127.0.0.1:9000"
+	Database string
+	Username string
+	Password string
+	Cluster  string
+	// Retention becomes a table TTL on servers from 20.3 on; see
+	// storage.Config.Retention.
+	Retention time.Duration
+}
+
+func (c Config) storageConfig() storage.Config {
+	return storage.Config{Backend: storage.BackendServer, Addr: c.Addr, Database: c.Database,
+		Username: c.Username, Password: c.Password, Cluster: c.Cluster, Retention: c.Retention}
+}
+
+// Validate reports the first unusable field, wrapping storage.ErrInvalidConfig.
+func (c Config) Validate() error { return c.storageConfig().Validate() }
+
+// Store is a connection pool to one ClickHouse server holding the sipscope
+// schema. It is safe for concurrent use.
+type Store struct {
+	conn    driver.Conn
+	db      string
+	version string
+	clock   storage.VersionClock
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open connects, reads the server version and creates the database and
+// tables that are missing.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.Addr},
+		// No Database in Auth: it may not exist yet, and every statement
+		// names its database anyway.
+		Auth:        clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
+		DialTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, cfg.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, cfg.Addr, err)
+	}
+	s := &Store{conn: conn, db: cfg.storageConfig().DatabaseName()}
+	if err := (querier{s}).Query(ctx, "SELECT version()", []any{&s.version}, func() error { return nil }); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %s: version: %v", ErrConnect, cfg.Addr, err)
+	}
+	for _, stmt := range storage.Schema(s.version, storage.SchemaConfig{
+		Database: s.db, Cluster: cfg.Cluster, Retention: cfg.Retention,
+	}) {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%w: %v\n%s", ErrSchema, err, stmt)
+		}
+	}
+	return s, nil
+}
+
+// ServerVersion is the server's SELECT version().
+func (s *Store) ServerVersion() string { return s.version }
+
+// Write stores a batch; see storage.Write.
+func (s *Store) Write(ctx context.Context, b storage.Batch) error {
+	return storage.Write(ctx, inserter{s}, s.db, b, &s.clock)
+}
+
+// ListCalls returns one page of calls; see storage.ListCalls.
+func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
+	return storage.ListCalls(ctx, querier{s}, s.db, f)
+}
+
+// GetCall returns a call with its messages and streams, or an error
+// wrapping storage.ErrNotFound.
+func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
+	return storage.GetCall(ctx, querier{s}, s.db, callID)
+}
+
+// Close closes the connections. It is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeErr = s.conn.Close()
+	})
+	return s.closeErr
+}
+
+// querier implements storage.Querier, kept off Store so that running
+// arbitrary SQL is not part of its API.
+type querier struct{ s *Store }
+
+func (q querier) Query(ctx context.Context, query string, dest []any, row func() error) error {
+	if q.s.closed.Load() {
+		return storage.ErrClosed
+	}
+	rows, err := q.s.conn.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := row(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// inserter implements storage.Inserter with a native batch, kept off Store
+// so that Insert is not part of its API.
+type inserter struct{ s *Store }
+
+func (i inserter) Insert(ctx context.Context, insert string, _ []storage.Column, rows [][]any) error {
+	if i.s.closed.Load() {
+		return storage.ErrClosed
+	}
+	batch, err := i.s.conn.PrepareBatch(ctx, insert)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := batch.Append(r...); err != nil {
+			batch.Abort()
+			return err
+		}
+	}
+	return batch.Send()
+}
