@@ -1,0 +1,72 @@
+package sdp
+
+import "bytes"
+
+type text interface{ ~string | ~[]byte }
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// equalFold compares ASCII case-insensitively.
+func equalFold[A, B text](a A, b B) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+func trimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && (isSpace(b[i]) || b[i] == '\r') {
+		i++
+	}
+	for j > i && (isSpace(b[j-1]) || b[j-1] == '\r') {
+		j--
+	}
+	return b[i:j]
+}
+
+// field returns the next space-separated field of v at or after i, and the
+// index after it. SDP separates fields with one SP; more, and tabs, are
+// tolerated.
+func field(v []byte, i int) (f []byte, next int) {
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	start := i
+	for i < len(v) && !isSpace(v[i]) {
+		i++
+	}
+	return v[start:i], i
+}
+
+// parseUint parses decimal digits filling b entirely, up to max.
+func parseUint(b []byte, max uint64) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+		if v > max {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
