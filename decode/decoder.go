@@ -17,7 +17,8 @@ const (
 // Decoder turns frames into Packets. It holds no per-packet state and is
 // owned by one goroutine; make one per capture loop and reuse it.
 type Decoder struct {
-	defrag *Defragmenter // nil: fragments are dropped with ErrFragment
+	defrag   *Defragmenter // nil: fragments are dropped with ErrFragment
+	hepState *hepState     // allocated on the first HEP packet
 }
 
 // NewDecoder returns a Decoder ready for use. It drops IP fragments until
@@ -54,6 +55,8 @@ func (d *Decoder) Decode(link capture.LinkType, data []byte, ts int64, p *Packet
 		return d.sll2(data, p)
 	case capture.LinkNull, capture.LinkLoop:
 		return d.null(data, p)
+	case capture.LinkHEP:
+		return d.hep(data, p)
 	}
 	return ErrUnsupportedLink
 }

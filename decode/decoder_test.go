@@ -358,6 +358,8 @@ func TestReasonNamesEverySentinelEvenWhenWrapped(t *testing.T) {
 		{ErrTunnelTooDeep, "tunnel_too_deep"},
 		{ErrUnsupportedTunnel, "unsupported_tunnel"},
 		{ErrTooManyTags, "too_many_tags"},
+		{ErrMalformedHEP, "malformed_hep"},
+		{ErrUnsupportedHEP, "unsupported_hep"},
 		{fmt.Errorf("frame 7: %w", ErrFragment), "fragment"},
 		{errors.New("something else"), "other"},
 	}

@@ -51,6 +51,10 @@ func Reason(err error) string {
 		return "unsupported_tunnel"
 	case errors.Is(err, ErrTooManyTags):
 		return "too_many_tags"
+	case errors.Is(err, ErrMalformedHEP):
+		return "malformed_hep"
+	case errors.Is(err, ErrUnsupportedHEP):
+		return "unsupported_hep"
 	}
 	return "other"
 }
@@ -61,6 +65,6 @@ func Reasons() []string {
 	return []string{
 		"truncated", "unsupported_link", "not_ip", "malformed_ip", "fragment", "fragment_held",
 		"unsupported_transport", "malformed_transport", "tunnel_too_deep",
-		"unsupported_tunnel", "too_many_tags", "other",
+		"unsupported_tunnel", "too_many_tags", "malformed_hep", "unsupported_hep", "other",
 	}
 }

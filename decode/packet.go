@@ -36,4 +36,6 @@ type Packet struct {
 	TCPFlags uint8
 	// Tunnels counts the encapsulations removed (IP-in-IP, GRE, ...).
 	Tunnels uint8
+	// HEPNode is the capture agent id of a packet that arrived in HEP (0 otherwise).
+	HEPNode uint32
 }

@@ -67,6 +67,7 @@ type counters struct {
 	rtpPackets    int
 	rtcpPackets   int
 	tcpRetrans    int
+	hepPackets    int
 	fragmentsHeld int
 	firstTS       int64
 	lastTS        int64
@@ -137,6 +138,10 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 		c.decodeErrors[decode.Reason(err)]++
 		return
 	}
+	if f.LinkType == capture.LinkHEP {
+		p.handleHEPInner()
+		return
+	}
 	switch p.pkt.Transport {
 	case decode.TransportUDP:
 		p.handleUDP()
@@ -149,6 +154,15 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 
 func (p *pipeline) handleUDP() {
 	pl := p.pkt.Payload
+	if decode.LooksLikeHEP3(pl) {
+		// HEP sent to a collector and captured on the way: analyse what it carries.
+		if err := p.dec.UnwrapHEP(pl, &p.pkt); err != nil {
+			p.counts.decodeErrors[decode.Reason(err)]++
+			return
+		}
+		p.handleHEPInner()
+		return
+	}
 	if sip.LooksLikeSIP(pl) || sip.LooksLikeSIP(skipJunk(pl)) {
 		p.handleSIP(pl)
 		return
@@ -170,6 +184,21 @@ func (p *pipeline) handleUDP() {
 		return
 	}
 	p.handleRTP()
+}
+
+// handleHEPInner takes the payload a HEP packet carried: one SIP message
+// (whatever transport the agent saw it on) or RTCP.
+func (p *pipeline) handleHEPInner() {
+	p.counts.hepPackets++
+	pl := p.pkt.Payload
+	switch {
+	case sip.LooksLikeSIP(pl):
+		p.handleSIP(pl)
+	case rtp.LooksLikeRTCP(pl):
+		p.counts.rtcpPackets++
+	default:
+		p.counts.ignored["hep_not_sip_rtcp"]++
+	}
 }
 
 // skipJunk drops leading bytes up to the first letter of a plausible start

@@ -27,6 +27,7 @@ type report struct {
 	Ignored       map[string]int     `json:"ignored"`
 	RTPPackets    int                `json:"rtp_packets"`
 	RTCPPackets   int                `json:"rtcp_packets"`
+	HEPPackets    int                `json:"hep_packets"`
 	Calls         []api.CallView     `json:"calls"`
 	Registrations []registrationJSON `json:"registrations"`
 	RTPStreams    []api.StreamView   `json:"rtp_streams"`
@@ -63,6 +64,7 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 		Ignored:      c.ignored,
 		RTPPackets:   c.rtpPackets,
 		RTCPPackets:  c.rtcpPackets,
+		HEPPackets:   c.hepPackets,
 		SIP: sipSummary{
 			Messages:           c.sipMessages,
 			CallIDs:            p.corr.Stats().CallIDs,
