@@ -78,7 +78,7 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 	}
 	var ms messageScan
 	err = q.Query(ctx,
-		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" WHERE call_id = "+id+
+		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" FINAL WHERE call_id = "+id+
 			" ORDER BY ts_us, seq",
 		ms.dest(), func() error {
 			m, err := ms.message()

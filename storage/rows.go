@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"net/netip"
 	"time"
@@ -117,7 +118,7 @@ func messageRow(m *correlate.Message, seq uint64) []any {
 		raw = []byte{}
 	}
 	return []any{
-		dateOf(m.TS), secondsOf(m.TS), microsOf(m.TS), seq,
+		dateOf(m.TS), secondsOf(m.TS), microsOf(m.TS), seq, messageHash(m),
 		m.CallID, addrString(m.Src.Addr()), m.Src.Port(), addrString(m.Dst.Addr()), m.Dst.Port(),
 		m.Transport, isRequest, m.Method, clampUint16(m.StatusCode), m.Reason,
 		m.CSeq, m.CSeqMethod, m.FromUser, m.ToUser, raw,
@@ -214,4 +215,17 @@ func clampUint32(v int) uint32 {
 		return math.MaxUint32
 	}
 	return uint32(v)
+}
+
+// messageHash identifies a message's content for deduplication: endpoints,
+// transport and bytes (FNV-1a, stable across runs and machines).
+func messageHash(m *correlate.Message) uint64 {
+	h := fnv.New64a()
+	src, _ := m.Src.MarshalBinary()
+	dst, _ := m.Dst.MarshalBinary()
+	h.Write(src)
+	h.Write(dst)
+	h.Write([]byte(m.Transport))
+	h.Write(m.Raw)
+	return h.Sum64()
 }

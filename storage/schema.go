@@ -46,8 +46,11 @@ type table struct {
 	// with the largest version.
 	orderBy string
 	// version names the ReplacingMergeTree version column; empty means a
-	// plain MergeTree (append-only table).
+	// plain MergeTree (append-only table) unless dedupe is set.
 	version string
+	// dedupe makes a table without a version a ReplacingMergeTree: rows
+	// with the same key are the same record written twice (re-import).
+	dedupe bool
 	// shardKey spreads rows over the shards of a cluster.
 	shardKey string
 }
@@ -111,6 +114,7 @@ func messagesTable() table {
 			{Name: "ts", Type: TypeDateTime},
 			{Name: "ts_us", Type: TypeUInt64},
 			{Name: "seq", Type: TypeUInt64},
+			{Name: "msg_hash", Type: TypeUInt64},
 			{Name: "call_id", Type: TypeString},
 			{Name: "src_ip", Type: TypeString},
 			{Name: "src_port", Type: TypeUInt16},
@@ -127,9 +131,12 @@ func messagesTable() table {
 			{Name: "to_user", Type: TypeString},
 			{Name: "raw", Type: TypeBytes, Compress: true},
 		},
-		// seq is the store's insertion order, the tie-break for messages
-		// with the same microsecond.
-		orderBy:  "call_id, ts_us, seq",
+		// A message is identified by its call, time and content hash, so
+		// importing a capture twice stores each message once; seq, the
+		// store's insertion order, breaks ties between messages of the same
+		// microsecond when reading.
+		orderBy:  "call_id, ts_us, msg_hash",
+		dedupe:   true,
 		shardKey: "cityHash64(call_id)",
 	}
 }
@@ -241,7 +248,7 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 
 func engine(cfg SchemaConfig, db, name string, t table) string {
 	kind := "MergeTree"
-	if t.version != "" {
+	if t.version != "" || t.dedupe {
 		kind = "ReplacingMergeTree"
 	}
 	if cfg.Cluster == "" {

@@ -31,7 +31,7 @@ func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 	for _, want := range []string{
 		"sipscope.registrations (", "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (call_id, start_us)",
 		"sipscope.sip_messages (", "raw String", "ts DateTime, ts_us UInt64", "src_port UInt16",
-		"ENGINE = MergeTree() PARTITION BY toYYYYMM(date) ORDER BY (call_id, ts_us, seq)",
+		"ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(date) ORDER BY (call_id, ts_us, msg_hash)",
 		"sipscope.rtp_streams (", "ORDER BY (ssrc, src_ip, src_port, dst_ip, dst_port, start_us)",
 	} {
 		if !strings.Contains(all, want) {
@@ -96,7 +96,7 @@ func TestSchemaForAClusterIsReplicatedBehindDistributed(t *testing.T) {
 	}
 	msgs := stmts[5]
 	if !strings.Contains(msgs, "sipscope.sip_messages_local ON CLUSTER") ||
-		!strings.Contains(msgs, "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sipscope/sip_messages_local', '{replica}')") {
+		!strings.Contains(msgs, "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sipscope/sip_messages_local', '{replica}')") {
 		t.Errorf("sip_messages_local:\n%s", msgs)
 	}
 	// Streams are sharded by their identity, so that the versions of one
