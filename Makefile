@@ -49,8 +49,10 @@ test: deps
 	$(GO) vet ./...
 	$(MAKE) unit conformance integration fuzz
 
+# unit: every package's tests; artifacts (UI screenshots) land in test-output/.
 unit:
-	$(GO) test -count=1 ./...
+	mkdir -p test-output
+	$(GO) test -count=1 -artifacts -outputdir=$(CURDIR)/test-output ./...
 
 # conformance: third-party captures (../shared/captures) against tshark's
 # oracle output, and the RFC 4475 torture messages.

@@ -138,8 +138,11 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
-	if *screenshotDir == "" {
-		return
+	// Without -screenshots the picture goes to the test's artifact
+	// directory (kept with go test -artifacts -outputdir DIR).
+	dir := *screenshotDir
+	if dir == "" {
+		dir = t.ArtifactDir()
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
@@ -147,7 +150,7 @@ func (b *browser) screenshot(t *testing.T, name string) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(*screenshotDir, name), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
