@@ -70,7 +70,7 @@ fuzz:
 	  pkg=$$(dirname $$f); \
 	  for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
 	    echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    .ci/fuzz-one $$pkg $$fn $(FUZZTIME); \
 	  done; \
 	done
 
