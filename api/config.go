@@ -29,6 +29,9 @@ type Config struct {
 	// ui.Handler()) rather than imported because the UI sits to the right of
 	// the API in the pipeline and only consumes it.
 	UI http.Handler
+	// Metrics, when set, serves GET /metrics (a Prometheus handler on the
+	// registry the other stages registered on).
+	Metrics http.Handler
 }
 
 func (c Config) withDefaults() Config {

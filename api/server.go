@@ -30,6 +30,7 @@ type Server struct {
 //	GET /api/v1/calls/:id           CallDetailView; :id is the path-escaped Call-ID
 //	GET /api/v1/calls/:id/pcap      the call's SIP as a pcap file (WritePCAP)
 //	GET /, /ui/*                    Config.UI, when set
+//	GET /metrics                    Config.Metrics (Prometheus), when set
 //
 // Errors are JSON {"error": "..."}: 400 with "param" naming a bad
 // parameter, 404 for an unknown call or route, 500 when storage fails.
@@ -62,6 +63,9 @@ func New(cfg Config, store Store, logger *slog.Logger) *Server {
 	v1.GET("/calls/:id", s.getCall)
 	v1.GET("/calls/:id/pcap", s.callPCAP)
 
+	if s.cfg.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
+	}
 	if s.cfg.UI != nil {
 		ui := gin.WrapH(s.cfg.UI)
 		e.GET("/", ui)
