@@ -14,11 +14,14 @@ const (
 	maxLabels  = 16 // MPLS labels in one stack
 )
 
-// Decoder turns frames into Packets. It holds no per-packet state and is
-// owned by one goroutine; make one per capture loop and reuse it.
+// Decoder turns frames into Packets. It keeps nothing from one frame to
+// the next (but held fragments, given a Defragmenter, and the SCTP chunks
+// NextSCTPData has yet to walk) and is owned by one goroutine; make one per
+// capture loop and reuse it.
 type Decoder struct {
 	defrag   *Defragmenter // nil: fragments are dropped with ErrFragment
 	hepState *hepState     // allocated on the first HEP packet
+	sctpNext sctpState     // DATA chunks bundled after the one last decoded
 }
 
 // NewDecoder returns a Decoder ready for use. It drops IP fragments until
@@ -31,9 +34,11 @@ func NewDecoder() *Decoder { return &Decoder{} }
 func (d *Decoder) SetDefragmenter(f *Defragmenter) { d.defrag = f }
 
 // Decode fills p from one frame of the given link type, down to the UDP or
-// TCP payload of the innermost IP packet. p is reset first; its Payload
-// points into data, or, for a reassembled datagram, into the Defragmenter's
-// buffer: either way it is valid until the next call and as long as data.
+// TCP payload of the innermost IP packet, or the user data of its first
+// SCTP DATA chunk (NextSCTPData gives the chunks bundled behind it). p is
+// reset first; its Payload points into data, or, for a reassembled
+// datagram, into the Defragmenter's buffer: either way it is valid until
+// the next call and as long as data.
 // ts is copied into p.TS. On error p holds whatever was decoded before the
 // failure and must not be used; the error is one of this package's
 // sentinels (see Reason). Decode does not allocate, except to hold

@@ -59,7 +59,7 @@ func FuzzDecode(f *testing.F) {
 				}
 				return
 			}
-			if p.Transport != TransportUDP && p.Transport != TransportTCP {
+			if p.Transport != TransportUDP && p.Transport != TransportTCP && p.Transport != TransportSCTP {
 				t.Fatalf("decoded without a transport: %s", describe(p))
 			}
 			if !within(data, p.Payload) && !within(extra(), p.Payload) {

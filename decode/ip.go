@@ -165,7 +165,9 @@ func (d *Decoder) ipPayload(proto uint8, b []byte, p *Packet) error {
 			return err
 		}
 		return d.gre(b, p)
+	case protoSCTP:
+		return d.sctp(b, p)
 	}
-	// ICMP, SCTP, ESP, OSPF, VRRP, IPv6 "no next header", ...
+	// ICMP, ESP, OSPF, VRRP, IPv6 "no next header", ...
 	return ErrUnsupportedTransport
 }
