@@ -107,8 +107,8 @@ func (p *party) nameAddr() string {
 // contactURI is where the party can be reached directly.
 func (p *party) contactURI(transport string) string {
 	u := fmt.Sprintf("sip:%s@%s", p.user, p.sip)
-	if transport == TransportTCP {
-		u += ";transport=tcp"
+	if transport != TransportUDP {
+		u += ";transport=" + transport
 	}
 	return u
 }
@@ -149,10 +149,14 @@ func sdp(p *party, sessID uint64, chosen codec, offer bool, ptime int) string {
 	}
 	var b strings.Builder
 	ip := p.rtp.Addr().String()
+	family := "IP4"
+	if p.rtp.Addr().Is6() {
+		family = "IP6"
+	}
 	fmt.Fprintf(&b, "v=0\r\n")
-	fmt.Fprintf(&b, "o=%s %d %d IN IP4 %s\r\n", p.user, sessID, sessID, ip)
+	fmt.Fprintf(&b, "o=%s %d %d IN %s %s\r\n", p.user, sessID, sessID, family, ip)
 	fmt.Fprintf(&b, "s=sipscope-gen\r\n")
-	fmt.Fprintf(&b, "c=IN IP4 %s\r\n", ip)
+	fmt.Fprintf(&b, "c=IN %s %s\r\n", family, ip)
 	fmt.Fprintf(&b, "t=0 0\r\n")
 	fmt.Fprintf(&b, "m=audio %d RTP/AVP", p.rtp.Port())
 	for _, c := range pts {

@@ -122,7 +122,7 @@ func (b *builder) rtpStream(r *rand.Rand, s streamSpec) StreamTruth {
 		binary.BigEndian.PutUint32(payload[4:], ts0+uint32(p.k*samples))
 		binary.BigEndian.PutUint32(payload[8:], ssrc)
 		toneFrame(payload[rtpHeaderLen:], p.k*samples, s.toneHz, s.codec.encode)
-		b.add(frame{ts: p.arrival, src: s.src, dst: s.dst, tos: tosMedia, payload: payload})
+		b.add(frame{ts: p.arrival, src: s.src, dst: s.dst, tos: tosMedia, media: true, payload: payload})
 	}
 
 	// Capture order within the stream: by arrival, ties in send order (the

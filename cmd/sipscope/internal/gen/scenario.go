@@ -12,16 +12,36 @@ import (
 
 // Addressing: callers in 10.1.0.0/16, callees in 10.2.0.0/16, one registrar
 // in 10.0.0.0/24. Scenario i gets hosts x.x.(i/200).(10+i%200), unique for
-// every i up to MaxCalls.
-func callerAddr(i int) netip.Addr {
-	return netip.AddrFrom4([4]byte{10, 1, byte(i / 200), byte(10 + i%200)})
+// every i up to MaxCalls. With IPv6 the same numbering lives in the
+// documentation prefix: callers 2001:db8:1::/48, callees 2001:db8:2::/48,
+// the registrar 2001:db8::a, the last two bytes as in IPv4.
+func callerAddr(i int, v6 bool) netip.Addr { return hostAddr(1, i, v6) }
+
+func calleeAddr(i int, v6 bool) netip.Addr { return hostAddr(2, i, v6) }
+
+func registrarAddr(v6 bool) netip.Addr {
+	if v6 {
+		return hostAddr(0, 0, true)
+	}
+	return netip.AddrFrom4([4]byte{10, 0, 0, 10})
 }
 
-func calleeAddr(i int) netip.Addr {
-	return netip.AddrFrom4([4]byte{10, 2, byte(i / 200), byte(10 + i%200)})
+// hostAddr numbers host i of a site: 1 callers, 2 callees, 0 the registrar.
+func hostAddr(site byte, i int, v6 bool) netip.Addr {
+	if !v6 {
+		return netip.AddrFrom4([4]byte{10, site, byte(i / 200), byte(10 + i%200)})
+	}
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, site, 14: byte(i / 200), 15: byte(10 + i%200)})
 }
 
-func registrarAddr() netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, 10}) }
+// callerSide tells whether a is a caller, the side of a point-to-point
+// tunnel that the first tunnel endpoint serves.
+func callerSide(a netip.Addr) bool {
+	if a.Is4() {
+		return a.As4()[1] == 1
+	}
+	return a.As16()[5] == 1
+}
 
 // Tones each side sends, different so a listener can tell directions apart.
 const (
@@ -92,8 +112,8 @@ func (b *builder) play(i int, t time.Time) {
 	caller := &party{
 		user:    fmt.Sprintf("alice%d", 1000+i),
 		display: fmt.Sprintf("Alice %d", 1000+i),
-		sip:     netip.AddrPortFrom(callerAddr(i), port),
-		rtp:     netip.AddrPortFrom(callerAddr(i), uint16(10000+2*d.r.IntN(5000))),
+		sip:     netip.AddrPortFrom(callerAddr(i, cfg.IPv6), port),
+		rtp:     netip.AddrPortFrom(callerAddr(i, cfg.IPv6), uint16(10000+2*d.r.IntN(5000))),
 		tag:     d.hex32(),
 	}
 	d.callID = fmt.Sprintf("%016x@%s", d.r.Uint64(), caller.sip.Addr()) // the host makes it unique
@@ -104,8 +124,8 @@ func (b *builder) play(i int, t time.Time) {
 		callee := &party{
 			user:    fmt.Sprintf("bob%d", 2000+i),
 			display: fmt.Sprintf("Bob %d", 2000+i),
-			sip:     netip.AddrPortFrom(calleeAddr(i), port),
-			rtp:     netip.AddrPortFrom(calleeAddr(i), uint16(20000+2*d.r.IntN(5000))),
+			sip:     netip.AddrPortFrom(calleeAddr(i, cfg.IPv6), port),
+			rtp:     netip.AddrPortFrom(calleeAddr(i, cfg.IPv6), uint16(20000+2*d.r.IntN(5000))),
 			tag:     d.hex32(),
 		}
 		b.playInvite(d, sc, caller, callee, chosen, cycle%2 == 1)
@@ -229,7 +249,7 @@ func (b *builder) playInvite(d *dialog, sc Scenario, caller, callee *party, chos
 // playRegister plays a digest-challenged registration of ua.
 func (b *builder) playRegister(d *dialog, ua *party, port uint16) {
 	tp := d.transport
-	registrar := &party{user: "registrar", sip: netip.AddrPortFrom(registrarAddr(), port), tag: d.hex32()}
+	registrar := &party{user: "registrar", sip: netip.AddrPortFrom(registrarAddr(b.cfg.IPv6), port), tag: d.hex32()}
 	const expires = 3600
 	contact := "<" + ua.contactURI(tp) + ">"
 	reg := &request{

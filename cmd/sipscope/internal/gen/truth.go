@@ -79,6 +79,11 @@ type Totals struct {
 	RTPPackets  int            `json:"rtp_packets"`
 	RTPStreams  int            `json:"rtp_streams"`
 	TCPControl  int            `json:"tcp_control"` // handshake segments without payload
+	// Counts of what Config's wire options did; omitted when zero.
+	IPFragments    int `json:"ip_fragments,omitempty"`    // frames that are IP fragments
+	TCPReordered   int `json:"tcp_reordered,omitempty"`   // SIP messages with two segments swapped
+	TCPRetransmits int `json:"tcp_retransmits,omitempty"` // segments captured a second time
+	WSHandshakes   int `json:"ws_handshakes,omitempty"`   // HTTP Upgrade exchanges (request and 101)
 }
 
 // Time is a timestamp that marshals as RFC 3339 with exactly six fractional

@@ -4,33 +4,38 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // snapLen of the written file: every frame is captured whole.
 const snapLen = 65535
 
+// netStream numbers the random stream of builder.net, apart from the master
+// stream (0) and the per-scenario streams (1 to MaxCalls).
+const netStream = 1 << 32
+
 // epoch is when every capture starts, fixed so output never depends on the
 // clock.
 func epoch() time.Time { return time.Date(2026, time.January, 1, 10, 0, 0, 0, time.UTC) }
 
 // Write generates the capture described by cfg as a classic pcap file
-// (microsecond timestamps, Ethernet link type) on w and returns its ground
-// truth. The same cfg always produces the same bytes.
+// (microsecond timestamps, Ethernet link type unless cfg.Encap names a
+// cooked one, see LinkType) on w and returns its ground truth. The same cfg
+// always produces the same bytes.
 func Write(w io.Writer, cfg Config) (*Truth, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	b := &builder{
-		cfg:   cfg,
-		conns: make(map[connKey]*tcpConn),
+		cfg:    cfg,
+		conns:  make(map[connKey]*tcpConn),
+		assocs: make(map[connKey]*sctpAssoc),
+		net:    rand.New(rand.NewPCG(cfg.Seed, netStream)),
 		truth: &Truth{
 			Config:        cfg,
 			Calls:         []CallTruth{},
@@ -49,25 +54,36 @@ func Write(w io.Writer, cfg Config) (*Truth, error) {
 	}
 
 	slices.SortStableFunc(b.frames, func(x, y frame) int { return x.ts.Compare(y.ts) })
+	t := b.truth
+	if cfg.Encap == EncapHEP {
+		// The agent forwards SIP only: the capture at the collector holds no
+		// RTP, so the truth has no streams.
+		b.frames = slices.DeleteFunc(b.frames, func(f frame) bool { return f.media })
+		t.Streams = []StreamTruth{}
+	}
 	pw := pcapgo.NewWriter(w)
-	if err := pw.WriteFileHeader(snapLen, layers.LinkTypeEthernet); err != nil {
+	if err := pw.WriteFileHeader(snapLen, LinkType(cfg.Encap)); err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrWrite, err)
 	}
-	ser := newSerializer(master)
+	ser := newSerializer(cfg, master)
 	for i := range b.frames {
 		f := &b.frames[i]
-		data, err := ser.serialize(f)
+		out, err := ser.frames(f)
 		if err != nil {
 			return nil, err
 		}
-		ci := gopacket.CaptureInfo{Timestamp: f.ts, CaptureLength: len(data), Length: len(data)}
-		if err := pw.WritePacket(ci, data); err != nil {
-			return nil, fmt.Errorf("%w: frame %d: %w", ErrWrite, i+1, err)
+		if len(out) > 1 {
+			t.Totals.IPFragments += len(out)
+		}
+		for _, data := range out {
+			ci := gopacket.CaptureInfo{Timestamp: f.ts, CaptureLength: len(data), Length: len(data)}
+			if err := pw.WritePacket(ci, data); err != nil {
+				return nil, fmt.Errorf("%w: frame %d: %w", ErrWrite, t.Totals.Packets+1, err)
+			}
+			t.Totals.Packets++
 		}
 	}
 
-	t := b.truth
-	t.Totals.Packets = len(b.frames)
 	t.Totals.CallIDs = len(t.Calls) + len(t.Registrations) // each scenario has its own Call-ID
 	t.Totals.RTPStreams = len(t.Streams)
 	for _, s := range t.Streams {
@@ -81,52 +97,15 @@ type builder struct {
 	cfg    Config
 	frames []frame
 	conns  map[connKey]*tcpConn
-	truth  *Truth
+	assocs map[connKey]*sctpAssoc
+	// net draws what the network and the transport do to SIP messages
+	// (segment reordering and retransmission, WebSocket keys and masks), on
+	// a stream of its own so those options never change the calls.
+	net   *rand.Rand
+	truth *Truth
 }
 
 func (b *builder) add(f frame) { b.frames = append(b.frames, f) }
-
-// sip puts one SIP message from one endpoint to another on the wire at t and
-// returns the time it is captured, which is later than t only when a TCP
-// connection had to be opened first.
-func (b *builder) sip(r *rand.Rand, t time.Time, from, to netip.AddrPort, msg []byte) time.Time {
-	if b.cfg.Transport != TransportTCP {
-		b.add(frame{ts: t, src: from, dst: to, tos: tosSignalling, payload: msg})
-		return t
-	}
-	// Reuse a connection in either direction (RFC 3261 §18: responses go
-	// back on the connection the request came in on).
-	if c, ok := b.conns[connKey{client: from.Addr(), server: to}]; ok {
-		b.add(frame{ts: t, src: c.client, dst: c.server, tos: tosSignalling, payload: msg,
-			tcp: &tcpSegment{seq: c.clientSeq, ackNum: c.serverSeq, ack: true}})
-		c.clientSeq += uint32(len(msg))
-		return t
-	}
-	if c, ok := b.conns[connKey{client: to.Addr(), server: from}]; ok {
-		b.add(frame{ts: t, src: c.server, dst: c.client, tos: tosSignalling, payload: msg,
-			tcp: &tcpSegment{seq: c.serverSeq, ackNum: c.clientSeq, ack: true}})
-		c.serverSeq += uint32(len(msg))
-		return t
-	}
-	c := &tcpConn{
-		client: netip.AddrPortFrom(from.Addr(), uint16(32768+r.IntN(28232))), // Linux ephemeral range
-		server: to,
-	}
-	b.conns[connKey{client: from.Addr(), server: to}] = c
-	isnC, isnS := r.Uint32(), r.Uint32()
-	b.add(frame{ts: t, src: c.client, dst: c.server, tos: tosSignalling, tcp: &tcpSegment{seq: isnC, syn: true}})
-	t = t.Add(randMicrosBetween(r, 0.1, 0.5))
-	b.add(frame{ts: t, src: c.server, dst: c.client, tos: tosSignalling, tcp: &tcpSegment{seq: isnS, ackNum: isnC + 1, syn: true, ack: true}})
-	t = t.Add(randMicrosBetween(r, 0.05, 0.2))
-	b.add(frame{ts: t, src: c.client, dst: c.server, tos: tosSignalling, tcp: &tcpSegment{seq: isnC + 1, ackNum: isnS + 1, ack: true}})
-	b.truth.Totals.TCPControl += 3
-	c.clientSeq, c.serverSeq = isnC+1, isnS+1
-	t = t.Add(randMicrosBetween(r, 0.02, 0.1))
-	b.add(frame{ts: t, src: c.client, dst: c.server, tos: tosSignalling, payload: msg,
-		tcp: &tcpSegment{seq: c.clientSeq, ackNum: c.serverSeq, ack: true}})
-	c.clientSeq += uint32(len(msg))
-	return t
-}
 
 // randMicrosBetween is a uniform duration in [loMs, hiMs] with microsecond
 // resolution.
