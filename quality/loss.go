@@ -53,19 +53,27 @@ func (l *LossPattern) Lost(n int) {
 // they seemed to cause was already recorded, which slightly overstates it,
 // as a receiver that played the stream without reordering would also have.
 func (l *LossPattern) ObserveSeq(seq uint16) {
+	if lost, ahead := l.advanceSeq(seq); ahead {
+		l.Lost(lost)
+		l.Received()
+	}
+}
+
+// advanceSeq is ObserveSeq's bookkeeping without the events: it reports
+// whether seq is ahead of the highest sequence number seen (the first one
+// is) and, if so, how many numbers it skipped, and moves to it.
+func (l *LossPattern) advanceSeq(seq uint16) (lost int, ahead bool) {
 	if !l.haveSeq {
 		l.haveSeq = true
 		l.lastSeq = seq
-		l.Received()
-		return
+		return 0, true
 	}
 	gap := seq - l.lastSeq // modulo 2^16
 	if gap == 0 || gap >= 0x8000 {
-		return
+		return 0, false
 	}
-	l.Lost(int(gap) - 1)
 	l.lastSeq = seq
-	l.Received()
+	return int(gap) - 1, true
 }
 
 // LossPct is the percentage of packets recorded as lost.
@@ -85,10 +93,22 @@ func (l *LossPattern) LossPct() float64 {
 // at the end as ended, and p as received->lost transitions per received
 // packet.
 func (l *LossPattern) BurstR() float64 {
-	if l.lost == 0 || l.received == 0 {
+	return burstRatio(l.received, l.lost, l.runs, l.recvBeforeLoss)
+}
+
+// LostCount is the number of packets recorded as lost.
+func (l *LossPattern) LostCount() int { return int(l.lost) }
+
+// ReceivedCount is the number of packets recorded as received.
+func (l *LossPattern) ReceivedCount() int { return int(l.received) }
+
+// burstRatio is BurstR from the pattern's counters: received and lost
+// packets, runs of losses, and received->lost transitions.
+func burstRatio(received, lost, runs, recvBeforeLoss uint64) float64 {
+	if lost == 0 || received == 0 {
 		return 1
 	}
-	p := float64(l.recvBeforeLoss) / float64(l.received)
-	q := float64(l.runs) / float64(l.lost)
+	p := float64(recvBeforeLoss) / float64(received)
+	q := float64(runs) / float64(lost)
 	return 1 / (p + q)
 }

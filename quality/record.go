@@ -26,4 +26,17 @@ type Stream struct {
 	MaxJitterMs  float64
 	MOS          float64 // E-model MOS-CQ of this direction
 	CallID       string  // bound through SDP; empty when nothing bound it
+
+	// What the listener got, filled by StreamQuality.Fill. The fields above
+	// stay tshark-exact; these add the receiver's view on top.
+	Late           int     // packets that arrived after the simulated jitter buffer's playout time
+	EffectiveLost  int     // sequence numbers never heard, missing or late: max(Lost, 0) + Late unless reordering throws tshark's Lost
+	JitterBuffer   string  // the simulated buffer: "adaptive", "fixed-50ms" or "fixed-200ms"
+	JitterBufferMs float64 // mean delay the simulated buffer adds (to the E-model's one-way delay)
+	BurstR         float64 // G.107 burst ratio of the effective loss (network + late); 1 = random
+	RTTMs          float64 // RTCP round trip (mean) used for the E-model delay (one way = RTT/2); 0 = none seen
+	R              float64 // E-model rating R behind MOS
+	MOSTimeline    []IntervalMOS
+	RTCP           RTCPReport  // what the endpoints reported about this SSRC; RTCP.Reports == 0 when nothing
+	DTMF           []DTMFEvent // RFC 4733 events the stream carried (DTMFTracker.Events, copied)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -148,7 +149,7 @@ func TestRTPStatsFirstPacketOnlyInitialises(t *testing.T) {
 	var st Stream
 	s.Fill(&st)
 	want := Stream{Packets: 1, Expected: 1, MinDeltaMs: -1, MinJitterMs: -1}
-	if st != want {
+	if !reflect.DeepEqual(st, want) {
 		t.Errorf("after one packet got %+v, want %+v", st, want)
 	}
 }
