@@ -91,7 +91,7 @@ func TestRTPStatsMatchTsharkOnRealCaptures(t *testing.T) {
 		for _, row := range rows {
 			name := fmt.Sprintf("%s/%s/%s->%s/%08X", capture, row.Table, row.Src, row.Dst, row.SSRC)
 			t.Run(name, func(t *testing.T) {
-				s := statsFor(base, packets, row.key())
+				s := statsFor(base, packets, oracleKey(row))
 				for _, d := range diffAgainstOracle(s, row) {
 					t.Error(d)
 				}

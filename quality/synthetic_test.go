@@ -505,7 +505,7 @@ func TestRTPStatsMatchTsharkOnSyntheticStreams(t *testing.T) {
 	}
 	byKey := make(map[streamKey]oracleStream, len(rows))
 	for _, row := range rows {
-		byKey[row.key()] = row
+		byKey[oracleKey(row)] = row
 	}
 
 	base, packets, err := decodeRTPCandidates(pcap, "synthetic.pcap")
