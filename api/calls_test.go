@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -65,6 +66,9 @@ func testListFilters(t *testing.T, srv *httptest.Server) {
 		{"ip matches the IPv6 callee", url.Values{"ip": {"2001:db8::20"}}, []string{failedID}, 1},
 		{"ip matches the IPv4 caller", url.Values{"ip": {"192.0.2.10"}}, []string{answeredID}, 1},
 		{"final_code selects 487", url.Values{"final_code": {"487"}}, []string{cancelledID}, 1},
+		{"end_reason selects busy calls", url.Values{"end_reason": {"busy"}}, []string{failedID}, 1},
+		{"end_reason selects calls the caller hung up", url.Values{"end_reason": {"caller_bye"}}, []string{answeredID}, 1},
+		{"end_reason and state combine", url.Values{"end_reason": {"cancelled"}, "state": {"failed"}}, []string{}, 0},
 		{"from and to bound the start time", url.Values{"from": {tm(30 * time.Minute)}, "to": {tm(90 * time.Minute)}}, []string{failedID}, 1},
 		{"from alone keeps later calls", url.Values{"from": {tm(time.Hour)}}, []string{cancelledID, failedID}, 2},
 		{"limit and offset page through all matches", url.Values{"limit": {"1"}, "offset": {"1"}}, []string{failedID}, 3},
@@ -103,7 +107,9 @@ func testCallJSONShape(t *testing.T, srv *httptest.Server, fs []fixture) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"call_id", "dst_ip", "end", "final_code", "from_user", "messages", "mos", "src_ip", "start", "state", "to_user"}
+	want := []string{"answer_ms", "bye_by", "call_id", "dst_ip", "duration_ms", "end", "end_reason", "final_code", "finished",
+		"forked", "from_user", "hold", "last_update", "linked_call_ids", "messages", "mos", "pdd_ms", "q850_cause", "re_invites",
+		"reason_header", "retransmissions", "ring_ms", "src_ip", "start", "state", "to_user", "user_agent", "x_call_id"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("call keys %q, want %q", keys, want)
 	}
@@ -113,6 +119,13 @@ func testCallJSONShape(t *testing.T, srv *httptest.Server, fs []fixture) {
 		"final_code": 200.0, "messages": float64(len(f.msgs)), "mos": 4.2,
 		"src_ip": "192.0.2.10", "dst_ip": "198.51.100.20",
 		"start": "2024-03-05T10:20:30.123456Z", "end": "2024-03-05T10:20:44.132456Z",
+		"end_reason": "caller_bye", "bye_by": "caller", "q850_cause": 16.0, "reason_header": `Q.850;cause=16;text="Normal call clearing"`,
+		"pdd_ms": 340.0, "ring_ms": 2160.0, "answer_ms": 2500.0, "duration_ms": 11500.001,
+		"retransmissions": 1.0, "re_invites": 2.0, "hold": true, "forked": false, "user_agent": "Linphone/5.2",
+		"x_call_id": "leg-a@sbc.example.com", "last_update": "2024-03-05T10:20:44.132456Z", "finished": true,
+	}
+	if l, ok := c["linked_call_ids"].([]any); !ok || len(l) != 1 || l[0] != "leg-a@sbc.example.com" {
+		t.Errorf("linked_call_ids = %#v", c["linked_call_ids"])
 	}
 	for k, v := range wantValues {
 		if c[k] != v {
@@ -132,6 +145,7 @@ func testBadParams(t *testing.T, srv *httptest.Server) {
 		{"to before from is refused", "from=2024-03-05T12:00:00Z&to=2024-03-05T11:00:00Z", "to"},
 		{"an invalid IP is refused", "ip=999.1.1.1", "ip"},
 		{"an unknown state is refused", "state=ringing", "state"},
+		{"an unknown end reason is refused", "end_reason=hangup", "end_reason"},
 		{"a non-numeric final code is refused", "final_code=OK", "final_code"},
 		{"a final code outside 100-699 is refused", "final_code=99", "final_code"},
 		{"a zero limit is refused", "limit=0", "limit"},
@@ -158,7 +172,7 @@ func testGetCall(t *testing.T, srv *httptest.Server, fs []fixture) {
 		t.Run(f.call.CallID, func(t *testing.T) {
 			var d api.CallDetailView
 			getJSON(t, srv, "/api/v1/calls/"+url.PathEscape(f.call.CallID), http.StatusOK, &d)
-			if d.Call != api.NewCallView(f.call) {
+			if !reflect.DeepEqual(d.Call, api.NewCallView(f.call)) {
 				t.Errorf("call %+v, want %+v", d.Call, api.NewCallView(f.call))
 			}
 			if len(d.Messages) != len(f.msgs) {
@@ -305,7 +319,7 @@ func TestViewsOfEmptyRecordsHaveNoPlaceholders(t *testing.T) {
 			t.Errorf("%s contains %q", got, bad)
 		}
 	}
-	for _, want := range []string{`"messages":[]`, `"rtp_streams":[]`, `"src_ip":""`, `"start":""`} {
+	for _, want := range []string{`"messages":[]`, `"rtp_streams":[]`, `"src_ip":""`, `"start":""`, `"linked_call_ids":[]`, `"last_update":""`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s lacks %s", got, want)
 		}

@@ -77,6 +77,12 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 			return f, badParam("state", "%q is not one of answered, failed, cancelled, no_final", v)
 		}
 	}
+	if v := q.Get("end_reason"); v != "" {
+		if !validEndReason(v) {
+			return f, badParam("end_reason", "%q is not one of %s", v, endReasonList)
+		}
+		f.EndReason = v
+	}
 	if f.FinalCode, err = intParam(q, "final_code", 100, 699); err != nil {
 		return f, err
 	}
@@ -87,6 +93,21 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 		return f, err
 	}
 	return f, nil
+}
+
+// endReasonList names the values the end_reason filter accepts.
+const endReasonList = correlate.EndCallerBye + ", " + correlate.EndCalleeBye + ", " + correlate.EndNoBye + ", " +
+	correlate.EndBusy + ", " + correlate.EndNoAnswer + ", " + correlate.EndCancelled + ", " + correlate.EndRejected + ", " +
+	correlate.EndAuthFailed + ", " + correlate.EndInProgress + ", " + correlate.EndNoFinal
+
+func validEndReason(v string) bool {
+	switch v {
+	case correlate.EndCallerBye, correlate.EndCalleeBye, correlate.EndNoBye,
+		correlate.EndBusy, correlate.EndNoAnswer, correlate.EndCancelled, correlate.EndRejected,
+		correlate.EndAuthFailed, correlate.EndInProgress, correlate.EndNoFinal:
+		return true
+	}
+	return false
 }
 
 func timeParam(q url.Values, name string) (time.Time, error) {

@@ -13,7 +13,7 @@ func TestParseCallFilterFillsEveryField(t *testing.T) {
 	q := url.Values{
 		"from": {"2024-03-05T10:00:00+01:00"}, "to": {"2024-03-05T11:00:00.5Z"},
 		"from_user": {"alice"}, "to_user": {"bob"}, "call_id": {"x@y"}, "ip": {"::ffff:192.0.2.1"},
-		"state": {"cancelled"}, "final_code": {"487"}, "q": {"abc"}, "limit": {"25"}, "offset": {"50"},
+		"state": {"cancelled"}, "end_reason": {"no_answer"}, "final_code": {"487"}, "q": {"abc"}, "limit": {"25"}, "offset": {"50"},
 		"unknown": {"ignored"},
 	}
 	f, err := api.ParseCallFilter(q)
@@ -27,7 +27,7 @@ func TestParseCallFilterFillsEveryField(t *testing.T) {
 		t.Errorf("To %s", got)
 	}
 	if f.FromUser != "alice" || f.ToUser != "bob" || f.CallID != "x@y" || f.Query != "abc" ||
-		f.State != "cancelled" || f.FinalCode != 487 || f.Limit != 25 || f.Offset != 50 {
+		f.State != "cancelled" || f.EndReason != "no_answer" || f.FinalCode != 487 || f.Limit != 25 || f.Offset != 50 {
 		t.Errorf("filter %+v", f)
 	}
 	if f.IP.String() != "192.0.2.1" {
@@ -41,7 +41,7 @@ func FuzzParseCallFilter(f *testing.F) {
 	for _, s := range []string{
 		"", "state=failed&limit=10", "from=2024-01-01T00:00:00Z&to=2023-01-01T00:00:00Z",
 		"ip=fe80::1%25eth0", "final_code=%2B200", "limit=1e3", "offset=99999999999999999999",
-		"q=%00%FF", "from=2024-02-30T00:00:00Z",
+		"q=%00%FF", "from=2024-02-30T00:00:00Z", "end_reason=busy", "end_reason=BUSY",
 	} {
 		f.Add(s)
 	}
@@ -70,6 +70,11 @@ func FuzzParseCallFilter(f *testing.F) {
 		case "", "answered", "failed", "cancelled", "no_final":
 		default:
 			t.Fatalf("state %q", flt.State)
+		}
+		switch flt.EndReason {
+		case "", "caller_bye", "callee_bye", "no_bye", "busy", "no_answer", "cancelled", "rejected", "auth_failed", "in_progress", "no_final":
+		default:
+			t.Fatalf("end reason %q", flt.EndReason)
 		}
 		if flt.IP.IsValid() && (flt.IP.Is4In6() || flt.IP.Zone() != "") {
 			t.Fatalf("IP %s not normalised", flt.IP)

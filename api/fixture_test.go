@@ -136,6 +136,13 @@ func fixtures() []fixture {
 		{14*time.Second + 1*time.Microsecond, a, b, "udp", "BYE", 0, "", 2, false},
 		{14*time.Second + 9*time.Millisecond, b, a, "udp", "BYE", 200, "OK", 2, false},
 	})
+	answered.call.EndReason, answered.call.ByeBy = correlate.EndCallerBye, correlate.SideCaller
+	answered.call.PDDMs, answered.call.RingMs, answered.call.AnswerMs, answered.call.DurationMs = 340, 2160, 2500, 11500.001
+	answered.call.UserAgent, answered.call.XCallID = "Linphone/5.2", "leg-a@sbc.example.com"
+	answered.call.LinkedCallIDs = []string{"leg-a@sbc.example.com"}
+	answered.call.Retransmissions, answered.call.ReInvites, answered.call.Hold = 1, 2, true
+	answered.call.Q850Cause, answered.call.ReasonHeader = 16, `Q.850;cause=16;text="Normal call clearing"`
+	answered.call.LastUpdate, answered.call.Finished = answered.call.End, true
 	answered.streams = []quality.Stream{
 		{
 			SSRC: 0x1A2B3C4D, Src: netip.MustParseAddrPort("192.0.2.10:49170"), Dst: netip.MustParseAddrPort("198.51.100.20:30000"),
@@ -159,6 +166,9 @@ func fixtures() []fixture {
 		{1520 * time.Millisecond, c6, s6, "tcp", "ACK", 0, "", 10, false},
 	})
 
+	failed.call.EndReason, failed.call.Finished = correlate.EndBusy, true
+	failed.call.LastUpdate = failed.call.End
+
 	e, p := "192.0.2.30:5060", "203.0.113.5:5080"
 	cancelled := buildFixture(cancelledID, "eve", "frank", correlate.StateCancelled, 487, baseTime.Add(2*time.Hour), 0, []leg{
 		{0, e, p, "udp", "INVITE", 0, "", 1, true},
@@ -169,6 +179,8 @@ func fixtures() []fixture {
 		{3*time.Second + 26*time.Millisecond, p, e, "udp", "INVITE", 487, "Request Terminated", 1, false},
 		{3*time.Second + 40*time.Millisecond, e, p, "udp", "ACK", 0, "", 1, false},
 	})
+	cancelled.call.EndReason, cancelled.call.PDDMs, cancelled.call.RingMs = correlate.EndCancelled, 200, 2826
+	cancelled.call.Forked = true
 	return []fixture{answered, failed, cancelled}
 }
 

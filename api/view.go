@@ -39,35 +39,77 @@ func formatAddr(a netip.Addr) string {
 	return a.Unmap().String()
 }
 
-// CallView is the JSON shape of one call in listings and details.
+// CallView is the JSON shape of one call in listings and details. Timings
+// are milliseconds (0 when the events bounding them were not seen);
+// end_reason is one of the correlate.End* values and bye_by "caller",
+// "callee" or "".
 type CallView struct {
-	CallID    string  `json:"call_id"`
-	FromUser  string  `json:"from_user"`
-	ToUser    string  `json:"to_user"`
-	State     string  `json:"state"`
-	FinalCode int     `json:"final_code"`
-	Start     string  `json:"start"`
-	End       string  `json:"end"`
-	Messages  int     `json:"messages"`
-	MOS       float64 `json:"mos"`
-	SrcIP     string  `json:"src_ip"`
-	DstIP     string  `json:"dst_ip"`
+	CallID          string   `json:"call_id"`
+	FromUser        string   `json:"from_user"`
+	ToUser          string   `json:"to_user"`
+	State           string   `json:"state"`
+	FinalCode       int      `json:"final_code"`
+	Start           string   `json:"start"`
+	End             string   `json:"end"`
+	Messages        int      `json:"messages"`
+	MOS             float64  `json:"mos"`
+	SrcIP           string   `json:"src_ip"`
+	DstIP           string   `json:"dst_ip"`
+	EndReason       string   `json:"end_reason"`
+	ByeBy           string   `json:"bye_by"`
+	Q850Cause       int      `json:"q850_cause"`
+	ReasonHeader    string   `json:"reason_header"`
+	PDDMs           float64  `json:"pdd_ms"`
+	RingMs          float64  `json:"ring_ms"`
+	AnswerMs        float64  `json:"answer_ms"`
+	DurationMs      float64  `json:"duration_ms"`
+	Retransmissions int      `json:"retransmissions"`
+	ReInvites       int      `json:"re_invites"`
+	Hold            bool     `json:"hold"`
+	Forked          bool     `json:"forked"`
+	UserAgent       string   `json:"user_agent"`
+	XCallID         string   `json:"x_call_id"`
+	LinkedCallIDs   []string `json:"linked_call_ids"`
+	LastUpdate      string   `json:"last_update"`
+	Finished        bool     `json:"finished"`
 }
 
-// NewCallView converts a correlated call to its JSON view.
+// NewCallView converts a correlated call to its JSON view; linked_call_ids
+// is never null.
 func NewCallView(c correlate.Call) CallView {
+	linked := c.LinkedCallIDs
+	if linked == nil {
+		linked = []string{}
+	}
 	return CallView{
-		CallID:    c.CallID,
-		FromUser:  c.FromUser,
-		ToUser:    c.ToUser,
-		State:     c.State,
-		FinalCode: c.FinalCode,
-		Start:     FormatTime(c.Start),
-		End:       FormatTime(c.End),
-		Messages:  c.Messages,
-		MOS:       c.MOS,
-		SrcIP:     formatAddr(c.SrcIP),
-		DstIP:     formatAddr(c.DstIP),
+		CallID:          c.CallID,
+		FromUser:        c.FromUser,
+		ToUser:          c.ToUser,
+		State:           c.State,
+		FinalCode:       c.FinalCode,
+		Start:           FormatTime(c.Start),
+		End:             FormatTime(c.End),
+		Messages:        c.Messages,
+		MOS:             c.MOS,
+		SrcIP:           formatAddr(c.SrcIP),
+		DstIP:           formatAddr(c.DstIP),
+		EndReason:       c.EndReason,
+		ByeBy:           c.ByeBy,
+		Q850Cause:       c.Q850Cause,
+		ReasonHeader:    c.ReasonHeader,
+		PDDMs:           c.PDDMs,
+		RingMs:          c.RingMs,
+		AnswerMs:        c.AnswerMs,
+		DurationMs:      c.DurationMs,
+		Retransmissions: c.Retransmissions,
+		ReInvites:       c.ReInvites,
+		Hold:            c.Hold,
+		Forked:          c.Forked,
+		UserAgent:       c.UserAgent,
+		XCallID:         c.XCallID,
+		LinkedCallIDs:   linked,
+		LastUpdate:      FormatTime(c.LastUpdate),
+		Finished:        c.Finished,
 	}
 }
 

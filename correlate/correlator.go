@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"time"
@@ -9,7 +10,7 @@ import (
 	"github.com/sipscope/sipscope/decode/sip"
 )
 
-// dialogKind is what a Call-ID turned out to be, decided by its first request.
+// dialogKind is what a Call-ID turned out to be, decided by its first message.
 type dialogKind uint8
 
 const (
@@ -18,155 +19,266 @@ const (
 	kindRegistration
 )
 
-type dialog struct {
-	kind dialogKind
-	call Call
-	reg  Registration
-
-	inviteCSeq uint32 // CSeq of the latest initial (out-of-dialog) INVITE
-	answered   bool
-	cancelSeen bool
-	media      []netip.AddrPort // SDP endpoints this dialog registered
-}
-
-// Stats counts what the correlator saw and what it refused.
-type Stats struct {
-	Messages       int // SIP messages handled
-	CallIDs        int // distinct Call-IDs seen
-	DialogsDropped int // messages of new Call-IDs refused because MaxDialogs was reached
-	MediaDropped   int // SDP endpoints not remembered because MaxMedia was reached
-	BadSDP         int // SDP bodies that did not parse
-}
-
-// Correlator groups SIP messages into calls and registrations. It is not
-// safe for concurrent use: one goroutine feeds it.
-type Correlator struct {
-	cfg     Config
-	dialogs map[string]*dialog
-	order   []*dialog // first-seen order, for stable output
-	media   map[netip.AddrPort]*dialog
-	msgs    []Message
-	stats   Stats
-	sdp     sdpScratch
-}
-
-// New returns a Correlator; cfg must be valid (see Config.Validate).
-func New(cfg Config) *Correlator {
-	return &Correlator{
-		cfg:     cfg,
-		dialogs: make(map[string]*dialog),
-		media:   make(map[netip.AddrPort]*dialog),
+// kindOf decides from the first message of a Call-ID what it is.
+func kindOf(m *sip.Message, meth, cseqMeth method) dialogKind {
+	if !m.IsRequest {
+		meth = cseqMeth
 	}
-}
-
-// Stats returns the counters so far.
-func (c *Correlator) Stats() Stats { return c.stats }
-
-// HandleSIP takes one parsed SIP message seen at ts (Unix ns) from src to dst.
-// m's slices may point into a packet buffer: what is kept is copied.
-func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Transport, m *sip.Message) {
-	c.stats.Messages++
-	d, ok := c.dialogs[string(m.CallID)]
-	if !ok {
-		c.stats.CallIDs++
-		if len(c.dialogs) >= c.cfg.MaxDialogs {
-			c.stats.DialogsDropped++
-			return
-		}
-		d = &dialog{kind: kindOf(m)}
-		callID := string(m.CallID)
-		c.dialogs[callID] = d
-		c.order = append(c.order, d)
-		switch d.kind {
-		case kindCall:
-			d.call = Call{CallID: callID, Start: time.Unix(0, ts).UTC()}
-		case kindRegistration:
-			d.reg = Registration{CallID: callID, Start: time.Unix(0, ts).UTC(), SrcIP: src.Addr()}
-		}
-	}
-	at := time.Unix(0, ts).UTC()
-	switch d.kind {
-	case kindCall:
-		c.handleCallMessage(d, at, src, dst, m)
-	case kindRegistration:
-		handleRegisterMessage(&d.reg, at, m)
-	}
-	if len(m.Body) > 0 && isSDP(m) {
-		c.learnMedia(d, m.Body)
-	}
-	if c.cfg.KeepMessages {
-		c.msgs = append(c.msgs, newMessage(at, src, dst, tr, m))
-	}
-}
-
-func kindOf(m *sip.Message) dialogKind {
-	method := m.CSeqMethod
-	if m.IsRequest {
-		method = m.Method
-	}
-	switch string(method) {
-	case "INVITE", "CANCEL", "PRACK", "BYE", "UPDATE":
+	switch meth {
+	case methodInvite, methodCancel, methodPrack, methodBye, methodUpdate:
 		return kindCall
-	case "REGISTER":
+	case methodRegister:
 		return kindRegistration
 	}
 	return kindOther
 }
 
-func (c *Correlator) handleCallMessage(d *dialog, at time.Time, src, dst netip.AddrPort, m *sip.Message) {
-	call := &d.call
-	call.Messages++
-	call.End = at
-	if m.IsRequest {
-		switch string(m.Method) {
-		case "INVITE":
-			if len(m.ToTag) == 0 && m.CSeq >= d.inviteCSeq {
-				if d.inviteCSeq == 0 {
-					call.FromUser = string(m.FromUser)
-					call.ToUser = string(m.ToUser)
-					call.SrcIP = src.Addr()
-					call.DstIP = dst.Addr()
-				}
-				d.inviteCSeq = m.CSeq
-			}
-		case "CANCEL":
-			d.cancelSeen = true
-		}
-		return
-	}
-	if string(m.CSeqMethod) != "INVITE" || m.StatusCode < 200 {
-		return
-	}
-	// Finals of re-INVITEs (a later CSeq inside the dialog) do not decide the call.
-	if d.inviteCSeq != 0 && m.CSeq != d.inviteCSeq {
-		return
-	}
-	if m.StatusCode < 300 {
-		d.answered = true
-		call.FinalCode = m.StatusCode
-		return
-	}
-	if !d.answered {
-		call.FinalCode = m.StatusCode
+// side is which end of a call sent a message.
+type side uint8
+
+const (
+	sideUnknown side = iota
+	sideCaller
+	sideCallee
+)
+
+// dialog is everything held for one Call-ID. Times are Unix nanoseconds of
+// the capture clock; 0 means "not seen".
+type dialog struct {
+	callID string
+	kind   dialogKind
+	seq    uint64 // creation order: the tie-break of output order
+
+	first, last int64 // first and latest message
+	updated     int64 // latest change, for Call.LastUpdate
+
+	// prev/next link the idle list (least recently active first), which
+	// Expire walks and eviction takes from; dprev/dnext link the list of
+	// records changed since the last Updates.
+	prev, next   *dialog
+	dprev, dnext *dialog
+
+	finished bool
+	dirty    bool
+	removed  bool
+
+	txns txnTable
+
+	call Call
+	reg  *regState // registrations only
+
+	// Call state.
+	callerTag    uint64 // hash of the caller's From tag
+	hasCallerTag bool
+	inviteCSeq   uint32 // CSeq of the latest initial INVITE
+	inviteTS     int64  // first initial INVITE
+	provTS       int64  // first 18x to the initial INVITE
+	finalTS      int64  // first final response to the latest attempt
+	answerTS     int64  // first 2xx to the initial INVITE
+	byeTS        int64  // first BYE
+	answered     bool
+	proceeding   bool // a provisional response arrived
+	cancelSeen   bool // the caller sent CANCEL before any final response
+	authSent     bool // the latest INVITE attempt carried credentials
+	byeSide      side
+	toTag        uint64 // first To tag of a 1xx/2xx to the latest attempt
+	hasToTag     bool
+	media        []netip.AddrPort // endpoints this dialog bound in c.media
+	legKey       uint64           // key of this call in c.legs
+	hasLegKey    bool
+}
+
+// regState is a registration dialog's record and what follows it.
+type regState struct {
+	Registration
+	reqExpires int // expiry the latest REGISTER asked for, -1 if none
+}
+
+// Stats counts what the correlator saw, dropped and decided.
+type Stats struct {
+	Messages        int // SIP messages handled
+	CallIDs         int // dialogs started (a Call-ID that returns after its dialog was dropped counts again)
+	Held            int // dialogs in memory now
+	Retransmissions int // retransmitted or duplicated requests and responses
+	TimedOut        int // dialogs ended by a timer (Config.*Timeout, MaxCallAge, Linger)
+	Evicted         int // dialogs dropped to stay within MaxDialogs
+	EvictedActive   int // of those, dialogs that had not finished yet
+	Late            int // messages of a dropped dialog that came after it, ignored
+	UpdatesDropped  int // finished records dropped because nobody called Updates
+	MediaDropped    int // media endpoints not remembered because MaxMedia was reached
+	NATBindings     int // media sources learned from RTP rather than SDP
+	BadSDP          int // SDP bodies that did not parse
+	// Other counts transactions of Call-IDs that are neither calls nor
+	// registrations (OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, ...) per method.
+	Other map[string]int
+}
+
+// Correlator groups SIP messages into calls and registrations. It is not
+// safe for concurrent use: one goroutine feeds it.
+type Correlator struct {
+	cfg         Config
+	defaultLegs bool
+	seed        maphash.Seed
+
+	dialogs    map[string]*dialog
+	head, tail *dialog // idle list
+	dhead      *dialog // changed since the last Updates/UpdatedRegistrations
+	dtail      *dialog
+	ndirty     [3]int // dialogs on the changed list, per kind
+	seq        uint64
+	now        int64 // latest capture time seen
+
+	media map[netip.AddrPort]mediaEntry
+	xcids map[string]*dialog // leg header value → the latest call carrying it
+	legs  map[uint64]legEntry
+
+	tombs tombstones
+
+	pendingCalls []heldCall // dropped before Updates handed them out (Retain off)
+	pendingRegs  []heldReg
+	retainCalls  []heldCall // Retain on: every dropped record
+	retainRegs   []heldReg
+	retainCallsN int // retained records Updates has already looked at
+	retainRegsN  int
+
+	msgs  []Message
+	stats Stats
+	other [numMethods]int
+	sdp   sdpScratch
+}
+
+// heldCall and heldReg are records that left the dialog table, with their
+// creation order.
+type heldCall struct {
+	call Call
+	seq  uint64
+	emit bool // changed since Updates last handed it out
+}
+
+type heldReg struct {
+	reg  Registration
+	seq  uint64
+	emit bool
+}
+
+// New returns a Correlator; cfg must be valid (see Config.Validate).
+func New(cfg Config) *Correlator {
+	return &Correlator{
+		cfg:         cfg,
+		defaultLegs: cfg.usesDefaultLegHeaders(),
+		seed:        maphash.MakeSeed(),
+		dialogs:     make(map[string]*dialog),
+		media:       make(map[netip.AddrPort]mediaEntry),
+		xcids:       make(map[string]*dialog),
+		legs:        make(map[uint64]legEntry),
+		tombs:       newTombstones(cfg.MaxDialogs, int64(max(cfg.Linger, cfg.RegistrationLinger))),
 	}
 }
 
-func handleRegisterMessage(r *Registration, at time.Time, m *sip.Message) {
-	r.Messages++
-	r.End = at
-	if m.IsRequest {
-		if string(m.Method) == "REGISTER" && r.AoR == "" {
-			r.AoR = string(m.ToURI)
+// Stats returns the counters so far.
+func (c *Correlator) Stats() Stats {
+	s := c.stats
+	s.Held = len(c.dialogs)
+	s.Other = make(map[string]int)
+	for i, n := range c.other {
+		if n > 0 {
+			s.Other[method(i).String()] = n
 		}
+	}
+	return s
+}
+
+// HandleSIP takes one parsed SIP message seen at ts (Unix ns) from src to dst.
+// m's slices may point into a packet buffer: what is kept is copied. A
+// message of a dialog already known does not allocate unless KeepMessages
+// is set or it carries something new to keep (a Reason header, new SDP
+// endpoints).
+func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Transport, m *sip.Message) {
+	c.stats.Messages++
+	if ts > c.now {
+		c.now = ts
+	}
+	if c.cfg.KeepMessages {
+		c.msgs = append(c.msgs, newMessage(time.Unix(0, ts).UTC(), src, dst, tr, m))
+	}
+	var meth method
+	if m.IsRequest {
+		meth = parseMethod(m.Method)
+	}
+	cseqMeth := parseMethod(m.CSeqMethod)
+
+	d := c.dialogs[string(m.CallID)]
+	if d == nil {
+		if c.tombs.has(c.seed, m.CallID, ts) && !startsDialog(m, meth) {
+			c.stats.Late++
+			return
+		}
+		d = c.newDialog(ts, src, m, kindOf(m, meth, cseqMeth))
+	} else {
+		c.touch(d)
+	}
+	if ts > d.last {
+		d.last = ts
+	}
+	if ts > d.updated {
+		d.updated = ts
+	}
+	_, retrans := d.txns.observe(c.seed, m, meth, cseqMeth)
+	if retrans {
+		c.stats.Retransmissions++
+	}
+	switch d.kind {
+	case kindCall:
+		c.handleCall(d, ts, src, dst, m, meth, cseqMeth, retrans)
+	case kindRegistration:
+		c.handleRegister(d, ts, m, meth, cseqMeth, retrans)
+	default:
+		c.handleOther(d, m, meth, retrans)
+	}
+	c.markDirty(d)
+}
+
+// startsDialog tells whether a message may begin a new dialog for a Call-ID
+// whose previous dialog was dropped: an out-of-dialog request (a REGISTER
+// refresh, a new INVITE, an OPTIONS ping) may; responses and in-dialog
+// requests are late copies of the old one.
+func startsDialog(m *sip.Message, meth method) bool {
+	return m.IsRequest && len(m.ToTag) == 0 && meth != methodAck && meth != methodCancel
+}
+
+func (c *Correlator) newDialog(ts int64, src netip.AddrPort, m *sip.Message, kind dialogKind) *dialog {
+	if len(c.dialogs) >= c.cfg.MaxDialogs {
+		c.evictOldest()
+	}
+	c.stats.CallIDs++
+	c.seq++
+	d := &dialog{callID: string(m.CallID), kind: kind, seq: c.seq, first: ts, last: ts, updated: ts}
+	c.dialogs[d.callID] = d
+	c.pushTail(d)
+	start := time.Unix(0, ts).UTC()
+	switch kind {
+	case kindCall:
+		d.call = Call{CallID: d.callID, Start: start}
+	case kindRegistration:
+		d.reg = &regState{Registration: Registration{CallID: d.callID, Start: start, SrcIP: src.Addr(), Expires: -1}, reqExpires: -1}
+	}
+	return d
+}
+
+func (c *Correlator) handleOther(d *dialog, m *sip.Message, meth method, retrans bool) {
+	if retrans {
 		return
 	}
-	if string(m.CSeqMethod) != "REGISTER" || m.StatusCode < 200 {
+	if m.IsRequest {
+		if meth != methodAck {
+			c.other[meth]++
+		}
+		d.finished = false
 		return
 	}
-	if m.StatusCode == 401 || m.StatusCode == 407 {
-		r.Challenged = true
+	if m.StatusCode >= 200 {
+		d.finished = true
 	}
-	r.FinalCode = m.StatusCode
 }
 
 func newMessage(at time.Time, src, dst netip.AddrPort, tr decode.Transport, m *sip.Message) Message {
@@ -198,57 +310,6 @@ func (c *Correlator) TakeMessages() []Message {
 	out := c.msgs
 	c.msgs = nil
 	return out
-}
-
-// MediaCallID returns the Call-ID whose SDP announced src or dst as a media
-// endpoint, or "" when no SDP explains this flow.
-func (c *Correlator) MediaCallID(src, dst netip.AddrPort) string {
-	if d, ok := c.media[dst]; ok {
-		return d.call.CallID
-	}
-	if d, ok := c.media[src]; ok {
-		return d.call.CallID
-	}
-	return ""
-}
-
-// Calls returns every INVITE dialog, ordered by start time (first seen on ties).
-func (c *Correlator) Calls() []Call {
-	var out []Call
-	for _, d := range c.order {
-		if d.kind != kindCall {
-			continue
-		}
-		call := d.call
-		call.State = d.state()
-		out = append(out, call)
-	}
-	slices.SortStableFunc(out, func(a, b Call) int { return a.Start.Compare(b.Start) })
-	return out
-}
-
-// Registrations returns every REGISTER dialog in order of first appearance.
-func (c *Correlator) Registrations() []Registration {
-	var out []Registration
-	for _, d := range c.order {
-		if d.kind == kindRegistration {
-			out = append(out, d.reg)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b Registration) int { return a.Start.Compare(b.Start) })
-	return out
-}
-
-func (d *dialog) state() string {
-	switch {
-	case d.answered:
-		return StateAnswered
-	case d.call.FinalCode == 487, d.call.FinalCode == 0 && d.cancelSeen:
-		return StateCancelled
-	case d.call.FinalCode == 0:
-		return StateNoFinal
-	}
-	return StateFailed
 }
 
 // PendingMessages is how many retained messages TakeMessages would return.

@@ -1,11 +1,9 @@
 package correlate
 
 import (
-	"bytes"
 	"net/netip"
 
 	"github.com/sipscope/sipscope/decode/sdp"
-	"github.com/sipscope/sipscope/decode/sip"
 )
 
 // sdpScratch is the reusable SDP view, so learning media does not allocate
@@ -14,49 +12,163 @@ type sdpScratch struct {
 	sess sdp.Session
 }
 
+// mediaEntry says whose an endpoint is: which call, which side of it, and
+// whether it was announced in SDP or learned from the traffic (NAT).
+// rtcpNext says RTCP goes to the next port (RFC 3550 §11), so the usual
+// RTCP endpoint costs no entry of its own.
+type mediaEntry struct {
+	d        *dialog
+	caller   bool
+	nat      bool
+	rtcpNext bool
+}
+
+// maxDialogMedia bounds the endpoints one call may bind, so a dialog full
+// of re-INVITEs cannot hold MaxMedia alone.
+const maxDialogMedia = 32
+
 // learnMedia records the RTP and RTCP endpoints an SDP body announces, so
-// RTP to or from them is bound to this dialog. A later SDP for the same
-// endpoint (re-INVITE, another call reusing the port) takes it over.
-func (c *Correlator) learnMedia(d *dialog, body []byte) {
+// RTP to or from them is bound to this dialog and its direction is known.
+// A later SDP for the same endpoint (re-INVITE, another call reusing the
+// port) takes it over. It reports whether the description puts a stream
+// on hold (sendonly, inactive or a 0.0.0.0 connection).
+func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool) {
 	s := &c.sdp.sess
 	if err := s.Unmarshal(body); err != nil {
 		c.stats.BadSDP++
-		return
+		return false
 	}
 	for i := 0; i < s.NumMedia; i++ {
 		m := &s.Media[i]
 		if m.Port == 0 || !m.IsRTP() {
 			continue
 		}
-		c.bindMedia(d, s.RTPAddr(i))
-		c.bindMedia(d, s.RTCPAddr(i))
+		if s.OnHold(i) {
+			hold = true
+		}
+		rtp, rtcp := s.RTPAddr(i), s.RTCPAddr(i)
+		next := rtcp == nextPort(rtp)
+		c.bindMedia(d, rtp, mediaEntry{d: d, caller: caller, rtcpNext: next})
+		if !next && rtcp != rtp {
+			c.bindMedia(d, rtcp, mediaEntry{d: d, caller: caller})
+		}
 	}
+	return hold
 }
 
-func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort) {
+func nextPort(ap netip.AddrPort) netip.AddrPort {
+	if ap.Port() == 65535 {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr(), ap.Port()+1)
+}
+
+// lookupMedia finds who owns ap: an entry of its own, or the RTP entry
+// below it whose RTCP is at the next port.
+func (c *Correlator) lookupMedia(ap netip.AddrPort) (mediaEntry, bool) {
+	if e, ok := c.media[ap]; ok {
+		return e, true
+	}
+	if p := ap.Port(); p > 0 {
+		if e, ok := c.media[netip.AddrPortFrom(ap.Addr(), p-1)]; ok && e.rtcpNext {
+			return e, true
+		}
+	}
+	return mediaEntry{}, false
+}
+
+func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 	if ap.Port() == 0 || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() {
 		return
 	}
-	if owner, ok := c.media[ap]; ok {
-		if owner == d {
+	nat := e.nat
+	if old, ok := c.media[ap]; ok {
+		if old.d == d {
+			if !nat { // SDP overrides what traffic suggested
+				c.media[ap] = e
+			}
 			return
 		}
-		c.media[ap] = d
+		if len(d.media) >= maxDialogMedia {
+			c.stats.MediaDropped++
+			return
+		}
+		c.media[ap] = e
 		d.media = append(d.media, ap)
 		return
 	}
-	if len(c.media) >= c.cfg.MaxMedia {
+	if len(c.media) >= c.cfg.MaxMedia || len(d.media) >= maxDialogMedia {
 		c.stats.MediaDropped++
 		return
 	}
-	c.media[ap] = d
+	if d.media == nil {
+		d.media = make([]netip.AddrPort, 0, 4) // both sides' RTP, room for a re-INVITE
+	}
+	c.media[ap] = e
 	d.media = append(d.media, ap)
 }
 
-var sdpType = []byte("application/sdp")
+// freeMedia forgets the endpoints d still owns.
+func (c *Correlator) freeMedia(d *dialog) {
+	for _, ap := range d.media {
+		if e, ok := c.media[ap]; ok && e.d == d {
+			delete(c.media, ap)
+		}
+	}
+	d.media = nil
+}
 
-// isSDP tells whether the message body is a session description.
-func isSDP(m *sip.Message) bool {
-	ct := bytes.TrimSpace(m.ContentType)
-	return len(ct) >= len(sdpType) && bytes.EqualFold(ct[:len(sdpType)], sdpType)
+// MediaCallID returns the Call-ID whose SDP announced src or dst as a media
+// endpoint, or "" when no SDP explains this flow.
+func (c *Correlator) MediaCallID(src, dst netip.AddrPort) string {
+	id, _ := c.MediaDirection(src, dst)
+	return id
+}
+
+// MediaDirection returns the call a media flow belongs to and whether it
+// goes from the caller to the callee. The destination decides first (RTP
+// is sent to the address the receiver announced), then the source
+// (symmetric RTP is sent from it). It learns nothing; see BindMedia.
+func (c *Correlator) MediaDirection(src, dst netip.AddrPort) (callID string, fromCaller bool) {
+	if e, ok := c.lookupMedia(dst); ok {
+		return e.d.callID, !e.caller
+	}
+	if e, ok := c.lookupMedia(src); ok {
+		return e.d.callID, e.caller
+	}
+	return "", false
+}
+
+// BindMedia binds a new media flow (call it once per flow, e.g. per new
+// SSRC and address pair). When only one end was announced in SDP, the
+// other is a translated (NAT) address: it is remembered for the other side
+// of the call, so the reverse flow is bound too, and the binding is
+// flagged. A flow no SDP explains returns the zero MediaBinding: report it
+// as unbound rather than drop it.
+func (c *Correlator) BindMedia(src, dst netip.AddrPort) MediaBinding {
+	de, dok := c.lookupMedia(dst)
+	se, sok := c.lookupMedia(src)
+	switch {
+	case dok:
+		b := MediaBinding{CallID: de.d.callID, FromCaller: !de.caller, NAT: de.nat || !sok || se.nat}
+		if !sok {
+			c.learnNAT(de.d, src, !de.caller)
+		}
+		return b
+	case sok:
+		c.learnNAT(se.d, dst, !se.caller)
+		return MediaBinding{CallID: se.d.callID, FromCaller: se.caller, NAT: true}
+	}
+	return MediaBinding{}
+}
+
+func (c *Correlator) learnNAT(d *dialog, ap netip.AddrPort, caller bool) {
+	if _, ok := c.media[ap]; ok {
+		return
+	}
+	n := len(c.media)
+	c.bindMedia(d, ap, mediaEntry{d: d, caller: caller, nat: true})
+	if len(c.media) > n {
+		c.stats.NATBindings++
+	}
 }

@@ -13,6 +13,30 @@ const (
 	StateNoFinal   = "no_final"
 )
 
+// End reasons: why a call ended, in the words an operator uses. State says
+// what the INVITE got; EndReason says who or what ended the call.
+const (
+	// Answered calls.
+	EndCallerBye = "caller_bye" // the caller sent BYE
+	EndCalleeBye = "callee_bye" // the callee sent BYE
+	EndNoBye     = "no_bye"     // no BYE seen: still up, timed out (MaxCallAge) or the capture ended
+
+	// Calls that were not answered.
+	EndBusy       = "busy"        // 486 or 600
+	EndNoAnswer   = "no_answer"   // 408, 480 or 487 after an 18x, without a CANCEL from the caller
+	EndCancelled  = "cancelled"   // the caller sent CANCEL before any final response
+	EndRejected   = "rejected"    // any other 3xx-6xx final response (see FinalCode)
+	EndAuthFailed = "auth_failed" // 401/407 not followed by success, or 403 to an INVITE with credentials
+	EndInProgress = "in_progress" // no final response yet, and not timed out
+	EndNoFinal    = "no_final"    // no final response before the dialog timed out or was evicted
+)
+
+// Sides of a call, for Call.ByeBy.
+const (
+	SideCaller = "caller" // the side that sent the initial INVITE
+	SideCallee = "callee"
+)
+
 // Message is one SIP message as correlate keeps it: everything here is owned
 // (copied out of the packet), so it outlives the frame.
 type Message struct {
@@ -31,7 +55,10 @@ type Message struct {
 	Raw        []byte // the whole SIP message, start line to end of body
 }
 
-// Call is an INVITE dialog (grouped by Call-ID).
+// Call is an INVITE dialog (grouped by Call-ID). Timings are in
+// milliseconds with microsecond resolution and are 0 when the events that
+// bound them were not seen; retransmissions never move them (the first
+// copy of each message counts).
 type Call struct {
 	CallID    string
 	FromUser  string
@@ -42,17 +69,64 @@ type Call struct {
 	FinalCode int        // final response code to the initial INVITE (0 if none)
 	Start     time.Time  // first message
 	End       time.Time  // last message
-	Messages  int
-	MOS       float64 // worst direction's MOS-CQ, 0 when the call has no RTP
+	Messages  int        // every SIP message of the Call-ID, retransmissions included
+	MOS       float64    // worst direction's MOS-CQ, 0 when the call has no RTP
+
+	EndReason    string // one of the End* constants
+	ByeBy        string // SideCaller or SideCallee for answered calls that saw a BYE, else ""
+	Q850Cause    int    // cause from a "Q.850;cause=N" Reason header, 0 if none
+	ReasonHeader string // the first Reason header of a BYE, CANCEL or final INVITE response
+
+	PDDMs      float64 // post-dial delay: first INVITE → first 18x
+	RingMs     float64 // first 18x → final response
+	AnswerMs   float64 // setup time: first INVITE → 200
+	DurationMs float64 // talk time: 200 → BYE
+
+	Retransmissions int  // retransmitted requests and responses (also counted in Messages)
+	ReInvites       int  // in-dialog INVITEs, retransmissions not counted
+	Hold            bool // a re-INVITE or UPDATE offered sendonly, inactive or 0.0.0.0
+	Forked          bool // responses to one INVITE carried several To tags
+	UserAgent       string
+	// XCallID is the first B2BUA correlation header (Config.LegHeaders) of
+	// the initial INVITE; LinkedCallIDs are the other legs of the same
+	// call, found through it or by numbers and time (Config.LegWindow).
+	XCallID       string
+	LinkedCallIDs []string
+
+	LastUpdate time.Time // capture time of the latest change to this record
+	Finished   bool      // the call ended (BYE answered, final failure, timeout or eviction)
 }
 
-// Registration is a REGISTER exchange grouped by Call-ID.
+// Registration is a REGISTER exchange grouped by Call-ID. A live correlator
+// ends the exchange RegistrationLinger after its last message; a refresh
+// that comes later with the same Call-ID starts a new record (same Call-ID,
+// new Start).
 type Registration struct {
 	CallID     string
 	AoR        string // To URI without parameters, e.g. "sip:alice@example.com"
 	Challenged bool   // a 401/407 was seen
-	FinalCode  int    // last final response code (0 if none)
+	// FinalCode is the last final response code to a REGISTER (0 if none):
+	// a 401 after an earlier 200 leaves 401 here, SucceededAt keeps the 200.
+	FinalCode  int
 	Start, End time.Time
 	Messages   int
 	SrcIP      netip.Addr
+
+	Contact     string    // URI of the latest REGISTER's Contact ("*" to remove all bindings)
+	Expires     int       // seconds granted by the last 2xx, else requested by the last REGISTER; -1 unknown
+	UserAgent   string    // of the latest REGISTER
+	Attempts    int       // REGISTER transactions, retransmissions not counted
+	SucceededAt time.Time // the last 2xx, zero if none
+	Failed      bool      // the last final response is a failure, or the exchange ended without one
+}
+
+// MediaBinding is what the correlator knows about an RTP or RTCP flow.
+// CallID is "" when no SDP explains the flow (unbound media).
+type MediaBinding struct {
+	CallID string
+	// FromCaller tells the direction: true for caller → callee.
+	FromCaller bool
+	// NAT is set when only one end of the flow was announced in SDP: the
+	// other end is a translated address learned from the traffic itself.
+	NAT bool
 }

@@ -147,6 +147,9 @@ func listCallsSQL(db string, f CallFilter) (list, count string, err error) {
 	if f.State != "" {
 		conds = append(conds, "state = "+QuoteString(f.State))
 	}
+	if f.EndReason != "" {
+		conds = append(conds, "end_reason = "+QuoteString(f.EndReason))
+	}
 	if f.FinalCode != 0 {
 		conds = append(conds, "final_code = "+QuoteInt(int64(f.FinalCode)))
 	}
@@ -175,7 +178,9 @@ func contains(column, sub string) string {
 // The scans below pair a SELECT column list with the Go fields it is read
 // into; the order in the string and in dest() must match.
 
-const callSelect = "call_id, from_user, to_user, src_ip, dst_ip, state, final_code, start_us, end_us, messages, mos"
+const callSelect = "call_id, from_user, to_user, src_ip, dst_ip, state, final_code, start_us, end_us, messages, mos, " +
+	"end_reason, bye_by, q850_cause, reason_header, pdd_ms, ring_ms, answer_ms, duration_ms, " +
+	"retransmissions, re_invites, hold, forked, user_agent, x_call_id, linked_call_ids, last_update_us, finished"
 
 type callScan struct {
 	callID, fromUser, toUser, srcIP, dstIP, state string
@@ -183,11 +188,23 @@ type callScan struct {
 	startUS, endUS                                uint64
 	messages                                      uint32
 	mos                                           float64
+	endReason, byeBy                              string
+	q850                                          uint16
+	reasonHeader                                  string
+	pdd, ring, answer, duration                   float64
+	retrans, reInvites                            uint32
+	hold, forked                                  uint8
+	userAgent, xCallID, linked                    string
+	lastUpdateUS                                  uint64
+	finished                                      uint8
 }
 
 func (s *callScan) dest() []any {
 	return []any{&s.callID, &s.fromUser, &s.toUser, &s.srcIP, &s.dstIP, &s.state,
-		&s.finalCode, &s.startUS, &s.endUS, &s.messages, &s.mos}
+		&s.finalCode, &s.startUS, &s.endUS, &s.messages, &s.mos,
+		&s.endReason, &s.byeBy, &s.q850, &s.reasonHeader, &s.pdd, &s.ring, &s.answer, &s.duration,
+		&s.retrans, &s.reInvites, &s.hold, &s.forked, &s.userAgent, &s.xCallID, &s.linked,
+		&s.lastUpdateUS, &s.finished}
 }
 
 func (s *callScan) call() (correlate.Call, error) {
@@ -204,6 +221,11 @@ func (s *callScan) call() (correlate.Call, error) {
 		SrcIP: src, DstIP: dst, State: s.state, FinalCode: int(s.finalCode),
 		Start: timeOfMicros(s.startUS), End: timeOfMicros(s.endUS),
 		Messages: int(s.messages), MOS: s.mos,
+		EndReason: s.endReason, ByeBy: s.byeBy, Q850Cause: int(s.q850), ReasonHeader: s.reasonHeader,
+		PDDMs: s.pdd, RingMs: s.ring, AnswerMs: s.answer, DurationMs: s.duration,
+		Retransmissions: int(s.retrans), ReInvites: int(s.reInvites), Hold: s.hold != 0, Forked: s.forked != 0,
+		UserAgent: s.userAgent, XCallID: s.xCallID, LinkedCallIDs: splitCallIDs(s.linked),
+		LastUpdate: timeOfMicros(s.lastUpdateUS), Finished: s.finished != 0,
 	}, nil
 }
 

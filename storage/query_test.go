@@ -12,7 +12,7 @@ func TestListCallsSQLWithEveryFilter(t *testing.T) {
 	f := CallFilter{
 		From: time.Unix(1, 0), To: time.Unix(2, 500),
 		FromUser: "al'ice", ToUser: `b\ob`, CallID: "x\x00y", IP: netip.MustParseAddr("2001:db8::1"),
-		State: "failed", FinalCode: 486, Query: "%", Limit: 20, Offset: 40,
+		State: "failed", EndReason: "busy", FinalCode: 486, Query: "%", Limit: 20, Offset: 40,
 	}
 	list, count, err := listCallsSQL("db", f)
 	if err != nil {
@@ -23,7 +23,7 @@ func TestListCallsSQLWithEveryFilter(t *testing.T) {
 		` AND positionCaseInsensitive(to_user, 'b\\ob') > 0` +
 		` AND call_id = 'x\x00y'` +
 		` AND (src_ip = '2001:db8::1' OR dst_ip = '2001:db8::1')` +
-		` AND state = 'failed' AND final_code = 486` +
+		` AND state = 'failed' AND end_reason = 'busy' AND final_code = 486` +
 		` AND (positionCaseInsensitive(call_id, '%') > 0 OR positionCaseInsensitive(from_user, '%') > 0 OR positionCaseInsensitive(to_user, '%') > 0)`
 	if want := "SELECT count()" + where; count != want {
 		t.Errorf("count:\n%s\nwant\n%s", count, want)

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
@@ -92,20 +93,55 @@ func callRow(c *correlate.Call, version uint64) []any {
 	return []any{
 		dateOf(c.Start), secondsOf(c.Start), microsOf(c.Start), microsOf(c.End),
 		c.CallID, c.FromUser, c.ToUser, addrString(c.SrcIP), addrString(c.DstIP),
-		c.State, clampUint16(c.FinalCode), clampUint32(c.Messages), c.MOS, version,
+		c.State, clampUint16(c.FinalCode), clampUint32(c.Messages), c.MOS,
+		c.EndReason, c.ByeBy, clampUint16(c.Q850Cause), c.ReasonHeader,
+		c.PDDMs, c.RingMs, c.AnswerMs, c.DurationMs,
+		clampUint32(c.Retransmissions), clampUint32(c.ReInvites), flag(c.Hold), flag(c.Forked),
+		c.UserAgent, c.XCallID, joinCallIDs(c.LinkedCallIDs), microsOf(c.LastUpdate), flag(c.Finished),
+		version,
 	}
 }
 
 func registrationRow(r *correlate.Registration, version uint64) []any {
-	challenged := uint8(0)
-	if r.Challenged {
-		challenged = 1
-	}
 	return []any{
 		dateOf(r.Start), secondsOf(r.Start), microsOf(r.Start), microsOf(r.End),
-		r.CallID, r.AoR, challenged, clampUint16(r.FinalCode), clampUint32(r.Messages),
-		addrString(r.SrcIP), version,
+		r.CallID, r.AoR, flag(r.Challenged), clampUint16(r.FinalCode), clampUint32(r.Messages),
+		addrString(r.SrcIP), r.Contact, int64(r.Expires), r.UserAgent, clampUint32(r.Attempts),
+		microsOf(r.SucceededAt), flag(r.Failed), version,
 	}
+}
+
+func flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// joinCallIDs and splitCallIDs store a list of Call-IDs in one String
+// column. Call-IDs never contain white space; any that would is cut there.
+func joinCallIDs(ids []string) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if i := strings.IndexAny(id, " \t\r\n"); i >= 0 {
+			id = id[:i]
+		}
+		if id == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(id)
+	}
+	return b.String()
+}
+
+func splitCallIDs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
 }
 
 func messageRow(m *correlate.Message, seq uint64) []any {

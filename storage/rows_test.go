@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,9 +94,75 @@ func TestTimesAreStoredAsMicrosecondsAndUTCDays(t *testing.T) {
 }
 
 func TestOutOfRangeNumbersAreClampedNotWrapped(t *testing.T) {
-	row := callRow(&correlate.Call{FinalCode: 70000, Messages: -3}, 1)
-	if row[10].(uint16) != 65535 || row[11].(uint32) != 0 {
-		t.Errorf("final_code %v messages %v", row[10], row[11])
+	row := callRow(&correlate.Call{FinalCode: 70000, Messages: -3, Q850Cause: 1 << 20, Retransmissions: -1}, 1)
+	got := map[string]any{}
+	for i, c := range callsTable().columns {
+		got[c.Name] = row[i]
+	}
+	if got["final_code"].(uint16) != 65535 || got["messages"].(uint32) != 0 ||
+		got["q850_cause"].(uint16) != 65535 || got["retransmissions"].(uint32) != 0 {
+		t.Errorf("final_code %v messages %v q850_cause %v retransmissions %v",
+			got["final_code"], got["messages"], got["q850_cause"], got["retransmissions"])
+	}
+}
+
+func TestEveryCallFieldHasAColumn(t *testing.T) {
+	c := correlate.Call{
+		CallID: "c", FromUser: "f", ToUser: "t", State: "answered", FinalCode: 200, Messages: 7, MOS: 4.1,
+		EndReason: correlate.EndCalleeBye, ByeBy: correlate.SideCallee, Q850Cause: 16, ReasonHeader: "Q.850;cause=16",
+		PDDMs: 1.5, RingMs: 2.5, AnswerMs: 4, DurationMs: 60000.25, Retransmissions: 3, ReInvites: 2, Hold: true, Forked: true,
+		UserAgent: "ua", XCallID: "x", LinkedCallIDs: []string{"l1@h", "l2@h"}, LastUpdate: time.Unix(5, 0), Finished: true,
+	}
+	row := callRow(&c, 9)
+	got := map[string]any{}
+	for i, col := range callsTable().columns {
+		got[col.Name] = row[i]
+	}
+	want := map[string]any{
+		"end_reason": "callee_bye", "bye_by": "callee", "q850_cause": uint16(16), "reason_header": "Q.850;cause=16",
+		"pdd_ms": 1.5, "ring_ms": 2.5, "answer_ms": 4.0, "duration_ms": 60000.25,
+		"retransmissions": uint32(3), "re_invites": uint32(2), "hold": uint8(1), "forked": uint8(1),
+		"user_agent": "ua", "x_call_id": "x", "linked_call_ids": "l1@h l2@h", "last_update_us": uint64(5e6),
+		"finished": uint8(1), "version": uint64(9),
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, got[k], v)
+		}
+	}
+	r := correlate.Registration{CallID: "r", Contact: "sip:a@h", Expires: -1, UserAgent: "z", Attempts: 3,
+		SucceededAt: time.Unix(7, 0), Failed: true}
+	row = registrationRow(&r, 1)
+	got = map[string]any{}
+	for i, col := range registrationsTable().columns {
+		got[col.Name] = row[i]
+	}
+	want = map[string]any{"contact": "sip:a@h", "expires": int64(-1), "user_agent": "z", "attempts": uint32(3),
+		"succeeded_us": uint64(7e6), "failed": uint8(1)}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("registration %s = %#v, want %#v", k, got[k], v)
+		}
+	}
+}
+
+func TestLinkedCallIDsSurviveTheirColumn(t *testing.T) {
+	tests := []struct {
+		ids    []string
+		stored string
+		back   []string
+	}{
+		{nil, "", nil},
+		{[]string{}, "", nil},
+		{[]string{"a@h"}, "a@h", []string{"a@h"}},
+		{[]string{"a@h", "b/c+d@[2001:db8::1]"}, "a@h b/c+d@[2001:db8::1]", []string{"a@h", "b/c+d@[2001:db8::1]"}},
+		{[]string{"bad id", "", "ok"}, "bad ok", []string{"bad", "ok"}},
+	}
+	for _, tt := range tests {
+		s := joinCallIDs(tt.ids)
+		if s != tt.stored || !slices.Equal(splitCallIDs(s), tt.back) {
+			t.Errorf("%q stored as %q, read back %q", tt.ids, s, splitCallIDs(s))
+		}
 	}
 }
 
@@ -135,7 +202,8 @@ func TestWriteOrdersTablesAndVersionsRecords(t *testing.T) {
 		t.Errorf("insert head %q", rec.heads[3])
 	}
 	calls := rec.rows[3]
-	v1, v2 := calls[0][13].(uint64), calls[1][13].(uint64)
+	last := len(callsTable().columns) - 1 // the version
+	v1, v2 := calls[0][last].(uint64), calls[1][last].(uint64)
 	if v2 <= v1 {
 		t.Errorf("the later call in a batch has version %d, not above %d", v2, v1)
 	}

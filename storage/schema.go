@@ -72,6 +72,26 @@ func callsTable() table {
 			{Name: "final_code", Type: TypeUInt16},
 			{Name: "messages", Type: TypeUInt32},
 			{Name: "mos", Type: TypeFloat64},
+			{Name: "end_reason", Type: TypeString, LowCardinality: true},
+			{Name: "bye_by", Type: TypeString, LowCardinality: true},
+			{Name: "q850_cause", Type: TypeUInt16},
+			{Name: "reason_header", Type: TypeString},
+			{Name: "pdd_ms", Type: TypeFloat64},
+			{Name: "ring_ms", Type: TypeFloat64},
+			{Name: "answer_ms", Type: TypeFloat64},
+			{Name: "duration_ms", Type: TypeFloat64},
+			{Name: "retransmissions", Type: TypeUInt32},
+			{Name: "re_invites", Type: TypeUInt32},
+			{Name: "hold", Type: TypeUInt8},
+			{Name: "forked", Type: TypeUInt8},
+			{Name: "user_agent", Type: TypeString, LowCardinality: true},
+			{Name: "x_call_id", Type: TypeString},
+			// The other legs' Call-IDs separated by single spaces, which a
+			// Call-ID cannot contain (RFC 3261 §25.1 word): a String
+			// rather than an Array keeps both backends' row codecs simple.
+			{Name: "linked_call_ids", Type: TypeString},
+			{Name: "last_update_us", Type: TypeUInt64},
+			{Name: "finished", Type: TypeUInt8},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse
@@ -96,6 +116,12 @@ func registrationsTable() table {
 			{Name: "final_code", Type: TypeUInt16},
 			{Name: "messages", Type: TypeUInt32},
 			{Name: "src_ip", Type: TypeString},
+			{Name: "contact", Type: TypeString},
+			{Name: "expires", Type: TypeInt64}, // -1 when unknown
+			{Name: "user_agent", Type: TypeString, LowCardinality: true},
+			{Name: "attempts", Type: TypeUInt32},
+			{Name: "succeeded_us", Type: TypeUInt64},
+			{Name: "failed", Type: TypeUInt8},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Refreshes reuse the Call-ID (RFC 3261 10.2), so one exchange is a

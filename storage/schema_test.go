@@ -16,7 +16,11 @@ func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 	}
 	wantCalls := "CREATE TABLE IF NOT EXISTS sipscope.calls (date Date, start_time DateTime, start_us UInt64, " +
 		"end_us UInt64, call_id String, from_user String, to_user String, src_ip String, dst_ip String, " +
-		"state String, final_code UInt16, messages UInt32, mos Float64, version UInt64) " +
+		"state String, final_code UInt16, messages UInt32, mos Float64, " +
+		"end_reason String, bye_by String, q850_cause UInt16, reason_header String, " +
+		"pdd_ms Float64, ring_ms Float64, answer_ms Float64, duration_ms Float64, " +
+		"retransmissions UInt32, re_invites UInt32, hold UInt8, forked UInt8, user_agent String, " +
+		"x_call_id String, linked_call_ids String, last_update_us UInt64, finished UInt8, version UInt64) " +
 		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (call_id)"
 	if stmts[1] != wantCalls {
 		t.Errorf("calls DDL:\n%s\nwant\n%s", stmts[1], wantCalls)
@@ -57,6 +61,7 @@ func TestSchemaForModernServersAddsLowCardinalityCodecAndTTL(t *testing.T) {
 			for _, want := range []string{
 				"CREATE DATABASE IF NOT EXISTS voip",
 				"state LowCardinality(String)", "transport LowCardinality(String)", "payload LowCardinality(String)",
+				"end_reason LowCardinality(String)", "linked_call_ids String,",
 				"raw String CODEC(ZSTD(1))",
 			} {
 				if !strings.Contains(all, want) {

@@ -26,6 +26,7 @@ type CallFilter struct {
 	CallID    string     // exact
 	IP        netip.Addr // caller or callee IP
 	State     string
+	EndReason string // exact, one of the correlate.End* values
 	FinalCode int
 	Query     string // free text: substring of Call-ID, from or to user
 	Limit     int    // default 50, max 1000

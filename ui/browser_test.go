@@ -116,12 +116,21 @@ func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 }
 
 // waitFor polls a JavaScript condition until it holds.
+// A navigation that completes while a poll runs destroys the poll's
+// JavaScript context; that is the page moving on, so the poll is retried.
 func (b *browser) waitFor(t *testing.T, cond string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		t.Fatalf("waiting for %s: %v", cond, err)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Cannot find context") || time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %v", cond, err)
+		}
 	}
 }
 
@@ -172,6 +181,9 @@ func jsonEqual[T any](t *testing.T, what string, got, want T) {
 
 const rowIDs = `[...document.querySelectorAll('#call-table tr.call-row')].map(r => r.dataset.callId)`
 
+// allRows is the condition "every fixture call is listed".
+const allRows = rowIDs + `.length === 4`
+
 // TestUIInBrowser drives the real UI in headless Chromium against the real
 // API over the real embedded store.
 func TestUIInBrowser(t *testing.T) {
@@ -184,12 +196,16 @@ func TestUIInBrowser(t *testing.T) {
 
 	t.Run("the call list shows every call newest first with its columns", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(srv.URL+"/"))
-		b.waitFor(t, `document.querySelectorAll('#call-table tr.call-row').length === 3`)
-		jsonEqual(t, "row order", eval[[]string](t, b, rowIDs), []string{hostileID, failedID, answeredID})
+		b.waitFor(t, allRows)
+		jsonEqual(t, "row order", eval[[]string](t, b, rowIDs), []string{hostileID, failedID, legBID, answeredID})
 		cells := eval[[]string](t, b, `[...document.querySelector('tr.call-row[data-call-id=`+js(answeredID)+`]').cells].map(c => c.textContent)`)
-		jsonEqual(t, "answered row", cells, []string{"2025-01-14 09:30:00", "alice", "bob", "Answered", "200", "1m 05s", "10", "3.40"})
+		jsonEqual(t, "answered row", cells, []string{"2025-01-14 09:30:00", "alice", "bob", "Answered", "200", "Caller hung up", "20 ms", "1m 05s", "10", "3.40"})
 		cells = eval[[]string](t, b, `[...document.querySelector('tr.call-row[data-call-id=`+js(failedID)+`]').cells].map(c => c.textContent)`)
-		jsonEqual(t, "failed row", cells, []string{"2025-01-14 10:30:00", "carol", "dave", "Failed", "486", "1.510 s", "3", "—"})
+		jsonEqual(t, "failed row", cells, []string{"2025-01-14 10:30:00", "carol", "dave", "Failed", "486", "Busy", "—", "1.510 s", "3", "—"})
+		cells = eval[[]string](t, b, `[...document.querySelector('tr.call-row[data-call-id=`+js(hostileID)+`]').cells].map(c => c.textContent)`)
+		if cells[5] != "In progress" {
+			t.Errorf("hostile row ended %q, want In progress", cells[5])
+		}
 		b.screenshot(t, "call-list.png")
 	})
 
@@ -210,14 +226,26 @@ func TestUIInBrowser(t *testing.T) {
 			t.Errorf("hash %q, want #/?q=ALIC", h)
 		}
 		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
-		b.waitFor(t, rowIDs+`.length === 3`)
+		b.waitFor(t, allRows)
 	})
 
 	t.Run("the state filter keeps only calls in that state", func(t *testing.T) {
 		b.do(t, chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'failed'; s.dispatchEvent(new Event('change')); })(document.getElementById('state-filter'))`))
 		b.waitFor(t, `(r => r.length === 1 && r[0] === `+js(failedID)+`)(`+rowIDs+`)`)
 		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
-		b.waitFor(t, rowIDs+`.length === 3`)
+		b.waitFor(t, allRows)
+	})
+
+	t.Run("the end reason filter keeps only calls that ended that way", func(t *testing.T) {
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'busy'; s.dispatchEvent(new Event('change')); })(document.getElementById('end-reason-filter'))`))
+		b.waitFor(t, `(r => r.length === 1 && r[0] === `+js(failedID)+`)(`+rowIDs+`)`)
+		if h := eval[string](t, b, `location.hash`); h != "#/?end_reason=busy" {
+			t.Errorf("hash %q, want #/?end_reason=busy", h)
+		}
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(s => { s.value = 'caller_bye'; s.dispatchEvent(new Event('change')); })(document.getElementById('end-reason-filter'))`))
+		b.waitFor(t, `(r => r.length === 2 && r[0] === `+js(legBID)+` && r[1] === `+js(answeredID)+`)(`+rowIDs+`)`)
+		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.waitFor(t, allRows)
 	})
 
 	t.Run("the time range filter keeps calls starting inside it", func(t *testing.T) {
@@ -232,7 +260,7 @@ func TestUIInBrowser(t *testing.T) {
 			t.Errorf("hash %q lacks the from time as RFC 3339", h)
 		}
 		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
-		b.waitFor(t, rowIDs+`.length === 3`)
+		b.waitFor(t, allRows)
 	})
 
 	t.Run("clicking a row draws the call's ladder", func(t *testing.T) {
@@ -323,6 +351,28 @@ func TestUIInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("the call header says how the call ended and links its other leg", func(t *testing.T) {
+		text := func(id string) string {
+			return eval[string](t, b, `(e => e ? e.querySelector('b').textContent : 'missing')(document.getElementById(`+js(id)+`))`)
+		}
+		for id, want := range map[string]string{
+			"end-reason": "Caller hung up", "bye-by": "caller", "reason": "Q.850 16",
+			"pdd": "20 ms", "ring": "2.980 s", "answer": "3.000 s", "talk": "1m 02s", "user-agent": "Zoiper rv2.10",
+		} {
+			if got := text(id); got != want {
+				t.Errorf("#%s shows %q, want %q", id, got, want)
+			}
+		}
+		if title := eval[string](t, b, `document.getElementById('reason').title`); title != `Q.850;cause=16;text="Normal call clearing"` {
+			t.Errorf("reason title %q", title)
+		}
+		jsonEqual(t, "legs", eval[[]string](t, b, `[...document.querySelectorAll('#call-legs a.leg-link')].map(a => a.textContent)`), []string{legBID})
+		b.do(t, chromedp.Click(chromedp.CSS(`#call-legs a.leg-link`)))
+		b.waitFor(t, `document.getElementById('call-title').textContent === `+js(legBID)+` && document.querySelectorAll('#ladder .sip-arrow').length === 6`)
+		jsonEqual(t, "the other leg links back", eval[[]string](t, b, `[...document.querySelectorAll('#call-legs a.leg-link')].map(a => a.textContent)`), []string{answeredID})
+		b.screenshot(t, "call-legs.png")
+	})
+
 	t.Run("a deep link opens a call directly", func(t *testing.T) {
 		b.do(t, chromedp.Navigate("about:blank"))
 		b.do(t, chromedp.Navigate(srv.URL+"/#/call/"+url.PathEscape(failedID)))
@@ -342,9 +392,17 @@ func TestUIInBrowser(t *testing.T) {
 		b.waitFor(t, `document.querySelectorAll('#ladder .sip-arrow').length === 1`)
 		b.do(t, chromedp.Click(chromedp.CSS(`#ladder .sip-arrow[data-index="0"]`)))
 		b.waitFor(t, `document.getElementById('message-detail').textContent.includes('<svg onload=')`)
-		if n := eval[int](t, b, `document.querySelectorAll('#message-detail svg, #message-detail img, #call-summary img').length`); n != 0 {
+		if n := eval[int](t, b, `document.querySelectorAll('#message-detail svg, #message-detail img, #call-summary img, #call-timing img, #call-timing script, #call-legs script').length`); n != 0 {
 			t.Errorf("%d elements injected", n)
 		}
+		if ua := eval[string](t, b, `document.getElementById('user-agent').textContent`); !strings.Contains(ua, `<img src=x onerror="window.pwned=4">`) {
+			t.Errorf("hostile user agent shown as %q", ua)
+		}
+		// A leg link is always an in-page route, whatever the Call-ID says.
+		if href := eval[string](t, b, `document.querySelector('#call-legs a').getAttribute('href')`); !strings.HasPrefix(href, "#/call/") {
+			t.Errorf("leg link %q", href)
+		}
+
 		if eval[bool](t, b, `window.pwned !== undefined`) {
 			t.Errorf("injected script ran")
 		}
@@ -357,7 +415,7 @@ func TestUIInBrowser(t *testing.T) {
 
 	t.Run("the back link returns to the list", func(t *testing.T) {
 		b.do(t, chromedp.Click(chromedp.ID("back-link")))
-		b.waitFor(t, rowIDs+`.length === 3 && document.getElementById('error').hidden`)
+		b.waitFor(t, allRows+` && document.getElementById('error').hidden`)
 	})
 
 	if errs := b.pageErrors(); len(errs) > 0 {

@@ -61,13 +61,14 @@ func makeCall(id, from, to, state string, final int, start time.Time, transport 
 
 const (
 	answeredID = "9f2c/a+b@host-a.example.org"
+	legBID     = "leg-b/7+x@sbc.example.net"
 	failedID   = "77aa-failed@[2001:db8::a]"
 	hostileID  = "hostile-1@198.51.100.66"
 )
 
 // fixtureCalls: an answered call through a proxy (three columns) with RTP,
-// a failed IPv6 call, and a call whose users and SIP text are HTML that must
-// stay text.
+// a failed IPv6 call, a call whose users and SIP text are HTML that must
+// stay text, and the answered call's other leg behind an SBC.
 func fixtureCalls() []callFixture {
 	ua, proxy, ub := "192.0.2.1:5060", "192.0.2.2:5060", "192.0.2.3:5062"
 	answered := makeCall(answeredID, "alice", "bob", correlate.StateAnswered, 200, t0, "udp", []step{
@@ -83,6 +84,10 @@ func fixtureCalls() []callFixture {
 		{65*time.Second + 4*time.Millisecond, proxy, ua, "BYE", 200, "OK", 2},
 	})
 	answered.call.MOS = 3.4
+	answered.call.EndReason, answered.call.ByeBy, answered.call.Finished = correlate.EndCallerBye, correlate.SideCaller, true
+	answered.call.PDDMs, answered.call.RingMs, answered.call.AnswerMs, answered.call.DurationMs = 20, 2980, 3000, 62000
+	answered.call.Q850Cause, answered.call.ReasonHeader = 16, `Q.850;cause=16;text="Normal call clearing"`
+	answered.call.UserAgent, answered.call.LinkedCallIDs = "Zoiper rv2.10", []string{legBID}
 	answered.streams = []quality.Stream{
 		{SSRC: 0xDEADBEEF, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.3:50000"),
 			Payload: "g711A", PayloadType: 8, Start: t0.Add(3 * time.Second), End: t0.Add(65 * time.Second),
@@ -94,19 +99,38 @@ func fixtureCalls() []callFixture {
 			MinJitterMs: 0, MeanJitterMs: 0.2, MaxJitterMs: 0.5, MOS: 4.41, CallID: answeredID},
 	}
 
+	// The same call's other leg behind the SBC (192.0.2.3), linked by X-CID.
+	sbc, carrier := "192.0.2.3:5080", "203.0.113.9:5060"
+	legB := makeCall(legBID, "4930111", "4940222", correlate.StateAnswered, 200, t0.Add(50*time.Millisecond), "udp", []step{
+		{0, sbc, carrier, "INVITE", 0, "", 1},
+		{30 * time.Millisecond, carrier, sbc, "INVITE", 180, "Ringing", 1},
+		{2900 * time.Millisecond, carrier, sbc, "INVITE", 200, "OK", 1},
+		{2910 * time.Millisecond, sbc, carrier, "ACK", 0, "", 1},
+		{64900 * time.Millisecond, sbc, carrier, "BYE", 0, "", 2},
+		{64950 * time.Millisecond, carrier, sbc, "BYE", 200, "OK", 2},
+	})
+	legB.call.EndReason, legB.call.ByeBy, legB.call.Finished = correlate.EndCallerBye, correlate.SideCaller, true
+	legB.call.PDDMs, legB.call.RingMs, legB.call.AnswerMs, legB.call.DurationMs = 30, 2870, 2900, 62000
+	legB.call.XCallID, legB.call.LinkedCallIDs = answeredID, []string{answeredID}
+
 	c, s := "[2001:db8::a]:5060", "[2001:db8::b]:5060"
 	failed := makeCall(failedID, "carol", "dave", correlate.StateFailed, 486, t0.Add(time.Hour), "tcp", []step{
 		{0, c, s, "INVITE", 0, "", 7},
 		{1500 * time.Millisecond, s, c, "INVITE", 486, "Busy Here", 7},
 		{1510 * time.Millisecond, c, s, "ACK", 0, "", 7},
 	})
+	failed.call.EndReason, failed.call.Finished = correlate.EndBusy, true
 
 	hostile := makeCall(hostileID, `<img src=x onerror="window.pwned=1">`, `<script>window.pwned=2</script>`,
 		correlate.StateNoFinal, 0, t0.Add(2*time.Hour), "udp", []step{
 			{0, "198.51.100.66:5060", "198.51.100.67:5060", "INVITE", 0, "", 1},
 		})
 	hostile.msgs[0].Raw = append(hostile.msgs[0].Raw, []byte(`<svg onload="window.pwned=3"></svg>`)...)
-	return []callFixture{answered, failed, hostile}
+	hostile.call.EndReason = correlate.EndInProgress
+	hostile.call.UserAgent = `<img src=x onerror="window.pwned=4">`
+	hostile.call.ReasonHeader = `<script>window.pwned=5</script>`
+	hostile.call.LinkedCallIDs = []string{`javascript:window.pwned=6`}
+	return []callFixture{answered, failed, hostile, legB}
 }
 
 func openStore(t *testing.T, calls []callFixture) *embedded.Store {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"github.com/sipscope/sipscope/decode"
 	"github.com/sipscope/sipscope/decode/rtp"
 	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/decode/stream"
 	"github.com/sipscope/sipscope/quality"
 )
 
@@ -25,12 +25,20 @@ type pipeline struct {
 	msg     sip.Message
 	rtpHdr  rtp.Header
 	corr    *correlate.Correlator
-	streams map[streamKey]*stream
-	order   []*stream
-	tcpNext map[flowKey]uint32
+	streams map[streamKey]*rtpStream
+	order   []*rtpStream
+	tcp     *stream.Reassembler
+	rtcp    *quality.RTCPTracker
+	emitTCP func(stream.Message) // p.onTCPMessage, bound once
 	base    int64
 	started bool
-	counts  counters
+	// lastPktTS is the latest packet time seen (HEP carries the agent's
+	// capture time, which may differ from when the frame arrived here).
+	lastPktTS int64
+	// onSIP, when set, sees every SIP message that was correlated (the HEP
+	// sender forwards them). raw is valid only during the call.
+	onSIP  func(pkt *decode.Packet, raw []byte)
+	counts counters
 }
 
 type streamKey struct {
@@ -38,55 +46,57 @@ type streamKey struct {
 	ssrc     uint32
 }
 
-type flowKey struct{ src, dst netip.AddrPort }
-
-type stream struct {
+type rtpStream struct {
 	key    streamKey
 	pt     uint8
 	first  int64
 	last   int64
 	callID string
-	stats  quality.RTPStats
-	loss   quality.LossPattern
+	q      quality.StreamQuality // tshark statistics, loss pattern, jitter buffer, timeline
+	dtmf   quality.DTMFTracker
+	dirty  bool // saw packets since live mode last wrote it
 }
-
-// maxTCPFlows bounds the retransmission table; past it the oldest state is
-// simply forgotten (a retransmission may then be counted twice, never lost).
-const maxTCPFlows = 1 << 16
 
 // counters are plain integers on the hot path; maps are filled from them
 // only when a report is built.
 type counters struct {
-	packets       int
-	bytes         int64
-	sipMessages   int
-	requests      map[string]int
-	responses     [700]int
-	decodeErrors  map[string]int
-	ignored       map[string]int
-	rtpPackets    int
-	rtcpPackets   int
-	tcpRetrans    int
-	hepPackets    int
-	fragmentsHeld int
-	firstTS       int64
-	lastTS        int64
+	packets           int
+	bytes             int64
+	sipMessages       int
+	requests          map[string]int
+	responses         [700]int
+	decodeErrors      map[string]int
+	ignored           map[string]int
+	rtpPackets        int
+	rtcpPackets       int
+	webSocketMessages int
+	hepPackets        int
+	fragmentsHeld     int
+	firstTS           int64
+	lastTS            int64
 }
 
 func newPipeline(cfg correlate.Config) *pipeline {
 	dec := decode.NewDecoder()
 	dec.SetDefragmenter(decode.NewDefragmenter(decode.DefragConfig{}))
-	return &pipeline{
+	rtcp, err := quality.NewRTCPTracker(quality.RTCPConfig{})
+	if err != nil {
+		panic(err) // the zero config is valid; only a negative MaxSSRCs fails
+	}
+	p := &pipeline{
 		dec:     dec,
 		corr:    correlate.New(cfg),
-		streams: make(map[streamKey]*stream),
-		tcpNext: make(map[flowKey]uint32),
+		streams: make(map[streamKey]*rtpStream),
+		tcp:     stream.New(stream.Config{}),
+		rtcp:    rtcp,
 		counts: counters{
 			requests:     make(map[string]int),
 			decodeErrors: make(map[string]int),
 			ignored:      make(map[string]int),
 		},
 	}
+	p.emitTCP = p.onTCPMessage
+	return p
 }
 
 // runSource feeds every frame of src through the pipeline. A truncated file
@@ -106,10 +116,12 @@ func (p *pipeline) runSourceEach(src frameSource, after func()) error {
 	for {
 		err := src.Next(&f)
 		if err == io.EOF {
+			p.flushTCP()
 			return nil
 		}
 		if errors.Is(err, capture.ErrTruncated) {
 			p.counts.decodeErrors["truncated_file"]++
+			p.flushTCP()
 			return nil
 		}
 		if err != nil {
@@ -138,6 +150,7 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 		c.decodeErrors[decode.Reason(err)]++
 		return
 	}
+	p.lastPktTS = max(p.lastPktTS, p.pkt.TS)
 	if f.LinkType == capture.LinkHEP {
 		p.handleHEPInner()
 		return
@@ -147,6 +160,8 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 		p.handleUDP()
 	case decode.TransportTCP:
 		p.handleTCP()
+	case decode.TransportSCTP:
+		p.handleSCTP()
 	default:
 		c.ignored["other_transport"]++
 	}
@@ -169,6 +184,7 @@ func (p *pipeline) handleUDP() {
 	}
 	if rtp.LooksLikeRTCP(pl) {
 		p.counts.rtcpPackets++
+		p.handleRTCP(pl)
 		return
 	}
 	if !rtp.LooksLikeRTP(pl) {
@@ -196,9 +212,25 @@ func (p *pipeline) handleHEPInner() {
 		p.handleSIP(pl)
 	case rtp.LooksLikeRTCP(pl):
 		p.counts.rtcpPackets++
+		p.handleRTCP(pl)
 	default:
 		p.counts.ignored["hep_not_sip_rtcp"]++
 	}
+}
+
+// handleRTCP keeps per-SSRC reports (loss, jitter, round trip, XR) that
+// the streams' MOS uses for delay.
+func (p *pipeline) handleRTCP(pl []byte) {
+	if err := p.rtcp.HandleFrom(pl, p.pkt.TS, p.pkt.Src, p.pkt.Dst); err != nil {
+		p.counts.decodeErrors["rtcp_malformed"]++
+	}
+}
+
+// looksLikeTelephoneEvent tells RFC 4733 events from audio without SDP: a
+// dynamic payload type carrying whole 4-byte event blocks.
+func looksLikeTelephoneEvent(h *rtp.Header) bool {
+	n := len(h.Payload)
+	return h.PayloadType >= 96 && n >= 4 && n <= 16 && n%4 == 0
 }
 
 // skipJunk drops leading bytes up to the first letter of a plausible start
@@ -219,49 +251,53 @@ func (p *pipeline) handleRTP() {
 	key := streamKey{src: p.pkt.Src, dst: p.pkt.Dst, ssrc: h.SSRC}
 	s := p.streams[key]
 	if s == nil {
-		s = &stream{key: key, pt: h.PayloadType, first: p.pkt.TS}
-		s.callID = p.corr.MediaCallID(key.src, key.dst)
+		s = &rtpStream{key: key, pt: h.PayloadType, first: p.pkt.TS}
+		// SDP-announced endpoints, or a NATed source sending to one of them.
+		s.callID = p.corr.BindMedia(key.src, key.dst).CallID
 		p.streams[key] = s
 		p.order = append(p.order, s)
 	}
-	s.loss.ObserveSeq(h.SequenceNumber)
 	s.last = p.pkt.TS
+	s.dirty = true
 	p.counts.rtpPackets++
-	s.stats.Update(quality.RelMs(p.pkt.TS, p.base), h.SequenceNumber, h.Timestamp, h.PayloadType, h.Marker, quality.ClockRate(h.PayloadType), len(h.Payload))
+	s.q.Update(quality.RelMs(p.pkt.TS, p.base), h.SequenceNumber, h.Timestamp, h.PayloadType, h.Marker, quality.ClockRate(h.PayloadType), len(h.Payload))
+	if looksLikeTelephoneEvent(h) {
+		if err := s.dtmf.Observe(h.Payload, h.Timestamp, h.Marker, p.pkt.TS); err != nil {
+			p.counts.decodeErrors["rtp_event_malformed"]++
+		}
+	}
 }
 
+// handleTCP feeds the segment to the stream reassembler, which hands back
+// whole SIP messages (split, reordered, retransmitted or in WebSocket frames).
 func (p *pipeline) handleTCP() {
-	pl := p.pkt.Payload
-	if len(pl) == 0 {
-		return
+	p.tcp.Feed(&p.pkt, p.emitTCP)
+}
+
+// onTCPMessage takes one reassembled SIP message from a TCP connection.
+func (p *pipeline) onTCPMessage(m stream.Message) {
+	p.pkt.Src, p.pkt.Dst, p.pkt.TS = m.Src, m.Dst, m.TS
+	if m.WebSocket {
+		p.counts.webSocketMessages++
 	}
-	key := flowKey{p.pkt.Src, p.pkt.Dst}
-	end := p.pkt.TCPSeq + uint32(len(pl))
-	if next, ok := p.tcpNext[key]; ok && int32(end-next) <= 0 {
-		p.counts.tcpRetrans++
-		return
-	}
-	if len(p.tcpNext) >= maxTCPFlows {
-		clear(p.tcpNext)
-	}
-	p.tcpNext[key] = end
-	pl = bytes.TrimLeft(pl, "\r\n")
-	if len(pl) == 0 {
-		return // keep-alive
-	}
-	if !sip.LooksLikeSIP(pl) {
-		p.counts.ignored["tcp_not_sip"]++
-		return
-	}
-	for len(pl) > 0 {
-		n, err := sip.FrameLength(pl)
-		if err != nil {
-			p.counts.decodeErrors["tcp_sip_incomplete"]++
-			return
+	p.handleSIP(m.Payload)
+}
+
+// handleSCTP takes every complete DATA chunk of the SCTP packet.
+func (p *pipeline) handleSCTP() {
+	for ok := true; ok; ok = p.dec.NextSCTPData(&p.pkt) {
+		if sip.LooksLikeSIP(p.pkt.Payload) {
+			p.handleSIP(p.pkt.Payload)
+		} else {
+			p.counts.ignored["sctp_not_sip"]++
 		}
-		p.handleSIP(pl[:n])
-		pl = bytes.TrimLeft(pl[n:], "\r\n")
 	}
+}
+
+// finishStreamsTCP hands over what the reassembler still holds at the end
+// of a file (messages waiting behind a gap that will never fill).
+func (p *pipeline) flushTCP() {
+	p.tcp.Flush(p.emitTCP)
 }
 
 func (p *pipeline) handleSIP(b []byte) {
@@ -284,6 +320,9 @@ func (p *pipeline) handleSIP(b []byte) {
 		return
 	}
 	p.corr.HandleSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, p.pkt.Transport, &p.msg)
+	if p.onSIP != nil {
+		p.onSIP(&p.pkt, p.msg.Raw)
+	}
 }
 
 // startLineParsed tells whether Unmarshal got past the start line: such a
@@ -327,31 +366,40 @@ func sipReason(err error) string {
 }
 
 // finishStreams computes the statistics of every stream, binds late-learned
-// SDP, and returns them ordered by start time.
+// SDP, and returns them ordered by start time (offline analysis).
 func (p *pipeline) finishStreams(opts qualityOptions) []quality.Stream {
 	out := make([]quality.Stream, 0, len(p.order))
 	for _, s := range p.order {
-		if s.callID == "" {
-			s.callID = p.corr.MediaCallID(s.key.src, s.key.dst)
-		}
-		var st quality.Stream
-		s.stats.Fill(&st)
-		if s.callID == "" && !plausibleHeuristicStream(&st) {
+		st := p.streamRecord(s, opts)
+		if st.CallID == "" && !plausibleHeuristicStream(&st) {
 			p.counts.ignored["rtp_heuristic_rejected"] += st.Packets
 			continue
 		}
-		st.SSRC = s.key.ssrc
-		st.Src, st.Dst = s.key.src, s.key.dst
-		st.PayloadType = s.stats.PayloadType()
-		st.Payload = s.stats.PayloadNames()
-		st.Start = time.Unix(0, s.first).UTC()
-		st.End = time.Unix(0, s.last).UTC()
-		st.CallID = s.callID
-		st.MOS = quality.StreamMOS(&st, opts.codecFor(st.PayloadType), s.loss.BurstR())
 		out = append(out, st)
 	}
 	slices.SortStableFunc(out, func(a, b quality.Stream) int { return a.Start.Compare(b.Start) })
 	return out
+}
+
+// streamRecord is the current statistics of one stream as a record.
+func (p *pipeline) streamRecord(s *rtpStream, opts qualityOptions) quality.Stream {
+	if s.callID == "" {
+		s.callID = p.corr.MediaCallID(s.key.src, s.key.dst)
+	}
+	var st quality.Stream
+	if rep, ok := p.rtcp.Report(s.key.ssrc); ok {
+		s.q.UseRTCP(rep) // RTT/2 becomes the E-model's one-way delay
+	}
+	s.q.Fill(&st, opts.codecFor(s.q.Stats().PayloadType()))
+	st.DTMF = slices.Clone(s.dtmf.Events())
+	st.SSRC = s.key.ssrc
+	st.Src, st.Dst = s.key.src, s.key.dst
+	st.PayloadType = s.q.Stats().PayloadType()
+	st.Payload = s.q.Stats().PayloadNames()
+	st.Start = time.Unix(0, s.first).UTC()
+	st.End = time.Unix(0, s.last).UTC()
+	st.CallID = s.callID
+	return st
 }
 
 // plausibleHeuristicStream keeps RTP that no SDP explains only when it looks

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/decode/stream"
 	"github.com/sipscope/sipscope/quality"
 )
 
@@ -28,9 +29,33 @@ type report struct {
 	RTPPackets    int                `json:"rtp_packets"`
 	RTCPPackets   int                `json:"rtcp_packets"`
 	HEPPackets    int                `json:"hep_packets"`
+	TCP           tcpSummary         `json:"tcp"`
 	Calls         []api.CallView     `json:"calls"`
 	Registrations []registrationJSON `json:"registrations"`
 	RTPStreams    []api.StreamView   `json:"rtp_streams"`
+}
+
+// tcpSummary is what stream reassembly did with SIP over TCP and WebSocket.
+type tcpSummary struct {
+	Segments          uint64 `json:"segments"`
+	Messages          uint64 `json:"messages"`
+	Retransmissions   uint64 `json:"retransmissions"`
+	OutOfOrder        uint64 `json:"out_of_order"`
+	GapsSkipped       uint64 `json:"gaps_skipped"`
+	BytesSkipped      uint64 `json:"bytes_skipped"`
+	NotSIPConnections uint64 `json:"not_sip_connections"`
+	TLSConnections    uint64 `json:"tls_connections"`
+	WebSocketConns    uint64 `json:"websocket_connections"`
+	Evicted           uint64 `json:"evicted"`
+	BufferOverflows   uint64 `json:"buffer_overflows"`
+}
+
+func newTCPSummary(s stream.Stats) tcpSummary {
+	return tcpSummary{
+		Segments: s.Segments, Messages: s.Messages, Retransmissions: s.Retransmissions, OutOfOrder: s.OutOfOrder,
+		GapsSkipped: s.GapsSkipped, BytesSkipped: s.BytesSkipped, NotSIPConnections: s.NotSIPConns,
+		TLSConnections: s.TLSConns, WebSocketConns: s.WebSocketConns, Evicted: s.Evicted, BufferOverflows: s.BufferOverflows,
+	}
 }
 
 type sipSummary struct {
@@ -42,13 +67,20 @@ type sipSummary struct {
 }
 
 type registrationJSON struct {
-	CallID     string `json:"call_id"`
-	AoR        string `json:"aor"`
-	Challenged bool   `json:"challenged"`
-	FinalCode  int    `json:"final_code"`
-	Start      string `json:"start"`
-	End        string `json:"end"`
-	Messages   int    `json:"messages"`
+	CallID      string `json:"call_id"`
+	AoR         string `json:"aor"`
+	Challenged  bool   `json:"challenged"`
+	FinalCode   int    `json:"final_code"`
+	Start       string `json:"start"`
+	End         string `json:"end"`
+	Messages    int    `json:"messages"`
+	SrcIP       string `json:"src_ip"`
+	Contact     string `json:"contact"`
+	Expires     int    `json:"expires"`
+	UserAgent   string `json:"user_agent"`
+	Attempts    int    `json:"attempts"`
+	SucceededAt string `json:"succeeded_at"`
+	Failed      bool   `json:"failed"`
 }
 
 func buildReport(file string, p *pipeline, opts qualityOptions) report {
@@ -65,12 +97,13 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 		RTPPackets:   c.rtpPackets,
 		RTCPPackets:  c.rtcpPackets,
 		HEPPackets:   c.hepPackets,
+		TCP:          newTCPSummary(p.tcp.Stats()),
 		SIP: sipSummary{
 			Messages:           c.sipMessages,
 			CallIDs:            p.corr.Stats().CallIDs,
 			Requests:           c.requests,
 			Responses:          map[string]int{},
-			TCPRetransmissions: c.tcpRetrans,
+			TCPRetransmissions: int(p.tcp.Stats().Retransmissions),
 		},
 		Calls:         []api.CallView{},
 		Registrations: []registrationJSON{},
@@ -89,9 +122,15 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 		r.Calls = append(r.Calls, api.NewCallView(call))
 	}
 	for _, reg := range p.corr.Registrations() {
+		src := ""
+		if reg.SrcIP.IsValid() {
+			src = reg.SrcIP.String()
+		}
 		r.Registrations = append(r.Registrations, registrationJSON{
 			CallID: reg.CallID, AoR: reg.AoR, Challenged: reg.Challenged, FinalCode: reg.FinalCode,
 			Start: api.FormatTime(reg.Start), End: api.FormatTime(reg.End), Messages: reg.Messages,
+			SrcIP: src, Contact: reg.Contact, Expires: reg.Expires, UserAgent: reg.UserAgent,
+			Attempts: reg.Attempts, SucceededAt: api.FormatTime(reg.SucceededAt), Failed: reg.Failed,
 		})
 	}
 	for _, st := range streams {

@@ -1,12 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/capture"
@@ -87,10 +97,45 @@ func importFile(ctx context.Context, store storeWriter, path string) (int, error
 	return len(calls), nil
 }
 
+// serveConfig is the config file of sipscope serve (JSON); flags given on
+// the command line override it.
+type serveConfig struct {
+	Data      string   `json:"data"`
+	Listen    string   `json:"listen"`
+	Ifaces    []string `json:"iface"`
+	HEPListen string   `json:"hep_listen"`
+	NoEBPF    bool     `json:"no_ebpf"`
+	Flush     string   `json:"flush"`
+
+	// hep_send, hep_node_id, hep_node_name, hep_auth_key (hepsend.go)
+	hepSendConfig
+}
+
+func loadServeConfig(path string) (serveConfig, error) {
+	var c serveConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
 func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "JSON config file (keys: data, listen, iface, hep_listen, no_ebpf, flush, hep_send, hep_node_id, hep_node_name, hep_auth_key); flags override it")
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address of the API and UI")
+	iface := fs.String("iface", "", "capture live on these interfaces (comma-separated), AF_PACKET with the eBPF filter")
+	hepListen := fs.String("hep-listen", "", "receive HEP, e.g. udp://127.0.0.1:9060,tcp://127.0.0.1:9060")
+	noEBPF := fs.Bool("no-ebpf", false, "use the classic BPF filter instead of the eBPF program")
+	flush := fs.Duration("flush", time.Second, "how often live news is written to the store")
+	var hepOut hepSendConfig
+	hepOut.addFlags(fs)
 	var imports multiFlag
 	fs.Var(&imports, "import", "capture file to import before serving (repeatable)")
 	rest, err := parseArgs(fs, args)
@@ -98,8 +143,52 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		return err
 	}
 	imports = append(imports, rest...) // "serve --import a.pcap b.pcap"
-	cfg := api.Config{Listen: *listen, UI: ui.Handler()}
+	if *configPath != "" {
+		c, err := loadServeConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if c.Data != "" && !set["data"] {
+			*dataDir = c.Data
+		}
+		if c.Listen != "" && !set["listen"] {
+			*listen = c.Listen
+		}
+		if len(c.Ifaces) > 0 && !set["iface"] {
+			*iface = strings.Join(c.Ifaces, ",")
+		}
+		if c.HEPListen != "" && !set["hep-listen"] {
+			*hepListen = c.HEPListen
+		}
+		if c.NoEBPF && !set["no-ebpf"] {
+			*noEBPF = true
+		}
+		hepOut.merge(c.hepSendConfig, set)
+		if c.Flush != "" && !set["flush"] {
+			if *flush, err = time.ParseDuration(c.Flush); err != nil {
+				return fmt.Errorf("config flush: %w", err)
+			}
+		}
+	}
+	live := liveOptions{flushEvery: *flush, noEBPF: *noEBPF}
+	for _, i := range strings.Split(*iface, ",") {
+		if i = strings.TrimSpace(i); i != "" {
+			live.ifaces = append(live.ifaces, i)
+		}
+	}
+	if live.hepUDP, live.hepTCP, err = parseHEPListen(*hepListen); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := api.Config{Listen: *listen, UI: ui.Handler(), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	sender, err := newHEPSender(hepOut, live.enabled(), logger, reg)
+	if err != nil {
 		return err
 	}
 	store, err := embedded.Open(ctx, *dataDir)
@@ -114,9 +203,23 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		}
 		logger.Info("imported", "file", f, "calls", n)
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	if live.enabled() {
+		runner := newLiveRunner(live, store, logger, reg)
+		if err := runner.open(gctx); err != nil {
+			return err
+		}
+		if sender != nil {
+			runner.p.onSIP = sender.send
+			g.Go(func() error { return sender.Run(gctx) })
+		}
+		g.Go(func() error { defer sender.finish(); return runner.Run(gctx) })
+		logger.Info("live capture", "ifaces", live.ifaces, "hep_udp", live.hepUDP, "hep_tcp", live.hepTCP)
+	}
 	srv := api.New(cfg, store, logger)
+	g.Go(func() error { return srv.Run(gctx) })
 	fmt.Fprintf(stdout, "sipscope serving http://%s/ (data %s)\n", *listen, *dataDir)
-	return srv.Run(ctx)
+	return g.Wait()
 }
 
 type multiFlag []string

@@ -127,6 +127,12 @@ func (h *harness) roundTripAfterRestart(t *testing.T) {
 		SrcIP: netip.MustParseAddr("192.0.2.10"), DstIP: netip.MustParseAddr("2001:db8::20"),
 		State: correlate.StateAnswered, FinalCode: 200,
 		Start: base, End: base.Add(95*time.Second + 123*us), Messages: 6, MOS: 4.0918273645,
+		EndReason: correlate.EndCalleeBye, ByeBy: correlate.SideCallee,
+		Q850Cause: 16, ReasonHeader: `Q.850;cause=16;text="Normal call clearing"`,
+		PDDMs: 340.125, RingMs: 2160.5, AnswerMs: 2500.625, DurationMs: 92500.001,
+		Retransmissions: 2, ReInvites: 1, Hold: true, Forked: true, UserAgent: "Linphone/5.2 (belle-sip/5.2)",
+		XCallID: "leg-a@sbc", LinkedCallIDs: []string{"leg-a@sbc", "leg-c/x+y@[2001:db8::30]"},
+		LastUpdate: base.Add(95*time.Second + 124*us), Finished: true,
 	}
 	msg := func(ts time.Time, req bool, method string, code int, raw []byte) correlate.Message {
 		m := correlate.Message{
@@ -202,10 +208,19 @@ func (h *harness) filters(t *testing.T) {
 	at := func(hh, mm int) time.Time {
 		return day(d).Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
 	}
+	reasons := map[string]string{correlate.StateAnswered: correlate.EndCallerBye, correlate.StateCancelled: correlate.EndCancelled,
+		correlate.StateNoFinal: correlate.EndNoFinal}
 	mk := func(id, from, to, src, dst, state string, code int, start time.Time) correlate.Call {
+		reason := reasons[state]
+		switch code {
+		case 486:
+			reason = correlate.EndBusy
+		case 404:
+			reason = correlate.EndRejected
+		}
 		return correlate.Call{CallID: id, FromUser: from, ToUser: to,
 			SrcIP: netip.MustParseAddr(src), DstIP: netip.MustParseAddr(dst),
-			State: state, FinalCode: code, Start: start, End: start.Add(time.Minute), Messages: 3}
+			State: state, FinalCode: code, Start: start, End: start.Add(time.Minute), Messages: 3, EndReason: reason}
 	}
 	calls := []correlate.Call{
 		mk("f-1", "Alice", "bob", "10.0.0.1", "10.0.0.2", correlate.StateAnswered, 200, at(0, 0)),
@@ -256,6 +271,10 @@ func (h *harness) filters(t *testing.T) {
 			[]string{"f-5", "f-2"}},
 		{"final code matches exactly", with(func(f *storage.CallFilter) { f.FinalCode = 487 }),
 			[]string{"f-3"}},
+		{"end reason matches exactly", with(func(f *storage.CallFilter) { f.EndReason = correlate.EndBusy }),
+			[]string{"f-2"}},
+		{"end reason and state combine", with(func(f *storage.CallFilter) { f.State, f.EndReason = correlate.StateAnswered, correlate.EndCallerBye }),
+			[]string{"f-10", "f-1"}},
 		{"free text finds the call id", with(func(f *storage.CallFilter) { f.Query = "F-1" }),
 			[]string{"f-10", "f-1"}},
 		{"free text finds from or to users", with(func(f *storage.CallFilter) { f.Query = "bob" }),
@@ -449,7 +468,7 @@ func (h *harness) hostileStrings(t *testing.T) {
 	for i, s := range hostile {
 		start := day(d).Add(time.Duration(i) * time.Minute)
 		calls = append(calls, correlate.Call{CallID: "h" + s, FromUser: "u" + s, ToUser: s,
-			State: s, Start: start, End: start})
+			State: s, EndReason: s, ReasonHeader: s, UserAgent: s, XCallID: s, Start: start, End: start})
 	}
 	h.write(t, storage.Batch{Calls: calls, Messages: []correlate.Message{{
 		TS: day(d), CallID: calls[0].CallID, Transport: "udp", Method: `B'Y\E`, Reason: "r\x00", Raw: []byte(hostile[5]),
@@ -470,6 +489,11 @@ func (h *harness) hostileStrings(t *testing.T) {
 			f.State = s
 			if p := h.list(t, f); !slices.Equal(ids(p.Calls), []string{c.CallID}) {
 				t.Errorf("by state: %q", ids(p.Calls))
+			}
+			f = dayFilter(d)
+			f.EndReason = s
+			if p := h.list(t, f); !slices.Equal(ids(p.Calls), []string{c.CallID}) {
+				t.Errorf("by end reason: %q", ids(p.Calls))
 			}
 			if got := h.get(t, c.CallID); got.Call.CallID != c.CallID || got.Call.ToUser != s {
 				t.Errorf("detail: %+v", got.Call)
@@ -499,8 +523,11 @@ func norm(t time.Time) time.Time {
 }
 
 func sameCall(got, want correlate.Call) error {
-	got.Start, got.End = norm(got.Start), norm(got.End)
-	want.Start, want.End = norm(want.Start), norm(want.End)
+	got.Start, got.End, got.LastUpdate = norm(got.Start), norm(got.End), norm(got.LastUpdate)
+	want.Start, want.End, want.LastUpdate = norm(want.Start), norm(want.End), norm(want.LastUpdate)
+	if len(want.LinkedCallIDs) == 0 {
+		want.LinkedCallIDs = nil // stored as an empty list, read back as none
+	}
 	if !reflect.DeepEqual(got, want) {
 		return fmt.Errorf("got %+v\nwant %+v", got, want)
 	}

@@ -91,13 +91,7 @@
   function duration(startTs, endTs) {
     const us = micros(endTs) - micros(startTs);
     if (!Number.isFinite(us) || us < 0) return '';
-    const s = us / 1e6;
-    if (s < 60) return s.toFixed(s < 10 ? 3 : 1) + ' s';
-    const total = Math.round(s);
-    const h = Math.floor(total / 3600);
-    const min = Math.floor((total % 3600) / 60);
-    const sec = String(total % 60).padStart(2, '0');
-    return h > 0 ? `${h}h ${String(min).padStart(2, '0')}m ${sec}s` : `${min}m ${sec}s`;
+    return seconds(us / 1e6);
   }
 
   function codeClass(code) {
@@ -123,6 +117,41 @@
 
   function stateBadge(state) {
     return el('span', { class: 'badge state-' + state }, stateNames[state] || state);
+  }
+
+  // End reasons as an operator says them (correlate.End* values).
+  const endReasonNames = {
+    caller_bye: 'Caller hung up', callee_bye: 'Callee hung up', no_bye: 'No BYE',
+    busy: 'Busy', no_answer: 'No answer', cancelled: 'Cancelled by caller', rejected: 'Rejected',
+    auth_failed: 'Auth failed', in_progress: 'In progress', no_final: 'No final',
+  };
+
+  function endReasonText(reason) {
+    return reason ? endReasonNames[reason] || reason : '—';
+  }
+
+  // The class is chosen from a fixed set, never built from API text.
+  function endReasonBadge(reason) {
+    const kind = { caller_bye: 'ok', callee_bye: 'ok', no_bye: 'warn', busy: 'warn', no_answer: 'warn', cancelled: 'warn',
+      rejected: 'err', auth_failed: 'err', in_progress: 'live', no_final: 'err' }[reason] || 'none';
+    return el('span', { class: 'badge end end-' + kind, 'data-end-reason': reason || '' }, endReasonText(reason));
+  }
+
+  // ms renders a timing in milliseconds: "340 ms", "2.160 s", "1m 02s";
+  // 0 means the events bounding it were not seen.
+  function ms(v) {
+    if (!Number.isFinite(v) || v <= 0) return '—';
+    if (v < 1000) return (v < 10 ? v.toFixed(1) : Math.round(v)) + ' ms';
+    return seconds(v / 1000);
+  }
+
+  function seconds(s) {
+    if (s < 60) return s.toFixed(s < 10 ? 3 : 1) + ' s';
+    const total = Math.round(s);
+    const h = Math.floor(total / 3600);
+    const min = Math.floor((total % 3600) / 60);
+    const sec = String(total % 60).padStart(2, '0');
+    return h > 0 ? `${h}h ${String(min).padStart(2, '0')}m ${sec}s` : `${min}m ${sec}s`;
   }
 
   function messageLabel(m) {
@@ -181,6 +210,8 @@
     if (q) p.set('q', q);
     const state = $('state-filter').value;
     if (state) p.set('state', state);
+    const reason = $('end-reason-filter').value;
+    if (reason) p.set('end_reason', reason);
     const from = localToRFC3339($('from-filter').value);
     if (from) p.set('from', from);
     const to = localToRFC3339($('to-filter').value);
@@ -207,6 +238,7 @@
     // someone typing in the search box.
     if (document.activeElement !== $('search')) $('search').value = params.get('q') || '';
     $('state-filter').value = params.get('state') || '';
+    $('end-reason-filter').value = params.get('end_reason') || '';
     $('from-filter').value = rfc3339ToLocal(params.get('from'));
     $('to-filter').value = rfc3339ToLocal(params.get('to'));
 
@@ -235,6 +267,8 @@
         el('td', { class: 'user' }, c.to_user || '—'),
         el('td', null, stateBadge(c.state)),
         el('td', { class: 'num ' + codeClass(c.final_code) }, c.final_code ? String(c.final_code) : '—'),
+        el('td', null, endReasonBadge(c.end_reason)),
+        el('td', { class: 'num' }, ms(c.pdd_ms)),
         el('td', { class: 'num' }, duration(c.start, c.end)),
         el('td', { class: 'num' }, String(c.messages)),
         el('td', { class: 'num' }, mosBadge(c.mos)));
@@ -290,6 +324,9 @@
     document.title = 'sipscope – ' + id;
     $('call-title').textContent = id;
     $('call-summary').replaceChildren();
+    $('call-timing').replaceChildren();
+    $('call-legs').replaceChildren();
+    $('call-legs').hidden = true;
     $('ladder').replaceChildren();
     $('streams').tBodies[0].replaceChildren();
     resetDetail();
@@ -325,6 +362,50 @@
     ];
     if (c.src_ip || c.dst_ip) parts.push(item('Path', `${c.src_ip || '?'} → ${c.dst_ip || '?'}`));
     $('call-summary').replaceChildren(...parts);
+    renderTiming(c);
+    renderLegs(c);
+  }
+
+  // renderTiming is the operator's second line: how the call ended, who
+  // hung up and why, and how long each phase took.
+  function renderTiming(c) {
+    const item = (label, value, attrs) => el('span', attrs || null, label + ' ', el('b', null, value));
+    const parts = [item('Ended', endReasonBadge(c.end_reason), { id: 'end-reason' })];
+    if (c.bye_by) parts.push(item('Hung up by', c.bye_by, { id: 'bye-by' }));
+    if (c.q850_cause || c.reason_header) {
+      parts.push(item('Reason', c.q850_cause ? `Q.850 ${c.q850_cause}` : c.reason_header,
+        { id: 'reason', title: c.reason_header || '' }));
+    }
+    parts.push(
+      item('PDD', ms(c.pdd_ms), { id: 'pdd', title: 'INVITE to first 18x' }),
+      item('Ring', ms(c.ring_ms), { id: 'ring', title: 'first 18x to final response' }),
+      item('Answer', ms(c.answer_ms), { id: 'answer', title: 'INVITE to 200' }),
+      item('Talk', ms(c.duration_ms), { id: 'talk', title: '200 to BYE' }));
+    if (c.retransmissions) parts.push(item('Retransmissions', String(c.retransmissions), { id: 'retransmissions' }));
+    if (c.re_invites) parts.push(item('Re-INVITEs', String(c.re_invites), { id: 're-invites' }));
+    const flags = [];
+    if (c.hold) flags.push('on hold');
+    if (c.forked) flags.push('forked');
+    if (c.finished === false) flags.push('live');
+    if (flags.length) parts.push(item('Flags', flags.join(', '), { id: 'flags' }));
+    if (c.user_agent) parts.push(item('UA', c.user_agent, { id: 'user-agent' }));
+    $('call-timing').replaceChildren(...parts);
+  }
+
+  // renderLegs links the other legs of the call (B2BUA/SBC), so a user
+  // follows the call through the box that split it.
+  function renderLegs(c) {
+    const legs = c.linked_call_ids || [];
+    const box = $('call-legs');
+    if (!legs.length) {
+      box.hidden = true;
+      return;
+    }
+    const links = legs.map((id) => el('a', { class: 'leg-link mono', href: callHash(id) }, id));
+    const label = el('span', null, legs.length === 1 ? 'Other leg ' : 'Other legs ');
+    box.replaceChildren(label, ...links);
+    if (c.x_call_id) box.append(el('span', { class: 'hint', title: 'correlation header' }, `X-CID ${c.x_call_id}`));
+    box.hidden = false;
   }
 
   function resetDetail() {
@@ -486,7 +567,7 @@
       clearTimeout(typing);
       applyFilters(false);
     });
-    for (const id of ['state-filter', 'from-filter', 'to-filter']) {
+    for (const id of ['state-filter', 'end-reason-filter', 'from-filter', 'to-filter']) {
       $(id).addEventListener('change', () => applyFilters(false));
     }
     $('reset-filters').addEventListener('click', () => {

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sipscope/sipscope/decode"
+	"github.com/sipscope/sipscope/decode/hep"
+)
+
+// hepSendConfig is agent mode: where serve forwards every SIP message it
+// captures, as HEPv3, and as which capture node. It is embedded in
+// serveConfig, so its keys sit at the top level of the config file.
+type hepSendConfig struct {
+	HEPSend     string `json:"hep_send"`      // udp://HOST:PORT or tcp://HOST:PORT
+	HEPNodeID   uint32 `json:"hep_node_id"`   // HEP capture agent id
+	HEPNodeName string `json:"hep_node_name"` // HEP node name chunk
+	HEPAuthKey  string `json:"hep_auth_key"`  // HEP authentication key chunk
+}
+
+// addFlags declares the agent-mode flags of serve on fs.
+func (c *hepSendConfig) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.HEPSend, "hep-send", "", "forward every captured SIP message as HEPv3 to udp://HOST:PORT or tcp://HOST:PORT (agent mode)")
+	fs.Func("hep-node-id", "HEP capture agent id sent with --hep-send (0 to 4294967295)", func(s string) error {
+		v, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return fmt.Errorf("want 0 to 4294967295: %w", err)
+		}
+		c.HEPNodeID = uint32(v)
+		return nil
+	})
+	fs.StringVar(&c.HEPNodeName, "hep-node-name", "", "HEP node name sent with --hep-send")
+	fs.StringVar(&c.HEPAuthKey, "hep-auth-key", "", "HEP authentication key sent with --hep-send")
+}
+
+// merge takes from the config file what the command line did not set
+// (set holds the names of the flags given).
+func (c *hepSendConfig) merge(file hepSendConfig, set map[string]bool) {
+	if file.HEPSend != "" && !set["hep-send"] {
+		c.HEPSend = file.HEPSend
+	}
+	if file.HEPNodeID != 0 && !set["hep-node-id"] {
+		c.HEPNodeID = file.HEPNodeID
+	}
+	if file.HEPNodeName != "" && !set["hep-node-name"] {
+		c.HEPNodeName = file.HEPNodeName
+	}
+	if file.HEPAuthKey != "" && !set["hep-auth-key"] {
+		c.HEPAuthKey = file.HEPAuthKey
+	}
+}
+
+// parseHEPSend splits "udp://HOST:PORT" or "tcp://HOST:PORT".
+func parseHEPSend(spec string) (network, addr string, err error) {
+	network, addr, ok := strings.Cut(spec, "://")
+	if !ok || (network != "udp" && network != "tcp") {
+		return "", "", fmt.Errorf("--hep-send %q: want udp://HOST:PORT or tcp://HOST:PORT", spec)
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil {
+		return "", "", fmt.Errorf("--hep-send %q: %w", spec, err)
+	} else if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return "", "", fmt.Errorf("--hep-send %q: bad port %q", spec, port)
+	}
+	return network, addr, nil
+}
+
+// Sizes of the sender's queue. The ring holds encoded packets back to back,
+// so memory is bounded in bytes whatever the message sizes; a span is one
+// packet's place in it.
+const (
+	hepRingBytes = 4 << 20
+	hepMaxSpans  = 16384
+	// hepMaxEncoded is the largest HEPv3 packet (16-bit total length): the
+	// ring must always be able to hold one.
+	hepMaxEncoded = 0xffff
+)
+
+// Timings of the sender.
+const (
+	hepDialTimeout  = 2 * time.Second
+	hepWriteTimeout = 5 * time.Second
+	hepBackoffMin   = 100 * time.Millisecond
+	hepBackoffMax   = 5 * time.Second
+	// hepDrainTimeout bounds how long shutdown waits for an unreachable
+	// collector before the packets still queued are counted as errors.
+	hepDrainTimeout = 5 * time.Second
+	// hepWriteTries is how many connections one packet may be written on
+	// before it counts as an error (a collector that drops the connection
+	// on every write must not stall the queue for ever).
+	hepWriteTries = 3
+)
+
+// hepSpan locates one encoded packet in the ring: bytes [off, off+n), and
+// the ring's write position just after it, which the sender publishes as
+// free once the packet has left.
+type hepSpan struct {
+	off, n uint32
+	end    uint64
+}
+
+// hepSender forwards captured SIP as HEPv3 to one collector (agent mode).
+//
+// send runs on the pipeline goroutine and only encodes into a preallocated
+// ring and hands the span over a bounded channel: when either is full the
+// packet is dropped and counted, so a slow or absent collector never holds
+// up capture. Run, on its own goroutine, writes the spans to the collector:
+// one datagram per packet over UDP, a stream of packets over TCP, which it
+// re-dials with exponential backoff after a failure. Nothing is allocated
+// per message in steady state.
+//
+// The ring is single-producer (send), single-consumer (Run): the producer
+// owns the logical positions from wpos on, the consumer gives bytes back by
+// advancing rpos.
+type hepSender struct {
+	network, addr string
+	logger        *slog.Logger
+
+	// Producer side (pipeline goroutine only).
+	hdr    hep.Packet // reused per message: node id, name and key stay set
+	wpos   uint64
+	closed bool
+
+	ring  []byte
+	spans chan hepSpan
+	rpos  atomic.Uint64
+
+	// Consumer side (Run only).
+	conn    net.Conn
+	backoff time.Duration
+	giveUp  time.Time // zero until shutdown, then the drain deadline
+
+	// Settings the tests shorten.
+	dialTimeout, writeTimeout, drainTimeout time.Duration
+	backoffMin, backoffMax                  time.Duration
+
+	sent, dropped, errs atomic.Uint64
+}
+
+// newHEPSender returns nil when c asks for no forwarding. A sender needs a
+// live source: with only --import there is nothing captured to forward.
+func newHEPSender(c hepSendConfig, live bool, logger *slog.Logger, reg prometheus.Registerer) (*hepSender, error) {
+	if c.HEPSend == "" {
+		return nil, nil
+	}
+	if !live {
+		return nil, errors.New("--hep-send forwards live traffic: it needs --iface or --hep-listen")
+	}
+	network, addr, err := parseHEPSend(c.HEPSend)
+	if err != nil {
+		return nil, err
+	}
+	s := newHEPSenderTo(network, addr, c, hepRingBytes, hepMaxSpans, logger)
+	if reg != nil {
+		if err := s.register(reg); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// newHEPSenderTo builds a sender with a ring of ringBytes (at least one
+// largest HEP packet) and room for maxSpans queued packets.
+func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans int, logger *slog.Logger) *hepSender {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &hepSender{
+		network: network, addr: addr, logger: logger,
+		hdr: hep.Packet{
+			Version:   3,
+			ProtoType: hep.ProtoSIP,
+			NodeID:    c.HEPNodeID,
+			NodeName:  []byte(c.HEPNodeName),
+			AuthKey:   []byte(c.HEPAuthKey),
+		},
+		ring:         make([]byte, max(ringBytes, hepMaxEncoded)),
+		spans:        make(chan hepSpan, maxSpans),
+		dialTimeout:  hepDialTimeout,
+		writeTimeout: hepWriteTimeout,
+		drainTimeout: hepDrainTimeout,
+		backoffMin:   hepBackoffMin,
+		backoffMax:   hepBackoffMax,
+	}
+}
+
+// register exports the counters as sipscope_hep_send_packets_total{result}.
+// They are read at scrape time, so counting costs send one atomic add.
+func (s *hepSender) register(reg prometheus.Registerer) error {
+	for _, c := range []struct {
+		result string
+		v      *atomic.Uint64
+	}{{"sent", &s.sent}, {"dropped", &s.dropped}, {"error", &s.errs}} {
+		err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "sipscope_hep_send_packets_total",
+			Help:        "SIP messages forwarded as HEPv3 by --hep-send: sent, dropped because the send queue was full, or lost to an encoding or network error.",
+			ConstLabels: prometheus.Labels{"result": c.result},
+		}, func() float64 { return float64(c.v.Load()) }))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ipProtocol is the IP protocol number HEP's protocol chunk carries.
+func ipProtocol(t decode.Transport) uint8 {
+	switch t {
+	case decode.TransportTCP:
+		return 6
+	case decode.TransportSCTP:
+		return 132
+	}
+	return 17
+}
+
+// send queues one SIP message for forwarding; raw is copied (encoded) before
+// send returns. It is the pipeline's onSIP hook and must not be called after
+// finish, nor from two goroutines.
+func (s *hepSender) send(pkt *decode.Packet, raw []byte) {
+	if s.closed {
+		return
+	}
+	h := &s.hdr
+	h.IPFamily = 0 // derived from the addresses
+	h.Protocol = ipProtocol(pkt.Transport)
+	h.SrcIP, h.DstIP = pkt.Src.Addr(), pkt.Dst.Addr()
+	h.SrcPort, h.DstPort = pkt.Src.Port(), pkt.Dst.Port()
+	h.TimestampSec = uint32(pkt.TS / 1e9)
+	h.TimestampUsec = uint32(pkt.TS % 1e9 / 1e3)
+	h.Payload = raw
+	defer func() { h.Payload = nil }() // raw is not ours to keep
+
+	n := h.MarshalSize()
+	if n > hepMaxEncoded {
+		s.errs.Add(1)
+		return
+	}
+	size := uint64(len(s.ring))
+	pos := s.wpos
+	off := pos % size
+	if off+uint64(n) > size {
+		// A packet never wraps: skip the ring's tail. The skipped bytes are
+		// given back with this packet.
+		pos += size - off
+		off = 0
+	}
+	if pos+uint64(n)-s.rpos.Load() > size || len(s.spans) == cap(s.spans) {
+		s.dropped.Add(1)
+		return
+	}
+	if _, err := h.MarshalTo(s.ring[off : off+uint64(n)]); err != nil {
+		s.errs.Add(1)
+		return
+	}
+	s.wpos = pos + uint64(n)
+	// Never blocks: this is the only producer and there was room.
+	s.spans <- hepSpan{off: uint32(off), n: uint32(n), end: s.wpos}
+}
+
+// finish tells Run that nothing more will be sent: Run forwards what is
+// queued and returns. It must be called once, after the last send, from the
+// pipeline's goroutine or after it ended. A nil sender is a no-op, so serve
+// can call it whether or not forwarding is on.
+func (s *hepSender) finish() {
+	if s == nil || s.closed {
+		return
+	}
+	s.closed = true
+	close(s.spans)
+}
+
+// Run forwards queued packets until finish has been called and the queue is
+// empty. When ctx ends it keeps going (shutdown drains), but from then on it
+// gives an unreachable collector at most drainTimeout before counting the
+// rest as errors.
+func (s *hepSender) Run(ctx context.Context) error {
+	defer s.closeConn()
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			done = nil
+			s.noteShutdown(ctx)
+		case sp, ok := <-s.spans:
+			if !ok {
+				return nil
+			}
+			if s.deliver(ctx, s.ring[sp.off:sp.off+sp.n]) {
+				s.sent.Add(1)
+			} else {
+				s.errs.Add(1)
+			}
+			s.rpos.Store(sp.end)
+		}
+	}
+}
+
+// noteShutdown starts the drain clock the first time it sees ctx ended.
+func (s *hepSender) noteShutdown(ctx context.Context) {
+	if s.giveUp.IsZero() && ctx.Err() != nil {
+		s.giveUp = time.Now().Add(s.drainTimeout)
+	}
+}
+
+// deliver writes one encoded packet, dialling the collector first if
+// needed. Before shutdown it retries (with backoff) as long as it takes;
+// after, until the drain clock runs out.
+func (s *hepSender) deliver(ctx context.Context, b []byte) bool {
+	for try := 0; try < hepWriteTries; {
+		if s.conn == nil {
+			s.noteShutdown(ctx)
+			if !s.giveUp.IsZero() && time.Now().After(s.giveUp) {
+				return false
+			}
+			if err := s.dial(); err != nil {
+				if s.network == "udp" {
+					return false // nothing to wait for: the address itself is wrong
+				}
+				s.wait(ctx)
+				continue
+			}
+		}
+		if s.network == "tcp" {
+			s.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		}
+		_, err := s.conn.Write(b)
+		if err == nil {
+			s.backoff = 0
+			return true
+		}
+		if s.network == "udp" {
+			// A refused datagram (ICMP port unreachable reported by a
+			// connected socket) or a too-large one: this packet is lost,
+			// the socket is still good.
+			return false
+		}
+		s.logger.Warn("HEP send: connection to collector lost", "addr", s.addr, "err", err)
+		s.closeConn()
+		try++
+	}
+	return false
+}
+
+func (s *hepSender) dial() error {
+	d := net.Dialer{Timeout: s.dialTimeout}
+	c, err := d.Dial(s.network, s.addr)
+	if err != nil {
+		if s.backoff == 0 {
+			s.logger.Warn("HEP send: cannot reach collector, retrying with backoff", "addr", s.addr, "err", err)
+		}
+		return err
+	}
+	if s.network == "tcp" {
+		s.logger.Info("HEP send: connected to collector", "addr", s.addr)
+	}
+	s.conn = c
+	return nil
+}
+
+// wait sleeps the current backoff and doubles it. Before shutdown the
+// sleep ends early when ctx ends (the drain clock then starts); after, it
+// never sleeps past the drain deadline.
+func (s *hepSender) wait(ctx context.Context) {
+	s.backoff = min(max(2*s.backoff, s.backoffMin), s.backoffMax)
+	d := s.backoff
+	if !s.giveUp.IsZero() {
+		d = min(d, time.Until(s.giveUp))
+	}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		if !s.giveUp.IsZero() {
+			<-t.C // already draining: ctx is no reason to hurry
+		}
+	}
+}
+
+func (s *hepSender) closeConn() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// hepSendStats is what the sender counted so far.
+type hepSendStats struct{ sent, dropped, errors uint64 }
+
+func (s *hepSender) stats() hepSendStats {
+	return hepSendStats{sent: s.sent.Load(), dropped: s.dropped.Load(), errors: s.errs.Load()}
+}

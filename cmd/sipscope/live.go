@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sipscope/sipscope/bpf"
+	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/storage"
+)
+
+// liveOptions says where live traffic comes from.
+type liveOptions struct {
+	ifaces     []string      // AF_PACKET interfaces
+	hepUDP     []string      // HEP listen addresses (UDP)
+	hepTCP     []string      // HEP listen addresses (TCP)
+	flushEvery time.Duration // how often news reaches the store
+	queueLen   int           // frames buffered between the sources and the pipeline
+	noEBPF     bool          // use the classic BPF filter even where eBPF loads
+}
+
+func (o liveOptions) enabled() bool { return len(o.ifaces)+len(o.hepUDP)+len(o.hepTCP) > 0 }
+
+// parseHEPListen splits "udp://127.0.0.1:9060,tcp://0.0.0.0:9061".
+func parseHEPListen(spec string) (udp, tcp []string, err error) {
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		scheme, addr, ok := strings.Cut(part, "://")
+		if !ok {
+			scheme, addr = "udp", part
+		}
+		switch scheme {
+		case "udp":
+			udp = append(udp, addr)
+		case "tcp":
+			tcp = append(tcp, addr)
+		default:
+			return nil, nil, fmt.Errorf("--hep-listen %q: scheme must be udp:// or tcp://", part)
+		}
+	}
+	return udp, tcp, nil
+}
+
+// frameBuf is one slot of the queue between sources and the pipeline.
+type frameBuf struct {
+	f   capture.Frame
+	buf []byte
+}
+
+// frameQueue hands frames from any number of source goroutines to the one
+// pipeline goroutine through a fixed set of buffers: memory is bounded, a
+// full queue drops and counts instead of blocking a capture loop, and the
+// steady state allocates nothing.
+type frameQueue struct {
+	free    chan *frameBuf
+	work    chan *frameBuf
+	dropped atomic.Uint64
+}
+
+func newFrameQueue(n, size int) *frameQueue {
+	q := &frameQueue{free: make(chan *frameBuf, n), work: make(chan *frameBuf, n)}
+	for range n {
+		q.free <- &frameBuf{buf: make([]byte, size)}
+	}
+	return q
+}
+
+// push copies f into a free slot, or counts a drop when none is free.
+func (q *frameQueue) push(f *capture.Frame) {
+	select {
+	case fb := <-q.free:
+		n := copy(fb.buf[:cap(fb.buf)], f.Data)
+		fb.f = *f
+		fb.f.Data = fb.buf[:n]
+		q.work <- fb
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+// liveRunner runs the pipeline over live sources and writes what it learns
+// to the store every flushEvery, and once more, after draining, at shutdown.
+type liveRunner struct {
+	opts   liveOptions
+	store  storeWriter
+	logger *slog.Logger
+	reg    prometheus.Registerer
+	q      *frameQueue
+	p      *pipeline
+
+	filter  *bpf.Filter
+	sources []frameSource
+	closers []io.Closer
+	hep     *capture.HEPSource
+
+	// seenTS is the packet time of the latest frame and seenAt when it was
+	// processed: timeouts run on packet time advanced by the wall clock, so
+	// a replayed or HEP-delayed feed ages like the network it came from.
+	seenTS int64
+	seenAt time.Time
+
+	mu        sync.Mutex // guards stats for readers outside the pipeline goroutine
+	lastFlush time.Time
+	written   int
+}
+
+func newLiveRunner(opts liveOptions, store storeWriter, logger *slog.Logger, reg prometheus.Registerer) *liveRunner {
+	if opts.flushEvery <= 0 {
+		opts.flushEvery = time.Second
+	}
+	if opts.queueLen <= 0 {
+		opts.queueLen = 65536
+	}
+	cfg := correlate.DefaultConfig()
+	cfg.KeepMessages = true
+	cfg.Retain = false
+	return &liveRunner{
+		opts: opts, store: store, logger: logger, reg: reg,
+		q: newFrameQueue(opts.queueLen, capture.DefaultSnapLen),
+		p: newPipeline(cfg),
+	}
+}
+
+// open starts every source; on error, what was opened is closed again.
+func (r *liveRunner) open(ctx context.Context) error {
+	if len(r.opts.ifaces) > 0 && !r.opts.noEBPF {
+		f, err := bpf.Load()
+		if err != nil {
+			r.logger.Warn("eBPF filter unavailable, using the classic BPF filter", "err", err)
+		} else {
+			r.filter = f
+			r.closers = append(r.closers, f)
+			if r.reg != nil {
+				if err := bpf.RegisterMetrics(r.reg, f); err != nil {
+					r.closeAll()
+					return err
+				}
+			}
+		}
+	}
+	for _, iface := range r.opts.ifaces {
+		cfg := capture.LiveConfig{Interface: iface, Filter: r.filter}
+		if r.reg != nil {
+			cfg.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"source": iface}, r.reg)
+		}
+		src, err := capture.OpenLive(cfg)
+		if err != nil {
+			r.closeAll()
+			return fmt.Errorf("capture on %s: %w", iface, err)
+		}
+		r.sources = append(r.sources, src)
+		r.closers = append(r.closers, src)
+	}
+	if len(r.opts.hepUDP)+len(r.opts.hepTCP) > 0 {
+		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.hepUDP, TCP: r.opts.hepTCP, Registerer: r.reg, Logger: r.logger})
+		if err != nil {
+			r.closeAll()
+			return fmt.Errorf("HEP listener: %w", err)
+		}
+		r.hep = h
+		r.sources = append(r.sources, h)
+	}
+	return nil
+}
+
+func (r *liveRunner) closeAll() {
+	for _, c := range r.closers {
+		c.Close()
+	}
+}
+
+// Run captures until ctx ends, then stops the sources, processes every frame
+// already read, and flushes everything to the store before returning.
+func (r *liveRunner) Run(ctx context.Context) error {
+	var pumps errgroup.Group
+	if r.hep != nil {
+		pumps.Go(func() error { return r.hep.Run(ctx) })
+	}
+	for _, src := range r.sources {
+		pumps.Go(func() error { return r.pump(src) })
+	}
+	// Live sources block in Next: closing them on shutdown ends their pumps
+	// (the HEP listener stops on ctx by itself and drains its queue).
+	stopSources := context.AfterFunc(ctx, r.closeAll)
+	defer stopSources()
+	pumpErr := make(chan error, 1)
+	go func() {
+		pumpErr <- pumps.Wait()
+		close(r.q.work)
+	}()
+	runErr := r.process(ctx)
+	if err := <-pumpErr; err != nil && runErr == nil {
+		runErr = err
+	}
+	if r.hep != nil {
+		r.hep.Close()
+	}
+	return runErr
+}
+
+func (r *liveRunner) pump(src frameSource) error {
+	var f capture.Frame
+	for {
+		err := src.Next(&f)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r.q.push(&f)
+	}
+}
+
+// process is the pipeline goroutine: frames in, flushes on a timer, and a
+// last flush once the sources have closed the queue.
+func (r *liveRunner) process(ctx context.Context) error {
+	tick := time.NewTicker(r.opts.flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case fb, ok := <-r.q.work:
+			if !ok {
+				// Shutdown: the store write must outlive the cancelled ctx.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				return r.flush(fctx, true)
+			}
+			r.p.handleFrame(&fb.f)
+			r.seenTS, r.seenAt = r.p.lastPktTS, time.Now()
+			r.q.free <- fb
+		case <-tick.C:
+			if err := r.flush(ctx, false); err != nil {
+				if ctx.Err() != nil {
+					continue // shutting down: the final flush retries
+				}
+				r.logger.Error("store write failed", "err", err)
+			}
+		}
+	}
+}
+
+// now is the pipeline's idea of the current packet time.
+func (r *liveRunner) now() int64 {
+	if r.seenAt.IsZero() {
+		return time.Now().UnixNano()
+	}
+	return r.seenTS + int64(time.Since(r.seenAt))
+}
+
+// flush writes the news since the last flush: changed calls and
+// registrations, new SIP messages, and streams that saw packets.
+func (r *liveRunner) flush(ctx context.Context, final bool) error {
+	b := r.p.liveBatch(r.now(), final)
+	if len(b.Calls)+len(b.Registrations)+len(b.Messages)+len(b.Streams) == 0 {
+		return nil
+	}
+	if err := r.store.Write(ctx, b); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.lastFlush = time.Now()
+	r.written += len(b.Messages)
+	r.mu.Unlock()
+	return nil
+}
+
+// liveBatch collects what changed since the previous call. Streams idle for
+// streamIdle are written one last time and forgotten, so a long run holds
+// only active streams.
+func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
+	p.corr.Expire(now)
+	b := storage.Batch{
+		Calls:         p.corr.Updates(),
+		Registrations: p.corr.UpdatedRegistrations(),
+		Messages:      p.corr.TakeMessages(),
+	}
+	keep := p.order[:0]
+	for _, s := range p.order {
+		idle := now-s.last > int64(streamIdle)
+		if s.dirty || final {
+			b.Streams = append(b.Streams, p.streamRecord(s, qualityOptions{g711PLC: true}))
+			s.dirty = false
+		}
+		if idle && !final {
+			delete(p.streams, s.key)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	clear(p.order[len(keep):])
+	p.order = keep
+	applyCallMOS(b.Calls, b.Streams)
+	return b
+}
+
+// streamIdle is how long a stream may see no packet before live mode
+// forgets it (its last statistics are already stored).
+const streamIdle = 60 * time.Second

@@ -1,0 +1,306 @@
+package correlate
+
+import (
+	"bytes"
+	"hash/maphash"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/sipscope/sipscope/decode/sip"
+)
+
+// handleCall advances the INVITE dialog state machine. Retransmissions are
+// counted but never move a timing or a decision: only the first copy of a
+// message does.
+func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, meth, cseqMeth method, retrans bool) {
+	call := &d.call
+	call.Messages++
+	call.End = time.Unix(0, d.last).UTC()
+	if retrans {
+		call.Retransmissions++
+		return
+	}
+	// The From of every message of an INVITE transaction is the caller's.
+	if !d.hasCallerTag && cseqMeth == methodInvite && len(m.FromTag) > 0 {
+		d.callerTag = maphash.Bytes(c.seed, m.FromTag)
+		d.hasCallerTag = true
+	}
+	if m.IsRequest {
+		c.callRequest(d, ts, src, dst, m, meth)
+	} else {
+		c.callResponse(d, ts, src, dst, m, cseqMeth)
+	}
+	if body := m.SDP(); len(body) > 0 {
+		hold := c.learnMedia(d, body, c.sender(d, m, src) == sideCaller)
+		inDialogOffer := m.IsRequest && (meth == methodUpdate || meth == methodInvite && len(m.ToTag) > 0)
+		if hold && inDialogOffer {
+			call.Hold = true
+		}
+	}
+}
+
+func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, meth method) {
+	call := &d.call
+	switch meth {
+	case methodInvite:
+		if len(m.ToTag) > 0 {
+			call.ReInvites++
+			return
+		}
+		// Another copy of the current attempt (e.g. the same INVITE
+		// forwarded by a proxy on a second hop) changes nothing.
+		if d.inviteTS != 0 && m.CSeq <= d.inviteCSeq {
+			return
+		}
+		if d.inviteTS == 0 {
+			d.inviteTS = ts
+			call.FromUser = string(m.FromUser)
+			call.ToUser = string(m.ToUser)
+			call.SrcIP = src.Addr()
+			call.DstIP = dst.Addr()
+			if len(m.UserAgent) > 0 {
+				call.UserAgent = string(m.UserAgent)
+			}
+			c.linkLegs(d, m, src, dst, ts)
+		} else {
+			// A new attempt, typically with credentials after 401/407:
+			// the call is decided by this one now.
+			call.FinalCode = 0
+			d.finalTS = 0
+			d.cancelSeen = false
+			d.hasToTag = false
+			d.finished = false
+			d.authSent = len(m.Header("Proxy-Authorization")) > 0 || len(m.Header("Authorization")) > 0
+		}
+		d.inviteCSeq = m.CSeq
+	case methodCancel:
+		if !d.answered && call.FinalCode == 0 {
+			d.cancelSeen = true
+		}
+		c.noteReason(d, m)
+	case methodBye:
+		if d.byeTS == 0 {
+			d.byeTS = ts
+			d.byeSide = c.sender(d, m, src)
+		}
+		c.noteReason(d, m)
+	}
+}
+
+func (c *Correlator) callResponse(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, cseqMeth method) {
+	call := &d.call
+	code := m.StatusCode
+	switch cseqMeth {
+	case methodInvite:
+		if d.inviteCSeq == 0 {
+			// The INVITE itself was not captured (the capture started
+			// after it): the response still names the parties.
+			d.inviteCSeq = m.CSeq
+			if call.FromUser == "" && call.ToUser == "" {
+				call.FromUser, call.ToUser = string(m.FromUser), string(m.ToUser)
+				call.SrcIP, call.DstIP = dst.Addr(), src.Addr()
+			}
+		}
+		if m.CSeq != d.inviteCSeq {
+			return // a re-INVITE's response does not decide the call
+		}
+		if code > 100 && code < 300 && len(m.ToTag) > 0 {
+			tag := maphash.Bytes(c.seed, m.ToTag)
+			switch {
+			case !d.hasToTag:
+				d.toTag, d.hasToTag = tag, true
+			case tag != d.toTag:
+				call.Forked = true
+			}
+		}
+		switch {
+		case code < 200:
+			d.proceeding = true
+			if code >= 180 && code < 190 && d.provTS == 0 {
+				d.provTS = ts
+			}
+		case code < 300:
+			if !d.answered {
+				d.answered = true
+				d.answerTS = ts
+				call.FinalCode = code
+				if d.finalTS == 0 {
+					d.finalTS = ts
+				}
+			}
+		default:
+			if d.answered {
+				return
+			}
+			call.FinalCode = code
+			if d.finalTS == 0 {
+				d.finalTS = ts
+			}
+			c.noteReason(d, m)
+			// A challenge is followed by a retry with credentials; any
+			// other failure ends the call (its ACK and retransmissions
+			// still find it while it lingers).
+			if code != 401 && code != 407 {
+				d.finished = true
+			}
+		}
+	case methodBye:
+		if code < 200 {
+			return
+		}
+		if d.byeTS == 0 {
+			// The BYE was not captured: its sender is the other side.
+			d.byeTS = ts
+			switch c.sender(d, m, src) {
+			case sideCaller:
+				d.byeSide = sideCallee
+			case sideCallee:
+				d.byeSide = sideCaller
+			}
+		}
+		d.finished = true // RFC 3261 §15.1.1: the session ends whatever the response
+	}
+}
+
+// sender tells which side of the call sent m. Tags decide (they survive
+// proxies and NAT): a request comes from the caller when its From tag is
+// the caller's, a response when it answers a request of the callee.
+// Without tags (RFC 2543) the source address of the first INVITE decides.
+func (c *Correlator) sender(d *dialog, m *sip.Message, src netip.AddrPort) side {
+	if d.hasCallerTag && len(m.FromTag) > 0 {
+		fromCaller := maphash.Bytes(c.seed, m.FromTag) == d.callerTag
+		if m.IsRequest == fromCaller {
+			return sideCaller
+		}
+		return sideCallee
+	}
+	if d.call.SrcIP.IsValid() {
+		if src.Addr() == d.call.SrcIP {
+			return sideCaller
+		}
+		return sideCallee
+	}
+	return sideUnknown
+}
+
+// noteReason keeps the first Reason header of the call (RFC 3326) and its
+// Q.850 cause.
+func (c *Correlator) noteReason(d *dialog, m *sip.Message) {
+	if d.call.ReasonHeader != "" || len(m.ReasonHeader) == 0 {
+		return
+	}
+	d.call.ReasonHeader = string(m.ReasonHeader)
+	d.call.Q850Cause = q850Cause(m.ReasonHeader)
+}
+
+// q850Cause finds the cause of the Q.850 value of a Reason header, such as
+// `SIP;cause=200;text="x", Q.850 ;cause=16 ;text="local"`; 0 if none.
+func q850Cause(v []byte) int {
+	for len(v) > 0 {
+		var val []byte
+		val, v = sip.NextValue(v)
+		proto := val
+		params := []byte(nil)
+		if i := bytes.IndexAny(val, "; \t"); i >= 0 {
+			proto, params = val[:i], bytes.TrimLeft(val[i:], " \t")
+		}
+		if !bytes.EqualFold(proto, []byte("Q.850")) {
+			continue
+		}
+		cause := sip.Param(params, "cause")
+		n := 0
+		for _, ch := range cause {
+			if ch < '0' || ch > '9' || n > 9999 {
+				return 0
+			}
+			n = n*10 + int(ch-'0')
+		}
+		if len(cause) > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+// state is the four-value outcome of the initial INVITE.
+func (d *dialog) state() string {
+	switch {
+	case d.answered:
+		return StateAnswered
+	case d.call.FinalCode == 487, d.call.FinalCode == 0 && d.cancelSeen:
+		return StateCancelled
+	case d.call.FinalCode == 0:
+		return StateNoFinal
+	}
+	return StateFailed
+}
+
+// endReason says why the call ended; done means no more news is expected
+// (finished, or its timer has run out).
+func (d *dialog) endReason(done bool) string {
+	if d.answered {
+		switch d.byeSide {
+		case sideCaller:
+			return EndCallerBye
+		case sideCallee:
+			return EndCalleeBye
+		}
+		return EndNoBye
+	}
+	code := d.call.FinalCode
+	switch {
+	case d.cancelSeen:
+		return EndCancelled
+	case code == 0 && done:
+		return EndNoFinal
+	case code == 0:
+		return EndInProgress
+	case code == 486, code == 600:
+		return EndBusy
+	case code == 401, code == 407:
+		return EndAuthFailed
+	case code == 403 && d.authSent:
+		// Credentials were sent and refused: a wrong password, not a
+		// policy rejection.
+		return EndAuthFailed
+	case (code == 408 || code == 480 || code == 487) && d.provTS != 0:
+		return EndNoAnswer
+	}
+	return EndRejected
+}
+
+// snapshotCall is the public record of a call dialog as of c.now.
+func (c *Correlator) snapshotCall(d *dialog) Call {
+	call := d.call
+	done := d.finished || c.now >= c.dueAt(d)
+	call.State = d.state()
+	call.EndReason = d.endReason(done)
+	call.Finished = done
+	if d.answered {
+		switch d.byeSide {
+		case sideCaller:
+			call.ByeBy = SideCaller
+		case sideCallee:
+			call.ByeBy = SideCallee
+		}
+		call.AnswerMs = spanMs(d.inviteTS, d.answerTS)
+		call.DurationMs = spanMs(d.answerTS, d.byeTS)
+		call.RingMs = spanMs(d.provTS, d.answerTS)
+	} else {
+		call.RingMs = spanMs(d.provTS, d.finalTS)
+	}
+	call.PDDMs = spanMs(d.inviteTS, d.provTS)
+	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)
+	call.LastUpdate = time.Unix(0, d.updated).UTC()
+	return call
+}
+
+// spanMs is b-a in milliseconds rounded to the microsecond, 0 when either
+// end was not seen.
+func spanMs(a, b int64) float64 {
+	if a == 0 || b == 0 || b < a {
+		return 0
+	}
+	return float64((b-a+500)/1000) / 1000
+}
