@@ -32,6 +32,10 @@ type Config struct {
 	// Metrics, when set, serves GET /metrics (a Prometheus handler on the
 	// registry the other stages registered on).
 	Metrics http.Handler
+	// Status, when set, is reported by GET /api/v1/status (live capture
+	// counters: packets, kernel and queue drops); it must be safe to call
+	// from any goroutine.
+	Status func() any
 }
 
 func (c Config) withDefaults() Config {

@@ -62,6 +62,13 @@ func New(cfg Config, store Store, logger *slog.Logger) *Server {
 	v1.GET("/calls", s.listCalls)
 	v1.GET("/calls/:id", s.getCall)
 	v1.GET("/calls/:id/pcap", s.callPCAP)
+	v1.GET("/status", func(c *gin.Context) {
+		var st any = gin.H{}
+		if s.cfg.Status != nil {
+			st = s.cfg.Status()
+		}
+		c.JSON(http.StatusOK, gin.H{"live": st})
+	})
 
 	if s.cfg.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -24,6 +25,10 @@ type Config struct {
 	MaxDialogs int
 	// MaxMedia bounds the media endpoints remembered for RTP binding.
 	MaxMedia int
+	// OnMedia, when set, is told each media endpoint the correlator starts
+	// or stops expecting RTP/RTCP on (live capture keeps those ports in its
+	// kernel filter). It runs on the correlator's goroutine.
+	OnMedia func(ap netip.AddrPort, bound bool)
 
 	// InviteTimeout ends a transaction that got no response at all, like
 	// RFC 3261 Timer B/F (64*T1 = 32 s).

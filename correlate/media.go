@@ -95,6 +95,7 @@ func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 		}
 		c.media[ap] = e
 		d.media = append(d.media, ap)
+		c.mediaHook(ap, true)
 		return
 	}
 	if len(c.media) >= c.cfg.MaxMedia || len(d.media) >= maxDialogMedia {
@@ -106,6 +107,7 @@ func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 	}
 	c.media[ap] = e
 	d.media = append(d.media, ap)
+	c.mediaHook(ap, true)
 }
 
 // freeMedia forgets the endpoints d still owns.
@@ -113,9 +115,18 @@ func (c *Correlator) freeMedia(d *dialog) {
 	for _, ap := range d.media {
 		if e, ok := c.media[ap]; ok && e.d == d {
 			delete(c.media, ap)
+			c.mediaHook(ap, false)
 		}
 	}
 	d.media = nil
+}
+
+// mediaHook tells Config.OnMedia (the live capture filter) about a media
+// endpoint learned from SDP or forgotten when its call ended.
+func (c *Correlator) mediaHook(ap netip.AddrPort, bound bool) {
+	if c.cfg.OnMedia != nil {
+		c.cfg.OnMedia(ap, bound)
+	}
 }
 
 // MediaCallID returns the Call-ID whose SDP announced src or dst as a media

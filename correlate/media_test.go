@@ -150,3 +150,20 @@ func TestRTCPEndpointsFollowTheSDP(t *testing.T) {
 		})
 	}
 }
+
+func TestOnMediaHearsEndpointsLearnedAndForgotten(t *testing.T) {
+	cfg := DefaultConfig()
+	got := map[netip.AddrPort]bool{}
+	cfg.OnMedia = func(ap netip.AddrPort, bound bool) { got[ap] = bound }
+	c := New(cfg)
+	d := &dialog{}
+	ap := netip.MustParseAddrPort("192.0.2.7:40000")
+	c.bindMedia(d, ap, mediaEntry{d: d})
+	if !got[ap] {
+		t.Fatalf("binding %v was not announced: %v", ap, got)
+	}
+	c.freeMedia(d)
+	if bound, ok := got[ap]; !ok || bound {
+		t.Errorf("freeing %v was not announced: %v", ap, got)
+	}
+}

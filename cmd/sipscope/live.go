@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,16 +103,21 @@ type liveRunner struct {
 	q      *frameQueue
 	p      *pipeline
 
-	filter  *bpf.Filter
-	sources []frameSource
-	closers []io.Closer
-	hep     *capture.HEPSource
+	filter     *bpf.Filter
+	portUsers  map[uint16]int // calls expecting media on each learned port
+	portErrors int            // learned-port map updates the kernel refused
+	sources    []frameSource
+	closers    []io.Closer
+	hep        *capture.HEPSource
 
 	// seenTS is the packet time of the latest frame and seenAt when it was
 	// processed: timeouts run on packet time advanced by the wall clock, so
 	// a replayed or HEP-delayed feed ages like the network it came from.
 	seenTS int64
 	seenAt time.Time
+
+	lostSeen     uint64    // drops already warned about
+	lastDropWarn time.Time // rate limit of the drop warning
 
 	mu        sync.Mutex // guards stats for readers outside the pipeline goroutine
 	lastFlush time.Time
@@ -125,13 +131,44 @@ func newLiveRunner(opts liveOptions, store storeWriter, logger *slog.Logger, reg
 	if opts.queueLen <= 0 {
 		opts.queueLen = 65536
 	}
+	r := &liveRunner{
+		opts: opts, store: store, logger: logger, reg: reg,
+		q:         newFrameQueue(opts.queueLen, capture.DefaultSnapLen),
+		portUsers: map[uint16]int{},
+	}
 	cfg := correlate.DefaultConfig()
 	cfg.KeepMessages = true
 	cfg.Retain = false
-	return &liveRunner{
-		opts: opts, store: store, logger: logger, reg: reg,
-		q: newFrameQueue(opts.queueLen, capture.DefaultSnapLen),
-		p: newPipeline(cfg),
+	cfg.OnMedia = r.mediaPort
+	r.p = newPipeline(cfg)
+	return r
+}
+
+// mediaPort keeps the kernel filter's learned-port map in step with the
+// media endpoints SDP announced, so RTP that the header heuristic would miss
+// (odd ports, encrypted payloads) still reaches user space. The map is keyed
+// by port alone, so ports are reference-counted across calls.
+func (r *liveRunner) mediaPort(ap netip.AddrPort, bound bool) {
+	if r.filter == nil {
+		return
+	}
+	port := ap.Port()
+	if bound {
+		if r.portUsers[port]++; r.portUsers[port] == 1 {
+			if err := r.filter.AllowPort(port); err != nil {
+				r.portErrors++
+			}
+		}
+		return
+	}
+	if r.portUsers[port] == 0 {
+		return
+	}
+	if r.portUsers[port]--; r.portUsers[port] == 0 {
+		delete(r.portUsers, port)
+		if err := r.filter.ForgetPort(port); err != nil {
+			r.portErrors++
+		}
 	}
 }
 
@@ -244,6 +281,7 @@ func (r *liveRunner) process(ctx context.Context) error {
 			r.seenTS, r.seenAt = r.p.lastPktTS, time.Now()
 			r.q.free <- fb
 		case <-tick.C:
+			r.checkDrops()
 			if err := r.flush(ctx, false); err != nil {
 				if ctx.Err() != nil {
 					continue // shutting down: the final flush retries
@@ -251,6 +289,57 @@ func (r *liveRunner) process(ctx context.Context) error {
 				r.logger.Error("store write failed", "err", err)
 			}
 		}
+	}
+}
+
+// liveStatus is what GET /api/v1/status reports about live capture.
+type liveStatus struct {
+	Interfaces  []string `json:"interfaces"`
+	HEPListen   []string `json:"hep_listen"`
+	Packets     uint64   `json:"packets"`
+	KernelDrops uint64   `json:"kernel_drops"`
+	FreezeQueue uint64   `json:"freeze_queue"`
+	QueueDrops  uint64   `json:"queue_drops"`
+	HEPReceived uint64   `json:"hep_received"`
+	HEPDropped  uint64   `json:"hep_dropped"`
+	LastFlush   string   `json:"last_flush"`
+}
+
+// status reads the sources' counters; safe from any goroutine.
+func (r *liveRunner) status() liveStatus {
+	st := liveStatus{Interfaces: r.opts.ifaces, HEPListen: append(append([]string{}, r.opts.hepUDP...), r.opts.hepTCP...)}
+	for _, src := range r.sources {
+		if ls, ok := src.(*capture.LiveSource); ok {
+			if s, err := ls.Stats(); err == nil {
+				st.Packets += s.Packets
+				st.KernelDrops += s.KernelDrops
+				st.FreezeQueue += s.FreezeQueue
+			}
+		}
+	}
+	if r.hep != nil {
+		h := r.hep.Stats()
+		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull
+	}
+	st.QueueDrops = r.q.dropped.Load()
+	r.mu.Lock()
+	if !r.lastFlush.IsZero() {
+		st.LastFlush = r.lastFlush.UTC().Format(time.RFC3339)
+	}
+	r.mu.Unlock()
+	return st
+}
+
+// checkDrops logs a warning at most once a minute while packets are being
+// lost in the kernel ring, the frame queue or the HEP queue.
+func (r *liveRunner) checkDrops() {
+	st := r.status()
+	lost := st.KernelDrops + st.QueueDrops + st.HEPDropped
+	if lost > r.lostSeen && time.Since(r.lastDropWarn) >= time.Minute {
+		r.logger.Warn("packets are being dropped", "kernel_drops", st.KernelDrops, "queue_drops", st.QueueDrops,
+			"hep_dropped", st.HEPDropped, "new", lost-r.lostSeen)
+		r.lastDropWarn = time.Now()
+		r.lostSeen = lost
 	}
 }
 

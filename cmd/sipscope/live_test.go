@@ -115,6 +115,13 @@ func TestLiveHEPCallsAppearWhileRinging(t *testing.T) {
 		getJSON(t, base+"/api/v1/calls?limit=100", &all)
 		getJSON(t, base+"/api/v1/calls?state=answered", &answered)
 		if all.Total == 8 && answered.Total == 2 {
+			var st struct {
+				Live liveStatus `json:"live"`
+			}
+			getJSON(t, base+"/api/v1/status", &st)
+			if st.Live.HEPReceived != uint64(len(pkts)) || st.Live.HEPDropped != 0 {
+				t.Errorf("status reports %d HEP packets received (%d dropped), sent %d", st.Live.HEPReceived, st.Live.HEPDropped, len(pkts))
+			}
 			return
 		}
 		if time.Now().After(deadline) {

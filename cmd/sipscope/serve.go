@@ -206,6 +206,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	g, gctx := errgroup.WithContext(ctx)
 	if live.enabled() {
 		runner := newLiveRunner(live, store, logger, reg)
+		cfg.Status = func() any { return runner.status() }
 		if err := runner.open(gctx); err != nil {
 			return err
 		}
