@@ -9,7 +9,7 @@ CHDB_LIB ?= /usr/local/lib/libchdb.so
 DATA ?= ./sipscope-data
 LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 20s
-APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client
+APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2
 export CHDB_LIB_PATH ?= $(CHDB_LIB)
 
 .PHONY: all build run test unit conformance integration browser fuzz bench deps libchdb apt clean
