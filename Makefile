@@ -12,7 +12,7 @@ FUZZTIME ?= 20s
 APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2
 export CHDB_LIB_PATH ?= $(CHDB_LIB)
 
-.PHONY: all build run test unit conformance integration browser fuzz bench deps libchdb apt clean
+.PHONY: all build run test unit conformance integration fuzz bench bench-capture deps libchdb apt clean
 
 all: build
 
@@ -75,6 +75,11 @@ fuzz:
 	    .ci/fuzz-one $$pkg $$fn $(FUZZTIME); \
 	  done; \
 	done
+
+# bench-capture (root): replay a generated capture into a veth at rising
+# rates and print offered/captured pps, kernel drops and CPU.
+bench-capture: libchdb build
+	bash .ci/bench-capture
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./decode/... ./quality/... ./correlate/...

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/sipscope/sipscope/decode/sdp"
 )
@@ -21,6 +22,7 @@ type mediaEntry struct {
 	caller   bool
 	nat      bool
 	rtcpNext bool
+	stale    bool // replaced by a later SDP of the same side
 }
 
 // maxDialogMedia bounds the endpoints one call may bind, so a dialog full
@@ -37,6 +39,14 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 	if err := s.Unmarshal(body); err != nil {
 		c.stats.BadSDP++
 		return false
+	}
+	// What this side announced before is superseded unless announced again
+	// below; it stays bound for late packets but no longer claims flows.
+	for _, ap := range d.media {
+		if e, ok := c.media[ap]; ok && e.d == d && e.caller == caller && !e.nat {
+			e.stale = true
+			c.media[ap] = e
+		}
 	}
 	for i := 0; i < s.NumMedia; i++ {
 		m := &s.Media[i]
@@ -136,12 +146,27 @@ func (c *Correlator) MediaCallID(src, dst netip.AddrPort) string {
 	return id
 }
 
+// sourceOwnsFlow settles a flow whose two ends now belong to different
+// calls: a UA that reuses one media port for every call (sipp's UAS does)
+// hands the destination to the newest call's SDP, yet RTP from an older
+// call's own endpoint to the port that call was given is still that call's.
+func (c *Correlator) sourceOwnsFlow(src, dst netip.AddrPort, de mediaEntry) (mediaEntry, bool) {
+	se, ok := c.lookupMedia(src)
+	if !ok || se.stale || se.d == de.d || !slices.Contains(se.d.media, dst) {
+		return mediaEntry{}, false
+	}
+	return se, true
+}
+
 // MediaDirection returns the call a media flow belongs to and whether it
 // goes from the caller to the callee. The destination decides first (RTP
 // is sent to the address the receiver announced), then the source
 // (symmetric RTP is sent from it). It learns nothing; see BindMedia.
 func (c *Correlator) MediaDirection(src, dst netip.AddrPort) (callID string, fromCaller bool) {
 	if e, ok := c.lookupMedia(dst); ok {
+		if se, ok := c.sourceOwnsFlow(src, dst, e); ok {
+			return se.d.callID, se.caller
+		}
 		return e.d.callID, !e.caller
 	}
 	if e, ok := c.lookupMedia(src); ok {
@@ -159,6 +184,11 @@ func (c *Correlator) MediaDirection(src, dst netip.AddrPort) (callID string, fro
 func (c *Correlator) BindMedia(src, dst netip.AddrPort) MediaBinding {
 	de, dok := c.lookupMedia(dst)
 	se, sok := c.lookupMedia(src)
+	if sok && dok {
+		if se, ok := c.sourceOwnsFlow(src, dst, de); ok {
+			return MediaBinding{CallID: se.d.callID, FromCaller: se.caller, NAT: se.nat}
+		}
+	}
 	switch {
 	case dok:
 		b := MediaBinding{CallID: de.d.callID, FromCaller: !de.caller, NAT: de.nat || !sok || se.nat}

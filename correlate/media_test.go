@@ -81,7 +81,7 @@ func TestReInviteMovesMediaAndDirection(t *testing.T) {
 	answer := ok(sec)
 	answer.sdp = sdpBody("10.0.0.2", 50000)
 	// The callee moves its media with a re-INVITE of its own.
-	move := sipMsg{at: 10 * sec, back: true, start: "INVITE", cseq: "1 INVITE", toTag: "a1", sdp: sdpBody("10.0.0.3", 52000)}
+	move := sipMsg{at: 10 * sec, back: true, start: "INVITE", cseq: "1 INVITE", branch: "move1", toTag: "a1", sdp: sdpBody("10.0.0.3", 52000)}
 	feed(t, c, "move@test", []sipMsg{invite, answer, move})
 	if id, fromCaller := c.MediaDirection(netip.MustParseAddrPort("10.0.0.3:52000"), netip.MustParseAddrPort("10.0.0.1:40000")); id != "move@test" || fromCaller {
 		t.Errorf("callee's new endpoint to caller: %q fromCaller=%v", id, fromCaller)
@@ -165,5 +165,28 @@ func TestOnMediaHearsEndpointsLearnedAndForgotten(t *testing.T) {
 	c.freeMedia(d)
 	if bound, ok := got[ap]; !ok || bound {
 		t.Errorf("freeing %v was not announced: %v", ap, got)
+	}
+}
+
+// TestReusedMediaPortStaysWithTheCallThatSendsFromItsOwnEndpoint: a UAS that
+// answers every call from one port (sipp does) hands that port to the
+// newest call's SDP, yet RTP from an older call's caller endpoint to it is
+// still the older call's.
+func TestReusedMediaPortStaysWithTheCallThatSendsFromItsOwnEndpoint(t *testing.T) {
+	c := New(DefaultConfig())
+	uas := "10.0.0.2"
+	for i, callID := range []string{"one@test", "two@test"} {
+		invite := inv(0, 1)
+		invite.sdp = sdpBody("10.0.0.1", 40000+2*i)
+		answer := ok(sec)
+		answer.sdp = sdpBody(uas, 50000)
+		feed(t, c, callID, []sipMsg{invite, answer})
+	}
+	shared := netip.MustParseAddrPort("10.0.0.2:50000")
+	if b := c.BindMedia(netip.MustParseAddrPort("10.0.0.1:40000"), shared); b.CallID != "one@test" || !b.FromCaller {
+		t.Errorf("first call's caller RTP to the shared port: %+v", b)
+	}
+	if b := c.BindMedia(netip.MustParseAddrPort("10.0.0.1:40002"), shared); b.CallID != "two@test" || !b.FromCaller {
+		t.Errorf("second call's caller RTP to the shared port: %+v", b)
 	}
 }

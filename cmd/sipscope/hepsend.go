@@ -233,7 +233,8 @@ func (s *hepSender) send(pkt *decode.Packet, raw []byte) {
 	h := &s.hdr
 	h.IPFamily = 0 // derived from the addresses
 	h.Protocol = ipProtocol(pkt.Transport)
-	h.SrcIP, h.DstIP = pkt.Src.Addr(), pkt.Dst.Addr()
+	// An IPv4-mapped address goes out as IPv4, as a collector expects.
+	h.SrcIP, h.DstIP = pkt.Src.Addr().Unmap(), pkt.Dst.Addr().Unmap()
 	h.SrcPort, h.DstPort = pkt.Src.Port(), pkt.Dst.Port()
 	h.TimestampSec = uint32(pkt.TS / 1e9)
 	h.TimestampUsec = uint32(pkt.TS % 1e9 / 1e3)

@@ -136,6 +136,12 @@ func newLiveRunner(opts liveOptions, store storeWriter, logger *slog.Logger, reg
 		q:         newFrameQueue(opts.queueLen, capture.DefaultSnapLen),
 		portUsers: map[uint16]int{},
 	}
+	if reg != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sipscope_live_queue_drops_total",
+			Help: "Frames dropped because the queue to the pipeline was full.",
+		}, func() float64 { return float64(r.q.dropped.Load()) }))
+	}
 	cfg := correlate.DefaultConfig()
 	cfg.KeepMessages = true
 	cfg.Retain = false
