@@ -196,7 +196,7 @@ func testGetCall(t *testing.T, srv *httptest.Server, fs []fixture) {
 				t.Fatalf("%d streams, want %d", len(d.RTPStreams), len(f.streams))
 			}
 			for i, s := range f.streams {
-				if got, want := d.RTPStreams[i], api.NewStreamView(s); got != want {
+				if got, want := d.RTPStreams[i], api.NewStreamView(s); !reflect.DeepEqual(got, want) {
 					t.Errorf("stream %d:\n got %+v\nwant %+v", i, got, want)
 				}
 			}
@@ -223,6 +223,13 @@ func testGetCall(t *testing.T, srv *httptest.Server, fs []fixture) {
 			t.Errorf("stream JSON lacks %q: %v", k, raw.RTPStreams[0])
 		}
 	}
+	for _, k := range []string{"late", "effective_lost", "jitter_buffer", "jitter_buffer_ms", "burst_r", "rtt_ms",
+		"r_factor", "rtcp", "mos_timeline", "dtmf"} {
+		if _, ok := raw.RTPStreams[0][k]; !ok {
+			t.Errorf("stream JSON lacks %q: %v", k, raw.RTPStreams[0])
+		}
+	}
+	checkQualityJSON(t, raw.RTPStreams)
 	if got := raw.RTPStreams[0]["ssrc"]; got != "0x1A2B3C4D" {
 		t.Errorf("ssrc %v, want 0x1A2B3C4D", got)
 	}
@@ -326,5 +333,73 @@ func TestViewsOfEmptyRecordsHaveNoPlaceholders(t *testing.T) {
 	}
 	if v := api.NewStreamView(quality.Stream{}); v.SSRC != "0x00000000" || v.Src != "" {
 		t.Errorf("zero stream view %+v", v)
+	}
+	b, err = json.Marshal(api.NewStreamView(quality.Stream{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"mos_timeline":[]`, `"dtmf":[]`, `"rtcp":{"reports":0,`, `"jitter_buffer":""`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+	if strings.Contains(string(b), "null") {
+		t.Errorf("zero stream view has null: %s", b)
+	}
+}
+
+// checkQualityJSON checks the JSON of the answered call's streams: the
+// first has a timeline, DTMF and RTCP, the second none of them.
+func checkQualityJSON(t *testing.T, streams []map[string]any) {
+	t.Helper()
+	tl, ok := streams[0]["mos_timeline"].([]any)
+	if !ok || len(tl) != 3 {
+		t.Fatalf("mos_timeline %v, want 3 intervals", streams[0]["mos_timeline"])
+	}
+	iv := tl[1].(map[string]any)
+	want := map[string]any{"start_ms": 5000.0, "duration_ms": 5000.0, "packets": 245.0, "lost": 2.0, "late": 3.0,
+		"loss_pct": 2.0, "burst_r": 1.4, "jitter_buffer_ms": 45.0, "mos": 3.7}
+	if !reflect.DeepEqual(iv, want) {
+		t.Errorf("interval JSON %v\nwant %v", iv, want)
+	}
+	dtmf, ok := streams[0]["dtmf"].([]any)
+	if !ok || len(dtmf) != 2 {
+		t.Fatalf("dtmf %v, want 2 events", streams[0]["dtmf"])
+	}
+	ev := dtmf[1].(map[string]any)
+	wantEv := map[string]any{"digit": "#", "start": "2024-03-05T10:20:37.123457Z", "duration_ms": 200.125, "volume": 8.0}
+	if !reflect.DeepEqual(ev, wantEv) {
+		t.Errorf("DTMF JSON %v\nwant %v", ev, wantEv)
+	}
+	if s, _ := ev["start"].(string); !apiTime.MatchString(s) {
+		t.Errorf("DTMF start %q is not RFC 3339 UTC with microseconds", s)
+	}
+	rtcp, _ := streams[0]["rtcp"].(map[string]any)
+	var keys []string
+	for k := range rtcp {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	wantKeys := []string{"bye", "cname", "cumulative_lost", "fraction_lost_pct", "jitter_ms", "max_fraction_lost_pct",
+		"max_jitter_ms", "max_rtt_ms", "mean_rtt_ms", "receiver_reports", "reports", "rtt_ms", "rtt_samples",
+		"sender_octets", "sender_packets", "sender_reports", "xr"}
+	if !slices.Equal(keys, wantKeys) {
+		t.Errorf("rtcp keys %q\nwant %q", keys, wantKeys)
+	}
+	if xr, _ := rtcp["xr"].(map[string]any); xr["mos_lq"] != 4.1 || xr["mos_cq"] != -1.0 || xr["round_trip_ms"] != 97.0 {
+		t.Errorf("rtcp.xr %v", rtcp["xr"])
+	}
+	if streams[0]["r_factor"] != 84.125 || streams[0]["jitter_buffer"] != "adaptive" || streams[0]["rtt_ms"] != 96.25 {
+		t.Errorf("r_factor %v, jitter_buffer %v, rtt_ms %v", streams[0]["r_factor"], streams[0]["jitter_buffer"], streams[0]["rtt_ms"])
+	}
+	// A stream without them has empty arrays, not null, and reports 0.
+	if tl, ok := streams[1]["mos_timeline"].([]any); !ok || len(tl) != 0 {
+		t.Errorf("second stream mos_timeline %#v, want []", streams[1]["mos_timeline"])
+	}
+	if d, ok := streams[1]["dtmf"].([]any); !ok || len(d) != 0 {
+		t.Errorf("second stream dtmf %#v, want []", streams[1]["dtmf"])
+	}
+	if r, _ := streams[1]["rtcp"].(map[string]any); r["reports"] != 0.0 {
+		t.Errorf("second stream rtcp %v", streams[1]["rtcp"])
 	}
 }

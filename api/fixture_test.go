@@ -149,6 +149,24 @@ func fixtures() []fixture {
 			PayloadType: 0, Payload: "g711U", Start: baseTime.Add(2600 * time.Millisecond), End: baseTime.Add(14 * time.Second),
 			Packets: 570, Expected: 572, Lost: 2, MinDeltaMs: 19.8, MeanDeltaMs: 20.0, MaxDeltaMs: 41.2,
 			MinJitterMs: 0.01, MeanJitterMs: 0.42, MaxJitterMs: 1.37, MOS: 4.2, CallID: answeredID,
+			Late: 3, EffectiveLost: 5, JitterBuffer: "adaptive", JitterBufferMs: 42.5, BurstR: 1.4, RTTMs: 96.25, R: 84.125,
+			MOSTimeline: []quality.IntervalMOS{
+				{StartMs: 0, DurationMs: 5000, Packets: 250, LossPct: 0, BurstR: 1, JitterBufferMs: 40, MOS: 4.35},
+				{StartMs: 5000, DurationMs: 5000, Packets: 245, Lost: 2, Late: 3, LossPct: 2, BurstR: 1.4, JitterBufferMs: 45, MOS: 3.7},
+				{StartMs: 10000, DurationMs: 5000, Packets: 75, LossPct: 0, BurstR: 1, JitterBufferMs: 41, MOS: 4.3},
+			},
+			// LastNs, Reporter and HighestSeq are not stored: the view
+			// must not show them, or analyze and the API would disagree.
+			RTCP: quality.RTCPReport{SSRC: 0x1A2B3C4D, Reports: 9, LastNs: 1, CNAME: "alice@pc33", SenderReports: 5,
+				SenderPackets: 572, SenderOctets: 91520, ReceiverReports: 4, Reporter: 0xBEEF, FractionLostPct: 0.390625,
+				MaxFractionLostPct: 1.5625, CumulativeLost: 2, HighestSeq: 9999, JitterMs: 0.5, MaxJitterMs: 1.25,
+				RTTMs: 95, MeanRTTMs: 96.25, MaxRTTMs: 120.5, RTTSamples: 4,
+				XR: quality.XRVoIPMetrics{Reports: 2, LossRatePct: 0.390625, DiscardRatePct: 0.5, RoundTripDelayMs: 97,
+					EndSystemDelayMs: 40, RFactor: -1, MOSLQ: 4.1, MOSCQ: -1, JBNominalMs: 40, JBMaxMs: 80}},
+			DTMF: []quality.DTMFEvent{
+				{Event: 1, Digit: "1", Start: baseTime.Add(6*time.Second + 250*time.Millisecond), DurationMs: 120, Volume: 10, Ended: true, StartSeen: true, Packets: 7},
+				{Event: 11, Digit: "#", Start: baseTime.Add(7*time.Second + 1*time.Microsecond), DurationMs: 200.125, Volume: 8, Ended: true, StartSeen: true, Packets: 9},
+			},
 		},
 		{
 			SSRC: 0x0000BEEF, Src: netip.MustParseAddrPort("198.51.100.20:30000"), Dst: netip.MustParseAddrPort("192.0.2.10:49170"),

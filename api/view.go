@@ -147,51 +147,166 @@ func NewMessageView(m correlate.Message) MessageView {
 }
 
 // StreamView is the JSON shape of one RTP stream's statistics. Times are in
-// milliseconds, as tshark -z rtp,streams reports them.
+// milliseconds, as tshark -z rtp,streams reports them. The fields up to
+// call_id are tshark's; late to dtmf are what the listener got: packets too
+// late for the simulated jitter buffer, loss counting them, the buffer's
+// mean delay, the burst ratio, the RTCP round trip the E-model used, the
+// E-model's R behind mos, what RTCP reported, the MOS per interval and the
+// DTMF digits. mos_timeline and dtmf are never null.
 type StreamView struct {
-	SSRC         string  `json:"ssrc"`
-	Src          string  `json:"src"`
-	Dst          string  `json:"dst"`
-	PayloadType  uint8   `json:"payload_type"`
-	Payload      string  `json:"payload"`
-	Start        string  `json:"start"`
-	End          string  `json:"end"`
-	Packets      int     `json:"packets"`
-	Expected     int     `json:"expected"`
-	Lost         int     `json:"lost"`
-	SeqErrors    int     `json:"seq_errors"`
-	MinDeltaMs   float64 `json:"min_delta_ms"`
-	MeanDeltaMs  float64 `json:"mean_delta_ms"`
-	MaxDeltaMs   float64 `json:"max_delta_ms"`
-	MinJitterMs  float64 `json:"min_jitter_ms"`
-	MeanJitterMs float64 `json:"mean_jitter_ms"`
-	MaxJitterMs  float64 `json:"max_jitter_ms"`
-	MOS          float64 `json:"mos"`
-	CallID       string  `json:"call_id"`
+	SSRC           string         `json:"ssrc"`
+	Src            string         `json:"src"`
+	Dst            string         `json:"dst"`
+	PayloadType    uint8          `json:"payload_type"`
+	Payload        string         `json:"payload"`
+	Start          string         `json:"start"`
+	End            string         `json:"end"`
+	Packets        int            `json:"packets"`
+	Expected       int            `json:"expected"`
+	Lost           int            `json:"lost"`
+	SeqErrors      int            `json:"seq_errors"`
+	MinDeltaMs     float64        `json:"min_delta_ms"`
+	MeanDeltaMs    float64        `json:"mean_delta_ms"`
+	MaxDeltaMs     float64        `json:"max_delta_ms"`
+	MinJitterMs    float64        `json:"min_jitter_ms"`
+	MeanJitterMs   float64        `json:"mean_jitter_ms"`
+	MaxJitterMs    float64        `json:"max_jitter_ms"`
+	MOS            float64        `json:"mos"`
+	CallID         string         `json:"call_id"`
+	Late           int            `json:"late"`
+	EffectiveLost  int            `json:"effective_lost"`
+	JitterBuffer   string         `json:"jitter_buffer"` // "adaptive", "fixed-50ms", "fixed-200ms"; "" when not simulated
+	JitterBufferMs float64        `json:"jitter_buffer_ms"`
+	BurstR         float64        `json:"burst_r"`
+	RTTMs          float64        `json:"rtt_ms"` // 0 when RTCP gave no round trip
+	R              float64        `json:"r_factor"`
+	RTCP           RTCPView       `json:"rtcp"`
+	MOSTimeline    []IntervalView `json:"mos_timeline"`
+	DTMF           []DTMFView     `json:"dtmf"`
+}
+
+// RTCPView is what the endpoints reported over RTCP about a stream's SSRC;
+// reports is 0 when nothing was reported. Loss and jitter are the latest
+// report's, with the worst seen as max_*; the round trip is the latest,
+// mean and worst of rtt_samples measurements.
+type RTCPView struct {
+	Reports            int          `json:"reports"`
+	CNAME              string       `json:"cname"`
+	Bye                bool         `json:"bye"`
+	SenderReports      int          `json:"sender_reports"`
+	SenderPackets      uint32       `json:"sender_packets"`
+	SenderOctets       uint32       `json:"sender_octets"`
+	ReceiverReports    int          `json:"receiver_reports"`
+	FractionLostPct    float64      `json:"fraction_lost_pct"`
+	MaxFractionLostPct float64      `json:"max_fraction_lost_pct"`
+	CumulativeLost     int          `json:"cumulative_lost"`
+	JitterMs           float64      `json:"jitter_ms"`
+	MaxJitterMs        float64      `json:"max_jitter_ms"`
+	RTTMs              float64      `json:"rtt_ms"`
+	MeanRTTMs          float64      `json:"mean_rtt_ms"`
+	MaxRTTMs           float64      `json:"max_rtt_ms"`
+	RTTSamples         int          `json:"rtt_samples"`
+	XR                 XRMetricView `json:"xr"`
+}
+
+// XRMetricView is the latest RTCP XR VoIP metrics block (RFC 3611 §4.7)
+// about the SSRC; reports is 0 when none came. -1 is a value the reporter
+// marked unavailable.
+type XRMetricView struct {
+	Reports          int     `json:"reports"`
+	LossRatePct      float64 `json:"loss_rate_pct"`
+	DiscardRatePct   float64 `json:"discard_rate_pct"`
+	RoundTripMs      int     `json:"round_trip_ms"`
+	EndSystemDelayMs int     `json:"end_system_delay_ms"`
+	RFactor          int     `json:"r_factor"`
+	MOSLQ            float64 `json:"mos_lq"`
+	MOSCQ            float64 `json:"mos_cq"`
+	JBNominalMs      int     `json:"jb_nominal_ms"`
+	JBMaxMs          int     `json:"jb_max_ms"`
+}
+
+// IntervalView is the listening quality of one interval of a stream;
+// start_ms counts from the stream's first packet. mos is 0 when no packet
+// was due in the interval (nothing to rate, not bad quality).
+type IntervalView struct {
+	StartMs        float64 `json:"start_ms"`
+	DurationMs     float64 `json:"duration_ms"`
+	Packets        int     `json:"packets"`
+	Lost           int     `json:"lost"`
+	Late           int     `json:"late"`
+	LossPct        float64 `json:"loss_pct"`
+	BurstR         float64 `json:"burst_r"`
+	JitterBufferMs float64 `json:"jitter_buffer_ms"`
+	MOS            float64 `json:"mos"`
+}
+
+// DTMFView is one RFC 4733 key press: the digit ("0"-"9", "*", "#",
+// "A"-"D", or the event code), when its first packet arrived, how long it
+// lasted and its power level (-dBm0).
+type DTMFView struct {
+	Digit      string  `json:"digit"`
+	Start      string  `json:"start"`
+	DurationMs float64 `json:"duration_ms"`
+	Volume     uint8   `json:"volume"`
 }
 
 // NewStreamView converts RTP stream statistics to their JSON view.
 func NewStreamView(s quality.Stream) StreamView {
-	return StreamView{
-		SSRC:         fmt.Sprintf("0x%08X", s.SSRC),
-		Src:          formatAddrPort(s.Src),
-		Dst:          formatAddrPort(s.Dst),
-		PayloadType:  s.PayloadType,
-		Payload:      s.Payload,
-		Start:        FormatTime(s.Start),
-		End:          FormatTime(s.End),
-		Packets:      s.Packets,
-		Expected:     s.Expected,
-		Lost:         s.Lost,
-		SeqErrors:    s.SeqErrors,
-		MinDeltaMs:   s.MinDeltaMs,
-		MeanDeltaMs:  s.MeanDeltaMs,
-		MaxDeltaMs:   s.MaxDeltaMs,
-		MinJitterMs:  s.MinJitterMs,
-		MeanJitterMs: s.MeanJitterMs,
-		MaxJitterMs:  s.MaxJitterMs,
-		MOS:          s.MOS,
-		CallID:       s.CallID,
+	v := StreamView{
+		SSRC:           fmt.Sprintf("0x%08X", s.SSRC),
+		Src:            formatAddrPort(s.Src),
+		Dst:            formatAddrPort(s.Dst),
+		PayloadType:    s.PayloadType,
+		Payload:        s.Payload,
+		Start:          FormatTime(s.Start),
+		End:            FormatTime(s.End),
+		Packets:        s.Packets,
+		Expected:       s.Expected,
+		Lost:           s.Lost,
+		SeqErrors:      s.SeqErrors,
+		MinDeltaMs:     s.MinDeltaMs,
+		MeanDeltaMs:    s.MeanDeltaMs,
+		MaxDeltaMs:     s.MaxDeltaMs,
+		MinJitterMs:    s.MinJitterMs,
+		MeanJitterMs:   s.MeanJitterMs,
+		MaxJitterMs:    s.MaxJitterMs,
+		MOS:            s.MOS,
+		CallID:         s.CallID,
+		Late:           s.Late,
+		EffectiveLost:  s.EffectiveLost,
+		JitterBuffer:   s.JitterBuffer,
+		JitterBufferMs: s.JitterBufferMs,
+		BurstR:         s.BurstR,
+		RTTMs:          s.RTTMs,
+		R:              s.R,
+		RTCP:           newRTCPView(s.RTCP),
+		MOSTimeline:    make([]IntervalView, 0, len(s.MOSTimeline)),
+		DTMF:           make([]DTMFView, 0, len(s.DTMF)),
+	}
+	for _, iv := range s.MOSTimeline {
+		v.MOSTimeline = append(v.MOSTimeline, IntervalView{
+			StartMs: iv.StartMs, DurationMs: iv.DurationMs, Packets: iv.Packets, Lost: iv.Lost, Late: iv.Late,
+			LossPct: iv.LossPct, BurstR: iv.BurstR, JitterBufferMs: iv.JitterBufferMs, MOS: iv.MOS,
+		})
+	}
+	for _, e := range s.DTMF {
+		v.DTMF = append(v.DTMF, DTMFView{Digit: e.Digit, Start: FormatTime(e.Start), DurationMs: e.DurationMs, Volume: e.Volume})
+	}
+	return v
+}
+
+func newRTCPView(r quality.RTCPReport) RTCPView {
+	return RTCPView{
+		Reports: r.Reports, CNAME: r.CNAME, Bye: r.Bye,
+		SenderReports: r.SenderReports, SenderPackets: r.SenderPackets, SenderOctets: r.SenderOctets,
+		ReceiverReports: r.ReceiverReports, FractionLostPct: r.FractionLostPct, MaxFractionLostPct: r.MaxFractionLostPct,
+		CumulativeLost: r.CumulativeLost, JitterMs: r.JitterMs, MaxJitterMs: r.MaxJitterMs,
+		RTTMs: r.RTTMs, MeanRTTMs: r.MeanRTTMs, MaxRTTMs: r.MaxRTTMs, RTTSamples: r.RTTSamples,
+		XR: XRMetricView{
+			Reports: r.XR.Reports, LossRatePct: r.XR.LossRatePct, DiscardRatePct: r.XR.DiscardRatePct,
+			RoundTripMs: r.XR.RoundTripDelayMs, EndSystemDelayMs: r.XR.EndSystemDelayMs, RFactor: r.XR.RFactor,
+			MOSLQ: r.XR.MOSLQ, MOSCQ: r.XR.MOSCQ, JBNominalMs: r.XR.JBNominalMs, JBMaxMs: r.XR.JBMaxMs,
+		},
 	}
 }
 

@@ -21,6 +21,16 @@ const (
 	TypeFloat64                        // float64
 	TypeDate                           // time.Time at UTC midnight
 	TypeDateTime                       // time.Time, whole seconds since the epoch
+
+	// Arrays hold the per-interval and per-event figures of a stream as
+	// parallel columns (one array per field, equal lengths), which both
+	// ClickHouse 18.16 and chDB read and which SQL can query directly
+	// (arrayMin(timeline_mos), has(dtmf_digit, '#')). A row value is never
+	// nil: an empty slice is an empty array.
+	TypeArrayFloat64 // []float64
+	TypeArrayUInt32  // []uint32
+	TypeArrayUInt64  // []uint64
+	TypeArrayString  // []string
 )
 
 // SQL is the ClickHouse type name.
@@ -44,6 +54,14 @@ func (t ColumnType) SQL() string {
 		return "Date"
 	case TypeDateTime:
 		return "DateTime"
+	case TypeArrayFloat64:
+		return "Array(Float64)"
+	case TypeArrayUInt32:
+		return "Array(UInt32)"
+	case TypeArrayUInt64:
+		return "Array(UInt64)"
+	case TypeArrayString:
+		return "Array(String)"
 	}
 	return fmt.Sprintf("ColumnType(%d)", uint8(t))
 }
@@ -58,6 +76,10 @@ type Column struct {
 	// Compress marks big, compressible values (raw messages); it gets a ZSTD
 	// codec on modern servers.
 	Compress bool
+	// Since is the schema revision that added the column (0 and 1: the
+	// first). Migrate adds the columns of later revisions to tables an
+	// older sipscope created; SchemaAt recreates an older revision.
+	Since int
 }
 
 // columnNames joins the names of cols with ", ".

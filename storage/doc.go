@@ -14,4 +14,15 @@
 // Calls, registrations and streams are written again as they progress; each
 // write carries a version from a VersionClock and the tables are
 // ReplacingMergeTree(version), read with FINAL, so the latest write wins.
+//
+// A stream's MOS timeline and DTMF events are stored as parallel Array
+// columns (timeline_*, dtmf_*; element i of each is interval or event i)
+// rather than as JSON text: ClickHouse 18.16 has no Map or JSON type and
+// cannot take a JSON array of objects apart, while arrays are queryable on
+// every version (arrayMin(timeline_mos) < 3.1, has(dtmf_digit, '#')).
+//
+// The schema has revisions (SchemaRevision); each column records the one
+// that added it. Both backends run Schema and then Migrate at every start,
+// so tables an older sipscope created gain the columns added since and an
+// upgrade needs no manual step.
 package storage

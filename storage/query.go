@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/sipscope/sipscope/correlate"
-	"github.com/sipscope/sipscope/quality"
 )
 
 // Querier is the read half of a backend.
@@ -15,8 +14,9 @@ type Querier interface {
 	// Query runs one SELECT. For each result row it stores the row's columns
 	// into dest, whose elements are pointers matching the selected columns
 	// in order (*string, *[]byte, *uint8, *uint16, *uint32, *uint64, *int64,
-	// *float64), then calls row. A *[]byte must receive a slice of its own
-	// for every row: row keeps it.
+	// *float64, and for arrays *[]float64, *[]uint32, *[]uint64, *[]string),
+	// then calls row. A *[]byte must receive a slice of its own for every
+	// row: row keeps it.
 	Query(ctx context.Context, query string, dest []any, row func() error) error
 }
 
@@ -89,10 +89,11 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 		return CallDetail{}, fmt.Errorf("storage: get call messages: %w", err)
 	}
 	var ss streamScan
+	names, dest := ss.columns()
 	err = q.Query(ctx,
-		"SELECT "+streamSelect+" FROM "+db+"."+TableStreams+" FINAL WHERE call_id = "+id+
+		"SELECT "+names+" FROM "+db+"."+TableStreams+" FINAL WHERE call_id = "+id+
 			" ORDER BY start_us, ssrc, src_ip, src_port",
-		ss.dest(), func() error {
+		dest, func() error {
 			s, err := ss.stream()
 			d.Streams = append(d.Streams, s)
 			return err
@@ -268,51 +269,6 @@ func (s *messageScan) message() (correlate.Message, error) {
 		CallID: s.callID, IsRequest: s.isRequest != 0, Method: s.method,
 		StatusCode: int(s.statusCode), Reason: s.reason, CSeq: s.cseq,
 		CSeqMethod: s.cseqMethod, FromUser: s.fromUser, ToUser: s.toUser, Raw: s.raw,
-	}, nil
-}
-
-const streamSelect = "ssrc, src_ip, src_port, dst_ip, dst_port, payload_type, payload, start_us, end_us, " +
-	"packets, expected, lost, seq_errors, min_delta_ms, mean_delta_ms, max_delta_ms, " +
-	"min_jitter_ms, mean_jitter_ms, max_jitter_ms, mos, call_id"
-
-type streamScan struct {
-	ssrc                                  uint32
-	srcIP                                 string
-	srcPort                               uint16
-	dstIP                                 string
-	dstPort                               uint16
-	payloadType                           uint8
-	payload                               string
-	startUS, endUS                        uint64
-	packets, expected, lost, seqErrors    int64
-	minDelta, meanDelta, maxDelta         float64
-	minJitter, meanJitter, maxJitter, mos float64
-	callID                                string
-}
-
-func (s *streamScan) dest() []any {
-	return []any{&s.ssrc, &s.srcIP, &s.srcPort, &s.dstIP, &s.dstPort, &s.payloadType, &s.payload,
-		&s.startUS, &s.endUS, &s.packets, &s.expected, &s.lost, &s.seqErrors,
-		&s.minDelta, &s.meanDelta, &s.maxDelta, &s.minJitter, &s.meanJitter, &s.maxJitter,
-		&s.mos, &s.callID}
-}
-
-func (s *streamScan) stream() (quality.Stream, error) {
-	src, err := addrPort(s.srcIP, s.srcPort)
-	if err != nil {
-		return quality.Stream{}, err
-	}
-	dst, err := addrPort(s.dstIP, s.dstPort)
-	if err != nil {
-		return quality.Stream{}, err
-	}
-	return quality.Stream{
-		SSRC: s.ssrc, Src: src, Dst: dst, PayloadType: s.payloadType, Payload: s.payload,
-		Start: timeOfMicros(s.startUS), End: timeOfMicros(s.endUS),
-		Packets: int(s.packets), Expected: int(s.expected), Lost: int(s.lost), SeqErrors: int(s.seqErrors),
-		MinDeltaMs: s.minDelta, MeanDeltaMs: s.meanDelta, MaxDeltaMs: s.maxDelta,
-		MinJitterMs: s.minJitter, MeanJitterMs: s.meanJitter, MaxJitterMs: s.maxJitter,
-		MOS: s.mos, CallID: s.callID,
 	}, nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
-	"github.com/sipscope/sipscope/quality"
 )
 
 // Inserter is the write half of a backend.
@@ -158,17 +157,6 @@ func messageRow(m *correlate.Message, seq uint64) []any {
 		m.CallID, addrString(m.Src.Addr()), m.Src.Port(), addrString(m.Dst.Addr()), m.Dst.Port(),
 		m.Transport, isRequest, m.Method, clampUint16(m.StatusCode), m.Reason,
 		m.CSeq, m.CSeqMethod, m.FromUser, m.ToUser, raw,
-	}
-}
-
-func streamRow(s *quality.Stream, version uint64) []any {
-	return []any{
-		dateOf(s.Start), secondsOf(s.Start), microsOf(s.Start), microsOf(s.End),
-		s.CallID, s.SSRC, addrString(s.Src.Addr()), s.Src.Port(), addrString(s.Dst.Addr()), s.Dst.Port(),
-		s.PayloadType, s.Payload,
-		int64(s.Packets), int64(s.Expected), int64(s.Lost), int64(s.SeqErrors),
-		s.MinDeltaMs, s.MeanDeltaMs, s.MaxDeltaMs, s.MinJitterMs, s.MeanJitterMs, s.MaxJitterMs,
-		s.MOS, version,
 	}
 }
 

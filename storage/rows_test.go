@@ -35,6 +35,14 @@ func goType(t ColumnType) string {
 		return "float64"
 	case TypeDate, TypeDateTime:
 		return "time.Time"
+	case TypeArrayFloat64:
+		return "[]float64"
+	case TypeArrayUInt32:
+		return "[]uint32"
+	case TypeArrayUInt64:
+		return "[]uint64"
+	case TypeArrayString:
+		return "[]string"
 	}
 	return "?"
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,6 +16,24 @@ const (
 	TableStreams       = "rtp_streams"
 
 	LocalSuffix = "_local"
+)
+
+// Schema revisions. Revision 1 is the first schema with SIP messages
+// identified by their content hash; each later one added columns to tables
+// that existed before, which Migrate adds to tables an older sipscope
+// created. Sort keys and engines are the same in every revision.
+const (
+	// revisionCallDetail added end reasons, timings, legs and user agents
+	// of calls and contacts and attempts of registrations.
+	revisionCallDetail = 2
+	// revisionStreamQuality added what the listener got (late packets,
+	// jitter buffer, R), the RTCP summary, the MOS timeline and the DTMF
+	// events of streams.
+	revisionStreamQuality = 3
+
+	// SchemaRevision is the revision Schema creates and Migrate brings
+	// older tables to.
+	SchemaRevision = revisionStreamQuality
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -72,26 +91,26 @@ func callsTable() table {
 			{Name: "final_code", Type: TypeUInt16},
 			{Name: "messages", Type: TypeUInt32},
 			{Name: "mos", Type: TypeFloat64},
-			{Name: "end_reason", Type: TypeString, LowCardinality: true},
-			{Name: "bye_by", Type: TypeString, LowCardinality: true},
-			{Name: "q850_cause", Type: TypeUInt16},
-			{Name: "reason_header", Type: TypeString},
-			{Name: "pdd_ms", Type: TypeFloat64},
-			{Name: "ring_ms", Type: TypeFloat64},
-			{Name: "answer_ms", Type: TypeFloat64},
-			{Name: "duration_ms", Type: TypeFloat64},
-			{Name: "retransmissions", Type: TypeUInt32},
-			{Name: "re_invites", Type: TypeUInt32},
-			{Name: "hold", Type: TypeUInt8},
-			{Name: "forked", Type: TypeUInt8},
-			{Name: "user_agent", Type: TypeString, LowCardinality: true},
-			{Name: "x_call_id", Type: TypeString},
+			{Name: "end_reason", Type: TypeString, LowCardinality: true, Since: revisionCallDetail},
+			{Name: "bye_by", Type: TypeString, LowCardinality: true, Since: revisionCallDetail},
+			{Name: "q850_cause", Type: TypeUInt16, Since: revisionCallDetail},
+			{Name: "reason_header", Type: TypeString, Since: revisionCallDetail},
+			{Name: "pdd_ms", Type: TypeFloat64, Since: revisionCallDetail},
+			{Name: "ring_ms", Type: TypeFloat64, Since: revisionCallDetail},
+			{Name: "answer_ms", Type: TypeFloat64, Since: revisionCallDetail},
+			{Name: "duration_ms", Type: TypeFloat64, Since: revisionCallDetail},
+			{Name: "retransmissions", Type: TypeUInt32, Since: revisionCallDetail},
+			{Name: "re_invites", Type: TypeUInt32, Since: revisionCallDetail},
+			{Name: "hold", Type: TypeUInt8, Since: revisionCallDetail},
+			{Name: "forked", Type: TypeUInt8, Since: revisionCallDetail},
+			{Name: "user_agent", Type: TypeString, LowCardinality: true, Since: revisionCallDetail},
+			{Name: "x_call_id", Type: TypeString, Since: revisionCallDetail},
 			// The other legs' Call-IDs separated by single spaces, which a
 			// Call-ID cannot contain (RFC 3261 §25.1 word): a String
 			// rather than an Array keeps both backends' row codecs simple.
-			{Name: "linked_call_ids", Type: TypeString},
-			{Name: "last_update_us", Type: TypeUInt64},
-			{Name: "finished", Type: TypeUInt8},
+			{Name: "linked_call_ids", Type: TypeString, Since: revisionCallDetail},
+			{Name: "last_update_us", Type: TypeUInt64, Since: revisionCallDetail},
+			{Name: "finished", Type: TypeUInt8, Since: revisionCallDetail},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse
@@ -116,12 +135,12 @@ func registrationsTable() table {
 			{Name: "final_code", Type: TypeUInt16},
 			{Name: "messages", Type: TypeUInt32},
 			{Name: "src_ip", Type: TypeString},
-			{Name: "contact", Type: TypeString},
-			{Name: "expires", Type: TypeInt64}, // -1 when unknown
-			{Name: "user_agent", Type: TypeString, LowCardinality: true},
-			{Name: "attempts", Type: TypeUInt32},
-			{Name: "succeeded_us", Type: TypeUInt64},
-			{Name: "failed", Type: TypeUInt8},
+			{Name: "contact", Type: TypeString, Since: revisionCallDetail},
+			{Name: "expires", Type: TypeInt64, Since: revisionCallDetail}, // -1 when unknown
+			{Name: "user_agent", Type: TypeString, LowCardinality: true, Since: revisionCallDetail},
+			{Name: "attempts", Type: TypeUInt32, Since: revisionCallDetail},
+			{Name: "succeeded_us", Type: TypeUInt64, Since: revisionCallDetail},
+			{Name: "failed", Type: TypeUInt8, Since: revisionCallDetail},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Refreshes reuse the Call-ID (RFC 3261 10.2), so one exchange is a
@@ -194,6 +213,67 @@ func streamsTable() table {
 			{Name: "mean_jitter_ms", Type: TypeFloat64},
 			{Name: "max_jitter_ms", Type: TypeFloat64},
 			{Name: "mos", Type: TypeFloat64},
+			// What the listener got (quality.StreamQuality.Fill).
+			{Name: "late", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "effective_lost", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "jitter_buffer", Type: TypeString, LowCardinality: true, Since: revisionStreamQuality},
+			{Name: "jitter_buffer_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "burst_r", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtt_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "r_factor", Type: TypeFloat64, Since: revisionStreamQuality},
+			// What RTCP said about the SSRC: the figures an operator
+			// compares with the captured ones (see streamRow for what is
+			// left out). rtcp_reports = 0: no RTCP.
+			{Name: "rtcp_reports", Type: TypeUInt32, Since: revisionStreamQuality},
+			{Name: "rtcp_cname", Type: TypeString, Since: revisionStreamQuality},
+			{Name: "rtcp_bye", Type: TypeUInt8, Since: revisionStreamQuality},
+			{Name: "rtcp_sender_reports", Type: TypeUInt32, Since: revisionStreamQuality},
+			{Name: "rtcp_sender_packets", Type: TypeUInt32, Since: revisionStreamQuality},
+			{Name: "rtcp_sender_octets", Type: TypeUInt32, Since: revisionStreamQuality},
+			{Name: "rtcp_receiver_reports", Type: TypeUInt32, Since: revisionStreamQuality},
+			{Name: "rtcp_fraction_lost_pct", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_max_fraction_lost_pct", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_cumulative_lost", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "rtcp_jitter_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_max_jitter_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_rtt_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_mean_rtt_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_max_rtt_ms", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_rtt_samples", Type: TypeUInt32, Since: revisionStreamQuality},
+			// RFC 3611 VoIP metrics; -1 is "unavailable" as the reporter sent it.
+			{Name: "rtcp_xr_reports", Type: TypeUInt32, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_loss_rate_pct", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_discard_rate_pct", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_rtt_ms", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_end_system_delay_ms", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_r_factor", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_mos_lq", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_mos_cq", Type: TypeFloat64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_jb_nominal_ms", Type: TypeInt64, Since: revisionStreamQuality},
+			{Name: "rtcp_xr_jb_max_ms", Type: TypeInt64, Since: revisionStreamQuality},
+			// The MOS timeline as parallel arrays, element i of each
+			// being interval i: queryable in SQL on every server version
+			// (arrayMin(timeline_mos) < 3.1), which a JSON string is not
+			// on 18.16.
+			{Name: "timeline_start_ms", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			{Name: "timeline_duration_ms", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			{Name: "timeline_packets", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "timeline_lost", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "timeline_late", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "timeline_loss_pct", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			{Name: "timeline_burst_r", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			{Name: "timeline_jitter_buffer_ms", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			{Name: "timeline_mos", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			// RFC 4733 events, parallel arrays likewise (has(dtmf_digit, '#')).
+			{Name: "dtmf_event", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "dtmf_digit", Type: TypeArrayString, Since: revisionStreamQuality},
+			{Name: "dtmf_start_us", Type: TypeArrayUInt64, Since: revisionStreamQuality},
+			{Name: "dtmf_timestamp", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "dtmf_duration_ms", Type: TypeArrayFloat64, Since: revisionStreamQuality},
+			{Name: "dtmf_volume", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "dtmf_ended", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "dtmf_start_seen", Type: TypeArrayUInt32, Since: revisionStreamQuality},
+			{Name: "dtmf_packets", Type: TypeArrayUInt32, Since: revisionStreamQuality},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// A stream is one SSRC between two transport addresses, started at
@@ -210,27 +290,42 @@ func tables() []table {
 	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable()}
 }
 
+// SchemaColumns is the columns of table (one of the Table* names) in the
+// current schema, in order; nil for any other name.
+func SchemaColumns(table string) []Column {
+	for _, t := range tables() {
+		if t.name == table {
+			return t.columns
+		}
+	}
+	return nil
+}
+
 // Schema returns the DDL that creates the database and the tables for a
 // server that reported version (the text of SELECT version()). Every
 // statement is idempotent (IF NOT EXISTS), so running it on every start is
-// how the schema gets created. The base schema is valid on ClickHouse 18.16:
-// no Nullable, no DateTime64, times as DateTime plus microseconds in UInt64.
-// TTL, CODEC and LowCardinality are added only for versions from 20.3 on.
+// how the schema gets created; tables that already exist are left as they
+// are, and Migrate then adds the columns they lack. The base schema is
+// valid on ClickHouse 18.16: no Nullable, no DateTime64, no Map or JSON,
+// times as DateTime plus microseconds in UInt64. TTL, CODEC and
+// LowCardinality are added only for versions from 20.3 on.
 //
 // The configuration is assumed valid (Config.Validate); names are not
 // escaped here.
 func Schema(version string, cfg SchemaConfig) []string {
+	return SchemaAt(version, cfg, SchemaRevision)
+}
+
+// SchemaAt is Schema as schema revision rev (1 to SchemaRevision) created
+// it: the tables with only the columns that revision had. It recreates the
+// tables of an older sipscope, to test upgrades.
+func SchemaAt(version string, cfg SchemaConfig, rev int) []string {
 	v := ParseServerVersion(version)
-	db := cfg.Database
-	if db == "" {
-		db = DefaultDatabase
-	}
-	onCluster := ""
-	if cfg.Cluster != "" {
-		onCluster = " ON CLUSTER `" + cfg.Cluster + "`"
-	}
+	db := cfg.database()
+	onCluster := cfg.onCluster()
 	stmts := []string{"CREATE DATABASE IF NOT EXISTS " + db + onCluster}
 	for _, t := range tables() {
+		t.columns = slices.DeleteFunc(t.columns, func(c Column) bool { return c.Since > rev })
 		local := t.name
 		if cfg.Cluster != "" {
 			local = t.name + LocalSuffix
@@ -246,6 +341,20 @@ func Schema(version string, cfg SchemaConfig) []string {
 	return stmts
 }
 
+func (cfg SchemaConfig) database() string {
+	if cfg.Database == "" {
+		return DefaultDatabase
+	}
+	return cfg.Database
+}
+
+func (cfg SchemaConfig) onCluster() string {
+	if cfg.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER `" + cfg.Cluster + "`"
+}
+
 func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, t table) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s%s (", db, name, onCluster)
@@ -253,14 +362,7 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		typ := c.Type.SQL()
-		if c.LowCardinality && v.modern() {
-			typ = "LowCardinality(" + typ + ")"
-		}
-		b.WriteString(c.Name + " " + typ)
-		if c.Compress && v.modern() {
-			b.WriteString(" CODEC(ZSTD(1))")
-		}
+		b.WriteString(columnDDL(v, c))
 	}
 	b.WriteString(") ENGINE = ")
 	b.WriteString(engine(cfg, db, name, t))
@@ -270,6 +372,20 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 		fmt.Fprintf(&b, " TTL date + toIntervalDay(%d)", days)
 	}
 	return b.String()
+}
+
+// columnDDL is a column's definition as CREATE TABLE and ALTER TABLE ADD
+// COLUMN take it: name, type and, on modern servers, codec.
+func columnDDL(v ServerVersion, c Column) string {
+	typ := c.Type.SQL()
+	if c.LowCardinality && v.modern() {
+		typ = "LowCardinality(" + typ + ")"
+	}
+	d := c.Name + " " + typ
+	if c.Compress && v.modern() {
+		d += " CODEC(ZSTD(1))"
+	}
+	return d
 }
 
 func engine(cfg SchemaConfig, db, name string, t table) string {

@@ -317,11 +317,66 @@ func TestUIInBrowser(t *testing.T) {
 	t.Run("the streams table shows RTP quality", func(t *testing.T) {
 		rows := eval[[][]string](t, b, `[...document.querySelectorAll('#streams tbody tr')].map(r => [...r.cells].map(c => c.textContent))`)
 		jsonEqual(t, "stream rows", rows, [][]string{
-			{"192.0.2.1:40000", "192.0.2.3:50000", "0xDEADBEEF", "g711A", "3000", "100", "3.2 %", "120.25", "4.50", "30.75", "3.40"},
-			{"192.0.2.3:50000", "192.0.2.1:40000", "0x00000042", "g711A", "3100", "0", "0.0 %", "21.00", "0.20", "0.50", "4.41"},
+			{"192.0.2.1:40000", "192.0.2.3:50000", "0xDEADBEEF", "g711A", "3000", "100", "3.2 %", "120.25", "4.50", "30.75",
+				"12", "3.6 %", "62.5", "96.4", "60.3", "3.40"},
+			{"192.0.2.3:50000", "192.0.2.1:40000", "0x00000042", "g711A", "3100", "0", "0.0 %", "21.00", "0.20", "0.50",
+				"0", "0.0 %", "50.0", "—", "93.2", "4.41"},
 		})
 		jsonEqual(t, "MOS colours", eval[[]string](t, b, `[...document.querySelectorAll('#streams tbody .mos')].map(e => e.classList[2])`),
 			[]string{"mos-poor", "mos-good"})
+		if title := eval[string](t, b, `document.querySelector('#streams tbody tr').cells[13].title`); !strings.Contains(title, "mean of 6") {
+			t.Errorf("RTT cell title %q does not say how many round trips were measured", title)
+		}
+	})
+
+	t.Run("the quality section charts MOS per interval and lists the DTMF digits", func(t *testing.T) {
+		// Only the stream with a timeline gets a chart.
+		b.waitFor(t, `document.querySelectorAll('#quality-charts svg.mos-chart').length === 1`)
+		if ssrc := eval[string](t, b, `document.querySelector('#quality-charts svg.mos-chart').dataset.ssrc`); ssrc != "0xDEADBEEF" {
+			t.Errorf("chart drawn for %q, want 0xDEADBEEF", ssrc)
+		}
+		chart := `document.querySelector('#quality-charts svg.mos-chart')`
+		// One point per interval that had packets due, placed at the
+		// interval's start in seconds from the call's start (the stream
+		// began 3 s in); the hold interval breaks the line in two.
+		jsonEqual(t, "point times", eval[[]string](t, b, `[...`+chart+`.querySelectorAll('.mos-point')].map(e => e.dataset.start)`),
+			[]string{"3.000", "13.000", "23.000", "43.000", "53.000"})
+		jsonEqual(t, "point MOS", eval[[]string](t, b, `[...`+chart+`.querySelectorAll('.mos-point')].map(e => e.dataset.mos)`),
+			[]string{"4.30", "3.80", "2.90", "4.10", "4.35"})
+		jsonEqual(t, "point colours", eval[[]string](t, b, `[...`+chart+`.querySelectorAll('.mos-point')].map(e => e.classList[1])`),
+			[]string{"good", "fair", "poor", "good", "good"})
+		if n := eval[int](t, b, chart+`.querySelectorAll('polyline.mos-line').length`); n != 2 {
+			t.Errorf("%d line segments, want 2 (the hold breaks the line)", n)
+		}
+		if n := eval[int](t, b, chart+`.querySelectorAll('.loss-bar').length`); n != 3 {
+			t.Errorf("%d loss bars, want 3 (intervals with loss)", n)
+		}
+		// The points sit in their bands: the geometry, not only the classes.
+		inBand := eval[[]bool](t, b, `(() => {
+			const c = `+chart+`;
+			const band = (cls) => { const r = c.querySelector('rect.' + cls); const y = +r.getAttribute('y'); return [y, y + +r.getAttribute('height')]; };
+			const within = (p, cls) => { const [a, z] = band(cls); const cy = +p.getAttribute('cy'); return cy >= a && cy <= z; };
+			const pts = [...c.querySelectorAll('.mos-point')];
+			return [within(pts[0], 'band-good'), within(pts[1], 'band-fair'), within(pts[2], 'band-poor'),
+				+pts[0].getAttribute('cx') < +pts[1].getAttribute('cx'), +pts[2].getAttribute('cy') > +pts[1].getAttribute('cy')];
+		})()`)
+		jsonEqual(t, "points in bands, left to right, lower for worse", inBand, []bool{true, true, true, true, true})
+		// The heaviest loss has the tallest bar.
+		heights := eval[[]float64](t, b, `[...`+chart+`.querySelectorAll('.loss-bar')].map(e => +e.getAttribute('height'))`)
+		if len(heights) == 3 && !(heights[1] > heights[0] && heights[0] > heights[2]) {
+			t.Errorf("loss bar heights %v do not follow 1.5 %%, 8 %%, 0.2 %%", heights)
+		}
+		jsonEqual(t, "DTMF on the chart", eval[[]string](t, b, `[...`+chart+`.querySelectorAll('.dtmf-mark text')].map(e => e.textContent)`),
+			[]string{"1", "#"})
+		jsonEqual(t, "DTMF digits", eval[[]string](t, b, `[...document.querySelectorAll('#dtmf .dtmf-digit')].map(e => e.textContent)`),
+			[]string{"1", "#"})
+		jsonEqual(t, "DTMF times", eval[[]string](t, b, `[...document.querySelectorAll('#dtmf .dtmf-time')].map(e => e.textContent)`),
+			[]string{"+20.500 s", "+21.250 s"})
+		if !eval[bool](t, b, `document.getElementById('quality-empty').hidden && document.getElementById('dtmf-empty').hidden`) {
+			t.Errorf("a call with a timeline and DTMF says it has none")
+		}
+		b.do(t, chromedp.ScrollIntoView(chromedp.ID("quality")))
+		b.screenshot(t, "quality.png")
 	})
 
 	t.Run("the download link returns the call as PCAP", func(t *testing.T) {
@@ -384,6 +439,13 @@ func TestUIInBrowser(t *testing.T) {
 		}
 		if eval[bool](t, b, `document.getElementById('streams-empty').hidden`) {
 			t.Errorf("a call without RTP does not say so")
+		}
+		// The previous call's charts and digits are gone.
+		if n := eval[int](t, b, `document.querySelectorAll('#quality-charts svg, #dtmf li').length`); n != 0 {
+			t.Errorf("%d charts or digits left from another call", n)
+		}
+		if !eval[bool](t, b, `!document.getElementById('quality-empty').hidden && !document.getElementById('dtmf-empty').hidden`) {
+			t.Errorf("a call without RTP does not say it has no quality timeline or DTMF")
 		}
 	})
 

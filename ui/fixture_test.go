@@ -92,11 +92,29 @@ func fixtureCalls() []callFixture {
 		{SSRC: 0xDEADBEEF, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.3:50000"),
 			Payload: "g711A", PayloadType: 8, Start: t0.Add(3 * time.Second), End: t0.Add(65 * time.Second),
 			Packets: 3000, Expected: 3100, Lost: 100, MinDeltaMs: 10, MeanDeltaMs: 20.5, MaxDeltaMs: 120.25,
-			MinJitterMs: 0.1, MeanJitterMs: 4.5, MaxJitterMs: 30.75, MOS: 3.4, CallID: answeredID},
+			MinJitterMs: 0.1, MeanJitterMs: 4.5, MaxJitterMs: 30.75, MOS: 3.4, CallID: answeredID,
+			Late: 12, EffectiveLost: 112, JitterBuffer: "adaptive", JitterBufferMs: 62.5, BurstR: 1.8, RTTMs: 96.4, R: 60.3,
+			RTCP: quality.RTCPReport{SSRC: 0xDEADBEEF, Reports: 8, ReceiverReports: 8, RTTMs: 90.5, MeanRTTMs: 96.4,
+				MaxRTTMs: 130, RTTSamples: 6, FractionLostPct: 3.125},
+			// Ten-second intervals: good, fair, poor with heavy loss, a
+			// hold where nothing was due, then good again.
+			MOSTimeline: []quality.IntervalMOS{
+				{StartMs: 0, DurationMs: 10000, Packets: 500, LossPct: 0, BurstR: 1, JitterBufferMs: 40, MOS: 4.3},
+				{StartMs: 10000, DurationMs: 10000, Packets: 495, Lost: 3, Late: 2, LossPct: 1.5, BurstR: 1.2, JitterBufferMs: 60, MOS: 3.8},
+				{StartMs: 20000, DurationMs: 10000, Packets: 460, Lost: 30, Late: 10, LossPct: 8, BurstR: 2.6, JitterBufferMs: 95, MOS: 2.9},
+				{StartMs: 30000, DurationMs: 10000},
+				{StartMs: 40000, DurationMs: 10000, Packets: 499, Lost: 1, LossPct: 0.2, BurstR: 1, JitterBufferMs: 50, MOS: 4.1},
+				{StartMs: 50000, DurationMs: 10000, Packets: 500, LossPct: 0, BurstR: 1, JitterBufferMs: 45, MOS: 4.35},
+			},
+			DTMF: []quality.DTMFEvent{
+				{Event: 1, Digit: "1", Start: t0.Add(20500 * time.Millisecond), DurationMs: 120, Volume: 10, Ended: true, StartSeen: true, Packets: 7},
+				{Event: 11, Digit: "#", Start: t0.Add(21250 * time.Millisecond), DurationMs: 160, Volume: 10, Ended: true, StartSeen: true, Packets: 8},
+			}},
 		{SSRC: 0x00000042, Src: netip.MustParseAddrPort("192.0.2.3:50000"), Dst: netip.MustParseAddrPort("192.0.2.1:40000"),
 			Payload: "g711A", PayloadType: 8, Start: t0.Add(3*time.Second + 10*time.Millisecond), End: t0.Add(65 * time.Second),
 			Packets: 3100, Expected: 3100, Lost: 0, MinDeltaMs: 19, MeanDeltaMs: 20, MaxDeltaMs: 21,
-			MinJitterMs: 0, MeanJitterMs: 0.2, MaxJitterMs: 0.5, MOS: 4.41, CallID: answeredID},
+			MinJitterMs: 0, MeanJitterMs: 0.2, MaxJitterMs: 0.5, MOS: 4.41, CallID: answeredID,
+			JitterBuffer: "fixed-50ms", JitterBufferMs: 50, BurstR: 1, R: 93.2},
 	}
 
 	// The same call's other leg behind the SBC (192.0.2.3), linked by X-CID.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 )
 
@@ -67,4 +68,73 @@ func BenchmarkWriteMessages(b *testing.B) {
 		n += perBatch
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+}
+
+// qualityStreams is n streams of a five-minute call each, as the pipeline
+// fills them: a 5 s MOS timeline (60 intervals), RTCP and four digits.
+func qualityStreams(n, intervals int) []quality.Stream {
+	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	out := make([]quality.Stream, n)
+	for i := range out {
+		tl := make([]quality.IntervalMOS, intervals)
+		for k := range tl {
+			tl[k] = quality.IntervalMOS{StartMs: float64(k) * 5000, DurationMs: 5000, Packets: 250, Lost: k % 3,
+				LossPct: float64(k%3) * 0.4, BurstR: 1, JitterBufferMs: 40 + float64(k%7), MOS: 4.4 - float64(k%3)*0.1}
+		}
+		dtmf := make([]quality.DTMFEvent, 4)
+		for k := range dtmf {
+			dtmf[k] = quality.DTMFEvent{Event: uint8(k), Digit: fmt.Sprint(k), Start: base.Add(time.Duration(k) * time.Second),
+				DurationMs: 100, Volume: 10, Ended: true, StartSeen: true, Packets: 7}
+		}
+		start := base.Add(time.Duration(i) * time.Second)
+		out[i] = quality.Stream{SSRC: uint32(i), Src: netip.MustParseAddrPort("192.0.2.1:40000"),
+			Dst: netip.MustParseAddrPort("198.51.100.7:50000"), Payload: "g711U", Start: start,
+			End: start.Add(5 * time.Minute), Packets: 15000, Expected: 15020, Lost: 20, MOS: 4.3,
+			CallID: fmt.Sprintf("%08x-bench@192.0.2.1", i/2), Late: 3, EffectiveLost: 23, JitterBuffer: "adaptive",
+			JitterBufferMs: 42, BurstR: 1.1, RTTMs: 80, R: 88,
+			RTCP:        quality.RTCPReport{SSRC: uint32(i), Reports: 60, ReceiverReports: 60, RTTMs: 80, MeanRTTMs: 80, RTTSamples: 30},
+			MOSTimeline: tl, DTMF: dtmf}
+	}
+	return out
+}
+
+// BenchmarkWriteQualityStreams writes batches of 1 000 streams, each with
+// a 60-interval timeline and four DTMF events (75 columns, 18 of them arrays).
+func BenchmarkWriteQualityStreams(b *testing.B) {
+	const perBatch = 1000
+	s := open(b, b.TempDir())
+	defer s.Close()
+	streams := qualityStreams(perBatch, 60)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		if err := s.Write(ctx, storage.Batch{Streams: streams}); err != nil {
+			b.Fatal(err)
+		}
+		n += perBatch
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+}
+
+// BenchmarkGetCallWithHourLongTimelines reads one call whose two streams
+// carry an hour of 5 s intervals (720 each).
+func BenchmarkGetCallWithHourLongTimelines(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	streams := qualityStreams(2, 720)
+	call := correlate.Call{CallID: streams[0].CallID, Start: streams[0].Start, End: streams[0].End}
+	if err := s.Write(ctx, storage.Batch{Calls: []correlate.Call{call}, Streams: streams}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := s.GetCall(ctx, call.CallID)
+		if err != nil || len(d.Streams) != 2 || len(d.Streams[1].MOSTimeline) != 720 {
+			b.Fatalf("%v, %d streams", err, len(d.Streams))
+		}
+	}
 }

@@ -13,7 +13,8 @@ import (
 // RowBinary is ClickHouse's plain binary row format: per row, each column's
 // value back to back; String as uvarint length then bytes; integers and
 // Float64 little endian; Date as UInt16 days and DateTime as UInt32 seconds
-// since the epoch. LowCardinality(String) is written and read as String.
+// since the epoch; Array as a uvarint element count then the elements.
+// LowCardinality(String) is written and read as String.
 
 // encodeRowBinary writes rows of cols to w.
 func encodeRowBinary(w *bufio.Writer, cols []storage.Column, rows [][]any) error {
@@ -111,8 +112,53 @@ func encodeValue(w *bufio.Writer, scratch []byte, t storage.ColumnType, v any) e
 		secs := max(x.Unix(), 0)
 		_, err = w.Write(binary.LittleEndian.AppendUint32(scratch[:0], uint32(min(secs, math.MaxUint32))))
 		return err
+	case storage.TypeArrayFloat64:
+		x, ok := v.([]float64)
+		if !ok {
+			break
+		}
+		return writeArray(w, scratch, x, func(b []byte, f float64) []byte {
+			return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+		})
+	case storage.TypeArrayUInt32:
+		x, ok := v.([]uint32)
+		if !ok {
+			break
+		}
+		return writeArray(w, scratch, x, binary.LittleEndian.AppendUint32)
+	case storage.TypeArrayUInt64:
+		x, ok := v.([]uint64)
+		if !ok {
+			break
+		}
+		return writeArray(w, scratch, x, binary.LittleEndian.AppendUint64)
+	case storage.TypeArrayString:
+		x, ok := v.([]string)
+		if !ok {
+			break
+		}
+		return writeArray(w, scratch, x, func(b []byte, s string) []byte {
+			return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+		})
 	}
 	return fmt.Errorf("%w: %T for %s", storage.ErrUnsupportedValue, v, t.SQL())
+}
+
+// writeArray writes an Array: the element count as a uvarint, then each
+// element as appendElem encodes it.
+func writeArray[T any](w *bufio.Writer, scratch []byte, xs []T, appendElem func([]byte, T) []byte) error {
+	n := binary.PutUvarint(scratch, uint64(len(xs)))
+	if _, err := w.Write(scratch[:n]); err != nil {
+		return err
+	}
+	buf := scratch[:0]
+	for _, x := range xs {
+		buf = appendElem(buf[:0], x)
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rowBinaryReader decodes a RowBinary result into the pointers of a
@@ -195,9 +241,71 @@ func (r *rowBinaryReader) row(dest []any) error {
 				return err
 			}
 			*p = math.Float64frombits(binary.LittleEndian.Uint64(b))
+		case *[]float64:
+			xs, err := readArray(r, 8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
+			if err != nil {
+				return err
+			}
+			*p = xs
+		case *[]uint32:
+			xs, err := readArray(r, 4, binary.LittleEndian.Uint32)
+			if err != nil {
+				return err
+			}
+			*p = xs
+		case *[]uint64:
+			xs, err := readArray(r, 8, binary.LittleEndian.Uint64)
+			if err != nil {
+				return err
+			}
+			*p = xs
+		case *[]string:
+			n, err := r.arrayLen(1)
+			if err != nil {
+				return err
+			}
+			xs := make([]string, n)
+			for i := range xs {
+				b, err := r.stringBytes()
+				if err != nil {
+					return err
+				}
+				xs[i] = string(b)
+			}
+			*p = xs
 		default:
 			return fmt.Errorf("%w: cannot scan into %T", storage.ErrUnsupportedValue, d)
 		}
 	}
 	return nil
+}
+
+// arrayLen reads an Array's element count, checking that the result can
+// hold that many elements of at least minSize bytes, so that a corrupt
+// count cannot make the reader allocate without bound.
+func (r *rowBinaryReader) arrayLen(minSize int) (int, error) {
+	n, size := binary.Uvarint(r.buf[r.off:])
+	if size <= 0 || n > uint64((len(r.buf)-r.off-size)/minSize) {
+		return 0, fmt.Errorf("%w: bad array length at byte %d", storage.ErrBadRow, r.off)
+	}
+	r.off += size
+	return int(n), nil
+}
+
+// readArray reads an Array of fixed-size elements. The slice is new: the
+// caller keeps it.
+func readArray[T any](r *rowBinaryReader, size int, decode func([]byte) T) ([]T, error) {
+	n, err := r.arrayLen(size)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.take(n * size)
+	if err != nil {
+		return nil, err
+	}
+	xs := make([]T, n)
+	for i := range xs {
+		xs[i] = decode(b[i*size:])
+	}
+	return xs, nil
 }

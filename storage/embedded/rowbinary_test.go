@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -115,5 +117,100 @@ func TestRowBinaryReportsATruncatedResult(t *testing.T) {
 		if err := r.row([]any{&s, &u}); !errors.Is(err, storage.ErrBadRow) {
 			t.Errorf("% x: error %v, want ErrBadRow", in, err)
 		}
+	}
+}
+
+func TestRowBinaryArraysAreACountThenTheElements(t *testing.T) {
+	cases := []struct {
+		name string
+		typ  storage.ColumnType
+		v    any
+		want []byte
+	}{
+		{"an empty array is a zero count", storage.TypeArrayFloat64, []float64{}, []byte{0}},
+		{"Float64 elements are IEEE little endian", storage.TypeArrayFloat64, []float64{1, -2},
+			[]byte{2, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0}},
+		{"UInt32 elements are little endian", storage.TypeArrayUInt32, []uint32{0x01020304}, []byte{1, 4, 3, 2, 1}},
+		{"UInt64 elements are little endian", storage.TypeArrayUInt64, []uint64{1}, []byte{1, 1, 0, 0, 0, 0, 0, 0, 0}},
+		{"String elements are length-prefixed", storage.TypeArrayString, []string{"#", "", "12"}, []byte{3, 1, '#', 0, 2, '1', '2'}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := bufio.NewWriter(&buf)
+			if err := encodeRowBinary(w, []storage.Column{{Name: "c", Type: c.typ}}, [][]any{{c.v}}); err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+			if !bytes.Equal(buf.Bytes(), c.want) {
+				t.Errorf("got % x, want % x", buf.Bytes(), c.want)
+			}
+		})
+	}
+}
+
+func TestRowBinaryArraysDecodeToWhatWasEncoded(t *testing.T) {
+	long := make([]string, 300) // a count of two varint bytes
+	for i := range long {
+		long[i] = string(rune('a' + i%26))
+	}
+	cols := []storage.Column{{Name: "f", Type: storage.TypeArrayFloat64}, {Name: "u32", Type: storage.TypeArrayUInt32},
+		{Name: "u64", Type: storage.TypeArrayUInt64}, {Name: "s", Type: storage.TypeArrayString}}
+	rows := [][]any{
+		{[]float64{math.Inf(1), 0.1, -0}, []uint32{math.MaxUint32, 0}, []uint64{math.MaxUint64}, long},
+		{[]float64{}, []uint32{}, []uint64{}, []string{}},
+		{[]float64{4.4}, []uint32{7}, []uint64{1 << 40}, []string{"x'\\\x00"}},
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	if err := encodeRowBinary(w, cols, rows); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	r := rowBinaryReader{buf: buf.Bytes()}
+	var kept [][]float64
+	for i, want := range rows {
+		var (
+			f   []float64
+			u32 []uint32
+			u64 []uint64
+			s   []string
+		)
+		if err := r.row([]any{&f, &u32, &u64, &s}); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		got := []any{f, u32, u64, s}
+		for j := range want {
+			if fmt.Sprint(got[j]) != fmt.Sprint(want[j]) || reflect.ValueOf(got[j]).Len() != reflect.ValueOf(want[j]).Len() {
+				t.Errorf("row %d column %s: %v, want %v", i, cols[j].Name, got[j], want[j])
+			}
+		}
+		kept = append(kept, f)
+	}
+	if r.more() {
+		t.Error("bytes left over")
+	}
+	// Each row's slices are its own: the result buffer is freed after the query.
+	if kept[0][1] != 0.1 || kept[2][0] != 4.4 {
+		t.Errorf("kept slices changed: %v", kept)
+	}
+}
+
+func TestRowBinaryRejectsAnArrayLongerThanTheResult(t *testing.T) {
+	for _, in := range [][]byte{
+		{0xff, 0xff, 0xff, 0xff, 0x0f},    // 4 G elements
+		{2, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}, // two announced, one there
+		{0x80},                            // a count cut short
+	} {
+		var f []float64
+		r := rowBinaryReader{buf: in}
+		if err := r.row([]any{&f}); !errors.Is(err, storage.ErrBadRow) {
+			t.Errorf("% x: error %v, want ErrBadRow", in, err)
+		}
+	}
+	var s []string
+	r := rowBinaryReader{buf: []byte{3, 1, 'a'}}
+	if err := r.row([]any{&s}); !errors.Is(err, storage.ErrBadRow) {
+		t.Errorf("a string array cut short: %v, want ErrBadRow", err)
 	}
 }

@@ -48,9 +48,10 @@ func WithRetention(d time.Duration) Option {
 	return func(o *options) { o.retention = d }
 }
 
-// Open starts chDB on dataDir (created if missing) and creates the sipscope
-// database and tables there if they do not exist yet. Only one Store may be
-// open per process; Open after Close is fine.
+// Open starts chDB on dataDir (created if missing), creates the sipscope
+// database and tables there if they do not exist yet and adds the columns
+// that tables of an older sipscope lack (storage.Migrate). Only one Store
+// may be open per process; Open after Close is fine.
 func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
 	var o options
 	for _, opt := range opts {
@@ -116,13 +117,16 @@ func (s *Store) init(ctx context.Context, o options) error {
 	}
 	s.version = version
 	// The engine's database "default" stays untouched; sipscope lives in its own.
-	for _, stmt := range storage.Schema(version, storage.SchemaConfig{
-		Database:  storage.DefaultDatabase,
-		Retention: o.retention,
-	}) {
+	cfg := storage.SchemaConfig{Database: storage.DefaultDatabase, Retention: o.retention}
+	for _, stmt := range storage.Schema(version, cfg) {
 		if err := e.exec(ctx, stmt); err != nil {
 			return fmt.Errorf("embedded: create schema: %w", err)
 		}
+	}
+	// Tables an older sipscope created in this directory gain the columns
+	// added since.
+	if _, err := storage.Migrate(ctx, e, e, version, cfg); err != nil {
+		return fmt.Errorf("embedded: %w", err)
 	}
 	return nil
 }
@@ -187,6 +191,9 @@ func (e engine) run(ctx context.Context, query, format string, use func([]byte) 
 func (e engine) exec(ctx context.Context, query string) error {
 	return e.run(ctx, query, "CSV", func([]byte) error { return nil })
 }
+
+// Exec implements storage.Execer.
+func (e engine) Exec(ctx context.Context, stmt string) error { return e.exec(ctx, stmt) }
 
 // Query implements storage.Querier with RowBinary output.
 func (e engine) Query(ctx context.Context, query string, dest []any, row func() error) error {

@@ -9,5 +9,7 @@
 // explicit column list, and no server-side query parameters are used.
 // With Config.Cluster set the schema is created ON CLUSTER as
 // Replicated*MergeTree tables behind Distributed tables; inserts into a
-// Distributed table are forwarded to the shards asynchronously.
+// Distributed table are forwarded to the shards asynchronously. Columns a
+// newer sipscope added are added at Open (storage.Migrate), in cluster mode
+// ON CLUSTER to the local tables and then to the Distributed ones.
 package server

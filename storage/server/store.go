@@ -48,8 +48,9 @@ type Store struct {
 	closeErr  error
 }
 
-// Open connects, reads the server version and creates the database and
-// tables that are missing.
+// Open connects, reads the server version, creates the database and
+// tables that are missing and adds the columns that tables of an older
+// sipscope lack (storage.Migrate).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -74,13 +75,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("%w: %s: version: %v", ErrConnect, cfg.Addr, err)
 	}
-	for _, stmt := range storage.Schema(s.version, storage.SchemaConfig{
-		Database: s.db, Cluster: cfg.Cluster, Retention: cfg.Retention,
-	}) {
+	schemaCfg := storage.SchemaConfig{Database: s.db, Cluster: cfg.Cluster, Retention: cfg.Retention}
+	for _, stmt := range storage.Schema(s.version, schemaCfg) {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("%w: %v\n%s", ErrSchema, err, stmt)
 		}
+	}
+	// Tables an older sipscope created gain the columns added since.
+	if _, err := storage.Migrate(ctx, querier{s}, querier{s}, s.version, schemaCfg); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %v", ErrSchema, err)
 	}
 	return s, nil
 }
@@ -135,6 +140,14 @@ func (q querier) Query(ctx context.Context, query string, dest []any, row func()
 		}
 	}
 	return rows.Err()
+}
+
+// Exec implements storage.Execer.
+func (q querier) Exec(ctx context.Context, stmt string) error {
+	if q.s.closed.Load() {
+		return storage.ErrClosed
+	}
+	return q.s.conn.Exec(ctx, stmt)
 }
 
 // inserter implements storage.Inserter with a native batch, kept off Store

@@ -166,6 +166,8 @@ func (h *harness) roundTripAfterRestart(t *testing.T) {
 		{SSRC: 7, Src: ap("[2001:db8::20]:50000"), Dst: ap("192.0.2.10:40000"), PayloadType: 96,
 			Payload: "RTPType-96", Start: base.Add(3*time.Second + 500*us), End: base.Add(89 * time.Second),
 			Packets: 10, Expected: 12, Lost: 2, MeanDeltaMs: 20, MOS: 1.5, CallID: id},
+		// Every quality figure: listener's view, RTCP, timeline, DTMF.
+		qualityStream(base, 0x51, id),
 	}
 	reg := correlate.Registration{CallID: "reg-1@example.com", AoR: "sip:alice@example.com", Challenged: true,
 		FinalCode: 200, Start: base, End: base.Add(time.Second), Messages: 4, SrcIP: netip.MustParseAddr("192.0.2.10")}
@@ -394,8 +396,16 @@ func (h *harness) updates(t *testing.T) {
 	late.State, late.FinalCode, late.End, late.Messages, late.MOS = correlate.StateAnswered, 200, start.Add(time.Minute), 7, 4.2
 	stream := quality.Stream{SSRC: 42, Src: ap("192.0.2.1:4000"), Dst: ap("192.0.2.2:4002"), Payload: "g711U",
 		Start: start.Add(time.Second), End: start.Add(2 * time.Second), Packets: 50, Expected: 50, CallID: id}
+	stream.MOSTimeline = []quality.IntervalMOS{{DurationMs: 5000, Packets: 50, LossPct: 0, BurstR: 1, MOS: 4.4}}
 	streamLate := stream
 	streamLate.End, streamLate.Packets, streamLate.Expected, streamLate.MOS = start.Add(time.Minute), 2900, 2950, 4.1
+	// The later version's arrays replace the earlier ones, whatever their lengths.
+	streamLate.MOSTimeline = []quality.IntervalMOS{
+		{DurationMs: 5000, Packets: 250, MOS: 4.4, BurstR: 1},
+		{StartMs: 5000, DurationMs: 5000, Packets: 240, Lost: 10, LossPct: 4, BurstR: 1.5, MOS: 3.5},
+	}
+	streamLate.DTMF = []quality.DTMFEvent{{Event: 5, Digit: "5", Start: start.Add(30 * time.Second), DurationMs: 80, Ended: true, Packets: 4}}
+	streamLate.RTCP = quality.RTCPReport{SSRC: 42, Reports: 2, ReceiverReports: 2, FractionLostPct: 1.5}
 
 	h.write(t, storage.Batch{Calls: []correlate.Call{early}, Streams: []quality.Stream{stream}})
 	h.write(t, storage.Batch{Calls: []correlate.Call{late}, Streams: []quality.Stream{streamLate}})
@@ -547,8 +557,11 @@ func sameMessage(got, want correlate.Message) error {
 	return nil
 }
 
+// sameStream compares a stream read back with the one written, as far as
+// storage keeps it (storedStream).
 func sameStream(got, want quality.Stream) error {
 	got.Start, got.End = norm(got.Start), norm(got.End)
+	want = storedStream(want)
 	want.Start, want.End = norm(want.Start), norm(want.End)
 	if !reflect.DeepEqual(got, want) {
 		return fmt.Errorf("got %+v\nwant %+v", got, want)

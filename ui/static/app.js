@@ -329,6 +329,10 @@
     $('call-legs').hidden = true;
     $('ladder').replaceChildren();
     $('streams').tBodies[0].replaceChildren();
+    $('quality-charts').replaceChildren();
+    $('dtmf').replaceChildren();
+    $('quality-empty').hidden = true;
+    $('dtmf-empty').hidden = true;
     resetDetail();
 
     const enc = encodeURIComponent(id);
@@ -346,6 +350,7 @@
     renderSummary(detail.call);
     current.groups = drawLadder($('ladder'), detail.messages);
     renderStreams(detail.rtp_streams);
+    renderQuality(detail.call, detail.rtp_streams);
   }
 
   function renderSummary(c) {
@@ -537,6 +542,13 @@
     const rows = streams.map((s) => {
       const expected = s.expected > 0 ? s.expected : s.packets + Math.max(0, s.lost);
       const lossPct = expected > 0 ? (Math.max(0, s.lost) / expected) * 100 : 0;
+      const effLost = s.effective_lost || 0;
+      const due = s.expected > 0 ? s.expected : s.packets + effLost;
+      const effPct = due > 0 ? (Math.max(0, effLost) / due) * 100 : 0;
+      const rtcp = s.rtcp || {};
+      const rttTitle = s.rtt_ms > 0 && rtcp.rtt_samples > 0
+        ? `RTCP round trip: mean of ${rtcp.rtt_samples}, latest ${num(rtcp.rtt_ms, 1)} ms, max ${num(rtcp.max_rtt_ms, 1)} ms`
+        : (s.rtt_ms > 0 ? 'RTCP XR round trip delay' : 'no round trip reported');
       return el('tr', { class: 'stream-row' },
         el('td', { class: 'mono' }, s.src),
         el('td', { class: 'mono' }, s.dst),
@@ -548,10 +560,184 @@
         el('td', { class: 'num' }, num(s.max_delta_ms, 2)),
         el('td', { class: 'num' }, num(s.mean_jitter_ms, 2)),
         el('td', { class: 'num' }, num(s.max_jitter_ms, 2)),
+        el('td', { class: 'num' + (s.late > 0 ? ' code-err' : '') }, String(s.late || 0)),
+        el('td', { class: 'num' + (effPct > 0 ? ' code-err' : ''), title: `${effLost} sequence numbers missing or late` },
+          effPct.toFixed(1) + ' %'),
+        el('td', { class: 'num', title: s.jitter_buffer ? `${s.jitter_buffer} jitter buffer` : null },
+          s.jitter_buffer ? num(s.jitter_buffer_ms, 1) : '—'),
+        el('td', { class: 'num', title: rttTitle }, s.rtt_ms > 0 ? num(s.rtt_ms, 1) : '—'),
+        el('td', { class: 'num' }, s.r_factor > 0 ? num(s.r_factor, 1) : '—'),
         el('td', { class: 'num' }, mosBadge(s.mos)));
     });
     $('streams').tBodies[0].replaceChildren(...rows);
     $('streams-empty').hidden = rows.length > 0;
+  }
+
+  // ---- Quality charts --------------------------------------------------------
+
+  // MOS bands, as mosBadge colours them; the chart's y axis spans 1 to 4.5,
+  // the E-model's range for narrowband and wideband alike.
+  const MOS_MIN = 1;
+  const MOS_MAX = 4.5;
+  const BANDS = [
+    { cls: 'band-good', from: 4.0, to: MOS_MAX },
+    { cls: 'band-fair', from: 3.6, to: 4.0 },
+    { cls: 'band-poor', from: MOS_MIN, to: 3.6 },
+  ];
+
+  // niceStep picks an axis step from 1-2-5 multiples (and minutes) that
+  // gives at most maxTicks ticks over span.
+  function niceStep(span, maxTicks) {
+    const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+    for (const st of steps) {
+      if (span / st <= maxTicks) return st;
+    }
+    return Math.ceil(span / maxTicks / 86400) * 86400;
+  }
+
+  function tickLabel(sec) {
+    if (sec < 60) return (Number.isInteger(sec) ? sec : sec.toFixed(1)) + ' s';
+    const m = Math.floor(sec / 60);
+    const r = Math.round(sec % 60);
+    return r ? `${m}m${String(r).padStart(2, '0')}` : `${m}m`;
+  }
+
+  // renderQuality draws one chart per stream that has a MOS timeline, all
+  // on the same time axis (seconds from the call's start) so that a drop
+  // in one direction lines up with the other, and lists the DTMF digits.
+  function renderQuality(call, streams) {
+    const callUs = micros(call.start);
+    const starts = streams.map((s) => micros(s.start)).filter(Number.isFinite);
+    const originUs = Number.isFinite(callUs) ? callUs : (starts.length ? Math.min(...starts) : 0);
+    const rel = (us) => (us - originUs) / 1e6;
+
+    const withTimeline = streams.filter((s) => (s.mos_timeline || []).length > 0);
+    let endSec = 0;
+    for (const s of withTimeline) {
+      const off = rel(micros(s.start));
+      for (const iv of s.mos_timeline) endSec = Math.max(endSec, off + (iv.start_ms + iv.duration_ms) / 1000);
+    }
+    const callEnd = rel(micros(call.end));
+    if (Number.isFinite(callEnd)) endSec = Math.max(endSec, callEnd);
+
+    const dtmf = [];
+    for (const s of streams) {
+      for (const e of s.dtmf || []) dtmf.push({ e, s, t: rel(micros(e.start)) });
+    }
+    dtmf.sort((a, b) => a.t - b.t);
+
+    const charts = withTimeline.map((s) => drawMOSChart(s, rel, Math.max(endSec, 1),
+      dtmf.filter((d) => d.s === s)));
+    $('quality-charts').replaceChildren(...charts);
+    $('quality-empty').hidden = charts.length > 0;
+    renderDTMF(dtmf);
+  }
+
+  function drawMOSChart(s, rel, endSec, dtmf) {
+    const W = 960;
+    const H = 210;
+    const L = 46;
+    const R = 50;
+    const T = 16;
+    const B = 28;
+    const pw = W - L - R;
+    const ph = H - T - B;
+    const x = (sec) => L + (Math.max(0, Math.min(sec, endSec)) / endSec) * pw;
+    const y = (mos) => T + ((MOS_MAX - Math.max(MOS_MIN, Math.min(mos, MOS_MAX))) / (MOS_MAX - MOS_MIN)) * ph;
+    const offset = rel(micros(s.start));
+    const tl = s.mos_timeline;
+    const lossMax = Math.max(5, Math.ceil(Math.max(...tl.map((iv) => iv.loss_pct || 0)) / 5) * 5);
+    const yLoss = (pct) => T + ph - (Math.min(pct, lossMax) / lossMax) * ph;
+
+    const root = svg('svg', {
+      class: 'mos-chart', viewBox: `0 0 ${W} ${H}`, 'data-ssrc': s.ssrc, role: 'img',
+      'aria-label': `MOS per interval of stream ${s.ssrc} from ${s.src} to ${s.dst}`,
+    });
+    for (const b of BANDS) {
+      root.append(svg('rect', { class: 'band ' + b.cls, x: L, y: y(b.to), width: pw, height: y(b.from) - y(b.to) }));
+    }
+    for (const m of [1, 2, 3, 3.6, 4, 4.5]) {
+      root.append(
+        svg('line', { class: 'grid-line', x1: L, x2: L + pw, y1: y(m), y2: y(m) }),
+        svg('text', { class: 'axis-label', x: L - 6, y: y(m) + 4, 'text-anchor': 'end' }, m.toFixed(1)));
+    }
+    root.append(
+      svg('text', { class: 'axis-label loss-axis', x: L + pw + 6, y: T + 4 }, `${lossMax} %`),
+      svg('text', { class: 'axis-label loss-axis', x: L + pw + 6, y: T + ph + 4 }, '0 %'));
+    const step = niceStep(endSec, 10);
+    for (let t = 0; t <= endSec + 1e-9; t += step) {
+      root.append(
+        svg('line', { class: 'tick', x1: x(t), x2: x(t), y1: T + ph, y2: T + ph + 5 }),
+        svg('text', { class: 'axis-label', x: x(t), y: H - 8, 'text-anchor': 'middle' }, tickLabel(t)));
+    }
+
+    // Loss bars first, so the MOS line stays on top.
+    const bars = svg('g', { class: 'loss-bars' });
+    for (const iv of tl) {
+      if (!(iv.loss_pct > 0)) continue;
+      const x0 = x(offset + iv.start_ms / 1000);
+      const x1 = x(offset + (iv.start_ms + iv.duration_ms) / 1000);
+      bars.append(svg('rect', { class: 'loss-bar', x: x0 + 0.5, y: yLoss(iv.loss_pct), width: Math.max(1, x1 - x0 - 1),
+        height: T + ph - yLoss(iv.loss_pct) }, svg('title', null, `loss ${num(iv.loss_pct, 1)} %`)));
+    }
+    root.append(bars);
+
+    // The line breaks at intervals where nothing was due (mos 0): a hold
+    // is not bad quality.
+    const segments = [];
+    let seg = [];
+    const points = svg('g', { class: 'mos-points' });
+    for (const iv of tl) {
+      if (!(iv.mos > 0)) {
+        if (seg.length) segments.push(seg);
+        seg = [];
+        continue;
+      }
+      const startSec = offset + iv.start_ms / 1000;
+      const px = x(startSec + iv.duration_ms / 2000);
+      const py = y(iv.mos);
+      seg.push(`${px.toFixed(1)},${py.toFixed(1)}`);
+      const cls = iv.mos >= 4.0 ? 'good' : iv.mos >= 3.6 ? 'fair' : 'poor';
+      points.append(svg('circle', { class: 'mos-point ' + cls, cx: px, cy: py, r: 3.5,
+        'data-start': startSec.toFixed(3), 'data-mos': iv.mos.toFixed(2) },
+      svg('title', null,
+        `${startSec.toFixed(1)}–${(startSec + iv.duration_ms / 1000).toFixed(1)} s: MOS ${iv.mos.toFixed(2)}\n` +
+        `loss ${num(iv.loss_pct, 1)} % (${iv.lost} lost, ${iv.late} late of ${iv.packets + iv.lost} due)\n` +
+        `jitter buffer ${num(iv.jitter_buffer_ms, 1)} ms, burst ratio ${num(iv.burst_r, 2)}`)));
+    }
+    if (seg.length) segments.push(seg);
+    // A lone interval between gaps is its point alone.
+    for (const sg of segments.filter((g) => g.length > 1)) {
+      root.append(svg('polyline', { class: 'mos-line', points: sg.join(' ') }));
+    }
+    root.append(points);
+
+    for (const d of dtmf) {
+      const dx = x(d.t);
+      root.append(svg('g', { class: 'dtmf-mark' },
+        svg('line', { x1: dx, x2: dx, y1: T, y2: T + ph }),
+        svg('text', { x: dx + 3, y: T + 11 }, d.e.digit),
+        svg('title', null, `DTMF ${d.e.digit} at ${d.t.toFixed(3)} s`)));
+    }
+    root.append(svg('rect', { class: 'plot-frame', x: L, y: T, width: pw, height: ph }));
+
+    const caption = el('div', { class: 'chart-caption' },
+      el('span', { class: 'mono' }, `${s.src} → ${s.dst}`),
+      el('span', { class: 'mono hint' }, s.ssrc),
+      el('span', null, s.payload || String(s.payload_type)),
+      el('span', null, 'MOS ', mosBadge(s.mos)));
+    return el('figure', { class: 'chart-box' }, caption, root);
+  }
+
+  function renderDTMF(events) {
+    const items = events.map((d) => el('li', { class: 'dtmf-event' },
+      el('span', { class: 'dtmf-time mono', title: d.e.start }, `+${d.t.toFixed(3)} s`),
+      el('span', { class: 'dtmf-digit' }, d.e.digit),
+      el('span', { class: 'dtmf-meta' },
+        `${Math.round(d.e.duration_ms)} ms, −${d.e.volume} dBm0`),
+      el('span', { class: 'dtmf-stream mono hint' }, `${d.s.src} → ${d.s.dst}`)));
+    $('dtmf').replaceChildren(...items);
+    $('dtmf-empty').hidden = items.length > 0;
   }
 
   // ---- Wiring --------------------------------------------------------------
