@@ -108,7 +108,7 @@ func testCallJSONShape(t *testing.T, srv *httptest.Server, fs []fixture) {
 	}
 	sort.Strings(keys)
 	want := []string{"answer_ms", "bye_by", "call_id", "dst_ip", "duration_ms", "end", "end_reason", "final_code", "finished",
-		"forked", "from_user", "hold", "last_update", "linked_call_ids", "messages", "mos", "pdd_ms", "q850_cause", "re_invites",
+		"forked", "from_user", "hold", "info_dtmf", "last_update", "linked_call_ids", "messages", "mos", "pdd_ms", "q850_cause", "re_invites",
 		"reason_header", "retransmissions", "ring_ms", "src_ip", "start", "state", "to_user", "user_agent", "x_call_id"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("call keys %q, want %q", keys, want)

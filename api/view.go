@@ -72,6 +72,7 @@ type CallView struct {
 	LinkedCallIDs   []string `json:"linked_call_ids"`
 	LastUpdate      string   `json:"last_update"`
 	Finished        bool     `json:"finished"`
+	InfoDTMF        string   `json:"info_dtmf"`
 }
 
 // NewCallView converts a correlated call to its JSON view; linked_call_ids
@@ -82,6 +83,7 @@ func NewCallView(c correlate.Call) CallView {
 		linked = []string{}
 	}
 	return CallView{
+		InfoDTMF:        c.InfoDTMF,
 		CallID:          c.CallID,
 		FromUser:        c.FromUser,
 		ToUser:          c.ToUser,

@@ -85,7 +85,55 @@ func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m
 			d.byeSide = c.sender(d, m, src)
 		}
 		c.noteReason(d, m)
+	case methodInfo:
+		if digit, ok := infoDTMF(m); ok && len(call.InfoDTMF) < maxInfoDTMF {
+			call.InfoDTMF += string(digit)
+		}
 	}
+}
+
+// maxInfoDTMF bounds the digits kept per call.
+const maxInfoDTMF = 64
+
+// infoDTMF reads the digit a SIP INFO carries: application/dtmf-relay
+// ("Signal=5") or application/dtmf (the digit as the body).
+func infoDTMF(m *sip.Message) (byte, bool) {
+	ct := bytes.TrimSpace(m.ContentType)
+	body := bytes.TrimSpace(m.Body)
+	switch {
+	case hasPrefixFold(ct, "application/dtmf-relay"):
+		for line := range bytes.Lines(body) {
+			k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte("="))
+			if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Signal")) {
+				return dtmfDigit(bytes.TrimSpace(v))
+			}
+		}
+	case hasPrefixFold(ct, "application/dtmf"):
+		return dtmfDigit(body)
+	}
+	return 0, false
+}
+
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], []byte(prefix))
+}
+
+// dtmfDigit accepts one of 0-9 * # A-D, or the RFC 4733 event number 0-15.
+func dtmfDigit(v []byte) (byte, bool) {
+	const digits = "0123456789*#ABCD"
+	if len(v) == 1 {
+		c := v[0]
+		if c >= 'a' && c <= 'd' {
+			c -= 'a' - 'A'
+		}
+		if bytes.IndexByte([]byte(digits), c) >= 0 {
+			return c, true
+		}
+	}
+	if len(v) == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5' {
+		return digits[10+int(v[1]-'0')], true
+	}
+	return 0, false
 }
 
 func (c *Correlator) callResponse(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, cseqMeth method) {

@@ -93,6 +93,9 @@ type Call struct {
 	XCallID       string
 	LinkedCallIDs []string
 
+	// InfoDTMF are the digits sent in SIP INFO (application/dtmf-relay or
+	// application/dtmf), in order; RFC 4733 events are on the RTP streams.
+	InfoDTMF   string
 	LastUpdate time.Time // capture time of the latest change to this record
 	Finished   bool      // the call ended (BYE answered, final failure, timeout or eviction)
 }

@@ -47,12 +47,18 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 			t.Errorf("statements for an up-to-date schema: %q", stmtsOf(got))
 		}
 	})
-	t.Run("revision 2 tables gain the stream quality columns only", func(t *testing.T) {
-		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(2, allTables("")))
-		if len(got) != 1 || got[0].table != TableStreams {
-			t.Fatalf("statements %q, want one for rtp_streams", stmtsOf(got))
+	t.Run("revision 3 tables gain the INFO DTMF column of calls only", func(t *testing.T) {
+		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionStreamQuality, allTables("")))
+		if len(got) != 1 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN info_dtmf String AFTER finished" {
+			t.Fatalf("statements %q, want one for calls", stmtsOf(got))
 		}
-		s := got[0].stmt
+	})
+	t.Run("revision 2 tables gain the stream quality columns and INFO DTMF", func(t *testing.T) {
+		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(2, allTables("")))
+		if len(got) != 2 || got[0].table != TableCalls || got[1].table != TableStreams {
+			t.Fatalf("statements %q, want one for calls and one for rtp_streams", stmtsOf(got))
+		}
+		s := got[1].stmt
 		for _, want := range []string{
 			"ALTER TABLE sipscope.rtp_streams ADD COLUMN late Int64 AFTER mos, ADD COLUMN effective_lost Int64 AFTER late, ",
 			"ADD COLUMN jitter_buffer String AFTER effective_lost, ",
@@ -70,7 +76,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 		if strings.Contains(s, "version") || strings.Contains(s, "LowCardinality") || strings.Contains(s, "IF NOT EXISTS") {
 			t.Errorf("adds version, or uses what 18.16 lacks:\n%s", s)
 		}
-		if n := len(got[0].columns); n != strings.Count(s, "ADD COLUMN") || n != 51 {
+		if n := len(got[1].columns); n != strings.Count(s, "ADD COLUMN") || n != 51 {
 			t.Errorf("%d columns named for %d ADD COLUMN clauses, want 51", n, strings.Count(s, "ADD COLUMN"))
 		}
 	})
@@ -84,44 +90,50 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 			t.Fatalf("tables altered %q", tables)
 		}
 		if !strings.HasPrefix(got[0].stmt, "ALTER TABLE voip.calls ADD COLUMN end_reason String AFTER mos, ") ||
-			!strings.HasSuffix(got[0].stmt, "ADD COLUMN finished UInt8 AFTER last_update_us") {
+			!strings.HasSuffix(got[0].stmt, "ADD COLUMN finished UInt8 AFTER last_update_us, ADD COLUMN info_dtmf String AFTER finished") {
 			t.Errorf("calls: %s", got[0].stmt)
 		}
 	})
 	t.Run("a modern server gets the column types Schema gives it", func(t *testing.T) {
 		got := migrationDDL(ParseServerVersion("26.5.1.1"), SchemaConfig{}, columnsAt(2, allTables("")))
-		if len(got) != 1 || !strings.Contains(got[0].stmt, "ADD COLUMN jitter_buffer LowCardinality(String) AFTER effective_lost") {
+		streams := ""
+		for _, a := range got {
+			if a.table == TableStreams {
+				streams = a.stmt
+			}
+		}
+		if !strings.Contains(streams, "ADD COLUMN jitter_buffer LowCardinality(String) AFTER effective_lost") {
 			t.Errorf("statements %q", stmtsOf(got))
 		}
 	})
 	t.Run("a table that does not exist is left to CREATE TABLE", func(t *testing.T) {
-		have := columnsAt(2, allTables(""))
+		have := columnsAt(SchemaRevision, allTables(""))
 		delete(have, TableStreams)
 		if got := migrationDDL(v1816, SchemaConfig{}, have); len(got) != 0 {
 			t.Errorf("statements %q", stmtsOf(got))
 		}
 	})
 	t.Run("a cluster alters the local table, then the Distributed one, on every node", func(t *testing.T) {
-		have := columnsAt(2, allTables(LocalSuffix))
-		for name, cols := range columnsAt(2, allTables("")) {
+		have := columnsAt(revisionStreamQuality, allTables(LocalSuffix))
+		for name, cols := range columnsAt(revisionStreamQuality, allTables("")) {
 			have[name] = cols
 		}
 		got := migrationDDL(v1816, SchemaConfig{Cluster: "sip-cluster"}, have)
 		if len(got) != 2 {
 			t.Fatalf("statements %q, want two", stmtsOf(got))
 		}
-		if !strings.HasPrefix(got[0].stmt, "ALTER TABLE sipscope.rtp_streams_local ON CLUSTER `sip-cluster` ADD COLUMN late Int64 AFTER mos, ") ||
-			!strings.HasPrefix(got[1].stmt, "ALTER TABLE sipscope.rtp_streams ON CLUSTER `sip-cluster` ADD COLUMN late Int64 AFTER mos, ") {
+		if got[0].stmt != "ALTER TABLE sipscope.calls_local ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" ||
+			got[1].stmt != "ALTER TABLE sipscope.calls ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" {
 			t.Errorf("statements:\n%s", strings.Join(stmtsOf(got), "\n"))
 		}
 	})
 	t.Run("a cluster whose Distributed table was already migrated alters only the local one", func(t *testing.T) {
-		have := columnsAt(2, allTables(LocalSuffix))
+		have := columnsAt(revisionStreamQuality, allTables(LocalSuffix))
 		for name, cols := range columnsAt(SchemaRevision, allTables("")) {
 			have[name] = cols
 		}
 		got := migrationDDL(v1816, SchemaConfig{Cluster: "c"}, have)
-		if len(got) != 1 || got[0].table != TableStreams+LocalSuffix {
+		if len(got) != 1 || got[0].table != TableCalls+LocalSuffix {
 			t.Errorf("statements %q", stmtsOf(got))
 		}
 	})

@@ -30,10 +30,12 @@ const (
 	// jitter buffer, R), the RTCP summary, the MOS timeline and the DTMF
 	// events of streams.
 	revisionStreamQuality = 3
+	// revisionInfoDTMF added the digits calls sent in SIP INFO.
+	revisionInfoDTMF = 4
 
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionStreamQuality
+	SchemaRevision = revisionInfoDTMF
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -111,6 +113,7 @@ func callsTable() table {
 			{Name: "linked_call_ids", Type: TypeString, Since: revisionCallDetail},
 			{Name: "last_update_us", Type: TypeUInt64, Since: revisionCallDetail},
 			{Name: "finished", Type: TypeUInt8, Since: revisionCallDetail},
+			{Name: "info_dtmf", Type: TypeString, Since: revisionInfoDTMF},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse

@@ -131,7 +131,7 @@ func (h *harness) roundTripAfterRestart(t *testing.T) {
 		Q850Cause: 16, ReasonHeader: `Q.850;cause=16;text="Normal call clearing"`,
 		PDDMs: 340.125, RingMs: 2160.5, AnswerMs: 2500.625, DurationMs: 92500.001,
 		Retransmissions: 2, ReInvites: 1, Hold: true, Forked: true, UserAgent: "Linphone/5.2 (belle-sip/5.2)",
-		XCallID: "leg-a@sbc", LinkedCallIDs: []string{"leg-a@sbc", "leg-c/x+y@[2001:db8::30]"},
+		XCallID: "leg-a@sbc", LinkedCallIDs: []string{"leg-a@sbc", "leg-c/x+y@[2001:db8::30]"}, InfoDTMF: "12#*",
 		LastUpdate: base.Add(95*time.Second + 124*us), Finished: true,
 	}
 	msg := func(ts time.Time, req bool, method string, code int, raw []byte) correlate.Message {

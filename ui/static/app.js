@@ -388,6 +388,7 @@
       item('Talk', ms(c.duration_ms), { id: 'talk', title: '200 to BYE' }));
     if (c.retransmissions) parts.push(item('Retransmissions', String(c.retransmissions), { id: 'retransmissions' }));
     if (c.re_invites) parts.push(item('Re-INVITEs', String(c.re_invites), { id: 're-invites' }));
+    if (c.info_dtmf) parts.push(item('DTMF (SIP INFO)', c.info_dtmf, { id: 'info-dtmf' }));
     const flags = [];
     if (c.hold) flags.push('on hold');
     if (c.forked) flags.push('forked');
