@@ -134,12 +134,8 @@ type Correlator struct {
 
 	tombs tombstones
 
-	pendingCalls []heldCall // dropped before Updates handed them out (Retain off)
-	pendingRegs  []heldReg
-	retainCalls  []heldCall // Retain on: every dropped record
-	retainRegs   []heldReg
-	retainCallsN int // retained records Updates has already looked at
-	retainRegsN  int
+	calls records[Call]         // calls that left the dialog table
+	regs  records[Registration] // registrations that left it
 
 	msgs  []Message
 	stats Stats
@@ -147,18 +143,18 @@ type Correlator struct {
 	sdp   sdpScratch
 }
 
-// heldCall and heldReg are records that left the dialog table, with their
-// creation order.
-type heldCall struct {
-	call Call
+// held is a record that left the dialog table, with its creation order.
+type held[T any] struct {
+	rec  T
 	seq  uint64
 	emit bool // changed since Updates last handed it out
 }
 
-type heldReg struct {
-	reg  Registration
-	seq  uint64
-	emit bool
+// records keeps the calls (or registrations) whose dialogs are gone.
+type records[T any] struct {
+	pending []held[T] // dropped before Updates handed them out (Retain off)
+	retain  []held[T] // Retain on: every dropped record
+	retainN int       // retained records Updates has already looked at
 }
 
 // New returns a Correlator; cfg must be valid (see Config.Validate).

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"hash/maphash"
 	"slices"
+	"time"
 )
 
 // A dialog lives in c.dialogs from its first message until Expire or
@@ -192,19 +193,9 @@ func (c *Correlator) drop(d *dialog) {
 	d.removed = true
 	switch d.kind {
 	case kindCall:
-		call := c.snapshotCall(d)
-		if c.cfg.Retain {
-			c.retainCalls = append(c.retainCalls, heldCall{call: call, seq: d.seq, emit: emit})
-		} else if emit {
-			c.pendingCalls = appendBounded(c.pendingCalls, heldCall{call: call, seq: d.seq}, c.pendingLimit(), &c.stats.UpdatesDropped)
-		}
+		keep(c, &c.calls, held[Call]{rec: c.snapshotCall(d), seq: d.seq, emit: emit})
 	case kindRegistration:
-		reg := c.snapshotReg(d)
-		if c.cfg.Retain {
-			c.retainRegs = append(c.retainRegs, heldReg{reg: reg, seq: d.seq, emit: emit})
-		} else if emit {
-			c.pendingRegs = appendBounded(c.pendingRegs, heldReg{reg: reg, seq: d.seq}, c.pendingLimit(), &c.stats.UpdatesDropped)
-		}
+		keep(c, &c.regs, held[Registration]{rec: c.snapshotReg(d), seq: d.seq, emit: emit})
 	}
 	c.tombs.add(maphash.String(c.seed, d.callID), c.now)
 }
@@ -223,55 +214,49 @@ func appendBounded[T any](list []T, v T, limit int, dropped *int) []T {
 	return append(list, v)
 }
 
+// keep holds the record of a dialog that left the table: every one with
+// Retain (offline), else only one with news Updates has not handed out.
+func keep[T any](c *Correlator, rs *records[T], h held[T]) {
+	if c.cfg.Retain {
+		rs.retain = append(rs.retain, h)
+	} else if h.emit {
+		h.emit = false
+		rs.pending = appendBounded(rs.pending, h, c.pendingLimit(), &c.stats.UpdatesDropped)
+	}
+}
+
 // Updates returns the calls that changed since the last call, each once,
 // in the order they first changed: new calls, calls with news, and calls
 // that ended (Finished) including those Expire or eviction dropped since.
 // A live pipeline writes them to storage; a later record of a call
 // replaces the earlier one.
 func (c *Correlator) Updates() []Call {
-	out := make([]Call, 0, len(c.pendingCalls)+len(c.retainCalls)-c.retainCallsN+c.ndirty[kindCall])
-	for _, h := range c.pendingCalls {
-		out = append(out, h.call)
-	}
-	clear(c.pendingCalls)
-	c.pendingCalls = c.pendingCalls[:0]
-	for i := c.retainCallsN; i < len(c.retainCalls); i++ {
-		if h := &c.retainCalls[i]; h.emit {
-			out = append(out, h.call)
-			h.emit = false
-		}
-	}
-	c.retainCallsN = len(c.retainCalls)
-	for d := c.dhead; d != nil; {
-		next := d.dnext
-		if d.kind == kindCall {
-			out = append(out, c.snapshotCall(d))
-			c.unlinkDirty(d)
-		}
-		d = next
-	}
-	return out
+	return updates(c, &c.calls, kindCall, c.snapshotCall)
 }
 
 // UpdatedRegistrations is Updates for registrations.
 func (c *Correlator) UpdatedRegistrations() []Registration {
-	out := make([]Registration, 0, len(c.pendingRegs)+len(c.retainRegs)-c.retainRegsN+c.ndirty[kindRegistration])
-	for _, h := range c.pendingRegs {
-		out = append(out, h.reg)
+	return updates(c, &c.regs, kindRegistration, c.snapshotReg)
+}
+
+func updates[T any](c *Correlator, rs *records[T], kind dialogKind, snapshot func(*dialog) T) []T {
+	out := make([]T, 0, len(rs.pending)+len(rs.retain)-rs.retainN+c.ndirty[kind])
+	for _, h := range rs.pending {
+		out = append(out, h.rec)
 	}
-	clear(c.pendingRegs)
-	c.pendingRegs = c.pendingRegs[:0]
-	for i := c.retainRegsN; i < len(c.retainRegs); i++ {
-		if h := &c.retainRegs[i]; h.emit {
-			out = append(out, h.reg)
+	clear(rs.pending)
+	rs.pending = rs.pending[:0]
+	for i := rs.retainN; i < len(rs.retain); i++ {
+		if h := &rs.retain[i]; h.emit {
+			out = append(out, h.rec)
 			h.emit = false
 		}
 	}
-	c.retainRegsN = len(c.retainRegs)
+	rs.retainN = len(rs.retain)
 	for d := c.dhead; d != nil; {
 		next := d.dnext
-		if d.kind == kindRegistration {
-			out = append(out, c.snapshotReg(d))
+		if d.kind == kind {
+			out = append(out, snapshot(d))
 			c.unlinkDirty(d)
 		}
 		d = next
@@ -283,50 +268,34 @@ func (c *Correlator) UpdatedRegistrations() []Registration {
 // by Updates, plus (with Retain) every call dropped before, ordered by
 // start time (first seen on ties).
 func (c *Correlator) Calls() []Call {
-	var all []heldCall
-	all = append(all, c.retainCalls...)
-	if !c.cfg.Retain {
-		all = append(all, c.pendingCalls...)
-	}
-	for d := c.head; d != nil; d = d.next {
-		if d.kind == kindCall {
-			all = append(all, heldCall{call: c.snapshotCall(d), seq: d.seq})
-		}
-	}
-	slices.SortFunc(all, func(a, b heldCall) int {
-		if n := a.call.Start.Compare(b.call.Start); n != 0 {
-			return n
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	out := make([]Call, len(all))
-	for i := range all {
-		out[i] = all[i].call
-	}
-	return out
+	return all(c, &c.calls, kindCall, c.snapshotCall, func(x Call) time.Time { return x.Start })
 }
 
 // Registrations returns registrations the way Calls returns calls.
 func (c *Correlator) Registrations() []Registration {
-	var all []heldReg
-	all = append(all, c.retainRegs...)
+	return all(c, &c.regs, kindRegistration, c.snapshotReg, func(x Registration) time.Time { return x.Start })
+}
+
+func all[T any](c *Correlator, rs *records[T], kind dialogKind, snapshot func(*dialog) T, start func(T) time.Time) []T {
+	var hs []held[T]
+	hs = append(hs, rs.retain...)
 	if !c.cfg.Retain {
-		all = append(all, c.pendingRegs...)
+		hs = append(hs, rs.pending...)
 	}
 	for d := c.head; d != nil; d = d.next {
-		if d.kind == kindRegistration {
-			all = append(all, heldReg{reg: c.snapshotReg(d), seq: d.seq})
+		if d.kind == kind {
+			hs = append(hs, held[T]{rec: snapshot(d), seq: d.seq})
 		}
 	}
-	slices.SortFunc(all, func(a, b heldReg) int {
-		if n := a.reg.Start.Compare(b.reg.Start); n != 0 {
+	slices.SortFunc(hs, func(a, b held[T]) int {
+		if n := start(a.rec).Compare(start(b.rec)); n != 0 {
 			return n
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	out := make([]Registration, len(all))
-	for i := range all {
-		out[i] = all[i].reg
+	out := make([]T, len(hs))
+	for i := range hs {
+		out[i] = hs[i].rec
 	}
 	return out
 }
