@@ -1,6 +1,6 @@
 package sdp
 
-import "strings"
+import "github.com/sipscope/sipscope/decode/internal/bitflags"
 
 // Flags records what Unmarshal tolerated or left out.
 type Flags uint8
@@ -35,17 +35,6 @@ func flagName(bit Flags) string {
 // Has reports whether all bits of x are set in f.
 func (f Flags) Has(x Flags) bool { return f&x == x }
 
-// String lists the set flags separated by '|' (allocates; not for the
-// per-packet path).
-func (f Flags) String() string {
-	var sb strings.Builder
-	for bit := Flags(1); bit != 0; bit <<= 1 {
-		if f&bit != 0 {
-			if sb.Len() > 0 {
-				sb.WriteByte('|')
-			}
-			sb.WriteString(flagName(bit))
-		}
-	}
-	return sb.String()
-}
+// String lists the set flags separated by '|' (for logs and tests, not
+// the per-packet path: it allocates).
+func (f Flags) String() string { return bitflags.String(f, flagName) }

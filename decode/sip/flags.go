@@ -1,6 +1,6 @@
 package sip
 
-import "strings"
+import "github.com/sipscope/sipscope/decode/internal/bitflags"
 
 // Flags records anomalies that Unmarshal tolerated. A message with flags
 // set was still parsed; correlate may count them or show them to users.
@@ -66,15 +66,4 @@ func (f Flags) Has(x Flags) bool { return f&x == x }
 
 // String lists the set flags separated by '|' (for logs and tests, not
 // the per-packet path: it allocates).
-func (f Flags) String() string {
-	var sb strings.Builder
-	for bit := Flags(1); bit != 0; bit <<= 1 {
-		if f&bit != 0 {
-			if sb.Len() > 0 {
-				sb.WriteByte('|')
-			}
-			sb.WriteString(flagName(bit))
-		}
-	}
-	return sb.String()
-}
+func (f Flags) String() string { return bitflags.String(f, flagName) }
