@@ -774,6 +774,29 @@
     });
     window.addEventListener('hashchange', route);
     route();
+    pollStatus();
+  }
+
+  // pollStatus shows live-capture counters in the header, kernel and queue
+  // drops in red, when serve captures live; nothing for imported files.
+  async function pollStatus() {
+    const box = $('capture-status');
+    try {
+      // A plain fetch: getJSON cancels the page's own request in flight.
+      const resp = await fetch(API + '/status', { headers: { Accept: 'application/json' } });
+      const st = (await resp.json()).live || {};
+      const sources = (st.interfaces || []).concat(st.hep_listen || []);
+      if (sources.length) {
+        const drops = (st.kernel_drops || 0) + (st.queue_drops || 0) + (st.hep_dropped || 0);
+        box.textContent = `Live: ${sources.join(', ')} · ${(st.packets || 0) + (st.hep_received || 0)} packets · ${drops} dropped`;
+        box.classList.toggle('drops', drops > 0);
+        box.title = `kernel drops ${st.kernel_drops || 0}, queue drops ${st.queue_drops || 0}, HEP dropped ${st.hep_dropped || 0}`;
+        box.hidden = false;
+      }
+    } catch (e) {
+      box.hidden = true;
+    }
+    setTimeout(pollStatus, 5000);
   }
 
   init();
