@@ -129,6 +129,7 @@ type MessageView struct {
 	CSeq       uint32 `json:"cseq"`
 	CSeqMethod string `json:"cseq_method"`
 	Raw        string `json:"raw"`
+	Node       string `json:"node"`
 }
 
 // NewMessageView converts a correlated SIP message to its JSON view.
@@ -145,6 +146,7 @@ func NewMessageView(m correlate.Message) MessageView {
 		CSeq:       m.CSeq,
 		CSeqMethod: m.CSeqMethod,
 		Raw:        string(m.Raw),
+		Node:       m.Node,
 	}
 }
 

@@ -138,6 +138,7 @@ type Correlator struct {
 	regs  records[Registration] // registrations that left it
 
 	msgs  []Message
+	node  string // capture point of the current messages (SetNode)
 	stats Stats
 	other [numMethods]int
 	sdp   sdpScratch
@@ -195,7 +196,9 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 		c.now = ts
 	}
 	if c.cfg.KeepMessages {
-		c.msgs = append(c.msgs, newMessage(time.Unix(0, ts).UTC(), src, dst, tr, m))
+		msg := newMessage(time.Unix(0, ts).UTC(), src, dst, tr, m)
+		msg.Node = c.node
+		c.msgs = append(c.msgs, msg)
 	}
 	var meth method
 	if m.IsRequest {
@@ -300,6 +303,11 @@ func newMessage(at time.Time, src, dst netip.AddrPort, tr decode.Transport, m *s
 	}
 	return msg
 }
+
+// SetNode names the capture point of the messages handled from now on
+// (kept on retained messages). The pipeline calls it when the source of
+// its frames changes; the string is shared, not copied.
+func (c *Correlator) SetNode(node string) { c.node = node }
 
 // TakeMessages returns the messages retained since the last call and forgets them.
 func (c *Correlator) TakeMessages() []Message {

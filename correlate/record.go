@@ -53,6 +53,9 @@ type Message struct {
 	FromUser   string
 	ToUser     string
 	Raw        []byte // the whole SIP message, start line to end of body
+	// Node is the capture point that saw the message: an interface, or
+	// "hep:<id>/<name>" for a HEP agent; empty for capture files.
+	Node string
 }
 
 // Call is an INVITE dialog (grouped by Call-ID). Timings are in

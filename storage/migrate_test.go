@@ -47,18 +47,19 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 			t.Errorf("statements for an up-to-date schema: %q", stmtsOf(got))
 		}
 	})
-	t.Run("revision 3 tables gain the INFO DTMF column of calls only", func(t *testing.T) {
+	t.Run("revision 3 tables gain the INFO DTMF column of calls and the node of messages", func(t *testing.T) {
 		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionStreamQuality, allTables("")))
-		if len(got) != 1 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN info_dtmf String AFTER finished" {
-			t.Fatalf("statements %q, want one for calls", stmtsOf(got))
+		if len(got) != 2 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN info_dtmf String AFTER finished" ||
+			got[1].stmt != "ALTER TABLE sipscope.sip_messages ADD COLUMN node String AFTER raw" {
+			t.Fatalf("statements %q, want one for calls and one for sip_messages", stmtsOf(got))
 		}
 	})
 	t.Run("revision 2 tables gain the stream quality columns and INFO DTMF", func(t *testing.T) {
 		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(2, allTables("")))
-		if len(got) != 2 || got[0].table != TableCalls || got[1].table != TableStreams {
-			t.Fatalf("statements %q, want one for calls and one for rtp_streams", stmtsOf(got))
+		if len(got) != 3 || got[0].table != TableCalls || got[1].table != TableMessages || got[2].table != TableStreams {
+			t.Fatalf("statements %q, want one each for calls, sip_messages and rtp_streams", stmtsOf(got))
 		}
-		s := got[1].stmt
+		s := got[2].stmt
 		for _, want := range []string{
 			"ALTER TABLE sipscope.rtp_streams ADD COLUMN late Int64 AFTER mos, ADD COLUMN effective_lost Int64 AFTER late, ",
 			"ADD COLUMN jitter_buffer String AFTER effective_lost, ",
@@ -76,7 +77,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 		if strings.Contains(s, "version") || strings.Contains(s, "LowCardinality") || strings.Contains(s, "IF NOT EXISTS") {
 			t.Errorf("adds version, or uses what 18.16 lacks:\n%s", s)
 		}
-		if n := len(got[1].columns); n != strings.Count(s, "ADD COLUMN") || n != 51 {
+		if n := len(got[2].columns); n != strings.Count(s, "ADD COLUMN") || n != 51 {
 			t.Errorf("%d columns named for %d ADD COLUMN clauses, want 51", n, strings.Count(s, "ADD COLUMN"))
 		}
 	})
@@ -86,7 +87,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 		for _, a := range got {
 			tables = append(tables, a.table)
 		}
-		if strings.Join(tables, " ") != "calls registrations rtp_streams" {
+		if strings.Join(tables, " ") != "calls registrations sip_messages rtp_streams" {
 			t.Fatalf("tables altered %q", tables)
 		}
 		if !strings.HasPrefix(got[0].stmt, "ALTER TABLE voip.calls ADD COLUMN end_reason String AFTER mos, ") ||
@@ -119,11 +120,13 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 			have[name] = cols
 		}
 		got := migrationDDL(v1816, SchemaConfig{Cluster: "sip-cluster"}, have)
-		if len(got) != 2 {
-			t.Fatalf("statements %q, want two", stmtsOf(got))
+		if len(got) != 4 {
+			t.Fatalf("statements %q, want four", stmtsOf(got))
 		}
 		if got[0].stmt != "ALTER TABLE sipscope.calls_local ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" ||
-			got[1].stmt != "ALTER TABLE sipscope.calls ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" {
+			got[1].stmt != "ALTER TABLE sipscope.calls ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" ||
+			got[2].stmt != "ALTER TABLE sipscope.sip_messages_local ON CLUSTER `sip-cluster` ADD COLUMN node String AFTER raw" ||
+			got[3].stmt != "ALTER TABLE sipscope.sip_messages ON CLUSTER `sip-cluster` ADD COLUMN node String AFTER raw" {
 			t.Errorf("statements:\n%s", strings.Join(stmtsOf(got), "\n"))
 		}
 	})
@@ -133,7 +136,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 			have[name] = cols
 		}
 		got := migrationDDL(v1816, SchemaConfig{Cluster: "c"}, have)
-		if len(got) != 1 || got[0].table != TableCalls+LocalSuffix {
+		if len(got) != 2 || got[0].table != TableCalls+LocalSuffix || got[1].table != TableMessages+LocalSuffix {
 			t.Errorf("statements %q", stmtsOf(got))
 		}
 	})

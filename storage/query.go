@@ -232,7 +232,7 @@ func (s *callScan) call() (correlate.Call, error) {
 }
 
 const messageSelect = "ts_us, call_id, src_ip, src_port, dst_ip, dst_port, transport, is_request, method, " +
-	"status_code, reason, cseq, cseq_method, from_user, to_user, raw"
+	"status_code, reason, cseq, cseq_method, from_user, to_user, raw, node"
 
 type messageScan struct {
 	tsUS                         uint64
@@ -248,12 +248,13 @@ type messageScan struct {
 	cseq                         uint32
 	cseqMethod, fromUser, toUser string
 	raw                          []byte
+	node                         string
 }
 
 func (s *messageScan) dest() []any {
 	return []any{&s.tsUS, &s.callID, &s.srcIP, &s.srcPort, &s.dstIP, &s.dstPort, &s.transport,
 		&s.isRequest, &s.method, &s.statusCode, &s.reason, &s.cseq, &s.cseqMethod,
-		&s.fromUser, &s.toUser, &s.raw}
+		&s.fromUser, &s.toUser, &s.raw, &s.node}
 }
 
 func (s *messageScan) message() (correlate.Message, error) {
@@ -269,7 +270,7 @@ func (s *messageScan) message() (correlate.Message, error) {
 		TS: timeOfMicros(s.tsUS), Src: src, Dst: dst, Transport: s.transport,
 		CallID: s.callID, IsRequest: s.isRequest != 0, Method: s.method,
 		StatusCode: int(s.statusCode), Reason: s.reason, CSeq: s.cseq,
-		CSeqMethod: s.cseqMethod, FromUser: s.fromUser, ToUser: s.toUser, Raw: s.raw,
+		CSeqMethod: s.cseqMethod, FromUser: s.fromUser, ToUser: s.toUser, Raw: s.raw, Node: s.node,
 	}, nil
 }
 

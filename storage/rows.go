@@ -156,7 +156,7 @@ func messageRow(m *correlate.Message, seq uint64) []any {
 		dateOf(m.TS), secondsOf(m.TS), microsOf(m.TS), seq, messageHash(m),
 		m.CallID, addrString(m.Src.Addr()), m.Src.Port(), addrString(m.Dst.Addr()), m.Dst.Port(),
 		m.Transport, isRequest, m.Method, clampUint16(m.StatusCode), m.Reason,
-		m.CSeq, m.CSeqMethod, m.FromUser, m.ToUser, raw,
+		m.CSeq, m.CSeqMethod, m.FromUser, m.ToUser, raw, m.Node,
 	}
 }
 

@@ -30,7 +30,8 @@ const (
 	// jitter buffer, R), the RTCP summary, the MOS timeline and the DTMF
 	// events of streams.
 	revisionStreamQuality = 3
-	// revisionInfoDTMF added the digits calls sent in SIP INFO.
+	// revisionInfoDTMF added the digits calls sent in SIP INFO and the
+	// capture node of each SIP message.
 	revisionInfoDTMF = 4
 
 	// SchemaRevision is the revision Schema creates and Migrate brings
@@ -178,6 +179,7 @@ func messagesTable() table {
 			{Name: "from_user", Type: TypeString},
 			{Name: "to_user", Type: TypeString},
 			{Name: "raw", Type: TypeBytes, Compress: true},
+			{Name: "node", Type: TypeString, LowCardinality: true, Since: revisionInfoDTMF},
 		},
 		// A message is identified by its call, time and content hash, so
 		// importing a capture twice stores each message once; seq, the

@@ -161,6 +161,10 @@ func TestKamailioSiptraceCallsAppearInSipscope(t *testing.T) {
 		// reported them, and the 100 Trying came from Kamailio.
 		seen := map[string]int{}
 		for _, m := range d.Messages {
+			// The capture node is the agent's HEP id (Kamailio's hep_capture_id).
+			if m.Node != fmt.Sprintf("hep:%d", nodeID) {
+				t.Errorf("call %s: message from node %q, want hep:%d", c.CallID, m.Node, nodeID)
+			}
 			what := m.Method
 			if !m.IsRequest {
 				what = fmt.Sprintf("%d %s", m.StatusCode, m.CSeqMethod)

@@ -244,6 +244,7 @@ type liveCallDetail struct {
 		Method     string `json:"method"`
 		StatusCode int    `json:"status_code"`
 		CSeqMethod string `json:"cseq_method"`
+		Node       string `json:"node"`
 	} `json:"messages"`
 	Streams []struct {
 		Src         string `json:"src"`

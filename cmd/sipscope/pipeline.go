@@ -35,6 +35,7 @@ type pipeline struct {
 	// lastPktTS is the latest packet time seen (HEP carries the agent's
 	// capture time, which may differ from when the frame arrived here).
 	lastPktTS int64
+	node      string // capture point of the current frame
 	// onSIP, when set, sees every SIP message that was correlated (the HEP
 	// sender forwards them). raw is valid only during the call.
 	onSIP  func(pkt *decode.Packet, raw []byte)
@@ -142,6 +143,10 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 		c.firstTS = f.TS
 	}
 	c.lastTS = f.TS
+	if f.Node != p.node {
+		p.node = f.Node
+		p.corr.SetNode(f.Node)
+	}
 	if err := p.dec.Decode(f.LinkType, f.Data, f.TS, &p.pkt); err != nil {
 		if err == decode.ErrFragmentHeld {
 			c.fragmentsHeld++ // kept for reassembly, not lost

@@ -138,7 +138,7 @@ func (h *harness) roundTripAfterRestart(t *testing.T) {
 		m := correlate.Message{
 			TS: ts, Src: ap("192.0.2.10:5060"), Dst: ap("[2001:db8::20]:5062"), Transport: "udp",
 			CallID: id, IsRequest: req, Method: method, StatusCode: code, CSeq: 101, CSeqMethod: "INVITE",
-			FromUser: "alice", ToUser: "bob", Raw: raw,
+			FromUser: "alice", ToUser: "bob", Raw: raw, Node: "hep:2001/edge-1",
 		}
 		if !req {
 			m.Src, m.Dst = m.Dst, m.Src
