@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,12 @@ type liveOptions struct {
 	flushEvery time.Duration // how often news reaches the store
 	queueLen   int           // frames buffered between the sources and the pipeline
 	noEBPF     bool          // use the classic BPF filter even where eBPF loads
+	// ring is the AF_PACKET ring per socket: snap length, block size and
+	// count, promiscuous mode. fanout > 1 opens that many sockets per
+	// interface in one PACKET_FANOUT group, each read by its own goroutine.
+	snapLen, blockSize, numBlocks int
+	promisc                       bool
+	fanout                        int
 }
 
 func (o liveOptions) enabled() bool { return len(o.ifaces)+len(o.hepUDP)+len(o.hepTCP) > 0 }
@@ -195,18 +202,28 @@ func (r *liveRunner) open(ctx context.Context) error {
 			}
 		}
 	}
-	for _, iface := range r.opts.ifaces {
-		cfg := capture.LiveConfig{Interface: iface, Filter: r.filter}
-		if r.reg != nil {
-			cfg.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"source": iface}, r.reg)
+	readers := max(r.opts.fanout, 1)
+	for i, iface := range r.opts.ifaces {
+		for n := range readers {
+			cfg := capture.LiveConfig{
+				Interface: iface, Filter: r.filter, SnapLen: r.opts.snapLen,
+				BlockSize: r.opts.blockSize, NumBlocks: r.opts.numBlocks, Promiscuous: r.opts.promisc,
+			}
+			if readers > 1 {
+				// One group per interface; the id only has to be unique on the host.
+				cfg.FanoutGroup = uint16(os.Getpid()+i) | 1
+			}
+			if r.reg != nil {
+				cfg.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"source": fmt.Sprintf("%s#%d", iface, n)}, r.reg)
+			}
+			src, err := capture.OpenLive(cfg)
+			if err != nil {
+				r.closeAll()
+				return fmt.Errorf("capture on %s: %w", iface, err)
+			}
+			r.sources = append(r.sources, src)
+			r.closers = append(r.closers, src)
 		}
-		src, err := capture.OpenLive(cfg)
-		if err != nil {
-			r.closeAll()
-			return fmt.Errorf("capture on %s: %w", iface, err)
-		}
-		r.sources = append(r.sources, src)
-		r.closers = append(r.closers, src)
 	}
 	if len(r.opts.hepUDP)+len(r.opts.hepTCP) > 0 {
 		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.hepUDP, TCP: r.opts.hepTCP, Registerer: r.reg, Logger: r.logger})

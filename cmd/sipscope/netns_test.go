@@ -263,7 +263,7 @@ type liveCallDetail struct {
 func TestLiveCaptureOfSippCallsOverAVeth(t *testing.T) {
 	requireLiveRoot(t, "sipp", "sysctl")
 	link := newUACLink(t)
-	base, stopServe := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms")
+	base, stopServe := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc")
 	t.Cleanup(stopServe) // before the veth goes away (cleanups run last-in first-out)
 
 	uas := netip.AddrPortFrom(link.rootIP, 5060)

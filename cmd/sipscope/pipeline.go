@@ -388,8 +388,12 @@ func (p *pipeline) finishStreams(opts qualityOptions) []quality.Stream {
 
 // streamRecord is the current statistics of one stream as a record.
 func (p *pipeline) streamRecord(s *rtpStream, opts qualityOptions) quality.Stream {
-	if s.callID == "" {
-		s.callID = p.corr.MediaCallID(s.key.src, s.key.dst)
+	// Bind again with what SDP has said since the first packet: with a
+	// fanout group, or RTP racing its 200 OK, the first packet can arrive
+	// before the SDP that explains it, and a reused media port then points
+	// at an older call. A binding that has since gone (call expired) stays.
+	if id := p.corr.MediaCallID(s.key.src, s.key.dst); id != "" {
+		s.callID = id
 	}
 	var st quality.Stream
 	if rep, ok := p.rtcp.Report(s.key.ssrc); ok {

@@ -134,6 +134,10 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	hepListen := fs.String("hep-listen", "", "receive HEP, e.g. udp://127.0.0.1:9060,tcp://127.0.0.1:9060")
 	noEBPF := fs.Bool("no-ebpf", false, "use the classic BPF filter instead of the eBPF program")
 	flush := fs.Duration("flush", time.Second, "how often live news is written to the store")
+	snapLen := fs.Int("snaplen", 0, "bytes kept of each captured packet (0: 65535)")
+	ringMB := fs.Int("ring-mb", 0, "AF_PACKET ring memory per socket in MiB, in 4 MiB blocks (0: 64)")
+	promisc := fs.Bool("promisc", false, "put capture interfaces in promiscuous mode (a SPAN port needs it)")
+	fanout := fs.Int("fanout", 1, "sockets per interface sharing its packets by flow (PACKET_FANOUT), each read by its own goroutine")
 	var hepOut hepSendConfig
 	hepOut.addFlags(fs)
 	var imports multiFlag
@@ -172,7 +176,16 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 			}
 		}
 	}
-	live := liveOptions{flushEvery: *flush, noEBPF: *noEBPF}
+	if *fanout < 1 || *fanout > 64 {
+		return fmt.Errorf("--fanout %d: want 1 to 64", *fanout)
+	}
+	if *ringMB < 0 || *ringMB%4 != 0 {
+		return fmt.Errorf("--ring-mb %d: want a multiple of 4", *ringMB)
+	}
+	live := liveOptions{flushEvery: *flush, noEBPF: *noEBPF, snapLen: *snapLen, promisc: *promisc, fanout: *fanout}
+	if *ringMB > 0 {
+		live.blockSize, live.numBlocks = 4<<20, *ringMB/4
+	}
 	for _, i := range strings.Split(*iface, ",") {
 		if i = strings.TrimSpace(i); i != "" {
 			live.ifaces = append(live.ifaces, i)
