@@ -186,8 +186,29 @@ func (r *Reassembler) Stats() Stats {
 // (through reordering) held ones behind it, is passed to emit before Feed
 // returns. emit must not call Feed.
 func (r *Reassembler) Feed(p *decode.Packet, emit func(Message)) {
+	if c := r.feed(p, emit); c != nil {
+		r.releaseIfNotSIP(c)
+	}
+}
+
+// releaseIfNotSIP frees what a connection found to carry something else
+// still holds: the classification can happen anywhere in the framing
+// (first line, WebSocket upgrade, resync), so the release happens once the
+// segment is done with, not at each of those places.
+func (r *Reassembler) releaseIfNotSIP(c *conn) {
+	if c.mode == modeNotSIP {
+		for i := range c.dirs {
+			if c.dirs[i].holding() > 0 {
+				r.discard(&c.dirs[i])
+			}
+		}
+	}
+}
+
+// feed is Feed; it returns the connection the segment belongs to, if any.
+func (r *Reassembler) feed(p *decode.Packet, emit func(Message)) *conn {
 	if p.Transport != decode.TransportTCP {
-		return
+		return nil
 	}
 	r.stats.Segments++
 	key, di := keyOf(p.Src, p.Dst)
@@ -197,7 +218,7 @@ func (r *Reassembler) Feed(p *decode.Packet, emit func(Message)) {
 		// A bare ACK, FIN or RST of a connection not seen before says
 		// nothing worth remembering.
 		if rst || (!syn && len(p.Payload) == 0) {
-			return
+			return c
 		}
 		c = r.newConn(key)
 	} else {
@@ -207,7 +228,7 @@ func (r *Reassembler) Feed(p *decode.Packet, emit func(Message)) {
 	if rst {
 		r.closeDir(c, 0)
 		r.closeDir(c, 1)
-		return
+		return c
 	}
 	d := &c.dirs[di]
 	seq := p.TCPSeq
@@ -221,11 +242,11 @@ func (r *Reassembler) Feed(p *decode.Packet, emit func(Message)) {
 		seq++ // data in a SYN (TCP Fast Open) follows the ISN
 	}
 	if d.closed || d.wsBroken || c.mode == modeNotSIP {
-		return
+		return c
 	}
 	if !d.started {
 		if len(p.Payload) == 0 && !fin {
-			return
+			return c
 		}
 		d.started, d.next = true, seq
 	}
@@ -241,6 +262,7 @@ func (r *Reassembler) Feed(p *decode.Packet, emit func(Message)) {
 			r.closeDir(c, i)
 		}
 	}
+	return c
 }
 
 // Expire drops the connections that have had no segment since
@@ -264,6 +286,7 @@ func (r *Reassembler) Flush(emit func(Message)) {
 				r.skipGap(c, i, emit)
 			}
 		}
+		r.releaseIfNotSIP(c)
 	}
 }
 
