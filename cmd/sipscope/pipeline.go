@@ -281,6 +281,19 @@ func (p *pipeline) handleTCP() {
 
 // onTCPMessage takes one reassembled SIP message from a TCP connection.
 func (p *pipeline) onTCPMessage(m stream.Message) {
+	if m.HEP {
+		// The reassembler still reads the segment it was fed (p.pkt): the
+		// HEP packet's inner view must not outlive this call.
+		seg := p.pkt
+		p.pkt.TS = m.TS
+		if err := p.dec.UnwrapHEP(m.Payload, &p.pkt); err != nil {
+			p.counts.decodeErrors[decode.Reason(err)]++
+		} else {
+			p.handleHEPInner()
+		}
+		p.pkt = seg
+		return
+	}
 	p.pkt.Src, p.pkt.Dst, p.pkt.TS = m.Src, m.Dst, m.TS
 	if m.WebSocket {
 		p.counts.webSocketMessages++

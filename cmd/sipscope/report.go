@@ -46,6 +46,7 @@ type tcpSummary struct {
 	NotSIPConnections uint64 `json:"not_sip_connections"`
 	TLSConnections    uint64 `json:"tls_connections"`
 	WebSocketConns    uint64 `json:"websocket_connections"`
+	HEPConnections    uint64 `json:"hep_connections"`
 	Evicted           uint64 `json:"evicted"`
 	BufferOverflows   uint64 `json:"buffer_overflows"`
 }
@@ -54,7 +55,7 @@ func newTCPSummary(s stream.Stats) tcpSummary {
 	return tcpSummary{
 		Segments: s.Segments, Messages: s.Messages, Retransmissions: s.Retransmissions, OutOfOrder: s.OutOfOrder,
 		GapsSkipped: s.GapsSkipped, BytesSkipped: s.BytesSkipped, NotSIPConnections: s.NotSIPConns,
-		TLSConnections: s.TLSConns, WebSocketConns: s.WebSocketConns, Evicted: s.Evicted, BufferOverflows: s.BufferOverflows,
+		TLSConnections: s.TLSConns, WebSocketConns: s.WebSocketConns, HEPConnections: s.HEPConns, Evicted: s.Evicted, BufferOverflows: s.BufferOverflows,
 	}
 }
 

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 
@@ -35,6 +36,8 @@ func (r *Reassembler) consume(c *conn, di int, b []byte, ts int64, emit func(Mes
 			n, wait = r.handshake(c, di, b[used:])
 		case c.mode == modeWebSocket:
 			n, wait = r.frameWebSocket(c, di, b[used:], ts, emit)
+		case c.mode == modeHEP:
+			n, wait = r.frameHEP(c, di, b[used:], ts, emit)
 		}
 		used += n
 		if wait {
@@ -54,6 +57,14 @@ func (r *Reassembler) classify(c *conn, di int, b []byte) (int, bool) {
 	if LooksLikeTLS(b) {
 		r.markNotSIP(c, true)
 		return len(b), false
+	}
+	if len(b) < len(hep3) && bytes.HasPrefix([]byte(hep3), b) {
+		return 0, true // maybe HEP: wait for the magic
+	}
+	if bytes.HasPrefix(b, []byte(hep3)) {
+		c.mode = modeHEP
+		r.stats.HEPConns++
+		return 0, false
 	}
 	if !d.knownStart && r.looksLikeSIPWebSocket(b) {
 		// The capture began after the upgrade.
@@ -251,4 +262,33 @@ func isTokenChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("-.!%*_+`'~", c) >= 0
+}
+
+// hep3 starts every HEPv3 packet; its next two bytes are the total length.
+const hep3 = "HEP3"
+
+// hepHeader is the magic and the length field.
+const hepHeader = 6
+
+// frameHEP cuts one HEPv3 packet off a collector connection. A stream that
+// loses the framing (no magic where a packet must start) is given up, as a
+// HEP collector would close it.
+func (r *Reassembler) frameHEP(c *conn, di int, b []byte, ts int64, emit func(Message)) (int, bool) {
+	if len(b) < hepHeader {
+		return 0, true
+	}
+	n := int(binary.BigEndian.Uint16(b[4:6]))
+	if !bytes.HasPrefix(b, []byte(hep3)) || n < hepHeader {
+		r.stats.FramingErrors++
+		r.markNotSIP(c, false)
+		return len(b), false
+	}
+	if len(b) < n {
+		return 0, true
+	}
+	d := &c.dirs[di]
+	r.stats.HEPPackets++
+	r.stats.Messages++
+	emit(Message{Src: d.src, Dst: d.dst, TS: ts, Payload: b[:n], HEP: true})
+	return n, false
 }

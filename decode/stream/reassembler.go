@@ -25,6 +25,9 @@ type Message struct {
 	// WebSocket is set when the message arrived in WebSocket frames
 	// (RFC 7118); Payload is then the unmasked WebSocket message.
 	WebSocket bool
+	// HEP is set when the connection carries HEPv3 (an agent sending to a
+	// collector over TCP); Payload is then one whole HEP packet.
+	HEP bool
 }
 
 // Stats counts what a Reassembler did. Everything it throws away is
@@ -45,6 +48,8 @@ type Stats struct {
 	Expired         uint64 // connections dropped by Expire after IdleTimeout
 	BufferOverflows uint64 // times held bytes would have passed MaxBufferPerConn or MaxTotalBytes; the data was dropped and the stream resynced
 	WebSocketConns  uint64 // connections that upgraded to WebSocket with the "sip" subprotocol
+	HEPConns        uint64 // connections carrying HEPv3 to a collector
+	HEPPackets      uint64 // HEP packets framed out of them
 	WebSocketFrames uint64 // WebSocket frames parsed
 	WebSocketCtrl   uint64 // the part of WebSocketFrames that are control frames (ping, pong, close), skipped
 	Conns           int    // connections tracked now
@@ -59,6 +64,7 @@ const (
 	modeSIP                       // SIP framed by Content-Length
 	modeHandshake                 // a WebSocket upgrade for "sip" was asked; waiting for 101
 	modeWebSocket                 // WebSocket frames in both directions
+	modeHEP                       // HEPv3 packets framed by their length field
 	modeNotSIP                    // something else; its segments are ignored
 )
 
