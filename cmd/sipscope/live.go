@@ -19,6 +19,7 @@ import (
 	"github.com/sipscope/sipscope/bpf"
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 )
 
@@ -405,7 +406,9 @@ func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
 	for _, s := range p.order {
 		idle := now-s.last > int64(streamIdle)
 		if s.dirty || final {
-			b.Streams = append(b.Streams, p.streamRecord(s, qualityOptions{g711PLC: true}))
+			st := p.streamRecord(s, qualityOptions{g711PLC: true})
+			p.rememberMOS(s.key, &st)
+			b.Streams = append(b.Streams, st)
 			s.dirty = false
 		}
 		if idle && !final {
@@ -416,8 +419,40 @@ func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
 	}
 	clear(p.order[len(keep):])
 	p.order = keep
-	applyCallMOS(b.Calls, b.Streams)
+	for i := range b.Calls {
+		c := &b.Calls[i]
+		c.MOS = p.worstMOS(c.CallID)
+		if c.Finished {
+			delete(p.streamMOS, c.CallID)
+		}
+	}
 	return b
+}
+
+// rememberMOS keeps each bound stream's latest MOS, so that a call record
+// written when only its signalling changed (a BYE after the media stopped)
+// still carries the MOS of its worst direction rather than none.
+func (p *pipeline) rememberMOS(key streamKey, st *quality.Stream) {
+	if st.CallID == "" || st.MOS <= 0 {
+		return
+	}
+	m := p.streamMOS[st.CallID]
+	if m == nil {
+		m = make(map[streamKey]float64, 2)
+		p.streamMOS[st.CallID] = m
+	}
+	m[key] = st.MOS
+}
+
+// worstMOS is the lowest latest MOS of the call's streams, 0 without RTP.
+func (p *pipeline) worstMOS(callID string) float64 {
+	worst := 0.0
+	for _, mos := range p.streamMOS[callID] {
+		if worst == 0 || mos < worst {
+			worst = mos
+		}
+	}
+	return worst
 }
 
 // streamIdle is how long a stream may see no packet before live mode

@@ -28,10 +28,12 @@ type pipeline struct {
 	streams map[streamKey]*rtpStream
 	order   []*rtpStream
 	tcp     *stream.Reassembler
-	rtcp    *quality.RTCPTracker
-	emitTCP func(stream.Message) // p.onTCPMessage, bound once
-	base    int64
-	started bool
+	// streamMOS (live mode) is the latest MOS of each bound stream by call.
+	streamMOS map[string]map[streamKey]float64
+	rtcp      *quality.RTCPTracker
+	emitTCP   func(stream.Message) // p.onTCPMessage, bound once
+	base      int64
+	started   bool
 	// lastPktTS is the latest packet time seen (HEP carries the agent's
 	// capture time, which may differ from when the frame arrived here).
 	lastPktTS int64
@@ -85,11 +87,12 @@ func newPipeline(cfg correlate.Config) *pipeline {
 		panic(err) // the zero config is valid; only a negative MaxSSRCs fails
 	}
 	p := &pipeline{
-		dec:     dec,
-		corr:    correlate.New(cfg),
-		streams: make(map[streamKey]*rtpStream),
-		tcp:     stream.New(stream.Config{}),
-		rtcp:    rtcp,
+		dec:       dec,
+		corr:      correlate.New(cfg),
+		streams:   make(map[streamKey]*rtpStream),
+		streamMOS: make(map[string]map[streamKey]float64),
+		tcp:       stream.New(stream.Config{}),
+		rtcp:      rtcp,
 		counts: counters{
 			requests:     make(map[string]int),
 			decodeErrors: make(map[string]int),
