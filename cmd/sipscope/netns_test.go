@@ -334,6 +334,18 @@ func TestLiveCaptureOfSippCallsOverAVeth(t *testing.T) {
 		}
 	}
 
+	// The ring and the queue must not have lost anything: a loss below
+	// would otherwise read as a decode or binding bug.
+	var st struct {
+		Live liveStatus `json:"live"`
+	}
+	getJSON(t, base+"/api/v1/status", &st)
+	t.Logf("capture: %d packets through the filter, %d kernel drops, %d ring freezes, %d queue drops",
+		st.Live.Packets, st.Live.KernelDrops, st.Live.FreezeQueue, st.Live.QueueDrops)
+	if st.Live.KernelDrops+st.Live.QueueDrops != 0 {
+		t.Errorf("capture dropped packets: %d in the kernel ring, %d in the queue to the pipeline", st.Live.KernelDrops, st.Live.QueueDrops)
+	}
+
 	for _, d := range details {
 		c := d.Call
 		if c.State != "answered" || c.EndReason != "caller_bye" {

@@ -135,7 +135,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	noEBPF := fs.Bool("no-ebpf", false, "use the classic BPF filter instead of the eBPF program")
 	flush := fs.Duration("flush", time.Second, "how often live news is written to the store")
 	snapLen := fs.Int("snaplen", 0, "bytes kept of each captured packet (0: 65535)")
-	ringMB := fs.Int("ring-mb", 0, "AF_PACKET ring memory per socket in MiB, in 4 MiB blocks (0: 64)")
+	ringMB := fs.Int("ring-mb", 0, "AF_PACKET ring memory per socket in MiB: 2 to 64 in 16 blocks, more in 4 MiB blocks (0: 64)")
 	promisc := fs.Bool("promisc", false, "put capture interfaces in promiscuous mode (a SPAN port needs it)")
 	fanout := fs.Int("fanout", 1, "sockets per interface sharing its packets by flow (PACKET_FANOUT), each read by its own goroutine")
 	var hepOut hepSendConfig
@@ -179,12 +179,11 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if *fanout < 1 || *fanout > 64 {
 		return fmt.Errorf("--fanout %d: want 1 to 64", *fanout)
 	}
-	if *ringMB < 0 || *ringMB%4 != 0 {
-		return fmt.Errorf("--ring-mb %d: want a multiple of 4", *ringMB)
-	}
 	live := liveOptions{flushEvery: *flush, noEBPF: *noEBPF, snapLen: *snapLen, promisc: *promisc, fanout: *fanout}
-	if *ringMB > 0 {
-		live.blockSize, live.numBlocks = 4<<20, *ringMB/4
+	if *ringMB != 0 {
+		if live.blockSize, live.numBlocks, err = ringGeometry(*ringMB); err != nil {
+			return err
+		}
 	}
 	for _, i := range strings.Split(*iface, ",") {
 		if i = strings.TrimSpace(i); i != "" {
@@ -240,3 +239,22 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// ringGeometry turns --ring-mb into TPACKET_V3 blocks. The kernel hands a
+// block over when it is full or when its timeout (50 ms) passes, so on a
+// quiet link every block holds a few packets and the ring absorbs a reader
+// stall of about blocks × 50 ms whatever its size: small rings therefore
+// keep 16 blocks and shrink the blocks (down to 128 KiB, which still holds
+// a 64 KiB frame), and large rings grow in 4 MiB blocks.
+func ringGeometry(mb int) (blockSize, numBlocks int, err error) {
+	const blocks, bigBlock = 16, 4 << 20
+	switch {
+	case mb < 2:
+		return 0, 0, fmt.Errorf("--ring-mb %d: want at least 2", mb)
+	case mb <= blocks*bigBlock>>20:
+		return mb << 20 / blocks, blocks, nil
+	case mb%(bigBlock>>20) != 0:
+		return 0, 0, fmt.Errorf("--ring-mb %d: above %d, want a multiple of %d", mb, blocks*bigBlock>>20, bigBlock>>20)
+	}
+	return bigBlock, mb / (bigBlock >> 20), nil
+}
