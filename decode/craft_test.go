@@ -178,6 +178,13 @@ func vxlan(vni uint32, payload []byte) []byte {
 	return cat([]byte{0x08, 0, 0, 0, byte(vni >> 16), byte(vni >> 8), byte(vni), 0}, payload)
 }
 
+// tzsp is a TZSP header (version 1, type received) for encapsulation
+// encap, with the given tagged fields before the END tag.
+func tzsp(encap uint16, tags []byte, payload []byte) []byte {
+	h := be.AppendUint16([]byte{1, 0}, encap)
+	return cat(h, tags, []byte{1}, payload)
+}
+
 func geneve(proto uint16, optWords int, payload []byte) []byte {
 	h := []byte{byte(optWords), 0, byte(proto >> 8), byte(proto), 0, 0, 0x2a, 0}
 	for range optWords {

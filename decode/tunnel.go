@@ -4,6 +4,21 @@ package decode
 const (
 	portVXLAN  = 4789
 	portGeneve = 6081
+	portTZSP   = 37008
+)
+
+// TZSP (TaZmen Sniffer Protocol, as MikroTik and other sensors stream
+// mirrored traffic): version 1, a type, the encapsulated protocol, then
+// tagged fields ending with an END tag.
+const (
+	tzspVersion      = 1
+	tzspTypeReceived = 0 // frame the sensor received
+	tzspTypeSent     = 1 // frame the sensor sent
+	tzspEthernet     = 1
+	tzspTagPadding   = 0 // one byte, no length
+	tzspTagEnd       = 1 // one byte, no length; the frame follows
+	// maxTZSPTags bounds the walk over the tagged fields.
+	maxTZSPTags = 32
 )
 
 // gre decodes a GRE header (RFC 2784/2890: optional checksum, key and
@@ -89,6 +104,22 @@ func (d *Decoder) udpTunnel(dstPort uint16, b []byte, p *Packet) (bool, error) {
 			return true, err
 		}
 		return true, d.ethernet(b[8:], p)
+	case portTZSP:
+		if len(b) < 5 || b[0] != tzspVersion || (b[1] != tzspTypeReceived && b[1] != tzspTypeSent) {
+			return false, nil
+		}
+		n, ok := tzspTags(b[4:])
+		if !ok {
+			return false, nil
+		}
+		if err := enterTunnel(p); err != nil {
+			return true, err
+		}
+		if be16(b[2:]) != tzspEthernet {
+			// 802.11, Prism and the like carry no IP we could use.
+			return true, ErrUnsupportedTunnel
+		}
+		return true, d.ethernet(b[4+n:], p)
 	case portGeneve:
 		// RFC 8926: version 0, option length in 4-byte words, protocol type.
 		if len(b) < 8 || b[0]>>6 != 0 {
@@ -108,4 +139,27 @@ func (d *Decoder) udpTunnel(dstPort uint16, b []byte, p *Packet) (bool, error) {
 		return true, d.etherType(proto, b[n:], p)
 	}
 	return false, nil
+}
+
+// tzspTags returns the length of TZSP's tagged fields up to and including
+// the END tag, or false when they are malformed or too many.
+func tzspTags(b []byte) (int, bool) {
+	n := 0
+	for range maxTZSPTags {
+		if n >= len(b) {
+			return 0, false
+		}
+		switch b[n] {
+		case tzspTagEnd:
+			return n + 1, true
+		case tzspTagPadding:
+			n++
+		default:
+			if n+1 >= len(b) {
+				return 0, false
+			}
+			n += 2 + int(b[n+1])
+		}
+	}
+	return 0, false
 }

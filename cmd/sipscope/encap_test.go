@@ -13,7 +13,7 @@ import (
 // TestAnalyzeEncapsulationsMatchGroundTruth runs the real analyze pipeline
 // over every capture in testdata/encap/ (one per encapsulation and SIP
 // transport: VLAN, QinQ, MPLS, VXLAN, Geneve, GRE, ERSPAN II/III, IP-in-IP,
-// IPv6, fragments, HEP, Linux cooked, segmented/reordered/retransmitted TCP,
+// IPv6, fragments, HEP, TZSP, Linux cooked, segmented/reordered/retransmitted TCP,
 // WebSocket, SCTP) and checks it against the generator's truth, which tshark
 // confirms in the gen package's tests.
 func TestAnalyzeEncapsulationsMatchGroundTruth(t *testing.T) {

@@ -87,6 +87,9 @@ const (
 	// agent (HEPAgent, node HEPNodeID) to a collector (HEPCollector): the
 	// capture holds only that HEP traffic, no RTP and no TCP control.
 	EncapHEP = "hep"
+	// EncapTZSP streams each inner Ethernet frame as TZSP over UDP port
+	// 37008 from a remote sensor (as MikroTik's packet sniffer does).
+	EncapTZSP = "tzsp"
 	// EncapSLL uses the Linux cooked capture v1 link type instead of Ethernet.
 	EncapSLL = "sll"
 	// EncapSLL2 uses the Linux cooked capture v2 link type.
@@ -96,7 +99,7 @@ const (
 // AllEncaps returns every Encap value, EncapNone first.
 func AllEncaps() []string {
 	return []string{EncapNone, EncapVLAN, EncapQinQ, EncapMPLS, EncapVXLAN, EncapGeneve, EncapGRE,
-		EncapERSPAN2, EncapERSPAN3, EncapIPIP, Encap6in4, Encap4in6, EncapFragments, EncapHEP, EncapSLL, EncapSLL2}
+		EncapERSPAN2, EncapERSPAN3, EncapIPIP, Encap6in4, Encap4in6, EncapFragments, EncapHEP, EncapTZSP, EncapSLL, EncapSLL2}
 }
 
 // Defaults applied to zero Config fields.

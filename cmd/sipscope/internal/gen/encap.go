@@ -21,9 +21,11 @@ const (
 	geneveVNI    = 5002
 	portVXLAN    = 4789
 	portGeneve   = 6081
-	erspanID     = 7 // ERSPAN session
-	erspanHWID   = 3 // ERSPAN III hardware id of the mirroring switch
-	sllIfIndex   = 2 // interface index in SLL2 headers
+	portTZSP     = 37008
+	tzspSensor   = 49152 // the sensor's source port
+	erspanID     = 7     // ERSPAN session
+	erspanHWID   = 3     // ERSPAN III hardware id of the mirroring switch
+	sllIfIndex   = 2     // interface index in SLL2 headers
 	arphrdEther  = 1
 	sllHost      = 0 // packet type: addressed to the capturing host
 	sllOutgoing  = 4 // packet type: sent by the capturing host
@@ -107,6 +109,15 @@ func (s *serializer) link(f *frame, ip []byte) ([]byte, error) {
 		h.Write([]byte(f.src.String() + f.dst.String()))
 		sport := uint16(49152 + h.Sum32()%16384)
 		return s.outer(netip.AddrPortFrom(a, sport), netip.AddrPortFrom(b, port), layers.IPProtocolUDP, f.tos, append(hdr, inner...))
+	case EncapTZSP:
+		inner, err := s.serialize(ethernet(src, dst, et), gopacket.Payload(ip))
+		if err != nil {
+			return nil, err
+		}
+		// Version 1, type 0 (received), encapsulation 1 (Ethernet), then
+		// the END tag: a sensor that adds no tagged fields.
+		hdr := []byte{1, 0, 0, 1, 1}
+		return s.outer(netip.AddrPortFrom(mirrorSrc(), tzspSensor), netip.AddrPortFrom(mirrorDst(), portTZSP), layers.IPProtocolUDP, 0, append(hdr, inner...))
 	case EncapGRE:
 		gre := make([]byte, 4, 4+len(ip))
 		binary.BigEndian.PutUint16(gre[2:], uint16(et))

@@ -63,6 +63,7 @@ func committedEncapCaptures() []committedCapture {
 		{"hep", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Encap: EncapHEP}},
 		{"sll", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Encap: EncapSLL}},
 		{"sll2", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Encap: EncapSLL2}},
+		{"tzsp", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Encap: EncapTZSP}},
 		{"tcp_segmented", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Transport: TransportTCP, TCPSegmentSize: 200}},
 		{"tcp_reordered", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Transport: TransportTCP, TCPSegmentSize: 200, TCPReorderPct: 50}},
 		{"tcp_retransmitted", Config{Calls: 4, Seed: 21, Mix: m, CallDuration: d, Transport: TransportTCP, TCPSegmentSize: 300, TCPRetransmitPct: 50}},
