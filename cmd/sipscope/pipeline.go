@@ -41,7 +41,7 @@ type pipeline struct {
 	// onSIP, when set, sees every SIP message that was correlated (the HEP
 	// sender forwards them). raw is valid only during the call.
 	onSIP func(pkt *decode.Packet, raw []byte)
-	// onRTCP, when set, sees every RTCP packet that was read, with the
+	// onRTCP, when set, sees every RTCP packet, with the
 	// Call-ID of the call whose SDP explains its flow ("" when none).
 	onRTCP func(pkt *decode.Packet, raw []byte, callID string)
 	// onStreamStats, when set, sees a stream's statistics each time live
@@ -237,7 +237,8 @@ func (p *pipeline) handleHEPInner() {
 func (p *pipeline) handleRTCP(pl []byte) {
 	if err := p.rtcp.HandleFrom(pl, p.pkt.TS, p.pkt.Src, p.pkt.Dst); err != nil {
 		p.counts.decodeErrors["rtcp_malformed"]++
-	} else if p.onRTCP != nil {
+	}
+	if p.onRTCP != nil { // it reads what it can of a flawed compound, as heplify does
 		p.onRTCP(&p.pkt, pl, p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst))
 	}
 }
