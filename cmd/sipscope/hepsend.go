@@ -273,6 +273,18 @@ func (s *hepSender) register(reg prometheus.Registerer) error {
 	return nil
 }
 
+// attach makes the pipeline hand the sender what c asks it to forward:
+// SIP always, RTCP and stream statistics when asked.
+func (s *hepSender) attach(p *pipeline, c hepSendConfig) {
+	p.onSIP = s.send
+	if c.HEPSendRTCP {
+		p.onRTCP = s.sendRTCP
+	}
+	if c.HEPSendStats {
+		p.onStreamStats = s.sendStats
+	}
+}
+
 // ipProtocol is the IP protocol number HEP's protocol chunk carries.
 func ipProtocol(t decode.Transport) uint8 {
 	switch t {

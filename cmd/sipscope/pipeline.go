@@ -41,8 +41,8 @@ type pipeline struct {
 	// onSIP, when set, sees every SIP message that was correlated (the HEP
 	// sender forwards them). raw is valid only during the call.
 	onSIP func(pkt *decode.Packet, raw []byte)
-	// onRTCP, when set, sees every RTCP packet, with the
-	// Call-ID of the call whose SDP explains its flow ("" when none).
+	// onRTCP, when set, sees every RTCP packet, with the Call-ID of the
+	// call whose SDP explains its flow ("" when none).
 	onRTCP func(pkt *decode.Packet, raw []byte, callID string)
 	// onStreamStats, when set, sees a stream's statistics each time live
 	// mode writes them, and a last time (final) when it forgets the stream.

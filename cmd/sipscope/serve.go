@@ -223,13 +223,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 			return err
 		}
 		if sender != nil {
-			runner.p.onSIP = sender.send
-			if hepOut.HEPSendRTCP {
-				runner.p.onRTCP = sender.sendRTCP
-			}
-			if hepOut.HEPSendStats {
-				runner.p.onStreamStats = sender.sendStats
-			}
+			sender.attach(runner.p, hepOut)
 			g.Go(func() error { return sender.Run(gctx) })
 		}
 		g.Go(func() error { defer sender.finish(); return runner.Run(gctx) })
