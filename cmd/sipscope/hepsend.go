@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,10 @@ type hepSendConfig struct {
 	HEPNodeID   uint32 `json:"hep_node_id"`   // HEP capture agent id
 	HEPNodeName string `json:"hep_node_name"` // HEP node name chunk
 	HEPAuthKey  string `json:"hep_auth_key"`  // HEP authentication key chunk
+	HEPSendRTCP bool   `json:"hep_send_rtcp"` // also forward RTCP, as heplify's JSON (HEP type 5)
+	// HEPSendStats also sends each call's RTP stream statistics, as RTP
+	// agent reports (HEP type 34).
+	HEPSendStats bool `json:"hep_send_stats"`
 }
 
 // addFlags declares the agent-mode flags of serve on fs.
@@ -41,6 +46,8 @@ func (c *hepSendConfig) addFlags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&c.HEPNodeName, "hep-node-name", "", "HEP node name sent with --hep-send")
 	fs.StringVar(&c.HEPAuthKey, "hep-auth-key", "", "HEP authentication key sent with --hep-send")
+	fs.BoolVar(&c.HEPSendRTCP, "hep-send-rtcp", false, "with --hep-send, also forward the RTCP of calls, as heplify's JSON (HEP type 5, correlation id = Call-ID)")
+	fs.BoolVar(&c.HEPSendStats, "hep-send-stats", false, "with --hep-send, also send the RTP statistics of each call's streams (HEP type 34, correlation id = Call-ID)")
 }
 
 // merge takes from the config file what the command line did not set
@@ -57,6 +64,12 @@ func (c *hepSendConfig) merge(file hepSendConfig, set map[string]bool) {
 	}
 	if file.HEPAuthKey != "" && !set["hep-auth-key"] {
 		c.HEPAuthKey = file.HEPAuthKey
+	}
+	if file.HEPSendRTCP && !set["hep-send-rtcp"] {
+		c.HEPSendRTCP = true
+	}
+	if file.HEPSendStats && !set["hep-send-stats"] {
+		c.HEPSendStats = true
 	}
 }
 
@@ -102,13 +115,45 @@ const (
 
 // hepSpan locates one encoded packet in the ring: bytes [off, off+n), and
 // the ring's write position just after it, which the sender publishes as
-// free once the packet has left.
+// free once the packet has left. kind says which counters it goes to.
 type hepSpan struct {
 	off, n uint32
 	end    uint64
+	kind   hepKind
 }
 
-// hepSender forwards captured SIP as HEPv3 to one collector (agent mode).
+// hepKind is what a forwarded packet carries; the sender counts per kind.
+type hepKind uint8
+
+const (
+	hepKindSIP   hepKind = iota // a captured SIP message (HEP type 1)
+	hepKindRTCP                 // a captured RTCP packet as heplify's JSON (HEP type 5)
+	hepKindStats                // a stream's RTP statistics as an RTP agent report (HEP type 34)
+	numHEPKinds
+)
+
+// String is the kind's type label on the metric.
+func (k hepKind) String() string {
+	switch k {
+	case hepKindRTCP:
+		return "rtcp"
+	case hepKindStats:
+		return "rtp_stats"
+	}
+	return "sip"
+}
+
+// hepCounters count one kind's packets by outcome. noCall and malformed
+// count what was never queued: RTCP or a stream that no SDP tied to a call
+// (a collector files such reports under nothing), and RTCP whose JSON
+// could not be built.
+type hepCounters struct {
+	sent, dropped, errs, noCall, malformed atomic.Uint64
+}
+
+// hepSender forwards captured SIP as HEPv3 to one collector (agent mode),
+// and on request the calls' RTCP (sendRTCP) and RTP statistics (sendStats)
+// in the JSON forms Homer reads.
 //
 // send runs on the pipeline goroutine and only encodes into a preallocated
 // ring and hands the span over a bounded channel: when either is full the
@@ -126,9 +171,15 @@ type hepSender struct {
 	logger        *slog.Logger
 
 	// Producer side (pipeline goroutine only).
-	hdr    hep.Packet // reused per message: node id, name and key stay set
-	wpos   uint64
-	closed bool
+	hdr     hep.Packet // reused per message: node id, name and key stay set
+	wpos    uint64
+	closed  bool
+	rtcp    rtcpView            // the RTCP packet being forwarded
+	json    []byte              // RTCP and statistics JSON, built here then encoded into the ring
+	cid     []byte              // the correlation id (a Call-ID) as bytes
+	lastRep map[streamKey]int64 // packet time of each bound stream's last statistics report
+	// statsEvery is how often (stream time) a live stream is reported.
+	statsEvery int64
 
 	ring  []byte
 	spans chan hepSpan
@@ -143,13 +194,16 @@ type hepSender struct {
 	dialTimeout, writeTimeout, drainTimeout time.Duration
 	backoffMin, backoffMax                  time.Duration
 
-	sent, dropped, errs atomic.Uint64
+	counts [numHEPKinds]hepCounters
 }
 
 // newHEPSender returns nil when c asks for no forwarding. A sender needs a
 // live source: with only --import there is nothing captured to forward.
 func newHEPSender(c hepSendConfig, live bool, logger *slog.Logger, reg prometheus.Registerer) (*hepSender, error) {
 	if c.HEPSend == "" {
+		if c.HEPSendRTCP || c.HEPSendStats {
+			return nil, errors.New("--hep-send-rtcp and --hep-send-stats need --hep-send")
+		}
 		return nil, nil
 	}
 	if !live {
@@ -184,6 +238,8 @@ func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans i
 			AuthKey:   []byte(c.HEPAuthKey),
 		},
 		ring:         make([]byte, max(ringBytes, hepMaxEncoded)),
+		lastRep:      make(map[streamKey]int64),
+		statsEvery:   int64(hepStatsEvery),
 		spans:        make(chan hepSpan, maxSpans),
 		dialTimeout:  hepDialTimeout,
 		writeTimeout: hepWriteTimeout,
@@ -193,23 +249,40 @@ func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans i
 	}
 }
 
-// register exports the counters as sipscope_hep_send_packets_total{result}.
-// They are read at scrape time, so counting costs send one atomic add.
+// register exports the counters as
+// sipscope_hep_send_packets_total{type,result}. They are read at scrape
+// time, so counting costs the pipeline one atomic add.
 func (s *hepSender) register(reg prometheus.Registerer) error {
-	for _, c := range []struct {
-		result string
-		v      *atomic.Uint64
-	}{{"sent", &s.sent}, {"dropped", &s.dropped}, {"error", &s.errs}} {
-		err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "sipscope_hep_send_packets_total",
-			Help:        "SIP messages forwarded as HEPv3 by --hep-send: sent, dropped because the send queue was full, or lost to an encoding or network error.",
-			ConstLabels: prometheus.Labels{"result": c.result},
-		}, func() float64 { return float64(c.v.Load()) }))
-		if err != nil {
-			return err
+	for k := range numHEPKinds {
+		c := &s.counts[k]
+		for _, r := range []struct {
+			result string
+			v      *atomic.Uint64
+		}{{"sent", &c.sent}, {"dropped", &c.dropped}, {"error", &c.errs}, {"no_call", &c.noCall}, {"malformed", &c.malformed}} {
+			err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "sipscope_hep_send_packets_total",
+				Help: "Packets forwarded as HEPv3 by --hep-send, by type (sip, rtcp, rtp_stats) and result: sent, dropped because the send queue was full, " +
+					"lost to an encoding or network error, not sent because no call's SDP explains the flow (no_call), or RTCP that could not be read (malformed).",
+				ConstLabels: prometheus.Labels{"type": k.String(), "result": r.result},
+			}, func() float64 { return float64(r.v.Load()) }))
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// attach makes the pipeline hand the sender what c asks it to forward:
+// SIP always, RTCP and stream statistics when asked.
+func (s *hepSender) attach(p *pipeline, c hepSendConfig) {
+	p.onSIP = s.send
+	if c.HEPSendRTCP {
+		p.onRTCP = s.sendRTCP
+	}
+	if c.HEPSendStats {
+		p.onStreamStats = s.sendStats
+	}
 }
 
 // ipProtocol is the IP protocol number HEP's protocol chunk carries.
@@ -231,19 +304,34 @@ func (s *hepSender) send(pkt *decode.Packet, raw []byte) {
 		return
 	}
 	h := &s.hdr
-	h.IPFamily = 0 // derived from the addresses
+	s.setFlow(pkt.Src, pkt.Dst, pkt.TS)
+	h.ProtoType = hep.ProtoSIP
 	h.Protocol = ipProtocol(pkt.Transport)
-	// An IPv4-mapped address goes out as IPv4, as a collector expects.
-	h.SrcIP, h.DstIP = pkt.Src.Addr().Unmap(), pkt.Dst.Addr().Unmap()
-	h.SrcPort, h.DstPort = pkt.Src.Port(), pkt.Dst.Port()
-	h.TimestampSec = uint32(pkt.TS / 1e9)
-	h.TimestampUsec = uint32(pkt.TS % 1e9 / 1e3)
 	h.Payload = raw
-	defer func() { h.Payload = nil }() // raw is not ours to keep
+	s.enqueue(hepKindSIP)
+}
 
+// setFlow fills the reused header's addresses and capture time.
+func (s *hepSender) setFlow(src, dst netip.AddrPort, ts int64) {
+	h := &s.hdr
+	h.IPFamily = 0 // derived from the addresses
+	// An IPv4-mapped address goes out as IPv4, as a collector expects.
+	h.SrcIP, h.DstIP = src.Addr().Unmap(), dst.Addr().Unmap()
+	h.SrcPort, h.DstPort = src.Port(), dst.Port()
+	h.TimestampSec = uint32(ts / 1e9)
+	h.TimestampUsec = uint32(ts % 1e9 / 1e3)
+}
+
+// enqueue encodes the header as set up by the caller into the ring and
+// hands it to Run, or counts why it cannot. The payload and correlation id
+// are the caller's and are let go of before enqueue returns.
+func (s *hepSender) enqueue(kind hepKind) {
+	h := &s.hdr
+	defer func() { h.Payload, h.CorrelationID = nil, nil }()
+	c := &s.counts[kind]
 	n := h.MarshalSize()
 	if n > hepMaxEncoded {
-		s.errs.Add(1)
+		c.errs.Add(1)
 		return
 	}
 	size := uint64(len(s.ring))
@@ -256,16 +344,16 @@ func (s *hepSender) send(pkt *decode.Packet, raw []byte) {
 		off = 0
 	}
 	if pos+uint64(n)-s.rpos.Load() > size || len(s.spans) == cap(s.spans) {
-		s.dropped.Add(1)
+		c.dropped.Add(1)
 		return
 	}
 	if _, err := h.MarshalTo(s.ring[off : off+uint64(n)]); err != nil {
-		s.errs.Add(1)
+		c.errs.Add(1)
 		return
 	}
 	s.wpos = pos + uint64(n)
 	// Never blocks: this is the only producer and there was room.
-	s.spans <- hepSpan{off: uint32(off), n: uint32(n), end: s.wpos}
+	s.spans <- hepSpan{off: uint32(off), n: uint32(n), end: s.wpos, kind: kind}
 }
 
 // finish tells Run that nothing more will be sent: Run forwards what is
@@ -297,9 +385,9 @@ func (s *hepSender) Run(ctx context.Context) error {
 				return nil
 			}
 			if s.deliver(ctx, s.ring[sp.off:sp.off+sp.n]) {
-				s.sent.Add(1)
+				s.counts[sp.kind].sent.Add(1)
 			} else {
-				s.errs.Add(1)
+				s.counts[sp.kind].errs.Add(1)
 			}
 			s.rpos.Store(sp.end)
 		}
@@ -399,8 +487,24 @@ func (s *hepSender) closeConn() {
 }
 
 // hepSendStats is what the sender counted so far.
-type hepSendStats struct{ sent, dropped, errors uint64 }
+type hepSendStats struct{ sent, dropped, errors, noCall, malformed uint64 }
 
+// stats sums the counters of every kind.
 func (s *hepSender) stats() hepSendStats {
-	return hepSendStats{sent: s.sent.Load(), dropped: s.dropped.Load(), errors: s.errs.Load()}
+	var t hepSendStats
+	for k := range numHEPKinds {
+		st := s.statsOf(k)
+		t.sent += st.sent
+		t.dropped += st.dropped
+		t.errors += st.errors
+		t.noCall += st.noCall
+		t.malformed += st.malformed
+	}
+	return t
+}
+
+// statsOf is the counters of one kind.
+func (s *hepSender) statsOf(k hepKind) hepSendStats {
+	c := &s.counts[k]
+	return hepSendStats{sent: c.sent.Load(), dropped: c.dropped.Load(), errors: c.errs.Load(), noCall: c.noCall.Load(), malformed: c.malformed.Load()}
 }

@@ -599,10 +599,10 @@ func TestServeForwardsWhatItReceivesAndDrainsOnShutdown(t *testing.T) {
 		time.Sleep(200 * time.Microsecond)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if v := metricValue(t, base, `sipscope_hep_send_packets_total{result="sent"}`); v == float64(half) {
+		if v := metricValue(t, base, `sipscope_hep_send_packets_total{result="sent",type="sip"}`); v == float64(half) {
 			break
 		} else if time.Now().After(deadline) {
-			t.Fatalf("sipscope_hep_send_packets_total{result=\"sent\"} = %v, want %d", v, half)
+			t.Fatalf("sipscope_hep_send_packets_total{result=\"sent\",type=\"sip\"} = %v, want %d", v, half)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -410,6 +410,12 @@ func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
 			p.rememberMOS(s.key, &st)
 			b.Streams = append(b.Streams, st)
 			s.dirty = false
+			if p.onStreamStats != nil {
+				p.onStreamStats(&st, idle || final)
+			}
+		} else if idle && p.onStreamStats != nil {
+			st := p.streamRecord(s, qualityOptions{g711PLC: true})
+			p.onStreamStats(&st, true)
 		}
 		if idle && !final {
 			delete(p.streams, s.key)

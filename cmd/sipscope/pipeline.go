@@ -40,8 +40,14 @@ type pipeline struct {
 	node      string // capture point of the current frame
 	// onSIP, when set, sees every SIP message that was correlated (the HEP
 	// sender forwards them). raw is valid only during the call.
-	onSIP  func(pkt *decode.Packet, raw []byte)
-	counts counters
+	onSIP func(pkt *decode.Packet, raw []byte)
+	// onRTCP, when set, sees every RTCP packet, with the Call-ID of the
+	// call whose SDP explains its flow ("" when none).
+	onRTCP func(pkt *decode.Packet, raw []byte, callID string)
+	// onStreamStats, when set, sees a stream's statistics each time live
+	// mode writes them, and a last time (final) when it forgets the stream.
+	onStreamStats func(st *quality.Stream, final bool)
+	counts        counters
 }
 
 type streamKey struct {
@@ -231,6 +237,9 @@ func (p *pipeline) handleHEPInner() {
 func (p *pipeline) handleRTCP(pl []byte) {
 	if err := p.rtcp.HandleFrom(pl, p.pkt.TS, p.pkt.Src, p.pkt.Dst); err != nil {
 		p.counts.decodeErrors["rtcp_malformed"]++
+	}
+	if p.onRTCP != nil { // it reads what it can of a flawed compound, as heplify does
+		p.onRTCP(&p.pkt, pl, p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst))
 	}
 }
 

@@ -107,7 +107,7 @@ type serveConfig struct {
 	NoEBPF    bool     `json:"no_ebpf"`
 	Flush     string   `json:"flush"`
 
-	// hep_send, hep_node_id, hep_node_name, hep_auth_key (hepsend.go)
+	// hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp, hep_send_stats (hepsend.go)
 	hepSendConfig
 }
 
@@ -127,7 +127,7 @@ func loadServeConfig(path string) (serveConfig, error) {
 
 func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := fs.String("config", "", "JSON config file (keys: data, listen, iface, hep_listen, no_ebpf, flush, hep_send, hep_node_id, hep_node_name, hep_auth_key); flags override it")
+	configPath := fs.String("config", "", "JSON config file (keys: data, listen, iface, hep_listen, no_ebpf, flush, hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp, hep_send_stats); flags override it")
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address of the API and UI")
 	iface := fs.String("iface", "", "capture live on these interfaces (comma-separated), AF_PACKET with the eBPF filter")
@@ -223,7 +223,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 			return err
 		}
 		if sender != nil {
-			runner.p.onSIP = sender.send
+			sender.attach(runner.p, hepOut)
 			g.Go(func() error { return sender.Run(gctx) })
 		}
 		g.Go(func() error { defer sender.finish(); return runner.Run(gctx) })
