@@ -223,6 +223,8 @@ type Spool struct {
 	filesSize int64
 	lastLog   time.Time
 	unlogged  uint64 // errors since the last log line
+	dropLog   time.Time
+	dropsSeen uint64 // queue drops already warned about
 
 	frames, bytes, rotated, deleted, writeErrs atomic.Uint64
 	queueDrops, errorDrops, closedDrops        atomic.Uint64
@@ -374,6 +376,7 @@ func (s *Spool) Run(ctx context.Context) error {
 			s.writeBlock(b)
 		case <-t.C:
 			s.tick(s.cfg.Now())
+			s.warnDrops()
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.closed = true
@@ -530,6 +533,16 @@ func (s *Spool) fail(err error) {
 	if now := time.Now(); now.Sub(s.lastLog) >= spoolLogEvery {
 		s.cfg.Logger.Error("spool: pcap write failed; frames are being lost from the spool", "err", err, "errors", s.unlogged)
 		s.lastLog, s.unlogged = now, 0
+	}
+}
+
+// warnDrops logs, at most once per spoolLogEvery, that the disk cannot keep
+// up and frames are missing from the spool.
+func (s *Spool) warnDrops() {
+	d := s.queueDrops.Load()
+	if now := time.Now(); d > s.dropsSeen && now.Sub(s.dropLog) >= spoolLogEvery {
+		s.cfg.Logger.Warn("spool: the disk is too slow, frames are missing from the pcap files", "dropped", d, "new", d-s.dropsSeen)
+		s.dropLog, s.dropsSeen = now, d
 	}
 }
 

@@ -290,8 +290,14 @@ func TestSpoolDeletesTheOldestFilesToStayWithinKeepBytes(t *testing.T) {
 	if _, err := os.Stat(old); err != nil {
 		t.Fatalf("the earlier file fits the bound but was deleted: %v", err)
 	}
+	// The bound holds at every moment, the file being written included.
 	for i := range 200 {
 		s.Write(spoolFrame(t0+int64(i)*int64(time.Millisecond), 100, i))
+		s.tick(time.Unix(0, t0))
+		drain(s)
+		if du := dirBytes(t, dir) - 50000; du > keep {
+			t.Fatalf("after frame %d the spool takes %d bytes, above KeepBytes %d", i, du, keep)
+		}
 	}
 	finish(t, s)
 	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
@@ -328,6 +334,23 @@ func TestSpoolDeletesTheOldestFilesToStayWithinKeepBytes(t *testing.T) {
 	if st.Deleted != 1+st.Files-uint64(len(seqs)) || st.DiskBytes != total {
 		t.Errorf("stats %+v; %d files of %d bytes remain", st, len(seqs), total)
 	}
+}
+
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += fi.Size()
+	}
+	return n
 }
 
 func TestSpoolCompletesATemporaryFileACrashLeftBehind(t *testing.T) {
@@ -413,7 +436,8 @@ func TestSpoolReopensAFileAfterAWriteErrorAndLogsOnce(t *testing.T) {
 
 func TestSpoolDropsAndCountsWhenTheDiskFallsBehind(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestSpool(t, SpoolConfig{Dir: dir, QueueBytes: 2 * spoolBlockSize})
+	var log bytes.Buffer
+	s := openTestSpool(t, SpoolConfig{Dir: dir, QueueBytes: 2 * spoolBlockSize, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	// Nobody writes: after two blocks' worth, frames are dropped, and
 	// Write returns at once rather than wait.
 	const n = 20000
@@ -424,6 +448,11 @@ func TestSpoolDropsAndCountsWhenTheDiskFallsBehind(t *testing.T) {
 	perBlock := spoolBlockSize / 216
 	if st.QueueDrops != uint64(n-2*perBlock) {
 		t.Fatalf("%d frames dropped, want %d beyond two blocks of %d", st.QueueDrops, n-2*perBlock, perBlock)
+	}
+	s.warnDrops()
+	s.warnDrops()
+	if n := strings.Count(log.String(), "frames are missing"); n != 1 {
+		t.Errorf("%d warnings about the slow disk, want 1 (rate-limited):\n%s", n, log.String())
 	}
 	finish(t, s)
 	files, _ := readSpool(t, dir, DefaultSnapLen)
