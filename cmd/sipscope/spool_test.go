@@ -163,6 +163,14 @@ func TestServeRejectsABadSpoolBeforeOpeningAnything(t *testing.T) {
 	if err := os.WriteFile(config, []byte(`{"iface": ["lo"], "spool_dir": "`+dir+`", "spool_interval": "soon"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	noIface := filepath.Join(dir, "no-iface.json")
+	if err := os.WriteFile(noIface, []byte(`{"spool_dir": "`+dir+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(dir, "small.json")
+	if err := os.WriteFile(small, []byte(`{"iface": ["lo"], "spool_dir": "`+dir+`", "spool_size_mb": 600, "spool_keep_mb": 1000}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -173,6 +181,8 @@ func TestServeRejectsABadSpoolBeforeOpeningAnything(t *testing.T) {
 		{"a rotation interval below a second", []string{"--iface", "lo", "--spool-dir", dir, "--spool-interval", "10ms"}, "Interval"},
 		{"a disk bound below two files", []string{"--iface", "lo", "--spool-dir", dir, "--spool-size", "600", "--spool-keep-mb", "1000"}, "KeepBytes"},
 		{"a config file with a bad interval", []string{"--config", config}, "config spool_interval"},
+		{"a config file spooling without an interface", []string{"--config", noIface}, "--spool-dir needs --iface"},
+		{"a config file with a disk bound below two files", []string{"--config", small}, "KeepBytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb strings.Builder
