@@ -37,6 +37,7 @@ type liveOptions struct {
 	snapLen, blockSize, numBlocks int
 	promisc                       bool
 	fanout                        int
+	spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
 }
 
 func (o liveOptions) enabled() bool { return len(o.ifaces)+len(o.hepUDP)+len(o.hepTCP) > 0 }
@@ -117,6 +118,7 @@ type liveRunner struct {
 	sources    []frameSource
 	closers    []io.Closer
 	hep        *capture.HEPSource
+	spool      *capture.Spool
 
 	// seenTS is the packet time of the latest frame and seenAt when it was
 	// processed: timeouts run on packet time advanced by the wall clock, so
@@ -188,6 +190,15 @@ func (r *liveRunner) mediaPort(ap netip.AddrPort, bound bool) {
 
 // open starts every source; on error, what was opened is closed again.
 func (r *liveRunner) open(ctx context.Context) error {
+	if r.opts.spool != nil {
+		cfg := *r.opts.spool
+		cfg.Registerer, cfg.Logger = r.reg, r.logger
+		sp, err := capture.OpenSpool(cfg)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		r.spool = sp
+	}
 	if len(r.opts.ifaces) > 0 && !r.opts.noEBPF {
 		f, err := bpf.Load()
 		if err != nil {
@@ -247,6 +258,14 @@ func (r *liveRunner) closeAll() {
 // Run captures until ctx ends, then stops the sources, processes every frame
 // already read, and flushes everything to the store before returning.
 func (r *liveRunner) Run(ctx context.Context) error {
+	if r.spool != nil {
+		// The spool's disk writer outlives ctx until the pipeline has handed
+		// it the last frame and this function returns.
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan error, 1)
+		go func() { done <- r.spool.Run(sctx) }()
+		defer func() { stop(); <-done }()
+	}
 	var pumps errgroup.Group
 	if r.hep != nil {
 		pumps.Go(func() error { return r.hep.Run(ctx) })
@@ -301,6 +320,11 @@ func (r *liveRunner) process(ctx context.Context) error {
 				defer cancel()
 				return r.flush(fctx, true)
 			}
+			if r.spool != nil {
+				// Here, behind the bounded queue, the ring readers never wait; and
+				// Write never blocks (a slow disk drops from the spool, counted).
+				r.spool.Write(&fb.f)
+			}
 			r.p.handleFrame(&fb.f)
 			r.seenTS, r.seenAt = r.p.lastPktTS, time.Now()
 			r.q.free <- fb
@@ -327,6 +351,8 @@ type liveStatus struct {
 	HEPReceived uint64   `json:"hep_received"`
 	HEPDropped  uint64   `json:"hep_dropped"`
 	LastFlush   string   `json:"last_flush"`
+
+	Spool *capture.SpoolStats `json:"spool,omitempty"`
 }
 
 // status reads the sources' counters; safe from any goroutine.
@@ -346,6 +372,10 @@ func (r *liveRunner) status() liveStatus {
 		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull
 	}
 	st.QueueDrops = r.q.dropped.Load()
+	if r.spool != nil {
+		sp := r.spool.Stats()
+		st.Spool = &sp
+	}
 	r.mu.Lock()
 	if !r.lastFlush.IsZero() {
 		st.LastFlush = r.lastFlush.UTC().Format(time.RFC3339)

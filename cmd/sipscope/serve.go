@@ -107,6 +107,11 @@ type serveConfig struct {
 	NoEBPF    bool     `json:"no_ebpf"`
 	Flush     string   `json:"flush"`
 
+	SpoolDir      string  `json:"spool_dir"`
+	SpoolSizeMB   float64 `json:"spool_size_mb"`
+	SpoolInterval string  `json:"spool_interval"`
+	SpoolKeepMB   float64 `json:"spool_keep_mb"`
+
 	// hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp, hep_send_stats (hepsend.go)
 	hepSendConfig
 }
@@ -127,7 +132,7 @@ func loadServeConfig(path string) (serveConfig, error) {
 
 func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := fs.String("config", "", "JSON config file (keys: data, listen, iface, hep_listen, no_ebpf, flush, hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp, hep_send_stats); flags override it")
+	configPath := fs.String("config", "", "JSON config file (keys: data, listen, iface, hep_listen, no_ebpf, flush, spool_dir, spool_size_mb, spool_interval, spool_keep_mb, hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp, hep_send_stats); flags override it")
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address of the API and UI")
 	iface := fs.String("iface", "", "capture live on these interfaces (comma-separated), AF_PACKET with the eBPF filter")
@@ -138,6 +143,10 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	ringMB := fs.Int("ring-mb", 0, "AF_PACKET ring memory per socket in MiB: 2 to 64 in 16 blocks, more in 4 MiB blocks (0: 64)")
 	promisc := fs.Bool("promisc", false, "put capture interfaces in promiscuous mode (a SPAN port needs it)")
 	fanout := fs.Int("fanout", 1, "sockets per interface sharing its packets by flow (PACKET_FANOUT), each read by its own goroutine")
+	spoolDir := fs.String("spool-dir", "", "also write every frame captured on --iface to rotating pcap files in this directory")
+	spoolSize := fs.Float64("spool-size", 100, "start the next spool file at this size, in MB (10^6 bytes)")
+	spoolInterval := fs.Duration("spool-interval", time.Hour, "also start the next spool file at every multiple of this in UTC (0: by size only)")
+	spoolKeep := fs.Float64("spool-keep-mb", 10000, "disk bound of the spool in MB: the oldest files are deleted first")
 	var hepOut hepSendConfig
 	hepOut.addFlags(fs)
 	var imports multiFlag
@@ -170,6 +179,20 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 			*noEBPF = true
 		}
 		hepOut.merge(c.hepSendConfig, set)
+		if c.SpoolDir != "" && !set["spool-dir"] {
+			*spoolDir = c.SpoolDir
+		}
+		if c.SpoolSizeMB != 0 && !set["spool-size"] {
+			*spoolSize = c.SpoolSizeMB
+		}
+		if c.SpoolKeepMB != 0 && !set["spool-keep-mb"] {
+			*spoolKeep = c.SpoolKeepMB
+		}
+		if c.SpoolInterval != "" && !set["spool-interval"] {
+			if *spoolInterval, err = time.ParseDuration(c.SpoolInterval); err != nil {
+				return fmt.Errorf("config spool_interval: %w", err)
+			}
+		}
 		if c.Flush != "" && !set["flush"] {
 			if *flush, err = time.ParseDuration(c.Flush); err != nil {
 				return fmt.Errorf("config flush: %w", err)
@@ -192,6 +215,16 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	if live.hepUDP, live.hepTCP, err = parseHEPListen(*hepListen); err != nil {
 		return err
+	}
+	if *spoolDir != "" {
+		if len(live.ifaces) == 0 || *spoolSize <= 0 || *spoolKeep <= 0 {
+			return errors.New("--spool-dir needs --iface (HEP is not spooled), --spool-size and --spool-keep-mb above 0")
+		}
+		live.spool = &capture.SpoolConfig{Dir: *spoolDir, FileSize: int64(*spoolSize * 1e6), Interval: *spoolInterval,
+			KeepBytes: int64(*spoolKeep * 1e6), SnapLen: *snapLen}
+		if err := live.spool.Validate(); err != nil {
+			return fmt.Errorf("--spool-*: %w", err)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
