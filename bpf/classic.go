@@ -14,7 +14,7 @@ const classicKeep = 262144
 // ClassicFilter returns a classic BPF program for SO_ATTACH_FILTER, for when
 // the kernel refuses the eBPF filter. Classic BPF cannot look for a SIP
 // token at a variable offset, so it keeps a superset: every IPv4/IPv6 packet
-// carrying UDP, TCP or SCTP, every IPv4 fragment and every IPv6 packet with
+// carrying UDP, TCP, SCTP or a tunnel (GRE, IP-in-IP), every IPv4 fragment and every IPv6 packet with
 // extension headers (which classic BPF cannot walk), behind up to two VLAN
 // tags. It keeps everything the eBPF filter keeps (a fuzz test checks that);
 // ARP, ICMP, routing protocols and the like are still dropped in the kernel.
@@ -90,6 +90,9 @@ func classicProgram() []step {
 		step{label: "l4", ins: cbpf.JumpIf{Cond: cbpf.JumpEqual, Val: 17}, yes: "keep"}, // UDP
 		step{ins: cbpf.JumpIf{Cond: cbpf.JumpEqual, Val: 6}, yes: "keep"},               // TCP
 		step{ins: cbpf.JumpIf{Cond: cbpf.JumpEqual, Val: 132}, yes: "keep"},             // SCTP
+		step{ins: cbpf.JumpIf{Cond: cbpf.JumpEqual, Val: 47}, yes: "keep"},              // GRE, ERSPAN
+		step{ins: cbpf.JumpIf{Cond: cbpf.JumpEqual, Val: 4}, yes: "keep"},               // IPv4 in IP
+		step{ins: cbpf.JumpIf{Cond: cbpf.JumpEqual, Val: 41}, yes: "keep"},              // IPv6 in IP
 		step{label: "drop", ins: cbpf.RetConstant{Val: 0}},
 		step{label: "keep", ins: cbpf.RetConstant{Val: classicKeep}},
 	)

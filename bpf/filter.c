@@ -12,9 +12,13 @@
 //   - RTP/RTCP by header heuristic on UDP;
 //   - UDP to or from a port user space learned from SDP (learned_ports map);
 //   - IPv4 and IPv6 fragments (their payload cannot be classified here);
+//   - tunnels that user space decapsulates (GRE and ERSPAN, IP-in-IP, UDP to
+//     the VXLAN, Geneve and TZSP ports): a switch mirroring a port to us
+//     sends them for exactly that, and what is inside is classified there;
 //   - all of the above behind up to two VLAN tags.
 // Each packet is counted once, in the first class that matched, in the order
-// fragment, SIP, HEP, RTP, learned; everything else is counted as dropped.
+// fragment, tunnel, SIP, HEP, RTP, learned; everything else is counted as
+// dropped.
 
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -31,6 +35,7 @@ enum counter {
 	COUNTER_FRAG,
 	COUNTER_HEP,
 	COUNTER_DROPPED,
+	COUNTER_TUNNEL,
 	COUNTER_MAX,
 };
 
@@ -86,6 +91,9 @@ struct {
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define IPPROTO_SCTP 132
+#define IPPROTO_IPIP 4  // IPv4 in IPv4 or IPv6
+#define IPPROTO_IPV6 41 // IPv6 in IPv4 or IPv6
+#define IPPROTO_GRE 47  // GRE, ERSPAN
 #define IPV6_HOPOPTS 0
 #define IPV6_ROUTING 43
 #define IPV6_FRAGMENT 44
@@ -103,6 +111,10 @@ struct {
 // avoid IP fragmentation, so a bigger datagram is most likely something else.
 #define RTP_MAX_LEN 1500
 #define HEP_PORT 9060
+// UDP destination ports of the tunnels decode/ removes.
+#define VXLAN_PORT 4789
+#define GENEVE_PORT 6081
+#define TZSP_PORT 37008
 
 // Where the program runs decides where skb->data points: on a packet socket
 // it is the MAC header, under BPF_PROG_TEST_RUN it is just past the Ethernet
@@ -237,6 +249,8 @@ static __always_inline __u32 classify_udp(const struct cursor *c, const struct l
 		return COUNTER_DROPPED;
 	__u32 plen = ulen - 8;
 
+	if (dport == VXLAN_PORT || dport == GENEVE_PORT || dport == TZSP_PORT)
+		return COUNTER_TUNNEL;
 	if (plen >= PEEK_LEN) {
 		struct peek p;
 		if (load(c, t->off + 8, &p, PEEK_LEN) == 0) {
@@ -439,6 +453,10 @@ static __always_inline __u32 classify(struct __sk_buff *skb)
 		return classify_tcp(&c, &t);
 	case IPPROTO_SCTP:
 		return classify_sctp(&c, &t);
+	case IPPROTO_GRE:
+	case IPPROTO_IPIP:
+	case IPPROTO_IPV6:
+		return COUNTER_TUNNEL;
 	}
 	return COUNTER_DROPPED;
 }

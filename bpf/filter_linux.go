@@ -139,6 +139,7 @@ func (f *Filter) readCounters() (Counters, error) {
 		{sipfilterCounterCOUNTER_LEARNED, &c.PassedLearned},
 		{sipfilterCounterCOUNTER_FRAG, &c.PassedFrag},
 		{sipfilterCounterCOUNTER_HEP, &c.PassedHEP},
+		{sipfilterCounterCOUNTER_TUNNEL, &c.PassedTunnel},
 		{sipfilterCounterCOUNTER_DROPPED, &c.Dropped},
 	}
 	var perCPU []uint64

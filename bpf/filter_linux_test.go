@@ -40,6 +40,7 @@ const (
 	keptLearned class = "learned"
 	keptFrag    class = "frag"
 	keptHEP     class = "hep"
+	keptTunnel  class = "tunnel"
 	dropped     class = "dropped"
 )
 
@@ -74,6 +75,7 @@ func verdict(t *testing.T, f *Filter, frame []byte) class {
 		{keptLearned, before.PassedLearned, after.PassedLearned},
 		{keptFrag, before.PassedFrag, after.PassedFrag},
 		{keptHEP, before.PassedHEP, after.PassedHEP},
+		{keptTunnel, before.PassedTunnel, after.PassedTunnel},
 		{dropped, before.Dropped, after.Dropped},
 	} {
 		switch c.after - c.before {
@@ -147,6 +149,16 @@ func TestFilterClassifiesFrames(t *testing.T) {
 		{"SIP in an SCTP DATA chunk bundled behind a SACK is kept", ether(etherIPv4, ipv4(protoSCTP, 0, nil, sctp(5060, 5060, sctpChunk(3, make([]byte, 12)), sctpData(sipOK)))), keptSIP},
 		{"SCTP INIT is dropped", ether(etherIPv4, ipv4(protoSCTP, 0, nil, sctp(5060, 5060, sctpChunk(1, make([]byte, 16))))), dropped},
 		{"ICMP is dropped", ether(etherIPv4, ipv4(protoICMP, 0, nil, make([]byte, 40))), dropped},
+		// Mirrored traffic arrives in tunnels decode/ removes; what is inside
+		// is classified there.
+		{"ERSPAN in GRE is kept as a tunnel", ether(etherIPv4, ipv4(protoGRE, 0, nil, append([]byte{0x10, 0, 0x88, 0xbe, 0, 0, 0, 1}, make([]byte, 60)...))), keptTunnel},
+		{"IPv4 in IPv4 is kept as a tunnel", ether(etherIPv4, ipv4(protoIPIP, 0, nil, ipv4(protoICMP, 0, nil, make([]byte, 40)))), keptTunnel},
+		{"IPv6 in IPv4 is kept as a tunnel", ether(etherIPv4, ipv4(protoIPv6, 0, nil, ipv6(protoICMPv6, make([]byte, 32)))), keptTunnel},
+		{"GRE over IPv6 is kept as a tunnel", ether(etherIPv6, ipv6(protoGRE, append([]byte{0, 0, 0x08, 0}, make([]byte, 40)...))), keptTunnel},
+		{"UDP to the VXLAN port is kept as a tunnel", sipUDP(49152, 4789, append([]byte{0x08, 0, 0, 0, 0, 0x13, 0x89, 0}, make([]byte, 60)...)), keptTunnel},
+		{"UDP to the Geneve port is kept as a tunnel", sipUDP(49152, 6081, append([]byte{0, 0, 0x65, 0x58, 0, 0x13, 0x8a, 0}, make([]byte, 60)...)), keptTunnel},
+		{"UDP to the TZSP port is kept as a tunnel", sipUDP(49152, 37008, append([]byte{1, 0, 0, 1, 1}, make([]byte, 60)...)), keptTunnel},
+		{"UDP from the VXLAN port to another is not a tunnel", sipUDP(4789, 40000, make([]byte, 60)), dropped},
 		{"ARP is dropped", ether(etherARP, make([]byte, 28)), dropped},
 		{"a VLAN tag cut short is dropped", ether(ether1Q, []byte{0, 100}), dropped},
 		{"a UDP header cut short is dropped", ether(etherIPv4, ipv4(protoUDP, 0, nil, udp(5060, 5060, sipInvite)))[:14+20+4], dropped},

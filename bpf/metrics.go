@@ -12,8 +12,8 @@ type filterCollector struct {
 
 // RegisterMetrics registers on reg the counters of f:
 // sipscope_bpf_packets_seen_total (every packet the filter ran on) and
-// sipscope_bpf_packets_total{class} with class sip, rtp, learned, frag, hep
-// (kept) or dropped; the classes add up to the packets seen. A registry takes
+// sipscope_bpf_packets_total{class} with class sip, rtp, learned, frag, hep,
+// tunnel (kept) or dropped; the classes add up to the packets seen. A registry takes
 // one Filter (the metrics carry no label to tell two apart).
 func RegisterMetrics(reg prometheus.Registerer, f *Filter) error {
 	return reg.Register(&filterCollector{
@@ -47,6 +47,7 @@ func (c *filterCollector) Collect(ch chan<- prometheus.Metric) {
 		{"learned", n.PassedLearned},
 		{"frag", n.PassedFrag},
 		{"hep", n.PassedHEP},
+		{"tunnel", n.PassedTunnel},
 		{"dropped", n.Dropped},
 	} {
 		ch <- prometheus.MustNewConstMetric(c.byCls, prometheus.CounterValue, float64(v.n), v.class)

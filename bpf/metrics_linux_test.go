@@ -41,18 +41,20 @@ func TestMetricsReportTheKernelCounters(t *testing.T) {
 		sipUDP(5060, 5060, sipInvite),
 		sipUDP(40010, 31338, rtp(0, false, 160)),
 		sipUDP(40002, 53, dnsQuery(7)),
+		sipUDP(49152, 4789, append([]byte{0x08, 0, 0, 0, 0, 0x13, 0x89, 0}, make([]byte, 60)...)),
 	} {
 		if _, err := f.objs.SipFilter.Run(&ebpf.RunOptions{Data: frame}); err != nil {
 			t.Fatalf("run: %v", err)
 		}
 	}
 	want := map[string]float64{
-		"sipscope_bpf_packets_seen_total":           4,
+		"sipscope_bpf_packets_seen_total":           5,
 		"sipscope_bpf_packets_total{class=sip}":     2,
 		"sipscope_bpf_packets_total{class=rtp}":     1,
 		"sipscope_bpf_packets_total{class=learned}": 0,
 		"sipscope_bpf_packets_total{class=frag}":    0,
 		"sipscope_bpf_packets_total{class=hep}":     0,
+		"sipscope_bpf_packets_total{class=tunnel}":  1,
 		"sipscope_bpf_packets_total{class=dropped}": 1,
 	}
 	got := gathered(t, reg)

@@ -29,6 +29,9 @@ const (
 	protoUDP    = 17
 	protoSCTP   = 132
 	protoICMPv6 = 58
+	protoIPIP   = 4
+	protoIPv6   = 41
+	protoGRE    = 47
 )
 
 // ether prepends an Ethernet header with the given VLAN tags (outermost

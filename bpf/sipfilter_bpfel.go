@@ -23,7 +23,8 @@ const (
 	sipfilterCounterCOUNTER_FRAG    sipfilterCounter = 4
 	sipfilterCounterCOUNTER_HEP     sipfilterCounter = 5
 	sipfilterCounterCOUNTER_DROPPED sipfilterCounter = 6
-	sipfilterCounterCOUNTER_MAX     sipfilterCounter = 7
+	sipfilterCounterCOUNTER_TUNNEL  sipfilterCounter = 7
+	sipfilterCounterCOUNTER_MAX     sipfilterCounter = 8
 )
 
 type sipfilterFlowKey struct {
