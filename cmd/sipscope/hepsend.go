@@ -113,15 +113,6 @@ const (
 	hepWriteTries = 3
 )
 
-// hepSpan locates one encoded packet in the ring: bytes [off, off+n), and
-// the ring's write position just after it, which the sender publishes as
-// free once the packet has left. kind says which counters it goes to.
-type hepSpan struct {
-	off, n uint32
-	end    uint64
-	kind   hepKind
-}
-
 // hepKind is what a forwarded packet carries; the sender counts per kind.
 type hepKind uint8
 
@@ -163,16 +154,14 @@ type hepCounters struct {
 // re-dials with exponential backoff after a failure. Nothing is allocated
 // per message in steady state.
 //
-// The ring is single-producer (send), single-consumer (Run): the producer
-// owns the logical positions from wpos on, the consumer gives bytes back by
-// advancing rpos.
+// The ring is single-producer (send), single-consumer (Run); a span's meta
+// is the kind of packet, for the counters.
 type hepSender struct {
 	network, addr string
 	logger        *slog.Logger
 
 	// Producer side (pipeline goroutine only).
 	hdr     hep.Packet // reused per message: node id, name and key stay set
-	wpos    uint64
 	closed  bool
 	rtcp    rtcpView            // the RTCP packet being forwarded
 	json    []byte              // RTCP and statistics JSON, built here then encoded into the ring
@@ -181,9 +170,7 @@ type hepSender struct {
 	// statsEvery is how often (stream time) a live stream is reported.
 	statsEvery int64
 
-	ring  []byte
-	spans chan hepSpan
-	rpos  atomic.Uint64
+	q *byteRing[hepKind]
 
 	// Consumer side (Run only).
 	conn    net.Conn
@@ -237,10 +224,9 @@ func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans i
 			NodeName:  []byte(c.HEPNodeName),
 			AuthKey:   []byte(c.HEPAuthKey),
 		},
-		ring:         make([]byte, max(ringBytes, hepMaxEncoded)),
+		q:            newByteRing[hepKind](max(ringBytes, hepMaxEncoded), maxSpans),
 		lastRep:      make(map[streamKey]int64),
 		statsEvery:   int64(hepStatsEvery),
-		spans:        make(chan hepSpan, maxSpans),
 		dialTimeout:  hepDialTimeout,
 		writeTimeout: hepWriteTimeout,
 		drainTimeout: hepDrainTimeout,
@@ -334,26 +320,16 @@ func (s *hepSender) enqueue(kind hepKind) {
 		c.errs.Add(1)
 		return
 	}
-	size := uint64(len(s.ring))
-	pos := s.wpos
-	off := pos % size
-	if off+uint64(n) > size {
-		// A packet never wraps: skip the ring's tail. The skipped bytes are
-		// given back with this packet.
-		pos += size - off
-		off = 0
-	}
-	if pos+uint64(n)-s.rpos.Load() > size || len(s.spans) == cap(s.spans) {
+	b := s.q.reserve(n)
+	if b == nil {
 		c.dropped.Add(1)
 		return
 	}
-	if _, err := h.MarshalTo(s.ring[off : off+uint64(n)]); err != nil {
+	if _, err := h.MarshalTo(b); err != nil {
 		c.errs.Add(1)
 		return
 	}
-	s.wpos = pos + uint64(n)
-	// Never blocks: this is the only producer and there was room.
-	s.spans <- hepSpan{off: uint32(off), n: uint32(n), end: s.wpos, kind: kind}
+	s.q.commit(n, kind)
 }
 
 // finish tells Run that nothing more will be sent: Run forwards what is
@@ -365,7 +341,7 @@ func (s *hepSender) finish() {
 		return
 	}
 	s.closed = true
-	close(s.spans)
+	s.q.close()
 }
 
 // Run forwards queued packets until finish has been called and the queue is
@@ -380,16 +356,16 @@ func (s *hepSender) Run(ctx context.Context) error {
 		case <-done:
 			done = nil
 			s.noteShutdown(ctx)
-		case sp, ok := <-s.spans:
+		case sp, ok := <-s.q.spans:
 			if !ok {
 				return nil
 			}
-			if s.deliver(ctx, s.ring[sp.off:sp.off+sp.n]) {
-				s.counts[sp.kind].sent.Add(1)
+			if s.deliver(ctx, s.q.bytes(sp)) {
+				s.counts[sp.meta].sent.Add(1)
 			} else {
-				s.counts[sp.kind].errs.Add(1)
+				s.counts[sp.meta].errs.Add(1)
 			}
-			s.rpos.Store(sp.end)
+			s.q.release(sp)
 		}
 	}
 }

@@ -870,9 +870,7 @@ func BenchmarkHEPSenderSendRTCP(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.sendRTCP(&pkt, raw, "12013223@200.57.7.195")
-		if sp := <-s.spans; true {
-			s.rpos.Store(sp.end)
-		}
+		s.q.release(<-s.q.spans)
 	}
 	if st := s.stats(); st.dropped+st.errors+st.malformed != 0 {
 		b.Fatalf("%+v", st)

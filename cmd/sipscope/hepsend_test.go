@@ -334,7 +334,7 @@ func TestHEPSenderDropsAndCountsWhenTheQueueIsFull(t *testing.T) {
 	s.send(&pkt0, msg0)
 	// Wait until Run has taken the first message: it now retries it, and
 	// the channel has room for exactly `spans` more.
-	for deadline := time.Now().Add(5 * time.Second); len(s.spans) != 0; {
+	for deadline := time.Now().Add(5 * time.Second); len(s.q.spans) != 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("Run never took the first message")
 		}
@@ -366,14 +366,14 @@ func TestHEPSenderDropsAndCountsWhenTheQueueIsFull(t *testing.T) {
 func TestHEPSenderReusesItsRingWithoutCorruption(t *testing.T) {
 	ln := listenTCPCollector(t, "127.0.0.1:0")
 	s := newHEPSenderTo("tcp", ln.ln.Addr().String(), hepTestNode, 0, hepMaxSpans, nil)
-	if len(s.ring) != hepMaxEncoded {
-		t.Fatalf("ring of %d bytes, want the minimum %d", len(s.ring), hepMaxEncoded)
+	if len(s.q.buf) != hepMaxEncoded {
+		t.Fatalf("ring of %d bytes, want the minimum %d", len(s.q.buf), hepMaxEncoded)
 	}
 	_, wait := runSender(t, s)
 	const n = 1000
 	for i := range n {
 		// Keep at most half the ring in flight so nothing is dropped.
-		for s.wpos-s.rpos.Load() > uint64(len(s.ring))/2 {
+		for s.q.wpos-s.q.rpos.Load() > uint64(len(s.q.buf))/2 {
 			time.Sleep(50 * time.Microsecond)
 		}
 		pkt, msg := sentPacket(i, decode.TransportUDP, i%2 == 1), sipMessage(i, (i*997)%4000)
@@ -649,9 +649,7 @@ func BenchmarkHEPSenderSend(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.send(&pkt, msg)
-		if sp := <-s.spans; true {
-			s.rpos.Store(sp.end)
-		}
+		s.q.release(<-s.q.spans)
 	}
 	if st := s.stats(); st.dropped+st.errors != 0 {
 		b.Fatalf("%+v", st)
@@ -682,7 +680,7 @@ func BenchmarkHEPSenderOverUDP(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		for len(s.spans) > cap(s.spans)/2 || s.wpos-s.rpos.Load() > uint64(len(s.ring))/2 {
+		for len(s.q.spans) > cap(s.q.spans)/2 || s.q.wpos-s.q.rpos.Load() > uint64(len(s.q.buf))/2 {
 			time.Sleep(10 * time.Microsecond)
 		}
 		s.send(&pkt, msg)
