@@ -100,8 +100,10 @@ func TestInjectDeliversEveryFrameByteForByte(t *testing.T) {
 type netnsReceiver struct{ fd int }
 
 // openNetnsReceiver opens the socket from a thread that joins namespace ns
-// and then dies with it (never unlocked), so no other goroutine ever runs
-// in the wrong namespace; the socket stays bound to ns's interface.
+// and then returns to its own; the socket stays bound to ns's interface.
+// Should the return fail, the thread stays locked and so dies with its
+// goroutine (or, the main thread, is never used again), as no goroutine
+// may run in the wrong namespace: /proc/net follows the main thread's.
 func openNetnsReceiver(t *testing.T, ns, iface string) *netnsReceiver {
 	t.Helper()
 	type opened struct {
@@ -111,6 +113,12 @@ func openNetnsReceiver(t *testing.T, ns, iface string) *netnsReceiver {
 	ch := make(chan opened, 1)
 	go func() {
 		runtime.LockOSThread()
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- opened{-1, err}
+			return
+		}
+		defer own.Close()
 		fd, err := func() (int, error) {
 			nsf, err := os.Open("/var/run/netns/" + ns)
 			if err != nil {
@@ -120,31 +128,16 @@ func openNetnsReceiver(t *testing.T, ns, iface string) *netnsReceiver {
 			if err := unix.Setns(int(nsf.Fd()), unix.CLONE_NEWNET); err != nil {
 				return -1, fmt.Errorf("setns %s: %w", ns, err)
 			}
-			ifi, err := net.InterfaceByName(iface)
-			if err != nil {
-				return -1, err
-			}
-			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
-			if err != nil {
-				return -1, err
-			}
-			for _, set := range []func() error{
-				func() error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20) },
-				func() error {
-					tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
-					return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-				},
-				func() error {
-					return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
-				},
-			} {
-				if err := set(); err != nil {
-					unix.Close(fd)
-					return -1, err
-				}
-			}
-			return fd, nil
+			return openPacketReceiver(iface)
 		}()
+		if rerr := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); rerr != nil {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			ch <- opened{-1, fmt.Errorf("back to the test's namespace: %w", rerr)}
+			return
+		}
+		runtime.UnlockOSThread()
 		ch <- opened{fd, err}
 	}()
 	o := <-ch
@@ -153,6 +146,31 @@ func openNetnsReceiver(t *testing.T, ns, iface string) *netnsReceiver {
 	}
 	t.Cleanup(func() { unix.Close(o.fd) })
 	return &netnsReceiver{fd: o.fd}
+}
+
+// openPacketReceiver opens an AF_PACKET socket for every frame on iface of
+// the calling thread's namespace.
+func openPacketReceiver(iface string) (int, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	if err != nil {
+		return -1, err
+	}
+	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
+	for _, err := range []error{
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20),
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv),
+		unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}),
+	} {
+		if err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
