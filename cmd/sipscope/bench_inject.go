@@ -37,6 +37,8 @@ type injectConfig struct {
 	Method  string        // injectRing or injectSendmmsg
 	Batch   int           // frames per system call at most
 	Pin     bool          // pin sender i to CPU i mod NumCPU
+
+	refuseLimit time.Duration // give up after the kernel sent nothing this long; 0 = defaultRefuseLimit
 }
 
 // Validate names the first bad field.

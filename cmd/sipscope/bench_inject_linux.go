@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,14 @@ import (
 // tpacket2DataOff is where a TPACKET_V2 TX frame's bytes start in its ring
 // slot: after the header, aligned (TPACKET2_HDRLEN - sizeof(sockaddr_ll)).
 const tpacket2DataOff = (unix.SizeofTpacket2Hdr + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
+
+// defaultRefuseLimit is how long a sender keeps retrying while the kernel
+// sends nothing (ENOBUFS, or a ring slot never freed) before it gives up:
+// a veth whose peer is down refuses every frame with ENOBUFS, for ever.
+const defaultRefuseLimit = 5 * time.Second
+
+// errInjectStopped ends a sender's retries when the run is stopping.
+var errInjectStopped = errors.New("bench inject: stopped")
 
 // inject sends frames on cfg.Iface with cfg.Senders threads, each owning
 // every n-th frame, its own socket and an equal part of the rate.
@@ -44,6 +53,7 @@ func inject(ctx context.Context, cfg injectConfig, frames []capture.Frame) (inje
 			return injectResult{}, fmt.Errorf("frame %d is %d bytes: %s (MTU %d) sends 14 to %d", i+1, len(b), cfg.Iface, ifi.MTU, limit)
 		}
 	}
+	var stop atomic.Bool
 	senders := make([]*injectSender, 0, cfg.Senders)
 	defer func() {
 		for _, s := range senders {
@@ -55,10 +65,11 @@ func inject(ctx context.Context, cfg injectConfig, frames []capture.Frame) (inje
 		if err != nil {
 			return injectResult{}, err
 		}
+		s.stop = &stop
+		s.refuseLimit = cmp.Or(cfg.refuseLimit, defaultRefuseLimit)
 		senders = append(senders, s)
 	}
 
-	var stop atomic.Bool
 	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
 	var ru0, ru1 unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru0); err != nil {
@@ -73,7 +84,7 @@ func inject(ctx context.Context, cfg injectConfig, frames []capture.Frame) (inje
 	errs := make([]error, len(senders))
 	var wg sync.WaitGroup
 	for i, s := range senders {
-		wg.Go(func() { results[i], errs[i] = s.run(i, cfg, deadline, &stop) })
+		wg.Go(func() { results[i], errs[i] = s.run(i, cfg, deadline) })
 	}
 	wg.Wait()
 	var total injectResult
@@ -104,6 +115,10 @@ type injectSender struct {
 
 	iovs []unix.Iovec
 	hdrs []unix.Mmsghdr
+
+	stop         *atomic.Bool
+	refuseLimit  time.Duration
+	refusedSince time.Time // when the kernel began refusing; zero while it sends
 }
 
 func openInjectSender(ifindex int, cfg injectConfig, frames [][]byte) (*injectSender, error) {
@@ -197,7 +212,7 @@ func (s *injectSender) close() {
 
 // run sends this sender's frames at rate (split from cfg.PPS) until they
 // have gone once, or with cfg.Loop until deadline, or until stop.
-func (s *injectSender) run(idx int, cfg injectConfig, deadline time.Time, stop *atomic.Bool) (injectResult, error) {
+func (s *injectSender) run(idx int, cfg injectConfig, deadline time.Time) (injectResult, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if cfg.Pin {
@@ -210,7 +225,7 @@ func (s *injectSender) run(idx int, cfg injectConfig, deadline time.Time, stop *
 	p := newPacer(cfg.PPS/float64(cfg.Senders), cfg.Batch)
 	var res injectResult
 	pos := 0
-	for !stop.Load() {
+	for !s.stop.Load() {
 		now := time.Now()
 		if !deadline.IsZero() && !now.Before(deadline) {
 			break
@@ -228,6 +243,9 @@ func (s *injectSender) run(idx int, cfg injectConfig, deadline time.Time, stop *
 			err = s.sendRing(s.frames[pos:pos+n], &res)
 		} else {
 			err = s.sendMmsg(pos, n, &res)
+		}
+		if errors.Is(err, errInjectStopped) {
+			break
 		}
 		if err != nil {
 			return res, fmt.Errorf("sender %d: %w", idx, err)
@@ -252,6 +270,7 @@ func (s *injectSender) slot(i int) (*unix.Tpacket2Hdr, []byte) {
 func (s *injectSender) sendRing(batch [][]byte, res *injectResult) error {
 	for _, b := range batch {
 		hdr, data := s.slot(s.next)
+		var held time.Time // since when the kernel has held this slot
 		for {
 			st := atomic.LoadUint32(&hdr.Status)
 			if st == unix.TP_STATUS_AVAILABLE {
@@ -264,6 +283,11 @@ func (s *injectSender) sendRing(batch [][]byte, res *injectResult) error {
 			// freed): have it finish what is pending.
 			if err := s.flush(res, 0); err != nil {
 				return err
+			}
+			if atomic.LoadUint32(&hdr.Status) != unix.TP_STATUS_AVAILABLE {
+				if err := s.refused(&held); err != nil {
+					return err
+				}
 			}
 		}
 		copy(data, b)
@@ -292,9 +316,13 @@ func (s *injectSender) flush(res *injectResult, flags int) error {
 		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), 0, 0, uintptr(flags), 0, 0)
 		switch e {
 		case 0:
+			s.refusedSince = time.Time{}
 			return nil
 		case unix.ENOBUFS:
 			res.ENOBUFS++
+			if err := s.refused(&s.refusedSince); err != nil {
+				return err
+			}
 		case unix.EINTR, unix.EAGAIN:
 		default:
 			return fmt.Errorf("send on TX ring: %w", e)
@@ -314,8 +342,12 @@ func (s *injectSender) sendMmsg(from, n int, res *injectResult) error {
 			}
 			res.Sent += uint64(r)
 			done += int(r)
+			s.refusedSince = time.Time{}
 		case unix.ENOBUFS:
 			res.ENOBUFS++
+			if err := s.refused(&s.refusedSince); err != nil {
+				return err
+			}
 		case unix.EINTR, unix.EAGAIN:
 		case unix.EMSGSIZE, unix.EINVAL:
 			res.Errors++
@@ -323,6 +355,24 @@ func (s *injectSender) sendMmsg(from, n int, res *injectResult) error {
 		default:
 			return fmt.Errorf("sendmmsg: %w", e)
 		}
+	}
+	return nil
+}
+
+// refused notes that the kernel sent nothing this time, nothing having gone
+// since *since (zero: until now); it fails once that has lasted
+// s.refuseLimit, or at once when the run is stopping.
+func (s *injectSender) refused(since *time.Time) error {
+	if s.stop.Load() {
+		return errInjectStopped
+	}
+	now := time.Now()
+	if since.IsZero() {
+		*since = now
+		return nil
+	}
+	if now.Sub(*since) > s.refuseLimit {
+		return fmt.Errorf("nothing could be sent for %v (ENOBUFS, or TX ring slots never freed): is the link or its peer down?", s.refuseLimit)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,34 @@ func TestInjectDeliversEveryFrameByteForByte(t *testing.T) {
 				if n != 0 {
 					t.Fatalf("a %d-byte frame arrived %d times too few (negative: too many)", len(b), n)
 				}
+			}
+		})
+	}
+}
+
+// TestInjectGivesUpWhenTheLinkRefusesEveryFrame: a veth whose peer is down
+// answers every send with ENOBUFS; the injector must fail, saying so,
+// rather than retry for ever.
+func TestInjectGivesUpWhenTheLinkRefusesEveryFrame(t *testing.T) {
+	requireLiveRoot(t)
+	l := newUACLink(t)
+	runIP(t, "-n", l.ns, "link", "set", l.nsIf, "down")
+	frames := make([]capture.Frame, 100)
+	for i := range frames {
+		b := make([]byte, 60)
+		copy(b, []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00})
+		b[20] = byte(i)
+		frames[i] = capture.Frame{LinkType: capture.LinkEthernet, Data: b}
+	}
+	for _, method := range []string{injectRing, injectSendmmsg} {
+		t.Run(method, func(t *testing.T) {
+			cfg := injectConfig{Iface: l.rootIf, Senders: 1, Method: method, Batch: 16, refuseLimit: 300 * time.Millisecond}
+			res, err := inject(context.Background(), cfg, frames)
+			if err == nil || !strings.Contains(err.Error(), "is the link or its peer down") {
+				t.Fatalf("inject = %+v, %v; want the error that nothing could be sent", res, err)
+			}
+			if res.ENOBUFS == 0 {
+				t.Errorf("no ENOBUFS counted, yet the kernel refused every frame")
 			}
 		})
 	}
