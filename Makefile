@@ -76,8 +76,9 @@ fuzz:
 	  done; \
 	done
 
-# bench-capture (root): replay a generated capture into a veth at rising
-# rates and print offered/captured pps, kernel drops and CPU.
+# bench-capture (root): offer a generated capture to a veth at rising rates
+# (sipscope bench inject; INJECTOR=tcpreplay for tcpreplay), mixed SIP+RTP
+# and RTP-only with fanout, and print offered/captured pps, drops and CPU.
 bench-capture: libchdb build
 	bash .ci/bench-capture
 

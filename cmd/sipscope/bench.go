@@ -12,9 +12,14 @@ import (
 	"github.com/sipscope/sipscope/correlate"
 )
 
-// cmdBench measures the offline pipeline on a capture held in memory, so the
-// figure is decode+correlate+quality speed, not disk speed.
+// cmdBench runs `bench decode`, which measures the offline pipeline on a
+// capture held in memory, so the figure is decode+correlate+quality speed,
+// not disk speed; or `bench inject` (bench_inject.go), which offers a
+// capture to an interface at a set rate.
 func cmdBench(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "inject" {
+		return cmdBenchInject(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	rounds := fs.Int("rounds", 5, "passes over the capture")
 	pos, err := parseArgs(fs, args)
@@ -22,7 +27,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) != 2 || pos[0] != "decode" {
-		return errors.New("usage: sipscope bench decode FILE")
+		return errors.New("usage: sipscope bench decode FILE | sipscope bench inject --iface IF --pcap FILE [--pps N] ...")
 	}
 	frames, err := loadFrames(pos[1])
 	if err != nil {
