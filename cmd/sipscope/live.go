@@ -134,9 +134,15 @@ type liveRunner struct {
 	lostSeen     uint64    // drops already warned about
 	lastDropWarn time.Time // rate limit of the drop warning
 
-	mu        sync.Mutex // guards stats for readers outside the pipeline goroutine
-	lastFlush time.Time
-	written   int
+	// pending holds batches the store writer has not taken yet, merged;
+	// writes carries them to the writer goroutine (storeLoop).
+	pending storage.Batch
+	writes  chan storage.Batch
+
+	mu          sync.Mutex // guards stats for readers outside the pipeline goroutine
+	lastFlush   time.Time
+	written     int
+	writeErrors int
 }
 
 func newLiveRunner(opts liveOptions, store storeWriter, logger *slog.Logger, reg prometheus.Registerer) *liveRunner {
@@ -290,9 +296,21 @@ func (r *liveRunner) Run(ctx context.Context) error {
 		pumpErr <- pumps.Wait()
 		r.q.ring.close()
 	}()
+	// The store writer outlives ctx: after the sources stop, the last
+	// batches still have to be written (bounded by writeTimeout each).
+	r.writes = make(chan storage.Batch)
+	wctx, stopWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWrites()
+	written := make(chan error, 1)
+	go func() { written <- r.storeLoop(wctx) }()
 	runErr := r.process(ctx)
+	close(r.writes)
+	writeErr := <-written
 	if err := <-pumpErr; err != nil && runErr == nil {
 		runErr = err
+	}
+	if runErr == nil && writeErr != nil {
+		runErr = fmt.Errorf("store write: %w", writeErr)
 	}
 	if r.hep != nil {
 		r.hep.Close()
@@ -323,10 +341,8 @@ func (r *liveRunner) process(ctx context.Context) error {
 		select {
 		case sp, ok := <-r.q.ring.spans:
 			if !ok {
-				// Shutdown: the store write must outlive the cancelled ctx.
-				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				defer cancel()
-				return r.flush(fctx, true)
+				r.flush(true)
+				return nil
 			}
 			f := sp.meta
 			f.Data = r.q.ring.bytes(sp)
@@ -340,12 +356,7 @@ func (r *liveRunner) process(ctx context.Context) error {
 			r.q.ring.release(sp)
 		case <-tick.C:
 			r.checkDrops()
-			if err := r.flush(ctx, false); err != nil {
-				if ctx.Err() != nil {
-					continue // shutting down: the final flush retries
-				}
-				r.logger.Error("store write failed", "err", err)
-			}
+			r.flush(false)
 		}
 	}
 }
@@ -361,6 +372,7 @@ type liveStatus struct {
 	HEPReceived uint64   `json:"hep_received"`
 	HEPDropped  uint64   `json:"hep_dropped"`
 	LastFlush   string   `json:"last_flush"`
+	WriteErrors int      `json:"store_write_errors"`
 
 	Spool *capture.SpoolStats `json:"spool,omitempty"`
 }
@@ -387,6 +399,7 @@ func (r *liveRunner) status() liveStatus {
 		st.Spool = &sp
 	}
 	r.mu.Lock()
+	st.WriteErrors = r.writeErrors
 	if !r.lastFlush.IsZero() {
 		st.LastFlush = r.lastFlush.UTC().Format(time.RFC3339)
 	}
@@ -415,21 +428,69 @@ func (r *liveRunner) now() int64 {
 	return r.seenTS + int64(time.Since(r.seenAt))
 }
 
-// flush writes the news since the last flush: changed calls and
-// registrations, new SIP messages, and streams that saw packets.
-func (r *liveRunner) flush(ctx context.Context, final bool) error {
+// maxPendingMessages bounds the SIP messages the pipeline keeps for a store
+// writer that has fallen behind; beyond it the pipeline waits for the
+// writer, and the frame queue absorbs (or drops and counts) meanwhile.
+const maxPendingMessages = 1 << 18
+
+// storeWriteTimeout bounds one batch's write, so that a hung store cannot
+// hold up shutdown for ever.
+const storeWriteTimeout = 30 * time.Second
+
+// flush hands the news since the last flush (changed calls and
+// registrations, new SIP messages, streams that saw packets) to the store
+// writer. The write itself happens on storeLoop's goroutine, so a slow
+// insert does not hold up the pipeline: while one batch is being written,
+// the next ones accumulate here, merged, and go as one.
+func (r *liveRunner) flush(final bool) {
 	b := r.p.liveBatch(r.now(), final)
-	if len(b.Calls)+len(b.Registrations)+len(b.Messages)+len(b.Streams) == 0 {
-		return nil
+	// The batch's slices are fresh, and the records in them are
+	// snapshots: the writer goroutine may own them from here on.
+	p := &r.pending
+	p.Calls = append(p.Calls, b.Calls...)
+	p.Registrations = append(p.Registrations, b.Registrations...)
+	p.Messages = append(p.Messages, b.Messages...)
+	p.Streams = append(p.Streams, b.Streams...)
+	if len(p.Calls)+len(p.Registrations)+len(p.Messages)+len(p.Streams) == 0 {
+		return
 	}
-	if err := r.store.Write(ctx, b); err != nil {
-		return err
+	if final || len(p.Messages) >= maxPendingMessages {
+		r.writes <- *p
+		*p = storage.Batch{}
+		return
 	}
-	r.mu.Lock()
-	r.lastFlush = time.Now()
-	r.written += len(b.Messages)
-	r.mu.Unlock()
-	return nil
+	select {
+	case r.writes <- *p:
+		*p = storage.Batch{}
+	default: // the writer is busy: this batch goes with the next
+	}
+}
+
+// storeLoop writes the batches flush hands over until writes is closed.
+// Later batches carry newer versions of the same records, so they are
+// written in the order they came. A failed write is logged and counted
+// (status store_write_errors); a call's record is written again by its next
+// change, its messages are not.
+func (r *liveRunner) storeLoop(ctx context.Context) error {
+	var last error
+	for b := range r.writes {
+		wctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
+		err := r.store.Write(wctx, b)
+		cancel()
+		r.mu.Lock()
+		if err != nil {
+			r.writeErrors++
+		} else {
+			r.lastFlush = time.Now()
+			r.written += len(b.Messages)
+		}
+		r.mu.Unlock()
+		if err != nil {
+			r.logger.Error("store write failed", "err", err, "messages", len(b.Messages), "calls", len(b.Calls))
+		}
+		last = err
+	}
+	return last // whether the last batch, the one written at shutdown, is stored
 }
 
 // liveBatch collects what changed since the previous call. Streams idle for
