@@ -23,6 +23,8 @@ Usage:
                                           serve the API and web UI from the store
   sipscope gen [flags] OUT.pcap           write a generated capture with known ground truth
   sipscope bench decode FILE              measure decode throughput on a capture
+  sipscope bench inject --iface IF --pcap FILE [--pps N] [--seconds S --loop]
+                                          send a capture's frames out of IF at a set rate (root)
   sipscope version
 `
 
