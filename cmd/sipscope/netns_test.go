@@ -231,6 +231,32 @@ func sippNumber(t *testing.T, out, pattern string) int {
 	return n
 }
 
+// runSippCalls is the traffic of the live tests: a sipp UAS on link's root
+// side (port 5060, echoing RTP from port 6000) and a sipp UAC in the
+// namespace placing calls with RTP (uac_pcap: PCMA, then a DTMF digit), one
+// a second. It returns what each printed and their working directories,
+// which hold their -trace_stat and -trace_counts files.
+func runSippCalls(t *testing.T, link uacLink, calls int) (uacOut, uasOut, uacDir, uasDir string) {
+	t.Helper()
+	uas := netip.AddrPortFrom(link.rootIP, 5060)
+	uasDir, uacDir = sippDir(t, "uas"), sippDir(t, "uac")
+	stopUAS := startSipp(t, uasDir, "-sn", "uas", "-i", link.rootIP.String(), "-p", "5060",
+		"-mp", "6000", "-rtp_echo", "-nostdin", "-trace_stat", "-trace_counts")
+	waitUDPBound(t, uas)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	uac := exec.CommandContext(ctx, "ip", "netns", "exec", link.ns, "sipp", "-sn", "uac_pcap", uas.String(),
+		"-i", link.nsIP.String(), "-p", "5060", "-m", strconv.Itoa(calls), "-r", "1",
+		"-nostdin", "-trace_stat", "-trace_counts")
+	uac.Dir = uacDir
+	out, err := uac.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sipp UAC: %v (exit status 1 means some calls failed)\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond) // the last echoed RTP packets
+	return string(out), stopUAS(), uacDir, uasDir
+}
+
 type liveCallDetail struct {
 	Call struct {
 		CallID    string `json:"call_id"`
@@ -274,25 +300,8 @@ func testSippCallsOverAVeth(t *testing.T, sockets int) {
 		"--fanout", strconv.Itoa(sockets))
 	t.Cleanup(stopServe) // before the veth goes away (cleanups run last-in first-out)
 
-	uas := netip.AddrPortFrom(link.rootIP, 5060)
-	uasDir, uacDir := sippDir(t, "uas"), sippDir(t, "uac")
-	stopUAS := startSipp(t, uasDir, "-sn", "uas", "-i", link.rootIP.String(), "-p", "5060",
-		"-mp", "6000", "-rtp_echo", "-nostdin", "-trace_stat", "-trace_counts")
-	waitUDPBound(t, uas)
-
 	const calls = 3
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	uac := exec.CommandContext(ctx, "ip", "netns", "exec", link.ns, "sipp", "-sn", "uac_pcap", uas.String(),
-		"-i", link.nsIP.String(), "-p", "5060", "-m", strconv.Itoa(calls), "-r", "1",
-		"-nostdin", "-trace_stat", "-trace_counts")
-	uac.Dir = uacDir
-	uacOut, err := uac.CombinedOutput()
-	if err != nil {
-		t.Fatalf("sipp UAC: %v (exit status 1 means some calls failed)\n%s", err, uacOut)
-	}
-	time.Sleep(300 * time.Millisecond) // the last echoed RTP packets
-	uasOut := stopUAS()
+	uacOut, uasOut, uacDir, uasDir := runSippCalls(t, link, calls)
 
 	// What the sipps report.
 	uacStat := sippCSV(t, uacDir, "uac_pcap_*_.csv")
@@ -306,8 +315,8 @@ func testSippCallsOverAVeth(t *testing.T, sockets int) {
 	}
 	wireMessages := uacSent + uacRetrans + uasSent + uasRetrans
 	// The UAC plays g711a.pcap (PCMA) and then an RFC 2833 DTMF digit per call.
-	played := sippNumber(t, string(uacOut), `In pcap pcap/g711a\.pcap, npkts (\d+)`)
-	dtmf := sippNumber(t, string(uacOut), `In pcap pcap/dtmf_2833_1\.pcap, npkts (\d+)`)
+	played := sippNumber(t, uacOut, `In pcap pcap/g711a\.pcap, npkts (\d+)`)
+	dtmf := sippNumber(t, uacOut, `In pcap pcap/dtmf_2833_1\.pcap, npkts (\d+)`)
 	echoed := sippNumber(t, uasOut, `(\d+) Total echo RTP pckts 1st stream`)
 	t.Logf("sipp: %d SIP messages on the wire (%d UAC retransmissions, %d UAS), per call %d PCMA + %d DTMF packets played, %d echoed in all",
 		wireMessages, uacRetrans, uasRetrans, played, dtmf, echoed)

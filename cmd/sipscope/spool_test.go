@@ -3,14 +3,11 @@
 package main
 
 import (
-	"context"
 	"math/big"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,28 +30,13 @@ func TestLiveSpoolHoldsEveryCapturedFrame(t *testing.T) {
 	stopServe := func() { once.Do(stop) }
 	t.Cleanup(stopServe) // before the veth goes away
 
-	uas := netip.AddrPortFrom(link.rootIP, 5060)
-	uasDir, uacDir := sippDir(t, "uas"), sippDir(t, "uac")
-	stopUAS := startSipp(t, uasDir, "-sn", "uas", "-i", link.rootIP.String(), "-p", "5060",
-		"-mp", "6000", "-rtp_echo", "-nostdin", "-trace_counts")
-	waitUDPBound(t, uas)
 	const calls = 3
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	uac := exec.CommandContext(ctx, "ip", "netns", "exec", link.ns, "sipp", "-sn", "uac_pcap", uas.String(),
-		"-i", link.nsIP.String(), "-p", "5060", "-m", strconv.Itoa(calls), "-r", "1", "-nostdin", "-trace_counts")
-	uac.Dir = uacDir
-	uacOut, err := uac.CombinedOutput()
-	if err != nil {
-		t.Fatalf("sipp UAC: %v\n%s", err, uacOut)
-	}
-	time.Sleep(300 * time.Millisecond) // the last echoed RTP packets
-	uasOut := stopUAS()
+	uacOut, uasOut, uacDir, uasDir := runSippCalls(t, link, calls)
 	uacSent, uacRetrans, _ := sippMessages(sippCSV(t, uacDir, "uac_pcap_*_counts.csv"))
 	uasSent, uasRetrans, _ := sippMessages(sippCSV(t, uasDir, "uas_*_counts.csv"))
 	wireSIP := uacSent + uacRetrans + uasSent + uasRetrans
-	played := sippNumber(t, string(uacOut), `In pcap pcap/g711a\.pcap, npkts (\d+)`)
-	dtmf := sippNumber(t, string(uacOut), `In pcap pcap/dtmf_2833_1\.pcap, npkts (\d+)`)
+	played := sippNumber(t, uacOut, `In pcap pcap/g711a\.pcap, npkts (\d+)`)
+	dtmf := sippNumber(t, uacOut, `In pcap pcap/dtmf_2833_1\.pcap, npkts (\d+)`)
 	echoed := sippNumber(t, uasOut, `(\d+) Total echo RTP pckts 1st stream`)
 	wireRTP := calls*(played+dtmf) + echoed
 
