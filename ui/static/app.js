@@ -788,9 +788,11 @@
       const sources = (st.interfaces || []).concat(st.hep_listen || []);
       if (sources.length) {
         const drops = (st.kernel_drops || 0) + (st.queue_drops || 0) + (st.hep_dropped || 0);
-        box.textContent = `Live: ${sources.join(', ')} · ${(st.packets || 0) + (st.hep_received || 0)} packets · ${drops} dropped`;
-        box.classList.toggle('drops', drops > 0);
-        box.title = `kernel drops ${st.kernel_drops || 0}, queue drops ${st.queue_drops || 0}, HEP dropped ${st.hep_dropped || 0}`;
+        const writeErrors = st.store_write_errors || 0;
+        box.textContent = `Live: ${sources.join(', ')} · ${(st.packets || 0) + (st.hep_received || 0)} packets · ${drops} dropped` +
+          (writeErrors ? ` · ${writeErrors} store write errors` : '');
+        box.classList.toggle('drops', drops + writeErrors > 0);
+        box.title = `kernel drops ${st.kernel_drops || 0}, queue drops ${st.queue_drops || 0}, HEP dropped ${st.hep_dropped || 0}, store write errors ${writeErrors}`;
         box.hidden = false;
       }
     } catch (e) {
