@@ -11,10 +11,14 @@ func lower(c byte) byte {
 	return c
 }
 
-// equalFold compares ASCII case-insensitively.
+// equalFold compares ASCII case-insensitively. SDP is almost always
+// written in the case of the RFC, so an exact match is tried first.
 func equalFold[A, B text](a A, b B) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if string(a) == string(b) {
+		return true
 	}
 	for i := 0; i < len(a); i++ {
 		if lower(a[i]) != lower(b[i]) {
