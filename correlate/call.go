@@ -16,7 +16,6 @@ import (
 func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, meth, cseqMeth method, retrans bool) {
 	call := &d.call
 	call.Messages++
-	call.End = time.Unix(0, d.last).UTC()
 	if retrans {
 		call.Retransmissions++
 		return
@@ -321,6 +320,7 @@ func (d *dialog) endReason(done bool) string {
 // snapshotCall is the public record of a call dialog as of c.now.
 func (c *Correlator) snapshotCall(d *dialog) Call {
 	call := d.call
+	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
 	done := d.finished || c.now >= c.dueAt(d)
 	call.State = d.state()
 	call.EndReason = d.endReason(done)

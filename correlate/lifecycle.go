@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"cmp"
-	"hash/maphash"
 	"slices"
 	"time"
 )
@@ -182,9 +181,7 @@ func (c *Correlator) evictOldest() {
 // copies of its messages do not start a new, headless record that would
 // overwrite it in storage.
 func (c *Correlator) drop(d *dialog) {
-	if c.dialogs[d.callID] == d {
-		delete(c.dialogs, d.callID)
-	}
+	c.dialogs.remove(d)
 	c.unlinkIdle(d)
 	c.freeMedia(d)
 	c.unlinkLegs(d)
@@ -193,11 +190,11 @@ func (c *Correlator) drop(d *dialog) {
 	d.removed = true
 	switch d.kind {
 	case kindCall:
-		keep(c, &c.calls, held[Call]{rec: c.snapshotCall(d), seq: d.seq, emit: emit})
+		keep(c, &c.calls, d, emit, c.snapshotCall)
 	case kindRegistration:
-		keep(c, &c.regs, held[Registration]{rec: c.snapshotReg(d), seq: d.seq, emit: emit})
+		keep(c, &c.regs, d, emit, c.snapshotReg)
 	}
-	c.tombs.add(maphash.String(c.seed, d.callID), c.now)
+	c.tombs.add(d.hash, c.now)
 }
 
 // pendingLimit bounds the dropped records waiting for Updates: generous,
@@ -216,12 +213,13 @@ func appendBounded[T any](list []T, v T, limit int, dropped *int) []T {
 
 // keep holds the record of a dialog that left the table: every one with
 // Retain (offline), else only one with news Updates has not handed out.
-func keep[T any](c *Correlator, rs *records[T], h held[T]) {
+// The record is only built when it is kept: a live call that lingered
+// after its last update leaves nothing to build.
+func keep[T any](c *Correlator, rs *records[T], d *dialog, emit bool, snapshot func(*dialog) T) {
 	if c.cfg.Retain {
-		rs.retain = append(rs.retain, h)
-	} else if h.emit {
-		h.emit = false
-		rs.pending = appendBounded(rs.pending, h, c.pendingLimit(), &c.stats.UpdatesDropped)
+		rs.retain = append(rs.retain, held[T]{rec: snapshot(d), seq: d.seq, emit: emit})
+	} else if emit {
+		rs.pending = appendBounded(rs.pending, held[T]{rec: snapshot(d), seq: d.seq}, c.pendingLimit(), &c.stats.UpdatesDropped)
 	}
 }
 
