@@ -54,11 +54,17 @@ func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m
 		}
 		if d.inviteTS == 0 {
 			d.inviteTS = ts
-			call.FromUser = string(m.FromUser)
-			call.ToUser = string(m.ToUser)
+			// newDialog usually copied these already (comparing does not
+			// allocate).
+			if call.FromUser != string(m.FromUser) {
+				call.FromUser = string(m.FromUser)
+			}
+			if call.ToUser != string(m.ToUser) {
+				call.ToUser = string(m.ToUser)
+			}
 			call.SrcIP = src.Addr()
 			call.DstIP = dst.Addr()
-			if len(m.UserAgent) > 0 {
+			if len(m.UserAgent) > 0 && call.UserAgent != string(m.UserAgent) {
 				call.UserAgent = string(m.UserAgent)
 			}
 			c.linkLegs(d, m, src, dst, ts)

@@ -143,11 +143,12 @@ type Correlator struct {
 	calls records[Call]         // calls that left the dialog table
 	regs  records[Registration] // registrations that left it
 
-	msgs  []Message
-	node  string // capture point of the current messages (SetNode)
-	stats Stats
-	other [numMethods]int
-	sdp   sdpScratch
+	msgs   []Message
+	node   string // capture point of the current messages (SetNode)
+	strbuf []byte // scratch for the strings a new call keeps
+	stats  Stats
+	other  [numMethods]int
+	sdp    sdpScratch
 }
 
 // held is a record that left the dialog table, with its creation order.
@@ -219,7 +220,7 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 			c.stats.Late++
 			return
 		}
-		d = c.newDialog(ts, h, src, m, kindOf(m, meth, cseqMeth))
+		d = c.newDialog(ts, h, src, m, meth, kindOf(m, meth, cseqMeth))
 	} else {
 		c.touch(d)
 	}
@@ -252,19 +253,35 @@ func startsDialog(m *sip.Message, meth method) bool {
 	return m.IsRequest && len(m.ToTag) == 0 && meth != methodAck && meth != methodCancel
 }
 
-func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Message, kind dialogKind) *dialog {
+func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Message, meth method, kind dialogKind) *dialog {
 	if c.dialogs.len() >= c.cfg.MaxDialogs {
 		c.evictOldest()
 	}
 	c.stats.CallIDs++
 	c.seq++
-	d := &dialog{callID: string(m.CallID), hash: h, kind: kind, seq: c.seq, first: ts, last: ts, updated: ts}
+	d := &dialog{hash: h, kind: kind, seq: c.seq, first: ts, last: ts, updated: ts}
+	if kind == kindCall && m.IsRequest && meth == methodInvite && len(m.ToTag) == 0 {
+		// The initial INVITE: callRequest keeps its numbers and User-Agent
+		// next. One string holds them with the Call-ID, so a new call costs
+		// one copy instead of four.
+		b := append(append(append(append(c.strbuf[:0], m.CallID...), m.FromUser...), m.ToUser...), m.UserAgent...)
+		c.strbuf = b[:0]
+		all := string(b)
+		n, f, t := len(m.CallID), len(m.FromUser), len(m.ToUser)
+		d.callID = all[:n]
+		d.call.FromUser, d.call.ToUser = all[n:n+f], all[n+f:n+f+t]
+		if len(m.UserAgent) > 0 {
+			d.call.UserAgent = all[n+f+t:]
+		}
+	} else {
+		d.callID = string(m.CallID)
+	}
 	c.dialogs.add(d)
 	c.pushTail(d)
 	start := time.Unix(0, ts).UTC()
 	switch kind {
 	case kindCall:
-		d.call = Call{CallID: d.callID, Start: start}
+		d.call.CallID, d.call.Start = d.callID, start
 	case kindRegistration:
 		d.reg = &regState{Registration: Registration{CallID: d.callID, Start: start, SrcIP: src.Addr(), Expires: -1}, reqExpires: -1}
 	}

@@ -127,7 +127,7 @@ func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 			return
 		}
 		c.media.set(ap, e)
-		d.media = append(d.media, mediaRef{ap: ap, caller: e.caller, nat: e.nat})
+		d.addMedia(ap, e)
 		c.mediaHook(ap, true)
 		return
 	}
@@ -135,12 +135,16 @@ func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 		c.stats.MediaDropped++
 		return
 	}
+	c.media.set(ap, e)
+	d.addMedia(ap, e)
+	c.mediaHook(ap, true)
+}
+
+func (d *dialog) addMedia(ap netip.AddrPort, e mediaEntry) {
 	if d.media == nil {
 		d.media = d.mediaBuf[:0] // both sides' RTP without an allocation
 	}
-	c.media.set(ap, e)
 	d.media = append(d.media, mediaRef{ap: ap, caller: e.caller, nat: e.nat})
-	c.mediaHook(ap, true)
 }
 
 // noteMedia keeps d's references to ap in step with the entry it just
