@@ -325,7 +325,15 @@ func (d *dialog) endReason(done bool) string {
 
 // snapshotCall is the public record of a call dialog as of c.now.
 func (c *Correlator) snapshotCall(d *dialog) Call {
-	call := d.call
+	var call Call
+	c.fillCall(&call, d)
+	return call
+}
+
+// fillCall writes the record of d into call, in place: Updates fills the
+// slice it returns without copying each record twice.
+func (c *Correlator) fillCall(call *Call, d *dialog) {
+	*call = d.call
 	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
 	done := d.finished || c.now >= c.dueAt(d)
 	call.State = d.state()
@@ -347,7 +355,6 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 	call.PDDMs = spanMs(d.inviteTS, d.provTS)
 	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)
 	call.LastUpdate = time.Unix(0, d.updated).UTC()
-	return call
 }
 
 // spanMs is b-a in milliseconds rounded to the microsecond, 0 when either

@@ -229,15 +229,15 @@ func keep[T any](c *Correlator, rs *records[T], d *dialog, emit bool, snapshot f
 // A live pipeline writes them to storage; a later record of a call
 // replaces the earlier one.
 func (c *Correlator) Updates() []Call {
-	return updates(c, &c.calls, kindCall, c.snapshotCall)
+	return updates(c, &c.calls, kindCall, c.fillCall)
 }
 
 // UpdatedRegistrations is Updates for registrations.
 func (c *Correlator) UpdatedRegistrations() []Registration {
-	return updates(c, &c.regs, kindRegistration, c.snapshotReg)
+	return updates(c, &c.regs, kindRegistration, c.fillReg)
 }
 
-func updates[T any](c *Correlator, rs *records[T], kind dialogKind, snapshot func(*dialog) T) []T {
+func updates[T any](c *Correlator, rs *records[T], kind dialogKind, fill func(*T, *dialog)) []T {
 	out := make([]T, 0, len(rs.pending)+len(rs.retain)-rs.retainN+c.ndirty[kind])
 	for _, h := range rs.pending {
 		out = append(out, h.rec)
@@ -254,7 +254,13 @@ func updates[T any](c *Correlator, rs *records[T], kind dialogKind, snapshot fun
 	for d := c.dhead; d != nil; {
 		next := d.dnext
 		if d.kind == kind {
-			out = append(out, snapshot(d))
+			if len(out) < cap(out) {
+				out = out[:len(out)+1] // make zeroed it; the count is exact
+			} else {
+				var zero T
+				out = append(out, zero)
+			}
+			fill(&out[len(out)-1], d)
 			c.unlinkDirty(d)
 		}
 		d = next
