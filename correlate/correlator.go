@@ -144,8 +144,9 @@ type Correlator struct {
 	regs  records[Registration] // registrations that left it
 
 	msgs   []Message
-	node   string // capture point of the current messages (SetNode)
-	strbuf []byte // scratch for the strings a new call keeps
+	node   string    // capture point of the current messages (SetNode)
+	strbuf []byte    // scratch for the strings a new call keeps
+	spare  []*dialog // dropped dialogs kept for reuse (maxSpareDialogs)
 	stats  Stats
 	other  [numMethods]int
 	sdp    sdpScratch
@@ -259,7 +260,8 @@ func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Me
 	}
 	c.stats.CallIDs++
 	c.seq++
-	d := &dialog{hash: h, kind: kind, seq: c.seq, first: ts, last: ts, updated: ts}
+	d := c.allocDialog()
+	d.hash, d.kind, d.seq, d.first, d.last, d.updated = h, kind, c.seq, ts, ts, ts
 	if kind == kindCall && m.IsRequest && meth == methodInvite && len(m.ToTag) == 0 {
 		// The initial INVITE: callRequest keeps its numbers and User-Agent
 		// next. One string holds them with the Call-ID, so a new call costs

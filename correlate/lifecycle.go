@@ -195,6 +195,34 @@ func (c *Correlator) drop(d *dialog) {
 		keep(c, &c.regs, d, emit, c.snapshotReg)
 	}
 	c.tombs.add(d.hash, c.now)
+	c.recycle(d)
+}
+
+// maxSpareDialogs bounds the dropped dialogs kept for reuse: Expire drops
+// about as many per second as arrive, so a second's worth at 1000 calls/s
+// is enough, and it is under a megabyte.
+const maxSpareDialogs = 1024
+
+// recycle keeps a dropped dialog for the next new one. Nothing refers to
+// it any more: the tables, lists and media and leg indexes let go of it
+// above, and the records kept are copies. Reusing it spares the garbage
+// collector most of what a live correlator allocates besides its output.
+func (c *Correlator) recycle(d *dialog) {
+	if len(c.spare) < maxSpareDialogs {
+		*d = dialog{}
+		c.spare = append(c.spare, d)
+	}
+}
+
+// allocDialog returns a zeroed dialog, reused when one is spare.
+func (c *Correlator) allocDialog() *dialog {
+	if n := len(c.spare); n > 0 {
+		d := c.spare[n-1]
+		c.spare[n-1] = nil
+		c.spare = c.spare[:n-1]
+		return d
+	}
+	return new(dialog)
 }
 
 // pendingLimit bounds the dropped records waiting for Updates: generous,
