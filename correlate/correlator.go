@@ -47,9 +47,8 @@ const (
 type dialog struct {
 	// What every message touches comes first, so that a message costs as
 	// few cache lines of a dialog that went cold as possible.
-	callID   string
-	hash     uint64  // of callID, the key in the dialog table
-	sameHash *dialog // next dialog whose Call-ID has the same hash
+	callID string
+	hash   uint64 // of callID, the key in the dialog table
 
 	first, last int64 // first and latest message
 	updated     int64 // latest change, for Call.LastUpdate
