@@ -198,9 +198,10 @@ func (c *Correlator) drop(d *dialog) {
 	c.recycle(d)
 }
 
-// maxSpareDialogs bounds the dropped dialogs kept for reuse: Expire drops
-// about as many per second as arrive, so a second's worth at 1000 calls/s
-// is enough, and it is under a megabyte.
+// maxSpareDialogs bounds the dropped dialogs kept for reuse (under a
+// megabyte). Expire, run about once a second, drops about as many as
+// arrive meanwhile; beyond this many, dropped dialogs go to the garbage
+// collector as before.
 const maxSpareDialogs = 1024
 
 // recycle keeps a dropped dialog for the next new one. Nothing refers to
