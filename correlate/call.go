@@ -15,7 +15,7 @@ import (
 // message does.
 func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, meth, cseqMeth method, retrans bool) {
 	call := &d.call
-	call.Messages++
+	d.messages++
 	if retrans {
 		call.Retransmissions++
 		return
@@ -334,6 +334,7 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 // slice it returns without copying each record twice.
 func (c *Correlator) fillCall(call *Call, d *dialog) {
 	*call = d.call
+	call.Messages = d.messages
 	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
 	done := d.finished || c.now >= c.dueAt(d)
 	call.State = d.state()

@@ -52,6 +52,7 @@ type dialog struct {
 
 	first, last int64 // first and latest message
 	updated     int64 // latest change, for Call.LastUpdate
+	messages    int   // Call.Messages, counted here beside the other hot fields
 
 	// prev/next link the idle list (least recently active first), which
 	// Expire walks and eviction takes from; dprev/dnext link the list of
