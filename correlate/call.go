@@ -15,8 +15,7 @@ import (
 // message does.
 func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m *sip.Message, meth, cseqMeth method, retrans bool) {
 	call := &d.call
-	call.Messages++
-	call.End = time.Unix(0, d.last).UTC()
+	d.messages++
 	if retrans {
 		call.Retransmissions++
 		return
@@ -55,11 +54,17 @@ func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m
 		}
 		if d.inviteTS == 0 {
 			d.inviteTS = ts
-			call.FromUser = string(m.FromUser)
-			call.ToUser = string(m.ToUser)
+			// newDialog usually copied these already (comparing does not
+			// allocate).
+			if call.FromUser != string(m.FromUser) {
+				call.FromUser = string(m.FromUser)
+			}
+			if call.ToUser != string(m.ToUser) {
+				call.ToUser = string(m.ToUser)
+			}
 			call.SrcIP = src.Addr()
 			call.DstIP = dst.Addr()
-			if len(m.UserAgent) > 0 {
+			if len(m.UserAgent) > 0 && call.UserAgent != string(m.UserAgent) {
 				call.UserAgent = string(m.UserAgent)
 			}
 			c.linkLegs(d, m, src, dst, ts)
@@ -320,7 +325,17 @@ func (d *dialog) endReason(done bool) string {
 
 // snapshotCall is the public record of a call dialog as of c.now.
 func (c *Correlator) snapshotCall(d *dialog) Call {
-	call := d.call
+	var call Call
+	c.fillCall(&call, d)
+	return call
+}
+
+// fillCall writes the record of d into call, in place: Updates fills the
+// slice it returns without copying each record twice.
+func (c *Correlator) fillCall(call *Call, d *dialog) {
+	*call = d.call
+	call.Messages = d.messages
+	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
 	done := d.finished || c.now >= c.dueAt(d)
 	call.State = d.state()
 	call.EndReason = d.endReason(done)
@@ -341,7 +356,6 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 	call.PDDMs = spanMs(d.inviteTS, d.provTS)
 	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)
 	call.LastUpdate = time.Unix(0, d.updated).UTC()
-	return call
 }
 
 // spanMs is b-a in milliseconds rounded to the microsecond, 0 when either

@@ -45,12 +45,14 @@ const (
 // dialog is everything held for one Call-ID. Times are Unix nanoseconds of
 // the capture clock; 0 means "not seen".
 type dialog struct {
+	// What every message touches comes first, so that a message costs as
+	// few cache lines of a dialog that went cold as possible.
 	callID string
-	kind   dialogKind
-	seq    uint64 // creation order: the tie-break of output order
+	hash   uint64 // of callID, the key in the dialog table
 
 	first, last int64 // first and latest message
 	updated     int64 // latest change, for Call.LastUpdate
+	messages    int   // Call.Messages, counted here beside the other hot fields
 
 	// prev/next link the idle list (least recently active first), which
 	// Expire walks and eviction takes from; dprev/dnext link the list of
@@ -58,34 +60,38 @@ type dialog struct {
 	prev, next   *dialog
 	dprev, dnext *dialog
 
+	kind     dialogKind
 	finished bool
 	dirty    bool
 	removed  bool
 
-	txns txnTable
-
-	call Call
-	reg  *regState // registrations only
-
 	// Call state.
-	callerTag    uint64 // hash of the caller's From tag
 	hasCallerTag bool
-	inviteCSeq   uint32 // CSeq of the latest initial INVITE
-	inviteTS     int64  // first initial INVITE
-	provTS       int64  // first 18x to the initial INVITE
-	finalTS      int64  // first final response to the latest attempt
-	answerTS     int64  // first 2xx to the initial INVITE
-	byeTS        int64  // first BYE
 	answered     bool
 	proceeding   bool // a provisional response arrived
 	cancelSeen   bool // the caller sent CANCEL before any final response
 	authSent     bool // the latest INVITE attempt carried credentials
 	byeSide      side
-	toTag        uint64 // first To tag of a 1xx/2xx to the latest attempt
 	hasToTag     bool
-	media        []netip.AddrPort // endpoints this dialog bound in c.media
-	legKey       uint64           // key of this call in c.legs
 	hasLegKey    bool
+	inviteCSeq   uint32 // CSeq of the latest initial INVITE
+	callerTag    uint64 // hash of the caller's From tag
+	toTag        uint64 // first To tag of a 1xx/2xx to the latest attempt
+	inviteTS     int64  // first initial INVITE
+	provTS       int64  // first 18x to the initial INVITE
+	finalTS      int64  // first final response to the latest attempt
+	answerTS     int64  // first 2xx to the initial INVITE
+	byeTS        int64  // first BYE
+
+	txns txnTable
+
+	seq      uint64     // creation order: the tie-break of output order
+	legKey   uint64     // key of this call in c.legs
+	media    []mediaRef // endpoints this dialog bound in c.media
+	mediaBuf [2]mediaRef
+	reg      *regState // registrations only
+
+	call Call
 }
 
 // regState is a registration dialog's record and what follows it.
@@ -120,7 +126,7 @@ type Correlator struct {
 	defaultLegs bool
 	seed        maphash.Seed
 
-	dialogs    map[string]*dialog
+	dialogs    dialogTable
 	head, tail *dialog // idle list
 	dhead      *dialog // changed since the last Updates/UpdatedRegistrations
 	dtail      *dialog
@@ -128,7 +134,7 @@ type Correlator struct {
 	seq        uint64
 	now        int64 // latest capture time seen
 
-	media map[netip.AddrPort]mediaEntry
+	media endpoints
 	xcids map[string]*dialog // leg header value → the latest call carrying it
 	legs  map[uint64]legEntry
 
@@ -137,11 +143,13 @@ type Correlator struct {
 	calls records[Call]         // calls that left the dialog table
 	regs  records[Registration] // registrations that left it
 
-	msgs  []Message
-	node  string // capture point of the current messages (SetNode)
-	stats Stats
-	other [numMethods]int
-	sdp   sdpScratch
+	msgs   []Message
+	node   string    // capture point of the current messages (SetNode)
+	strbuf []byte    // scratch for the strings a new call keeps
+	spare  []*dialog // dropped dialogs kept for reuse (maxSpareDialogs)
+	stats  Stats
+	other  [numMethods]int
+	sdp    sdpScratch
 }
 
 // held is a record that left the dialog table, with its creation order.
@@ -164,8 +172,8 @@ func New(cfg Config) *Correlator {
 		cfg:         cfg,
 		defaultLegs: cfg.usesDefaultLegHeaders(),
 		seed:        maphash.MakeSeed(),
-		dialogs:     make(map[string]*dialog),
-		media:       make(map[netip.AddrPort]mediaEntry),
+		dialogs:     newDialogTable(),
+		media:       newEndpoints(),
 		xcids:       make(map[string]*dialog),
 		legs:        make(map[uint64]legEntry),
 		tombs:       newTombstones(cfg.MaxDialogs, int64(max(cfg.Linger, cfg.RegistrationLinger))),
@@ -175,7 +183,7 @@ func New(cfg Config) *Correlator {
 // Stats returns the counters so far.
 func (c *Correlator) Stats() Stats {
 	s := c.stats
-	s.Held = len(c.dialogs)
+	s.Held = c.dialogs.len()
 	s.Other = make(map[string]int)
 	for i, n := range c.other {
 		if n > 0 {
@@ -206,13 +214,14 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	}
 	cseqMeth := parseMethod(m.CSeqMethod)
 
-	d := c.dialogs[string(m.CallID)]
+	h := maphash.Bytes(c.seed, m.CallID)
+	d := c.dialogs.get(h, m.CallID)
 	if d == nil {
-		if c.tombs.has(c.seed, m.CallID, ts) && !startsDialog(m, meth) {
+		if c.tombs.has(h, ts) && !startsDialog(m, meth) {
 			c.stats.Late++
 			return
 		}
-		d = c.newDialog(ts, src, m, kindOf(m, meth, cseqMeth))
+		d = c.newDialog(ts, h, src, m, meth, kindOf(m, meth, cseqMeth))
 	} else {
 		c.touch(d)
 	}
@@ -245,19 +254,36 @@ func startsDialog(m *sip.Message, meth method) bool {
 	return m.IsRequest && len(m.ToTag) == 0 && meth != methodAck && meth != methodCancel
 }
 
-func (c *Correlator) newDialog(ts int64, src netip.AddrPort, m *sip.Message, kind dialogKind) *dialog {
-	if len(c.dialogs) >= c.cfg.MaxDialogs {
+func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Message, meth method, kind dialogKind) *dialog {
+	if c.dialogs.len() >= c.cfg.MaxDialogs {
 		c.evictOldest()
 	}
 	c.stats.CallIDs++
 	c.seq++
-	d := &dialog{callID: string(m.CallID), kind: kind, seq: c.seq, first: ts, last: ts, updated: ts}
-	c.dialogs[d.callID] = d
+	d := c.allocDialog()
+	d.hash, d.kind, d.seq, d.first, d.last, d.updated = h, kind, c.seq, ts, ts, ts
+	if kind == kindCall && m.IsRequest && meth == methodInvite && len(m.ToTag) == 0 {
+		// The initial INVITE: callRequest keeps its numbers and User-Agent
+		// next. One string holds them with the Call-ID, so a new call costs
+		// one copy instead of four.
+		b := append(append(append(append(c.strbuf[:0], m.CallID...), m.FromUser...), m.ToUser...), m.UserAgent...)
+		c.strbuf = b[:0]
+		all := string(b)
+		n, f, t := len(m.CallID), len(m.FromUser), len(m.ToUser)
+		d.callID = all[:n]
+		d.call.FromUser, d.call.ToUser = all[n:n+f], all[n+f:n+f+t]
+		if len(m.UserAgent) > 0 {
+			d.call.UserAgent = all[n+f+t:]
+		}
+	} else {
+		d.callID = string(m.CallID)
+	}
+	c.dialogs.add(d)
 	c.pushTail(d)
 	start := time.Unix(0, ts).UTC()
 	switch kind {
 	case kindCall:
-		d.call = Call{CallID: d.callID, Start: start}
+		d.call.CallID, d.call.Start = d.callID, start
 	case kindRegistration:
 		d.reg = &regState{Registration: Registration{CallID: d.callID, Start: start, SrcIP: src.Addr(), Expires: -1}, reqExpires: -1}
 	}

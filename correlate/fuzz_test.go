@@ -48,8 +48,8 @@ func FuzzHandleSIP(f *testing.F) {
 			if i%3 == 2 {
 				c.Expire(ts)
 			}
-			if len(c.dialogs) > cfg.MaxDialogs {
-				t.Fatalf("%d dialogs held", len(c.dialogs))
+			if c.dialogs.len() > cfg.MaxDialogs {
+				t.Fatalf("%d dialogs held", c.dialogs.len())
 			}
 			c.BindMedia(netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:50001"))
 		}
@@ -62,8 +62,8 @@ func FuzzHandleSIP(f *testing.F) {
 		c.Registrations()
 		c.Stats()
 		c.Expire(ts + int64(5*time.Hour))
-		if c.Stats().Held != 0 || len(c.media) != 0 {
-			t.Fatalf("held %d, media %d after expiring everything", c.Stats().Held, len(c.media))
+		if c.Stats().Held != 0 || c.media.len() != 0 {
+			t.Fatalf("held %d, media %d after expiring everything", c.Stats().Held, c.media.len())
 		}
 	})
 }

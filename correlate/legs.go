@@ -30,7 +30,7 @@ func (c *Correlator) linkLegs(d *dialog, m *sip.Message, src, dst netip.AddrPort
 	if x := bytes.TrimSpace(c.legHeader(m)); len(x) > 0 && len(x) <= 256 {
 		d.call.XCallID = string(x)
 		// This leg names another leg's Call-ID...
-		if o := c.dialogs[d.call.XCallID]; o != nil && o != d && o.kind == kindCall {
+		if o := c.dialogs.getString(maphash.String(c.seed, d.call.XCallID), d.call.XCallID); o != nil && o != d && o.kind == kindCall {
 			linked = c.link(d, o) || linked
 		}
 		// ...or carries the same token as another leg.

@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"cmp"
-	"hash/maphash"
 	"slices"
 	"time"
 )
@@ -182,9 +181,7 @@ func (c *Correlator) evictOldest() {
 // copies of its messages do not start a new, headless record that would
 // overwrite it in storage.
 func (c *Correlator) drop(d *dialog) {
-	if c.dialogs[d.callID] == d {
-		delete(c.dialogs, d.callID)
-	}
+	c.dialogs.remove(d)
 	c.unlinkIdle(d)
 	c.freeMedia(d)
 	c.unlinkLegs(d)
@@ -193,11 +190,40 @@ func (c *Correlator) drop(d *dialog) {
 	d.removed = true
 	switch d.kind {
 	case kindCall:
-		keep(c, &c.calls, held[Call]{rec: c.snapshotCall(d), seq: d.seq, emit: emit})
+		keep(c, &c.calls, d, emit, c.snapshotCall)
 	case kindRegistration:
-		keep(c, &c.regs, held[Registration]{rec: c.snapshotReg(d), seq: d.seq, emit: emit})
+		keep(c, &c.regs, d, emit, c.snapshotReg)
 	}
-	c.tombs.add(maphash.String(c.seed, d.callID), c.now)
+	c.tombs.add(d.hash, c.now)
+	c.recycle(d)
+}
+
+// maxSpareDialogs bounds the dropped dialogs kept for reuse (under a
+// megabyte). Expire, run about once a second, drops about as many as
+// arrive meanwhile; beyond this many, dropped dialogs go to the garbage
+// collector as before.
+const maxSpareDialogs = 1024
+
+// recycle keeps a dropped dialog for the next new one. Nothing refers to
+// it any more: the tables, lists and media and leg indexes let go of it
+// above, and the records kept are copies. Reusing it spares the garbage
+// collector most of what a live correlator allocates besides its output.
+func (c *Correlator) recycle(d *dialog) {
+	if len(c.spare) < maxSpareDialogs {
+		*d = dialog{}
+		c.spare = append(c.spare, d)
+	}
+}
+
+// allocDialog returns a zeroed dialog, reused when one is spare.
+func (c *Correlator) allocDialog() *dialog {
+	if n := len(c.spare); n > 0 {
+		d := c.spare[n-1]
+		c.spare[n-1] = nil
+		c.spare = c.spare[:n-1]
+		return d
+	}
+	return new(dialog)
 }
 
 // pendingLimit bounds the dropped records waiting for Updates: generous,
@@ -216,12 +242,13 @@ func appendBounded[T any](list []T, v T, limit int, dropped *int) []T {
 
 // keep holds the record of a dialog that left the table: every one with
 // Retain (offline), else only one with news Updates has not handed out.
-func keep[T any](c *Correlator, rs *records[T], h held[T]) {
+// The record is only built when it is kept: a live call that lingered
+// after its last update leaves nothing to build.
+func keep[T any](c *Correlator, rs *records[T], d *dialog, emit bool, snapshot func(*dialog) T) {
 	if c.cfg.Retain {
-		rs.retain = append(rs.retain, h)
-	} else if h.emit {
-		h.emit = false
-		rs.pending = appendBounded(rs.pending, h, c.pendingLimit(), &c.stats.UpdatesDropped)
+		rs.retain = append(rs.retain, held[T]{rec: snapshot(d), seq: d.seq, emit: emit})
+	} else if emit {
+		rs.pending = appendBounded(rs.pending, held[T]{rec: snapshot(d), seq: d.seq}, c.pendingLimit(), &c.stats.UpdatesDropped)
 	}
 }
 
@@ -231,15 +258,15 @@ func keep[T any](c *Correlator, rs *records[T], h held[T]) {
 // A live pipeline writes them to storage; a later record of a call
 // replaces the earlier one.
 func (c *Correlator) Updates() []Call {
-	return updates(c, &c.calls, kindCall, c.snapshotCall)
+	return updates(c, &c.calls, kindCall, c.fillCall)
 }
 
 // UpdatedRegistrations is Updates for registrations.
 func (c *Correlator) UpdatedRegistrations() []Registration {
-	return updates(c, &c.regs, kindRegistration, c.snapshotReg)
+	return updates(c, &c.regs, kindRegistration, c.fillReg)
 }
 
-func updates[T any](c *Correlator, rs *records[T], kind dialogKind, snapshot func(*dialog) T) []T {
+func updates[T any](c *Correlator, rs *records[T], kind dialogKind, fill func(*T, *dialog)) []T {
 	out := make([]T, 0, len(rs.pending)+len(rs.retain)-rs.retainN+c.ndirty[kind])
 	for _, h := range rs.pending {
 		out = append(out, h.rec)
@@ -256,7 +283,13 @@ func updates[T any](c *Correlator, rs *records[T], kind dialogKind, snapshot fun
 	for d := c.dhead; d != nil; {
 		next := d.dnext
 		if d.kind == kind {
-			out = append(out, snapshot(d))
+			if len(out) < cap(out) {
+				out = out[:len(out)+1] // make zeroed it; the count is exact
+			} else {
+				var zero T
+				out = append(out, zero)
+			}
+			fill(&out[len(out)-1], d)
 			c.unlinkDirty(d)
 		}
 		d = next

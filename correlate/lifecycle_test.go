@@ -97,8 +97,8 @@ func TestFinishedDialogsLeaveMemoryAfterLinger(t *testing.T) {
 			// A late retransmission of the 200 still finds the call.
 			feed(t, c, "done@test", []sipMsg{okToBye(end + 2*sec)})
 			c.Expire(at(end + 2*sec + cfg.Linger))
-			if n := c.Stats().Held; n != 0 || len(c.media) != 0 {
-				t.Fatalf("held %d dialogs and %d media endpoints after Linger", n, len(c.media))
+			if n := c.Stats().Held; n != 0 || c.media.len() != 0 {
+				t.Fatalf("held %d dialogs and %d media endpoints after Linger", n, c.media.len())
 			}
 			u := c.Updates()
 			if len(u) != 1 || !u[0].Finished || u[0].Messages != 5 || u[0].Retransmissions != 1 {

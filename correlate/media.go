@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"net/netip"
-	"slices"
 
 	"github.com/sipscope/sipscope/decode/sdp"
 )
@@ -36,16 +35,22 @@ const maxDialogMedia = 32
 // on hold (sendonly, inactive or a 0.0.0.0 connection).
 func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool) {
 	s := &c.sdp.sess
-	if err := s.Unmarshal(body); err != nil {
+	// Only where media flows matters here; codecs are not parsed.
+	if err := s.UnmarshalEndpoints(body); err != nil {
 		c.stats.BadSDP++
 		return false
 	}
 	// What this side announced before is superseded unless announced again
 	// below; it stays bound for late packets but no longer claims flows.
-	for _, ap := range d.media {
-		if e, ok := c.media[ap]; ok && e.d == d && e.caller == caller && !e.nat {
+	// The reference says which side and kind the entry had when d last
+	// wrote it, so the other side's endpoints cost no lookup.
+	for _, r := range d.media {
+		if r.caller != caller || r.nat {
+			continue
+		}
+		if e, ok := c.media.get(r.ap); ok && e.d == d && e.caller == caller && !e.nat {
 			e.stale = true
-			c.media[ap] = e
+			c.media.set(r.ap, e)
 		}
 	}
 	for i := 0; i < s.NumMedia; i++ {
@@ -66,6 +71,23 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 	return hold
 }
 
+// mediaRef is an endpoint a dialog bound, with the side and kind of the
+// entry as the dialog last wrote it.
+type mediaRef struct {
+	ap     netip.AddrPort
+	caller bool
+	nat    bool
+}
+
+func (d *dialog) hasMedia(ap netip.AddrPort) bool {
+	for _, r := range d.media {
+		if r.ap == ap {
+			return true
+		}
+	}
+	return false
+}
+
 func nextPort(ap netip.AddrPort) netip.AddrPort {
 	if ap.Port() == 65535 {
 		return netip.AddrPort{}
@@ -76,11 +98,11 @@ func nextPort(ap netip.AddrPort) netip.AddrPort {
 // lookupMedia finds who owns ap: an entry of its own, or the RTP entry
 // below it whose RTCP is at the next port.
 func (c *Correlator) lookupMedia(ap netip.AddrPort) (mediaEntry, bool) {
-	if e, ok := c.media[ap]; ok {
+	if e, ok := c.media.get(ap); ok {
 		return e, true
 	}
 	if p := ap.Port(); p > 0 {
-		if e, ok := c.media[netip.AddrPortFrom(ap.Addr(), p-1)]; ok && e.rtcpNext {
+		if e, ok := c.media.get(netip.AddrPortFrom(ap.Addr(), p-1)); ok && e.rtcpNext {
 			return e, true
 		}
 	}
@@ -92,10 +114,11 @@ func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 		return
 	}
 	nat := e.nat
-	if old, ok := c.media[ap]; ok {
+	if old, ok := c.media.get(ap); ok {
 		if old.d == d {
 			if !nat { // SDP overrides what traffic suggested
-				c.media[ap] = e
+				c.media.set(ap, e)
+				d.noteMedia(ap, e)
 			}
 			return
 		}
@@ -103,29 +126,43 @@ func (c *Correlator) bindMedia(d *dialog, ap netip.AddrPort, e mediaEntry) {
 			c.stats.MediaDropped++
 			return
 		}
-		c.media[ap] = e
-		d.media = append(d.media, ap)
+		c.media.set(ap, e)
+		d.addMedia(ap, e)
 		c.mediaHook(ap, true)
 		return
 	}
-	if len(c.media) >= c.cfg.MaxMedia || len(d.media) >= maxDialogMedia {
+	if c.media.len() >= c.cfg.MaxMedia || len(d.media) >= maxDialogMedia {
 		c.stats.MediaDropped++
 		return
 	}
-	if d.media == nil {
-		d.media = make([]netip.AddrPort, 0, 4) // both sides' RTP, room for a re-INVITE
-	}
-	c.media[ap] = e
-	d.media = append(d.media, ap)
+	c.media.set(ap, e)
+	d.addMedia(ap, e)
 	c.mediaHook(ap, true)
+}
+
+func (d *dialog) addMedia(ap netip.AddrPort, e mediaEntry) {
+	if d.media == nil {
+		d.media = d.mediaBuf[:0] // both sides' RTP without an allocation
+	}
+	d.media = append(d.media, mediaRef{ap: ap, caller: e.caller, nat: e.nat})
+}
+
+// noteMedia keeps d's references to ap in step with the entry it just
+// wrote for it.
+func (d *dialog) noteMedia(ap netip.AddrPort, e mediaEntry) {
+	for i := range d.media {
+		if r := &d.media[i]; r.ap == ap {
+			r.caller, r.nat = e.caller, e.nat
+		}
+	}
 }
 
 // freeMedia forgets the endpoints d still owns.
 func (c *Correlator) freeMedia(d *dialog) {
-	for _, ap := range d.media {
-		if e, ok := c.media[ap]; ok && e.d == d {
-			delete(c.media, ap)
-			c.mediaHook(ap, false)
+	for _, r := range d.media {
+		if e, ok := c.media.get(r.ap); ok && e.d == d {
+			c.media.del(r.ap)
+			c.mediaHook(r.ap, false)
 		}
 	}
 	d.media = nil
@@ -152,7 +189,7 @@ func (c *Correlator) MediaCallID(src, dst netip.AddrPort) string {
 // call's own endpoint to the port that call was given is still that call's.
 func (c *Correlator) sourceOwnsFlow(src, dst netip.AddrPort, de mediaEntry) (mediaEntry, bool) {
 	se, ok := c.lookupMedia(src)
-	if !ok || se.stale || se.d == de.d || !slices.Contains(se.d.media, dst) {
+	if !ok || se.stale || se.d == de.d || !se.d.hasMedia(dst) {
 		return mediaEntry{}, false
 	}
 	return se, true
@@ -204,12 +241,12 @@ func (c *Correlator) BindMedia(src, dst netip.AddrPort) MediaBinding {
 }
 
 func (c *Correlator) learnNAT(d *dialog, ap netip.AddrPort, caller bool) {
-	if _, ok := c.media[ap]; ok {
+	if _, ok := c.media.get(ap); ok {
 		return
 	}
-	n := len(c.media)
+	n := c.media.len()
 	c.bindMedia(d, ap, mediaEntry{d: d, caller: caller, nat: true})
-	if len(c.media) > n {
+	if c.media.len() > n {
 		c.stats.NATBindings++
 	}
 }

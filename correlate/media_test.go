@@ -107,8 +107,8 @@ func TestMaxMediaIsCounted(t *testing.T) {
 	answer := ok(sec)
 	answer.sdp = sdpBody("10.0.0.2", 50000)
 	feed(t, c, "max@test", []sipMsg{invite, answer})
-	if s := c.Stats(); s.MediaDropped != 1 || len(c.media) != 1 {
-		t.Errorf("dropped %d, held %d endpoints", s.MediaDropped, len(c.media))
+	if s := c.Stats(); s.MediaDropped != 1 || c.media.len() != 1 {
+		t.Errorf("dropped %d, held %d endpoints", s.MediaDropped, c.media.len())
 	}
 }
 

@@ -58,7 +58,7 @@ func TestMillionCallsStayWithinBoundedMemory(t *testing.T) {
 		if k%1000 == 999 {
 			c.Expire(now)
 			drain()
-			maxHeld0 = max(maxHeld0, len(c.dialogs))
+			maxHeld0 = max(maxHeld0, c.dialogs.len())
 			if k%(gcEveryS*1000) == 999 {
 				sampleHeap()
 			}
@@ -82,8 +82,8 @@ func TestMillionCallsStayWithinBoundedMemory(t *testing.T) {
 	if s.Messages != 6*calls || s.CallIDs != calls || s.EvictedActive != 0 || s.Late != 0 || s.Retransmissions != 0 {
 		t.Errorf("stats %+v", s)
 	}
-	if s.Held != 0 || len(c.media) != 0 || len(c.legs) != 0 || len(c.xcids) != 0 || c.head != nil || c.dhead != nil {
-		t.Errorf("after the final Expire: held %d, media %d, legs %d, xcids %d", s.Held, len(c.media), len(c.legs), len(c.xcids))
+	if s.Held != 0 || c.media.len() != 0 || len(c.legs) != 0 || len(c.xcids) != 0 || c.head != nil || c.dhead != nil {
+		t.Errorf("after the final Expire: held %d, media %d, legs %d, xcids %d", s.Held, c.media.len(), len(c.legs), len(c.xcids))
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 func (c *Correlator) handleRegister(d *dialog, ts int64, m *sip.Message, meth, cseqMeth method, retrans bool) {
 	r := &d.reg.Registration
 	r.Messages++
-	r.End = time.Unix(0, d.last).UTC()
 	if retrans {
 		return
 	}
@@ -123,9 +122,16 @@ func parseExpires(v []byte) int {
 
 // snapshotReg is the public record of a registration dialog as of c.now.
 func (c *Correlator) snapshotReg(d *dialog) Registration {
-	r := d.reg.Registration
+	var r Registration
+	c.fillReg(&r, d)
+	return r
+}
+
+// fillReg writes the record of d into r, in place.
+func (c *Correlator) fillReg(r *Registration, d *dialog) {
+	*r = d.reg.Registration
+	r.End = time.Unix(0, d.last).UTC()
 	if r.FinalCode == 0 && (d.finished || c.now >= c.dueAt(d)) {
 		r.Failed = true // ended without any final response
 	}
-	return r
 }

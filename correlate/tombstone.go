@@ -1,7 +1,5 @@
 package correlate
 
-import "hash/maphash"
-
 // tombstones remember recently dropped Call-IDs, so that late copies of a
 // dropped dialog's messages are counted (Stats.Late) instead of starting a
 // new, headless record that would overwrite the real one in storage.
@@ -32,12 +30,11 @@ func newTombstones(maxDialogs int, ttl int64) tombstones {
 	return tombstones{size: size, ttl: ttl}
 }
 
-// has tells whether callID was dropped less than ttl before now.
-func (t *tombstones) has(seed maphash.Seed, callID []byte, now int64) bool {
+// has tells whether the Call-ID of hash h was dropped less than ttl before now.
+func (t *tombstones) has(h uint64, now int64) bool {
 	if t.slots == nil {
 		return false
 	}
-	h := maphash.Bytes(seed, callID)
 	s := t.slots[h&uint64(t.size-1)]
 	return s.at != 0 && s.h == h && now-s.at < t.ttl
 }

@@ -42,9 +42,42 @@ func checkSlicesWithin(t *testing.T, path string, v reflect.Value, b []byte) {
 	}
 }
 
+// endpointsOnly is what UnmarshalEndpoints should leave of a Session that
+// Unmarshal filled: everything but what describes the payload.
+func endpointsOnly(s Session, flags Flags) Session {
+	s.Origin = Origin{}
+	for i := range s.NumMedia {
+		m := &s.Media[i]
+		m.Formats, m.NumFormats = [MaxFormats]uint8{}, 0
+		m.RTPMaps, m.NumRTPMaps = [MaxRTPMaps]RTPMap{}, 0
+		m.FMTPs, m.NumFMTPs = [MaxFMTPs]FMTP{}, 0
+		m.Ptime, m.MaxPtime = 0, 0
+	}
+	s.Flags = flags
+	return s
+}
+
+// checkEndpoints checks UnmarshalEndpoints against Unmarshal's result s
+// (error err) for the same input: the same error, the same endpoints,
+// nothing of the payload, and no flag Unmarshal did not raise.
+func checkEndpoints(t *testing.T, e *Session, b []byte, s Session, err error) {
+	t.Helper()
+	errE := e.UnmarshalEndpoints(b)
+	if (errE == nil) != (err == nil) || errE != nil && errE.Error() != err.Error() {
+		t.Fatalf("UnmarshalEndpoints error %v, Unmarshal error %v", errE, err)
+	}
+	if e.Flags&^s.Flags != 0 || e.Flags&FlagBadLine != s.Flags&FlagBadLine {
+		t.Fatalf("UnmarshalEndpoints flags %v, Unmarshal flags %v", e.Flags, s.Flags)
+	}
+	if want := endpointsOnly(s, e.Flags); !reflect.DeepEqual(*e, want) {
+		t.Fatalf("UnmarshalEndpoints gave\n%+v\nwant\n%+v", *e, want)
+	}
+}
+
 // FuzzUnmarshal checks that no input panics the parser, that every slice
-// it returns lies inside the input, that counts stay within capacity, and
-// that a reused Session equals a fresh one.
+// it returns lies inside the input, that counts stay within capacity, that
+// a reused Session equals a fresh one, and that UnmarshalEndpoints agrees
+// with Unmarshal on everything it promises.
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(crlf(offer))
 	f.Add([]byte("v=0\nc=IN IP6 ff15::101/3\nm=audio 5004/2 RTP/AVP 0 96\na=rtpmap:96 opus/48000/2\na=rtcp:5007 IN IP6 ::1\na=rtcp-mux\na=ptime:0.5"))
@@ -64,7 +97,7 @@ func FuzzUnmarshal(f *testing.F) {
 			f.Add(append([]byte(nil), m.Body...))
 		}
 	}
-	var reused Session
+	var reused, reusedEndpoints Session
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s Session
 		err := s.Unmarshal(b)
@@ -72,6 +105,9 @@ func FuzzUnmarshal(f *testing.F) {
 		if errR := reused.Unmarshal(b); (errR == nil) != (err == nil) || !reflect.DeepEqual(s, reused) {
 			t.Fatalf("reused Session differs from a fresh one (err %v vs %v)", errR, err)
 		}
+		var e Session
+		checkEndpoints(t, &e, b, s, err)
+		checkEndpoints(t, &reusedEndpoints, b, s, err)
 		if s.NumMedia > MaxMedia || s.NumMedia > s.MediaCount {
 			t.Fatalf("NumMedia %d MediaCount %d", s.NumMedia, s.MediaCount)
 		}

@@ -11,10 +11,14 @@ func lower(c byte) byte {
 	return c
 }
 
-// equalFold compares ASCII case-insensitively.
+// equalFold compares ASCII case-insensitively. SDP is almost always
+// written in the case of the RFC, so an exact match is tried first.
 func equalFold[A, B text](a A, b B) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if string(a) == string(b) {
+		return true
 	}
 	for i := 0; i < len(a); i++ {
 		if lower(a[i]) != lower(b[i]) {
@@ -26,12 +30,21 @@ func equalFold[A, B text](a A, b B) bool {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
+// trimSpace drops spaces, tabs and CRs at both ends. The loops test each
+// byte once (a byte held in a local), which the compiler turns into far
+// fewer instructions than repeated indexing.
 func trimSpace(b []byte) []byte {
 	i, j := 0, len(b)
-	for i < j && (isSpace(b[i]) || b[i] == '\r') {
+	for i < j {
+		if c := b[i]; c != ' ' && c != '\t' && c != '\r' {
+			break
+		}
 		i++
 	}
-	for j > i && (isSpace(b[j-1]) || b[j-1] == '\r') {
+	for j > i {
+		if c := b[j-1]; c != ' ' && c != '\t' && c != '\r' {
+			break
+		}
 		j--
 	}
 	return b[i:j]
@@ -41,11 +54,20 @@ func trimSpace(b []byte) []byte {
 // index after it. SDP separates fields with one SP; more, and tabs, are
 // tolerated.
 func field(v []byte, i int) (f []byte, next int) {
-	for i < len(v) && isSpace(v[i]) {
+	if i < 0 {
+		i = 0
+	}
+	for i < len(v) {
+		if c := v[i]; c != ' ' && c != '\t' {
+			break
+		}
 		i++
 	}
 	start := i
-	for i < len(v) && !isSpace(v[i]) {
+	for i < len(v) {
+		if c := v[i]; c == ' ' || c == '\t' {
+			break
+		}
 		i++
 	}
 	return v[start:i], i

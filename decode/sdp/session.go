@@ -26,7 +26,9 @@ type Session struct {
 }
 
 func (s *Session) reset() {
-	clear(s.Media[:s.NumMedia])
+	for i := range s.NumMedia {
+		s.Media[i].reset()
+	}
 	s.Origin = Origin{}
 	s.Name = nil
 	s.Connection = Connection{}
@@ -40,7 +42,23 @@ func (s *Session) reset() {
 // an error (ErrBadConnection, ErrBadMedia) because the media endpoints
 // could not be trusted; other malformed lines set Flags. Unmarshal does
 // not allocate unless it returns an error.
-func (s *Session) Unmarshal(b []byte) error {
+func (s *Session) Unmarshal(b []byte) error { return s.unmarshal(b, true) }
+
+// UnmarshalEndpoints is Unmarshal for a caller that only needs to know
+// where media flows, as the correlator binding RTP to calls does. It fills
+// Name, the c= lines, each m= line's Type, Port, NumPorts, Proto and Fmt,
+// the direction attributes, a=rtcp and a=rtcp-mux exactly as Unmarshal
+// does, and returns the same error for every input (only the lines it
+// reads can fail), so RTPAddr, RTCPAddr, MediaAddr, MediaDirection and
+// OnHold answer the same. What describes the payload is skipped and left
+// empty: Origin, Formats, RTPMaps, FMTPs, Ptime and MaxPtime, and the
+// flags only they raise (FlagBadOrigin, FlagBadAttribute of rtpmap and
+// ptime, FlagTruncated of formats and rtpmaps). That is about half the work.
+func (s *Session) UnmarshalEndpoints(b []byte) error { return s.unmarshal(b, false) }
+
+// unmarshal parses everything when full is set, else what
+// UnmarshalEndpoints promises.
+func (s *Session) unmarshal(b []byte, full bool) error {
 	s.reset()
 	if len(b) > MaxBytes {
 		return fmt.Errorf("%w: %d bytes", ErrTooLong, len(b))
@@ -73,7 +91,7 @@ func (s *Session) Unmarshal(b []byte) error {
 		v := line[2:]
 		switch line[0] {
 		case 'o':
-			if cur == nil && !overflow && s.Origin.Address == nil {
+			if full && cur == nil && !overflow && s.Origin.Address == nil {
 				o, ok := parseOrigin(v)
 				if !ok {
 					s.Flags |= FlagBadOrigin
@@ -104,7 +122,7 @@ func (s *Session) Unmarshal(b []byte) error {
 			if s.NumMedia < MaxMedia {
 				m = &s.Media[s.NumMedia]
 			}
-			truncated, ok := parseMedia(v, m)
+			truncated, ok := parseMedia(v, m, full)
 			if !ok {
 				return fmt.Errorf("%w: %q", ErrBadMedia, v)
 			}
@@ -121,7 +139,7 @@ func (s *Session) Unmarshal(b []byte) error {
 			cur = m
 		case 'a':
 			if !overflow {
-				s.attribute(cur, v)
+				s.attribute(cur, v, full)
 			}
 		}
 	}
@@ -131,84 +149,111 @@ func (s *Session) Unmarshal(b []byte) error {
 	return nil
 }
 
-// attribute applies one a= line at session level (m == nil) or to m.
-func (s *Session) attribute(m *Media, v []byte) {
+// attribute applies one a= line at session level (m == nil) or to m;
+// without full, only those that say where media flows. Names are told
+// apart by length first: most a= lines are rtpmap, fmtp or a direction,
+// and one length test skips every other comparison.
+func (s *Session) attribute(m *Media, v []byte, full bool) {
 	name, value := v, []byte(nil)
 	if colon := indexByte(v, ':'); colon >= 0 {
 		name, value = v[:colon], v[colon+1:]
 	}
-	if d := parseDirection(name); d != DirectionUnspecified {
-		if m == nil {
-			s.Direction = d
-		} else {
-			m.Direction = d
+	if len(name) == 8 {
+		if d := parseDirection(name); d != DirectionUnspecified {
+			if m == nil {
+				s.Direction = d
+			} else {
+				m.Direction = d
+			}
+			return
 		}
-		return
 	}
 	if m == nil {
 		return // other session-level attributes do not concern us
 	}
+	switch len(name) {
+	case 6:
+		if full && equalFold(name, "rtpmap") {
+			s.rtpmap(m, value)
+		}
+	case 4:
+		switch {
+		case full && equalFold(name, "fmtp"):
+			s.fmtp(m, value)
+		case equalFold(name, "rtcp"):
+			s.rtcp(m, value)
+		}
+	case 8:
+		switch {
+		case equalFold(name, "rtcp-mux"):
+			m.RTCPMux = true
+		case full && equalFold(name, "maxptime"):
+			if ms, ok := parseMilliseconds(trimSpace(value)); ok {
+				m.MaxPtime = ms
+			} else {
+				s.Flags |= FlagBadAttribute
+			}
+		}
+	case 5:
+		if full && equalFold(name, "ptime") {
+			if ms, ok := parseMilliseconds(trimSpace(value)); ok {
+				m.Ptime = ms
+			} else {
+				s.Flags |= FlagBadAttribute
+			}
+		}
+	}
+}
+
+func (s *Session) rtpmap(m *Media, value []byte) {
+	r, ok := parseRTPMap(value)
 	switch {
-	case equalFold(name, "rtpmap"):
-		r, ok := parseRTPMap(value)
-		switch {
-		case !ok:
-			s.Flags |= FlagBadAttribute
-		case m.rtpmap(r.PT) != nil:
-			// The first mapping of a payload type wins.
-		case m.NumRTPMaps == MaxRTPMaps:
-			s.Flags |= FlagTruncated
-		default:
-			m.RTPMaps[m.NumRTPMaps] = r
-			m.NumRTPMaps++
-		}
-	case equalFold(name, "fmtp"):
-		f, ok := parseFMTP(value)
-		switch {
-		case !ok:
-			// Non-RTP formats carry fmtp too; nothing to record.
-		case m.NumFMTPs == MaxFMTPs:
-			s.Flags |= FlagTruncated
-		default:
-			m.FMTPs[m.NumFMTPs] = f
-			m.NumFMTPs++
-		}
-	case equalFold(name, "rtcp"):
-		// "port [IN IP4 address]" (RFC 3605).
-		pf, i := field(value, 0)
-		port, ok := parseUint(pf, 65535)
-		if !ok {
+	case !ok:
+		s.Flags |= FlagBadAttribute
+	case m.rtpmap(r.PT) != nil:
+		// The first mapping of a payload type wins.
+	case m.NumRTPMaps == MaxRTPMaps:
+		s.Flags |= FlagTruncated
+	default:
+		m.RTPMaps[m.NumRTPMaps] = r
+		m.NumRTPMaps++
+	}
+}
+
+func (s *Session) fmtp(m *Media, value []byte) {
+	f, ok := parseFMTP(value)
+	switch {
+	case !ok:
+		// Non-RTP formats carry fmtp too; nothing to record.
+	case m.NumFMTPs == MaxFMTPs:
+		s.Flags |= FlagTruncated
+	default:
+		m.FMTPs[m.NumFMTPs] = f
+		m.NumFMTPs++
+	}
+}
+
+// rtcp applies "port [IN IP4 address]" (RFC 3605).
+func (s *Session) rtcp(m *Media, value []byte) {
+	pf, i := field(value, 0)
+	port, ok := parseUint(pf, 65535)
+	if !ok {
+		s.Flags |= FlagBadAttribute
+		return
+	}
+	var addr netip.Addr
+	if netType, j := field(value, i); len(netType) > 0 {
+		addrType, j := field(value, j)
+		a, j := field(value, j)
+		extra, _ := field(value, j)
+		ip, ok := parseAddress(addrType, a)
+		if !ok || len(extra) > 0 || !equalFold(netType, "IN") {
 			s.Flags |= FlagBadAttribute
 			return
 		}
-		var addr netip.Addr
-		if netType, j := field(value, i); len(netType) > 0 {
-			addrType, j := field(value, j)
-			a, j := field(value, j)
-			extra, _ := field(value, j)
-			ip, ok := parseAddress(addrType, a)
-			if !ok || len(extra) > 0 || !equalFold(netType, "IN") {
-				s.Flags |= FlagBadAttribute
-				return
-			}
-			addr = ip
-		}
-		m.RTCPPort, m.RTCPAddr = uint16(port), addr
-	case equalFold(name, "rtcp-mux"):
-		m.RTCPMux = true
-	case equalFold(name, "ptime"):
-		if ms, ok := parseMilliseconds(trimSpace(value)); ok {
-			m.Ptime = ms
-		} else {
-			s.Flags |= FlagBadAttribute
-		}
-	case equalFold(name, "maxptime"):
-		if ms, ok := parseMilliseconds(trimSpace(value)); ok {
-			m.MaxPtime = ms
-		} else {
-			s.Flags |= FlagBadAttribute
-		}
+		addr = ip
 	}
+	m.RTCPPort, m.RTCPAddr = uint16(port), addr
 }
 
 // MediaAddr returns the connection address of media section i: its own

@@ -404,7 +404,9 @@ func TestAnRTPMapOverridesTheStaticTable(t *testing.T) {
 }
 
 func TestReuseLeavesNothingFromThePreviousSession(t *testing.T) {
-	inputs := []string{offer, "v=0\nm=video 1 RTP/AVP 96\n", "garbage", offer, "v=0\nc=IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\nm=audio x RTP/AVP 0\n", "v=0\n"}
+	// Every field of a media section set, then one that sets almost none.
+	rich := "v=0\nc=IN IP4 224.2.1.1/127/3\nm=audio 5004/2 RTP/AVP 0 96\nc=IN IP6 ff15::101/3\na=rtpmap:96 opus/48000/2\na=fmtp:96 stereo=1\na=rtcp:5007 IN IP6 ::1\na=rtcp-mux\na=ptime:20\na=maxptime:40\na=recvonly\n"
+	inputs := []string{offer, "v=0\nm=video 1 RTP/AVP 96\n", "garbage", offer, "v=0\nc=IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\nm=audio x RTP/AVP 0\n", "v=0\n", rich, "v=0\nm=audio 1 x\n", rich, "v=0\n"}
 	var reused Session
 	for i, in := range inputs {
 		errReused := reused.Unmarshal(crlf(in))
