@@ -174,7 +174,7 @@ type SpoolStats struct {
 	QueueDrops  uint64 `json:"queue_drops"`  // frames dropped: the disk was QueueBytes behind
 	ErrorDrops  uint64 `json:"error_drops"`  // frames lost in a failed write
 	ClosedDrops uint64 `json:"closed_drops"` // frames written after Run returned
-	Skipped     uint64 `json:"skipped"`      // frames of another link type (HEP)
+	OtherLink   uint64 `json:"other_link"`   // frames of another link type (HEP), not spooled
 	DiskBytes   int64  `json:"disk_bytes"`   // bytes of spool files on disk now
 }
 
@@ -686,7 +686,7 @@ func (s *Spool) Stats() SpoolStats {
 	return SpoolStats{
 		Frames: s.frames.Load(), Bytes: s.bytes.Load(), Files: s.rotated.Load(), Deleted: s.deleted.Load(),
 		WriteErrors: s.writeErrs.Load(), QueueDrops: s.queueDrops.Load(), ErrorDrops: s.errorDrops.Load(),
-		ClosedDrops: s.closedDrops.Load(), Skipped: s.skipped.Load(), DiskBytes: s.diskBytes.Load(),
+		ClosedDrops: s.closedDrops.Load(), OtherLink: s.skipped.Load(), DiskBytes: s.diskBytes.Load(),
 	}
 }
 
@@ -738,6 +738,6 @@ func (c *spoolCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.drops, st.QueueDrops, "queue_full")
 	counter(c.drops, st.ErrorDrops, "write_error")
 	counter(c.drops, st.ClosedDrops, "closed")
-	counter(c.drops, st.Skipped, "link_type")
+	counter(c.drops, st.OtherLink, "link_type")
 	ch <- prometheus.MustNewConstMetric(c.disk, prometheus.GaugeValue, float64(st.DiskBytes))
 }

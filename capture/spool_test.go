@@ -474,7 +474,7 @@ func TestSpoolSkipsFramesThatAreNotEthernet(t *testing.T) {
 	f.LinkType = LinkHEP
 	s.Write(f)
 	finish(t, s)
-	if st := s.Stats(); st.Skipped != 1 || st.Frames != 0 {
+	if st := s.Stats(); st.OtherLink != 1 || st.Frames != 0 {
 		t.Errorf("stats %+v, want the HEP frame skipped", st)
 	}
 	if names := spoolFiles(t, dir); len(names) != 0 {
