@@ -118,9 +118,13 @@ struct {
 
 // Where the program runs decides where skb->data points: on a packet socket
 // it is the MAC header, under BPF_PROG_TEST_RUN it is just past the Ethernet
-// header. Offsets below are all relative to the MAC header; base converts
-// them for bpf_skb_load_bytes, which (unlike the _relative variant) also
-// reads payload held in page fragments, as many NIC drivers deliver it.
+// header. The loader says which (tests set data_after_mac): telling them
+// apart by content fails on a payload that repeats the Ethernet header.
+// Offsets below are all relative to the MAC header; base converts them for
+// bpf_skb_load_bytes, which (unlike the _relative variant) also reads
+// payload held in page fragments, as many NIC drivers deliver it.
+volatile const __u32 data_after_mac = 0;
+
 struct cursor {
 	struct __sk_buff *skb;
 	__u32 base;
@@ -358,19 +362,11 @@ static __always_inline __u32 classify_sctp(const struct cursor *c, const struct 
 
 static __always_inline __u32 classify(struct __sk_buff *skb)
 {
-	struct cursor c = {.skb = skb, .base = ETH_HLEN};
-	__u8 eth[ETH_HLEN], at_data[ETH_HLEN];
+	struct cursor c = {.skb = skb, .base = data_after_mac ? ETH_HLEN : 0};
+	__u8 eth[ETH_HLEN];
 
 	if (bpf_skb_load_bytes_relative(skb, 0, eth, ETH_HLEN, BPF_HDR_START_MAC) < 0)
 		return COUNTER_DROPPED;
-	if (bpf_skb_load_bytes(skb, 0, at_data, ETH_HLEN) == 0) {
-		__u8 diff = 0;
-#pragma unroll
-		for (int i = 0; i < ETH_HLEN; i++)
-			diff |= eth[i] ^ at_data[i];
-		if (diff == 0)
-			c.base = 0;
-	}
 
 	__u16 proto = (__u16)eth[12] << 8 | eth[13];
 	__u32 off = ETH_HLEN;

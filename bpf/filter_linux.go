@@ -27,13 +27,31 @@ type Filter struct {
 // Load loads the filter into the kernel. When the kernel or the process's
 // capabilities do not allow it the error wraps ErrUnavailable and says what
 // is missing; callers then fall back to ClassicFilter.
-func Load() (*Filter, error) {
+func Load() (*Filter, error) { return load(false) }
+
+// load loads the filter; dataAfterMAC is for BPF_PROG_TEST_RUN, which hands
+// a socket filter the frame with skb->data past the Ethernet header, where a
+// packet socket has it at the MAC header.
+func load(dataAfterMAC bool) (*Filter, error) {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; on newer ones
 	// this is a no-op. Failing here is not fatal: loading will say why.
 	_ = rlimit.RemoveMemlock()
 
+	spec, err := loadSipfilter()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: socket filter object: %w", err)
+	}
+	if dataAfterMAC {
+		v, ok := spec.Variables["data_after_mac"]
+		if !ok {
+			return nil, errors.New("bpf: socket filter object has no data_after_mac")
+		}
+		if err := v.Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("bpf: set data_after_mac: %w", err)
+		}
+	}
 	f := &Filter{}
-	if err := loadSipfilterObjects(&f.objs, nil); err != nil {
+	if err := spec.LoadAndAssign(&f.objs, nil); err != nil {
 		return nil, loadError(err)
 	}
 	return f, nil

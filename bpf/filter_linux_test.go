@@ -15,11 +15,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// loadFilter loads the eBPF program or fails: these tests run as root, as
-// CI does, and an unavailable eBPF is a broken environment, not a skip.
+// loadFilter loads the eBPF program for BPF_PROG_TEST_RUN or fails: these
+// tests run as root, as CI does, and an unavailable eBPF is a broken
+// environment, not a skip. The capture tests run what Load loads on real
+// packet sockets.
 func loadFilter(t testing.TB) *Filter {
 	t.Helper()
-	f, err := Load()
+	f, err := load(true)
 	if err != nil {
 		t.Fatalf("eBPF filter did not load (tests need root with CAP_BPF on a kernel with eBPF): %v", err)
 	}
@@ -259,7 +261,7 @@ func TestFilterFollowsSIPOverTCPConnections(t *testing.T) {
 }
 
 func TestFilterAfterClose(t *testing.T) {
-	f, err := Load()
+	f, err := load(true)
 	if err != nil {
 		t.Fatalf("eBPF filter did not load: %v", err)
 	}

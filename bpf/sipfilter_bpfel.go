@@ -101,6 +101,7 @@ type sipfilterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sipfilterVariableSpecs struct {
+	DataAfterMac *ebpf.VariableSpec `ebpf:"data_after_mac"`
 }
 
 // sipfilterObjects contains all objects after they have been loaded into the kernel.
@@ -140,6 +141,7 @@ func (m *sipfilterMaps) Close() error {
 //
 // It can be passed to loadSipfilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sipfilterVariables struct {
+	DataAfterMac *ebpf.Variable `ebpf:"data_after_mac"`
 }
 
 // sipfilterPrograms contains all programs after they have been loaded into the kernel.
