@@ -257,17 +257,24 @@ func keep[T any](c *Correlator, rs *records[T], d *dialog, emit bool, snapshot f
 // that ended (Finished) including those Expire or eviction dropped since.
 // A live pipeline writes them to storage; a later record of a call
 // replaces the earlier one.
-func (c *Correlator) Updates() []Call {
-	return updates(c, &c.calls, kindCall, c.fillCall)
+func (c *Correlator) Updates() []Call { return c.AppendUpdates(nil) }
+
+// AppendUpdates is Updates appending to dst, so that a caller that is done
+// with an earlier batch can hand its memory back.
+func (c *Correlator) AppendUpdates(dst []Call) []Call {
+	return updates(c, dst, &c.calls, kindCall, c.fillCall)
 }
 
 // UpdatedRegistrations is Updates for registrations.
-func (c *Correlator) UpdatedRegistrations() []Registration {
-	return updates(c, &c.regs, kindRegistration, c.fillReg)
+func (c *Correlator) UpdatedRegistrations() []Registration { return c.AppendUpdatedRegistrations(nil) }
+
+// AppendUpdatedRegistrations is AppendUpdates for registrations.
+func (c *Correlator) AppendUpdatedRegistrations(dst []Registration) []Registration {
+	return updates(c, dst, &c.regs, kindRegistration, c.fillReg)
 }
 
-func updates[T any](c *Correlator, rs *records[T], kind dialogKind, fill func(*T, *dialog)) []T {
-	out := make([]T, 0, len(rs.pending)+len(rs.retain)-rs.retainN+c.ndirty[kind])
+func updates[T any](c *Correlator, out []T, rs *records[T], kind dialogKind, fill func(*T, *dialog)) []T {
+	out = slices.Grow(out, len(rs.pending)+len(rs.retain)-rs.retainN+c.ndirty[kind])
 	for _, h := range rs.pending {
 		out = append(out, h.rec)
 	}
@@ -284,7 +291,7 @@ func updates[T any](c *Correlator, rs *records[T], kind dialogKind, fill func(*T
 		next := d.dnext
 		if d.kind == kind {
 			if len(out) < cap(out) {
-				out = out[:len(out)+1] // make zeroed it; the count is exact
+				out = out[:len(out)+1] // fill overwrites the whole record; the count is exact
 			} else {
 				var zero T
 				out = append(out, zero)

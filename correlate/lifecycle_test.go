@@ -3,9 +3,13 @@ package correlate
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sipscope/sipscope/decode"
+	"github.com/sipscope/sipscope/decode/sip"
 )
 
 func liveConfig() Config {
@@ -248,5 +252,50 @@ func TestAnAbandonedRegistrationHasFailed(t *testing.T) {
 	u := c.UpdatedRegistrations()
 	if len(u) != 1 || !u[0].Failed || u[0].FinalCode != 0 {
 		t.Errorf("updates %+v", u)
+	}
+}
+
+// TestAppendUpdatesReusesAnEarlierBatch: a live pipeline hands the memory
+// of a written batch back to AppendUpdates; the records must be those a
+// fresh Updates returns, whatever the reused memory still held.
+func TestAppendUpdatesReusesAnEarlierBatch(t *testing.T) {
+	fresh, reused := New(liveConfig()), New(liveConfig())
+	tr := newTraffic(t, true)
+	var (
+		calls []Call
+		regs  []Registration
+	)
+	rounds := 0
+	for k := range 3 * tr.ticks() / 2 {
+		now := base + int64(k)*int64(time.Millisecond)
+		tr.tick(k, 1<<30, func(_ int, m *sip.Message, src, dst netip.AddrPort) {
+			fresh.HandleSIP(now, src, dst, decode.TransportUDP, m)
+			reused.HandleSIP(now, src, dst, decode.TransportUDP, m)
+		})
+		if k%500 != 499 {
+			continue
+		}
+		fresh.Expire(now)
+		reused.Expire(now)
+		want, wantRegs := fresh.Updates(), fresh.UpdatedRegistrations()
+		calls, regs = reused.AppendUpdates(calls[:0]), reused.AppendUpdatedRegistrations(regs[:0])
+		if !reflect.DeepEqual(calls, want) && len(calls)+len(want) > 0 {
+			t.Fatalf("tick %d: AppendUpdates over an earlier batch gave %d records differing from Updates' %d", k, len(calls), len(want))
+		}
+		if !reflect.DeepEqual(regs, wantRegs) && len(regs)+len(wantRegs) > 0 {
+			t.Fatalf("tick %d: registrations differ", k)
+		}
+		if len(want) > 0 {
+			rounds++
+		}
+	}
+	if rounds < 10 {
+		t.Fatalf("only %d rounds had updates", rounds)
+	}
+	// Appending keeps what dst already holds.
+	before := []Call{{CallID: "kept"}}
+	want := fresh.Updates()
+	if got := reused.AppendUpdates(before); got[0].CallID != "kept" || !reflect.DeepEqual(got[1:], want) {
+		t.Errorf("AppendUpdates onto one record: %d records, first %q; want it and the %d updates", len(got), got[0].CallID, len(want))
 	}
 }

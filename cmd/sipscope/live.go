@@ -138,6 +138,7 @@ type liveRunner struct {
 	// writes carries them to the writer goroutine (storeLoop).
 	pending storage.Batch
 	writes  chan storage.Batch
+	spent   chan storage.Batch // written batches, emptied, for flush to refill
 
 	mu          sync.Mutex // guards stats for readers outside the pipeline goroutine
 	lastFlush   time.Time
@@ -299,6 +300,7 @@ func (r *liveRunner) Run(ctx context.Context) error {
 	// The store writer outlives ctx: after the sources stop, the last
 	// batches still have to be written (bounded by writeTimeout each).
 	r.writes = make(chan storage.Batch)
+	r.spent = make(chan storage.Batch, 1)
 	wctx, stopWrites := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWrites()
 	written := make(chan error, 1)
@@ -443,15 +445,19 @@ const storeWriteTimeout = 30 * time.Second
 // insert does not hold up the pipeline: while one batch is being written,
 // the next ones accumulate here, merged, and go as one.
 func (r *liveRunner) flush(final bool) {
-	b := r.p.liveBatch(r.now(), final)
-	// The batch's slices are fresh, and the records in them are
-	// snapshots: the writer goroutine may own them from here on.
 	p := &r.pending
-	p.Calls = append(p.Calls, b.Calls...)
-	p.Registrations = append(p.Registrations, b.Registrations...)
-	p.Messages = append(p.Messages, b.Messages...)
-	p.Streams = append(p.Streams, b.Streams...)
-	if len(p.Calls)+len(p.Registrations)+len(p.Messages)+len(p.Streams) == 0 {
+	if batchLen(p) == 0 {
+		// Start from the memory of a batch the writer is done with, so a
+		// steady live run allocates no new record slices.
+		select {
+		case *p = <-r.spent:
+		default:
+		}
+	}
+	// The records are snapshots; the writer goroutine owns the batch once
+	// it is handed over.
+	r.p.appendLiveBatch(p, r.now(), final)
+	if batchLen(p) == 0 {
 		return
 	}
 	if final || len(p.Messages) >= maxPendingMessages {
@@ -464,6 +470,20 @@ func (r *liveRunner) flush(final bool) {
 		*p = storage.Batch{}
 	default: // the writer is busy: this batch goes with the next
 	}
+}
+
+// batchLen is how many records b holds.
+func batchLen(b *storage.Batch) int {
+	return len(b.Calls) + len(b.Registrations) + len(b.Messages) + len(b.Streams)
+}
+
+// emptied returns b's memory with no records, and none referenced.
+func emptied(b storage.Batch) storage.Batch {
+	clear(b.Calls)
+	clear(b.Registrations)
+	clear(b.Messages)
+	clear(b.Streams)
+	return storage.Batch{Calls: b.Calls[:0], Registrations: b.Registrations[:0], Messages: b.Messages[:0], Streams: b.Streams[:0]}
 }
 
 // storeLoop writes the batches flush hands over until writes is closed.
@@ -489,6 +509,10 @@ func (r *liveRunner) storeLoop(ctx context.Context) error {
 			r.logger.Error("store write failed", "err", err, "messages", len(b.Messages), "calls", len(b.Calls))
 		}
 		last = err
+		select {
+		case r.spent <- emptied(b):
+		default:
+		}
 	}
 	return last // whether the last batch, the one written at shutdown, is stored
 }
@@ -497,11 +521,22 @@ func (r *liveRunner) storeLoop(ctx context.Context) error {
 // streamIdle are written one last time and forgotten, so a long run holds
 // only active streams.
 func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
+	var b storage.Batch
+	p.appendLiveBatch(&b, now, final)
+	return b
+}
+
+// appendLiveBatch is liveBatch appending to b, whose slices may be the
+// memory of a batch already written.
+func (p *pipeline) appendLiveBatch(b *storage.Batch, now int64, final bool) {
 	p.corr.Expire(now)
-	b := storage.Batch{
-		Calls:         p.corr.Updates(),
-		Registrations: p.corr.UpdatedRegistrations(),
-		Messages:      p.corr.TakeMessages(),
+	first := len(b.Calls)
+	b.Calls = p.corr.AppendUpdates(b.Calls)
+	b.Registrations = p.corr.AppendUpdatedRegistrations(b.Registrations)
+	if b.Messages == nil {
+		b.Messages = p.corr.TakeMessages()
+	} else {
+		b.Messages = append(b.Messages, p.corr.TakeMessages()...)
 	}
 	keep := p.order[:0]
 	for _, s := range p.order {
@@ -526,14 +561,13 @@ func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
 	}
 	clear(p.order[len(keep):])
 	p.order = keep
-	for i := range b.Calls {
+	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
 		c.MOS = p.worstMOS(c.CallID)
 		if c.Finished {
 			delete(p.streamMOS, c.CallID)
 		}
 	}
-	return b
 }
 
 // rememberMOS keeps each bound stream's latest MOS, so that a call record
