@@ -298,7 +298,7 @@ func (r *liveRunner) Run(ctx context.Context) error {
 		r.q.ring.close()
 	}()
 	// The store writer outlives ctx: after the sources stop, the last
-	// batches still have to be written (bounded by writeTimeout each).
+	// batches still have to be written (storeWriteTimeout bounds each).
 	r.writes = make(chan storage.Batch)
 	r.spent = make(chan storage.Batch, 1)
 	wctx, stopWrites := context.WithCancel(context.WithoutCancel(ctx))
