@@ -635,12 +635,7 @@ func TestServeForwardsRTCPOnlyWhenAsked(t *testing.T) {
 				args = append(args, "--config", path)
 			}
 			base, stop := startServe(t, args...)
-			stopped := false
-			defer func() {
-				if !stopped {
-					stop()
-				}
-			}()
+			defer stop()
 			conn, err := net.Dial("udp", hepIn)
 			if err != nil {
 				t.Fatal(err)
@@ -669,7 +664,6 @@ func TestServeForwardsRTCPOnlyWhenAsked(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			stop()
-			stopped = true
 			got := byProtoType(collectUDP(t, coll, 300*time.Millisecond))
 			if n := len(got[hep.ProtoSIP]); n != mc.sipMessages {
 				t.Errorf("%d SIP messages forwarded, want %d", n, mc.sipMessages)

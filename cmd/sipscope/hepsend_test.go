@@ -580,12 +580,7 @@ func TestServeForwardsWhatItReceivesAndDrainsOnShutdown(t *testing.T) {
 	// The flag overrides the config file's key.
 	base, stop := startServe(t, "--data", t.TempDir(), "--config", cfg, "--hep-auth-key", hepTestNode.HEPAuthKey,
 		"--hep-listen", "udp://"+hepIn, "--flush", "1h")
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	defer stop()
 	conn, err := net.Dial("udp", hepIn)
 	if err != nil {
 		t.Fatal(err)
@@ -614,7 +609,6 @@ func TestServeForwardsWhatItReceivesAndDrainsOnShutdown(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // in the kernel's socket buffer is not yet read
 	stop()
-	stopped = true
 
 	for i, b := range pkts {
 		var in hep.Packet

@@ -27,19 +27,13 @@ func TestServeSendsTheRTPStatsOfACallCapturedOnAVeth(t *testing.T) {
 	_, stop := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
 		"--hep-send", "udp://"+collAddr, "--hep-send-stats", "--hep-send-rtcp",
 		"--hep-node-id", strconv.Itoa(int(hepTestNode.HEPNodeID)), "--hep-node-name", hepTestNode.HEPNodeName, "--hep-auth-key", hepTestNode.HEPAuthKey)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			stop() // before the veth goes away
-		}
-	})
+	t.Cleanup(stop) // before the veth goes away
 	out, err := exec.Command("ip", "netns", "exec", link.ns, "tcpreplay", "-q", "-i", link.nsIf, "--multiplier", "8", rtcpCapture).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tcpreplay: %v\n%s", err, out)
 	}
 	time.Sleep(500 * time.Millisecond) // the last frames through the ring and the pipeline
 	stop()
-	stopped = true
 	got := byProtoType(collectUDP(t, coll, 300*time.Millisecond))
 
 	if n := len(got[hep.ProtoSIP]); n != mc.sipMessages {

@@ -517,17 +517,10 @@ func (r *liveRunner) storeLoop(ctx context.Context) error {
 	return last // whether the last batch, the one written at shutdown, is stored
 }
 
-// liveBatch collects what changed since the previous call. Streams idle for
+// appendLiveBatch appends to b what changed since the previous call; b's
+// slices may be the memory of a batch already written. Streams idle for
 // streamIdle are written one last time and forgotten, so a long run holds
 // only active streams.
-func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
-	var b storage.Batch
-	p.appendLiveBatch(&b, now, final)
-	return b
-}
-
-// appendLiveBatch is liveBatch appending to b, whose slices may be the
-// memory of a batch already written.
 func (p *pipeline) appendLiveBatch(b *storage.Batch, now int64, final bool) {
 	p.corr.Expire(now)
 	first := len(b.Calls)

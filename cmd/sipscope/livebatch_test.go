@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/storage"
 )
 
 // TestLiveBatchesEndWithTheOfflineCallRecords replays testdata/loss.pcap
@@ -53,4 +54,11 @@ func TestLiveBatchesEndWithTheOfflineCallRecords(t *testing.T) {
 			t.Errorf("call %s: MOS %.4f, offline %.4f", want.CallID, got.MOS, want.MOS)
 		}
 	}
+}
+
+// liveBatch is one flush's batch in fresh memory, as the tests read it.
+func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
+	var b storage.Batch
+	p.appendLiveBatch(&b, now, final)
+	return b
 }

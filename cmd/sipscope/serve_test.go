@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,11 +59,16 @@ func startServe(t *testing.T, args ...string) (base string, stop func()) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// stop may be called more than once (a test stops serve to look at what
+	// it left, and its cleanup stops it again in any case).
+	var once sync.Once
 	return base, func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited with %d: %s", code, errb.String())
-		}
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("serve exited with %d: %s", code, errb.String())
+			}
+		})
 	}
 }
 

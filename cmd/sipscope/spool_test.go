@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -24,10 +23,8 @@ func TestLiveSpoolHoldsEveryCapturedFrame(t *testing.T) {
 	link := newUACLink(t)
 	spool := t.TempDir()
 	// 0.1 MB files: the calls' ~1 MB of RTP needs about ten of them.
-	base, stop := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
+	base, stopServe := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
 		"--spool-dir", spool, "--spool-size", "0.1", "--spool-keep-mb", "100")
-	var once sync.Once
-	stopServe := func() { once.Do(stop) }
 	t.Cleanup(stopServe) // before the veth goes away
 
 	const calls = 3
