@@ -54,7 +54,7 @@ unit:
 	mkdir -p test-output
 	$(GO) test -count=1 -artifacts -outputdir=$(CURDIR)/test-output ./...
 
-# conformance: third-party captures (../shared/captures) against tshark's
+# conformance: third-party captures (testdata/captures) against tshark's
 # oracle output, and the RFC 4475 torture messages.
 conformance:
 	$(GO) test -count=1 -run 'Conformance|Oracle|Torture' ./...

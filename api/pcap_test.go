@@ -25,7 +25,7 @@ import (
 	"github.com/sipscope/sipscope/correlate"
 )
 
-const capturesDir = "../../shared/captures"
+const capturesDir = "../testdata/captures"
 
 // decodedPacket is what a reader of the exported file sees in one packet.
 type decodedPacket struct {

@@ -16,7 +16,7 @@ import (
 )
 
 // sharedCaptures holds the shared third-party captures, relative to this package.
-const sharedCaptures = "../../shared/captures"
+const sharedCaptures = "../testdata/captures"
 
 // capinfosOracle is what capinfos and tshark's protocol hierarchy say about a file.
 type capinfosOracle struct {

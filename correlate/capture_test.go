@@ -14,7 +14,7 @@ import (
 	"github.com/sipscope/sipscope/decode/sip"
 )
 
-const sharedCaptures = "../../shared/captures"
+const sharedCaptures = "../testdata/captures"
 
 // correlateCapture feeds every SIP message of a capture file to a new
 // correlator with cfg. TCP segments in these captures carry whole
@@ -25,7 +25,7 @@ func correlateCapture(t *testing.T, name string, cfg Config, each ...func(*Corre
 	path := filepath.Join(sharedCaptures, name)
 	src, err := capture.OpenFile(path)
 	if err != nil {
-		t.Fatalf("the evidence test needs %s (../shared/captures beside the project root): %v", path, err)
+		t.Fatalf("the evidence test needs %s (testdata/captures): %v", path, err)
 	}
 	defer src.Close()
 	c := New(cfg)

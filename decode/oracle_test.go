@@ -23,7 +23,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/crafted.pcapng and, with tshark, testdata/crafted.tshark.tsv")
 
 const (
-	capturesDir    = "../../shared/captures"
+	capturesDir    = "../testdata/captures"
 	craftedPcapng  = "testdata/crafted.pcapng"
 	craftedOracle  = "testdata/crafted.tshark.tsv"
 	craftedBaseTS  = int64(1700000000) * 1e9

@@ -11,7 +11,7 @@ import (
 
 // capturesDir holds the third-party captures and their tshark 4.0.17 oracle
 // output (see its MANIFEST.tsv).
-const capturesDir = "../../shared/captures"
+const capturesDir = "../testdata/captures"
 
 // statsFor runs every packet of key through a fresh RTPStats, in capture
 // order, with the clock tshark would use without SDP.

@@ -6,7 +6,7 @@ import (
 )
 
 func TestLoadReadsEverySection(t *testing.T) {
-	f, err := Load("../../../shared/captures/heplify__rtp_rtcp_sip_ipv4_udp.pcap.tshark.txt")
+	f, err := Load("../../testdata/captures/heplify__rtp_rtcp_sip_ipv4_udp.pcap.tshark.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

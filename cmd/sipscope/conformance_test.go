@@ -10,7 +10,7 @@ import (
 	"github.com/sipscope/sipscope/capture/oracle"
 )
 
-const sharedCaptures = "../../../shared/captures"
+const sharedCaptures = "../../testdata/captures"
 
 // notSIP lists captures where tshark's SIP count is wrong by the manifest's
 // own account, with the count sipscope must produce instead.
@@ -29,7 +29,7 @@ func sharedCaptureFiles(t *testing.T) []string {
 		files = append(files, m...)
 	}
 	if len(files) == 0 {
-		t.Fatalf("no captures in %s: the conformance test needs ../shared/captures beside the project root", sharedCaptures)
+		t.Fatalf("no captures in %s: the conformance test needs testdata/captures", sharedCaptures)
 	}
 	return files
 }

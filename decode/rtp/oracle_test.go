@@ -20,7 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "regenerate testdata/*.rtp.tsv with tshark")
 
-const capturesDir = "../../../shared/captures"
+const capturesDir = "../../testdata/captures"
 
 // datagram is one UDP payload of a capture, copied out.
 type datagram struct {

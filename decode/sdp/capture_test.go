@@ -18,7 +18,7 @@ import (
 	"github.com/sipscope/sipscope/decode/sip"
 )
 
-const capturesDir = "../../../shared/captures"
+const capturesDir = "../../testdata/captures"
 
 // sdpBodies returns copies of the SDP bodies of the SIP (and MGCP) messages
 // in a capture that each fit one UDP datagram or TCP segment (gopacket decodes

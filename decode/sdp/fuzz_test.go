@@ -83,7 +83,7 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte("v=0\nc=IN IP6 ff15::101/3\nm=audio 5004/2 RTP/AVP 0 96\na=rtpmap:96 opus/48000/2\na=rtcp:5007 IN IP6 ::1\na=rtcp-mux\na=ptime:0.5"))
 	f.Add([]byte("v=0\nc=IN IP4 224.2.1.1/127/3\nm=image 0 udptl t38\na=sendonly"))
 	// SDP bodies of the RFC 4475 torture messages.
-	files, _ := filepath.Glob("../../../shared/torture/*.dat")
+	files, _ := filepath.Glob("../../testdata/torture/*.dat")
 	if len(files) == 0 {
 		f.Fatal("no torture messages for seeds")
 	}

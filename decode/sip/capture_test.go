@@ -20,7 +20,7 @@ import (
 )
 
 // capturesDir holds real third-party captures with tshark oracle output.
-const capturesDir = "../../../shared/captures"
+const capturesDir = "../../testdata/captures"
 
 // l4Payload is one UDP datagram or TCP segment payload from a capture.
 type l4Payload struct {

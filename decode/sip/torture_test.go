@@ -11,7 +11,7 @@ import (
 )
 
 // tortureDir holds the RFC 4475 messages, exact bytes, outside the project.
-const tortureDir = "../../../shared/torture"
+const tortureDir = "../../testdata/torture"
 
 type tortureCase struct {
 	name, section, expected, notes string

@@ -18,7 +18,7 @@ import (
 )
 
 // capturesDir holds real third-party captures with tshark oracle output.
-const capturesDir = "../../../shared/captures"
+const capturesDir = "../../testdata/captures"
 
 // tcpSIPPackets reads the "transports of SIP packets" section of an oracle:
 // how many of the frames tshark shows as SIP were TCP.
