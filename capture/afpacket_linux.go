@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sipscope/sipscope/bpf"
+	"github.com/sipscope/sipscope/frame"
 )
 
 const (
@@ -151,7 +152,7 @@ func (s *LiveSource) setup(cfg LiveConfig) error {
 // the kernel's receive time and f.Node the interface name. A VLAN tag the
 // NIC or the kernel stripped is not put back into f.Data. After Close, Next
 // returns io.EOF, as the other sources do at their end.
-func (s *LiveSource) Next(f *Frame) error {
+func (s *LiveSource) Next(f *frame.Frame) error {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	for {
@@ -180,7 +181,7 @@ func (s *LiveSource) Next(f *Frame) error {
 			data = data[:s.snapLen]
 		}
 		f.TS = ts
-		f.LinkType = LinkEthernet
+		f.LinkType = frame.LinkEthernet
 		f.Data = data
 		f.OrigLen = ci.Length
 		f.Node = s.iface

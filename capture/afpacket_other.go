@@ -2,7 +2,11 @@
 
 package capture
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sipscope/sipscope/frame"
+)
 
 // LiveSource is the AF_PACKET live source; it exists only on Linux.
 type LiveSource struct{}
@@ -17,7 +21,7 @@ func OpenLive(cfg LiveConfig) (*LiveSource, error) {
 }
 
 // Next fails: there is no live source here.
-func (s *LiveSource) Next(f *Frame) error { return ErrLiveUnsupported }
+func (s *LiveSource) Next(f *frame.Frame) error { return ErrLiveUnsupported }
 
 // Stats fails: there is no live source here.
 func (s *LiveSource) Stats() (LiveStats, error) { return LiveStats{}, ErrLiveUnsupported }

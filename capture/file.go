@@ -11,6 +11,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // File magics. pcap has one per byte order and timestamp resolution; pcapng
@@ -36,7 +37,7 @@ type FileSource struct {
 	gz       *gzip.Reader // nil unless the file is compressed
 	reader   packetReader
 	ng       *pcapgo.NgReader // non-nil for pcapng, to look up per-interface link types
-	linkType LinkType         // from the pcap file header; pcapng frames use their interface's
+	linkType frame.LinkType   // from the pcap file header; pcapng frames use their interface's
 	records  int              // records returned so far, to say where a file went wrong
 }
 
@@ -82,7 +83,7 @@ func (s *FileSource) init() error {
 			return s.headerError("pcap", err)
 		}
 		s.reader = pr
-		s.linkType = LinkType(pr.LinkType())
+		s.linkType = frame.LinkType(pr.LinkType())
 	case magicPcapng:
 		// Mixed link types: each frame carries the one of its interface.
 		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
@@ -111,7 +112,7 @@ func (s *FileSource) headerError(format string, err error) error {
 // the source and is valid only until the next call. At the end of the file
 // Next returns io.EOF; a last record cut short returns an error wrapping
 // ErrTruncated, and an implausible record one wrapping ErrCorrupt.
-func (s *FileSource) Next(f *Frame) error {
+func (s *FileSource) Next(f *frame.Frame) error {
 	data, ci, err := s.reader.ZeroCopyReadPacketData()
 	if err != nil {
 		switch {
@@ -132,7 +133,7 @@ func (s *FileSource) Next(f *Frame) error {
 		if err != nil {
 			return fmt.Errorf("%s: record %d: %w: %v", s.path, s.records, ErrCorrupt, err)
 		}
-		f.LinkType = LinkType(iface.LinkType)
+		f.LinkType = frame.LinkType(iface.LinkType)
 	}
 	f.Data = data
 	f.OrigLen = ci.Length

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipscope/sipscope/frame"
 )
 
 // sharedCaptures holds the shared third-party captures, relative to this package.
@@ -108,7 +110,7 @@ func listCaptures(t *testing.T) []string {
 
 // readAllFrames reads every frame of a file, copying the data out.
 type fileReadResult struct {
-	frames []Frame
+	frames []frame.Frame
 	err    error // the error that ended the read (nil on a clean io.EOF)
 }
 
@@ -120,7 +122,7 @@ func readAllFrames(t *testing.T, path string) fileReadResult {
 	}
 	defer src.Close()
 	var res fileReadResult
-	var f Frame
+	var f frame.Frame
 	for {
 		err := src.Next(&f)
 		if err == io.EOF {
@@ -139,9 +141,9 @@ func readAllFrames(t *testing.T, path string) fileReadResult {
 	}
 }
 
-var encapsulations = map[string]LinkType{
-	"ether":     LinkEthernet,
-	"linux-sll": LinkSLL,
+var encapsulations = map[string]frame.LinkType{
+	"ether":     frame.LinkEthernet,
+	"linux-sll": frame.LinkSLL,
 }
 
 func TestOpenFileReadsEveryFrameTheOracleCounts(t *testing.T) {
@@ -376,7 +378,7 @@ func TestNextReusesItsBufferWithoutAllocating(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var f Frame
+	var f frame.Frame
 	// Warm up so the reader has sized its buffer for the snap length.
 	for range 10 {
 		if err := src.Next(&f); err != nil {
@@ -401,7 +403,7 @@ func BenchmarkFileSourceNext(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.SetBytes(st.Size())
-	var f Frame
+	var f frame.Frame
 	for b.Loop() {
 		src, err := OpenFile(path)
 		if err != nil {

@@ -15,15 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/hep"
 )
-
-// LinkHEP is an internal pseudo link type, not a tcpdump.org LINKTYPE: a
-// frame of this type holds one whole HEP packet (v1, v2 or v3) as a HEP
-// listener received it, and decode unwraps it with decode/hep. The value
-// sits in the range no registered LINKTYPE uses, so it cannot be confused
-// with a link type read from a capture file.
-const LinkHEP LinkType = 0xFFF0
 
 // Defaults for the zero values of HEPConfig.
 const (
@@ -340,7 +334,7 @@ func (s *HEPSource) Close() error {
 // sender ("hep:<node id>/<node name>", or "hep:<address>" for a sender that
 // gives neither). Once the source has stopped and the queue is drained,
 // Next returns io.EOF. Next must not be called from several goroutines.
-func (s *HEPSource) Next(f *Frame) error {
+func (s *HEPSource) Next(f *frame.Frame) error {
 	if s.held != nil {
 		s.release(s.held)
 		s.held = nil
@@ -351,7 +345,7 @@ func (s *HEPSource) Next(f *Frame) error {
 	}
 	s.held = slot
 	f.TS = slot.ts
-	f.LinkType = LinkHEP
+	f.LinkType = frame.LinkHEP
 	f.Data = slot.buf
 	f.OrigLen = len(slot.buf)
 	f.Node = slot.node

@@ -17,7 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/hep"
 )
 
 const hepWait = 5 * time.Second
@@ -89,15 +90,15 @@ func dialTCP(t *testing.T, s *HEPSource) *net.TCPConn {
 
 // next calls s.Next, failing the test if nothing comes in time. It copies
 // the frame, whose data is only valid until the following call.
-func next(t *testing.T, s *HEPSource) (Frame, error) {
+func next(t *testing.T, s *HEPSource) (frame.Frame, error) {
 	t.Helper()
 	type result struct {
-		f   Frame
+		f   frame.Frame
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		var f Frame
+		var f frame.Frame
 		err := s.Next(&f)
 		f.Data = bytes.Clone(f.Data)
 		ch <- result{f, err}
@@ -107,11 +108,11 @@ func next(t *testing.T, s *HEPSource) (Frame, error) {
 		return r.f, r.err
 	case <-time.After(hepWait):
 		t.Fatal("no frame arrived")
-		return Frame{}, nil
+		return frame.Frame{}, nil
 	}
 }
 
-func mustNext(t *testing.T, s *HEPSource) Frame {
+func mustNext(t *testing.T, s *HEPSource) frame.Frame {
 	t.Helper()
 	f, err := next(t, s)
 	if err != nil {
@@ -183,9 +184,9 @@ func TestHEPOverUDPArrivesAsFramesInOrder(t *testing.T) {
 	if udp, tcp := s.Addrs(); len(udp) != 1 || len(tcp) != 1 || udp[0].Port() == 0 || tcp[0].Port() == 0 {
 		t.Fatalf("Addrs = %v, %v: want one bound port each", udp, tcp)
 	}
-	kamailioV2, err := os.ReadFile("../decode/hep/testdata/kamailio-hepv2-sip.bin")
+	kamailioV2, err := os.ReadFile("../hep/testdata/kamailio-hepv2-sip.bin")
 	if err != nil {
-		t.Fatalf("test vector missing (see decode/hep/testdata/README.md): %v", err)
+		t.Fatalf("test vector missing (see hep/testdata/README.md): %v", err)
 	}
 	sent := []struct {
 		data []byte
@@ -206,9 +207,9 @@ func TestHEPOverUDPArrivesAsFramesInOrder(t *testing.T) {
 		if !bytes.Equal(f.Data, want.data) {
 			t.Errorf("frame %d: data differs from packet sent", i)
 		}
-		if f.LinkType != LinkHEP || f.OrigLen != len(want.data) || f.Node != want.node {
+		if f.LinkType != frame.LinkHEP || f.OrigLen != len(want.data) || f.Node != want.node {
 			t.Errorf("frame %d: link %#x, orig len %d, node %q; want %#x, %d, %q",
-				i, f.LinkType, f.OrigLen, f.Node, LinkHEP, len(want.data), want.node)
+				i, f.LinkType, f.OrigLen, f.Node, frame.LinkHEP, len(want.data), want.node)
 		}
 		if now := time.Now().UnixNano(); f.TS < before || f.TS > now {
 			t.Errorf("frame %d: TS %d is not the receive time (between %d and %d)", i, f.TS, before, now)
@@ -275,7 +276,7 @@ func TestTCPStreamsAreSplitIntoPackets(t *testing.T) {
 		}
 		for i, want := range [][]byte{a, b, c} {
 			f := mustNext(t, s)
-			if !bytes.Equal(f.Data, want) || f.Node != "hep:1/tcp" || f.LinkType != LinkHEP {
+			if !bytes.Equal(f.Data, want) || f.Node != "hep:1/tcp" || f.LinkType != frame.LinkHEP {
 				t.Errorf("frame %d: node %q, %d bytes; want packet %d", i, f.Node, len(f.Data), i)
 			}
 		}
@@ -465,7 +466,7 @@ func TestCloseWithoutRunReleasesTheSockets(t *testing.T) {
 	}
 	udp, tcp := s.Addrs()
 	s.Close()
-	var f Frame
+	var f frame.Frame
 	if err := s.Next(&f); err != io.EOF {
 		t.Errorf("Next = %v, want io.EOF", err)
 	}
@@ -584,7 +585,7 @@ func TestDeliveringAndTakingAPacketAllocatesNothingOnceWarm(t *testing.T) {
 	from := netip.MustParseAddr("192.0.2.99")
 	var (
 		names hepNodeNames
-		f     Frame
+		f     frame.Frame
 	)
 	step := func() {
 		s.deliver(pkt, from, &names)
@@ -613,7 +614,7 @@ func BenchmarkHEPDeliverAndNext(b *testing.B) {
 	from := netip.MustParseAddr("192.0.2.99")
 	var (
 		names hepNodeNames
-		f     Frame
+		f     frame.Frame
 	)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
@@ -640,7 +641,7 @@ func BenchmarkHEPOverUDP(b *testing.B) {
 	}
 	defer c.Close()
 	pkt := hepPacket(b, 42, "edge", "bench")
-	var f Frame
+	var f frame.Frame
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
 	for b.Loop() {

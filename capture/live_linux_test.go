@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sipscope/sipscope/bpf"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // The live tests build their own network: two namespaces joined by a veth
@@ -213,7 +214,7 @@ func inetChecksum(b []byte) uint16 {
 
 // captured is a copy of one frame (a Frame's bytes die with the next call).
 type captured struct {
-	Frame
+	frame.Frame
 	data []byte
 }
 
@@ -225,7 +226,7 @@ func collect(t testing.TB, src *LiveSource, timeout time.Duration, done func(pay
 	defer watchdog.Stop()
 	var out []captured
 	for {
-		var f Frame
+		var f frame.Frame
 		if err := src.Next(&f); err != nil {
 			t.Fatalf("Next: %v (after %d frames, %v timeout)", err, len(out), timeout)
 		}
@@ -290,7 +291,7 @@ func TestLiveCaptureWithEBPFKeepsSIPAndDropsJunk(t *testing.T) {
 			t.Errorf("frame %d: junk to port %d got through the eBPF filter: %q", i, dport, pl)
 		}
 		sawInvite = sawInvite || bytes.HasPrefix(pl, []byte("INVITE "))
-		if f.LinkType != LinkEthernet || f.Node != p.ifA || f.OrigLen != len(f.data) || f.TS < start || f.TS > end {
+		if f.LinkType != frame.LinkEthernet || f.Node != p.ifA || f.OrigLen != len(f.data) || f.TS < start || f.TS > end {
 			t.Errorf("frame %d: link %d node %q origlen %d/%d ts %d, want Ethernet, %q, whole frame, ts in [%d, %d]",
 				i, f.LinkType, f.Node, f.OrigLen, len(f.data), f.TS, p.ifA, start, end)
 		}
@@ -333,7 +334,7 @@ func TestLiveCaptureWithEBPFKeepsSIPAndDropsJunk(t *testing.T) {
 	if err := src.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	var f Frame
+	var f frame.Frame
 	if err := src.Next(&f); !errors.Is(err, io.EOF) {
 		t.Errorf("Next after Close: %v, want io.EOF", err)
 	}
@@ -593,7 +594,7 @@ func TestLiveCaptureFanoutSharesFlowsBetweenSockets(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				var f Frame
+				var f frame.Frame
 				if err := src.Next(&f); err != nil {
 					return
 				}
@@ -641,7 +642,7 @@ func TestLiveCloseEndsABlockedNext(t *testing.T) {
 	src := openLive(t, p.nsA, LiveConfig{Interface: p.ifA, Filter: loadFilter(t)})
 	errc := make(chan error, 1)
 	go func() {
-		var f Frame
+		var f frame.Frame
 		errc <- src.Next(&f)
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -802,7 +803,7 @@ func TestLiveNextDoesNotAllocate(t *testing.T) {
 	p := newVethPair(t)
 	src := openLive(t, p.nsA, LiveConfig{Interface: p.ifA, Filter: loadFilter(t), BlockTimeout: 2 * time.Millisecond})
 	fillRing(t, src, udpFrom(t, p.nsB), 120, 20*time.Millisecond)
-	var f Frame
+	var f frame.Frame
 	allocs := testing.AllocsPerRun(100, func() {
 		if err := src.Next(&f); err != nil {
 			t.Fatalf("Next: %v", err)
@@ -825,7 +826,7 @@ func BenchmarkLiveNext(b *testing.B) {
 	c := udpFrom(b, p.nsB)
 
 	const chunk = 50000
-	var f Frame
+	var f frame.Frame
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {

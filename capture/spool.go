@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // ErrSpoolConfig means a SpoolConfig field is invalid; the error names it.
@@ -75,7 +76,7 @@ type SpoolConfig struct {
 	SnapLen int
 	// LinkType is the link type of the files (default Ethernet); frames of
 	// another link type (HEP) are counted as skipped, not written.
-	LinkType LinkType
+	LinkType frame.LinkType
 	// QueueBytes bounds the memory of frames waiting for the disk (default
 	// 16 MiB, in 1 MiB blocks). When the disk falls that far behind, new
 	// frames are dropped from the spool and counted.
@@ -111,7 +112,7 @@ func (c SpoolConfig) Validate() error {
 		return fmt.Errorf("%w: KeepBytes %d: want at least twice FileSize %d (the file being written and one finished)", ErrSpoolConfig, d.KeepBytes, d.FileSize)
 	case c.SnapLen != 0 && (c.SnapLen < minSnapLen || c.SnapLen > maxSnapLen):
 		return fmt.Errorf("%w: SnapLen %d: want 0 (default %d) or %d to %d", ErrSpoolConfig, c.SnapLen, DefaultSnapLen, minSnapLen, maxSnapLen)
-	case d.LinkType == LinkHEP:
+	case d.LinkType == frame.LinkHEP:
 		return fmt.Errorf("%w: LinkType: HEP has no pcap link type", ErrSpoolConfig)
 	case c.QueueBytes < 0 || (c.QueueBytes > 0 && (c.QueueBytes < 2*spoolBlockSize || c.QueueBytes > maxSpoolQueue)):
 		return fmt.Errorf("%w: QueueBytes %d: want 0 (default %d) or %d to %d", ErrSpoolConfig, c.QueueBytes, DefaultSpoolQueueBytes, 2*spoolBlockSize, maxSpoolQueue)
@@ -147,7 +148,7 @@ func (c SpoolConfig) withDefaults() SpoolConfig {
 		c.SnapLen = DefaultSnapLen
 	}
 	if c.LinkType == 0 {
-		c.LinkType = LinkEthernet
+		c.LinkType = frame.LinkEthernet
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = DefaultSpoolQueueBytes
@@ -266,7 +267,7 @@ func OpenSpool(cfg SpoolConfig) (*Spool, error) {
 
 // Write copies f into the spool. Frames of another link type than the
 // spool's are counted as skipped.
-func (s *Spool) Write(f *Frame) {
+func (s *Spool) Write(f *frame.Frame) {
 	if f.LinkType != s.cfg.LinkType {
 		s.skipped.Add(1)
 		return

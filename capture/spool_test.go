@@ -20,6 +20,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // t0 is a packet time in the middle of a UTC minute.
@@ -38,12 +39,12 @@ func openTestSpool(t *testing.T, cfg SpoolConfig) *Spool {
 }
 
 // spoolFrame is a frame of n bytes whose content tells frames apart.
-func spoolFrame(ts int64, n int, id int) *Frame {
+func spoolFrame(ts int64, n int, id int) *frame.Frame {
 	data := make([]byte, n)
 	for i := range data {
 		data[i] = byte(id*7 + i)
 	}
-	return &Frame{TS: ts, LinkType: LinkEthernet, Data: data, OrigLen: n, Node: "eth0"}
+	return &frame.Frame{TS: ts, LinkType: frame.LinkEthernet, Data: data, OrigLen: n, Node: "eth0"}
 }
 
 // drain writes what Write and tick handed over, on the test's goroutine.
@@ -471,7 +472,7 @@ func TestSpoolSkipsFramesThatAreNotEthernet(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestSpool(t, SpoolConfig{Dir: dir})
 	f := spoolFrame(t0, 100, 1)
-	f.LinkType = LinkHEP
+	f.LinkType = frame.LinkHEP
 	s.Write(f)
 	finish(t, s)
 	if st := s.Stats(); st.OtherLink != 1 || st.Frames != 0 {
@@ -498,7 +499,7 @@ func TestSpoolConfigValidateNamesTheBadField(t *testing.T) {
 		{"a disk bound below two files", SpoolConfig{Dir: "d", FileSize: 10000, KeepBytes: 15000}, "KeepBytes"},
 		{"a default-size file above the bound", SpoolConfig{Dir: "d", KeepBytes: 1000000}, "KeepBytes"},
 		{"a snap length below 64", SpoolConfig{Dir: "d", SnapLen: 10}, "SnapLen"},
-		{"a HEP link type", SpoolConfig{Dir: "d", LinkType: LinkHEP}, "LinkType"},
+		{"a HEP link type", SpoolConfig{Dir: "d", LinkType: frame.LinkHEP}, "LinkType"},
 		{"a queue of one block", SpoolConfig{Dir: "d", QueueBytes: spoolBlockSize}, "QueueBytes"},
 		{"a flush period above a second", SpoolConfig{Dir: "d", FlushEvery: 2 * time.Second}, "FlushEvery"},
 	} {
@@ -545,7 +546,7 @@ func TestSpoolMetricsCountOnTheInjectedRegistry(t *testing.T) {
 		s.Write(spoolFrame(t0+int64(i), 100, i))
 	}
 	hep := spoolFrame(t0, 10, 0)
-	hep.LinkType = LinkHEP
+	hep.LinkType = frame.LinkHEP
 	s.Write(hep)
 	finish(t, s)
 	got := gatherSpool(t, reg)

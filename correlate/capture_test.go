@@ -12,6 +12,7 @@ import (
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/decode"
 	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/frame"
 )
 
 const sharedCaptures = "../testdata/captures"
@@ -31,7 +32,7 @@ func correlateCapture(t *testing.T, name string, cfg Config, each ...func(*Corre
 	c := New(cfg)
 	dec := decode.NewDecoder()
 	var (
-		f   capture.Frame
+		f   frame.Frame
 		pkt decode.Packet
 		m   sip.Message
 	)

@@ -3,7 +3,7 @@ package decode
 import (
 	"encoding/binary"
 
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // Bounds on nesting, so that crafted frames cost bounded work. Real traffic
@@ -43,24 +43,24 @@ func (d *Decoder) SetDefragmenter(f *Defragmenter) { d.defrag = f }
 // failure and must not be used; the error is one of this package's
 // sentinels (see Reason). Decode does not allocate, except to hold
 // fragments.
-func (d *Decoder) Decode(link capture.LinkType, data []byte, ts int64, p *Packet) error {
+func (d *Decoder) Decode(link frame.LinkType, data []byte, ts int64, p *Packet) error {
 	*p = Packet{TS: ts}
 	switch link {
-	case capture.LinkEthernet:
+	case frame.LinkEthernet:
 		return d.ethernet(data, p)
-	case capture.LinkRaw:
+	case frame.LinkRaw:
 		return d.ipByVersion(data, p)
-	case capture.LinkIPv4:
+	case frame.LinkIPv4:
 		return d.ipv4(data, p)
-	case capture.LinkIPv6:
+	case frame.LinkIPv6:
 		return d.ipv6(data, p)
-	case capture.LinkSLL:
+	case frame.LinkSLL:
 		return d.sll(data, p)
-	case capture.LinkSLL2:
+	case frame.LinkSLL2:
 		return d.sll2(data, p)
-	case capture.LinkNull, capture.LinkLoop:
+	case frame.LinkNull, frame.LinkLoop:
 		return d.null(data, p)
-	case capture.LinkHEP:
+	case frame.LinkHEP:
 		return d.hep(data, p)
 	}
 	return ErrUnsupportedLink

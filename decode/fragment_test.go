@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // bigInvite is a SIP INVITE with an SDP body too large for one Ethernet frame.
@@ -146,8 +146,8 @@ func TestDefragmenterReassemblesDatagrams(t *testing.T) {
 			f := NewDefragmenter(DefragConfig{})
 			d.SetDefragmenter(f)
 			var p Packet
-			for i, frame := range c.frames {
-				err := d.Decode(capture.LinkEthernet, frame, int64(i)*1e6, &p)
+			for i, fr := range c.frames {
+				err := d.Decode(frame.LinkEthernet, fr, int64(i)*1e6, &p)
 				checkDefrag(t, f)
 				if i < len(c.frames)-1 {
 					if err != ErrFragmentHeld {
@@ -176,8 +176,8 @@ func TestWithoutADefragmenterFragmentsAreDropped(t *testing.T) {
 	d := NewDecoder()
 	var p Packet
 	for _, c := range fragmentCases() {
-		for i, frame := range c.frames {
-			if err := d.Decode(capture.LinkEthernet, frame, 0, &p); err != ErrFragment {
+		for i, fr := range c.frames {
+			if err := d.Decode(frame.LinkEthernet, fr, 0, &p); err != ErrFragment {
 				t.Errorf("%s, fragment %d: %v, want ErrFragment", c.name, i+1, err)
 			}
 		}
@@ -270,7 +270,7 @@ func TestDefragmenterStaysWithinItsBounds(t *testing.T) {
 			d.SetDefragmenter(f)
 			var p Packet
 			for i, s := range c.steps {
-				if err := d.Decode(capture.LinkEthernet, s.frame, int64(s.at), &p); err != s.want {
+				if err := d.Decode(frame.LinkEthernet, s.frame, int64(s.at), &p); err != s.want {
 					t.Fatalf("step %d: %v, want %v", i+1, err, s.want)
 				}
 				checkDefrag(t, f)
@@ -292,16 +292,16 @@ func TestDefragmenterMemoryIsBoundedUnderAFlood(t *testing.T) {
 	var p Packet
 	payload := make([]byte, 1024)
 	linger := eth(etherTypeIPv4, ip4frag(protoUDP, outerA, outerB, 1, 0, true, payload))
-	if err := d.Decode(capture.LinkEthernet, linger, 0, &p); err != ErrFragmentHeld {
+	if err := d.Decode(frame.LinkEthernet, linger, 0, &p); err != ErrFragmentHeld {
 		t.Fatal(err)
 	}
 	for i := range 20000 {
 		id := uint16(i + 2)
 		first := eth(etherTypeIPv4, ip4frag(protoUDP, hostA, hostB, id, 0, true, udp(1, 2, payload[:1016])))
 		last := eth(etherTypeIPv4, ip4frag(protoUDP, hostA, hostB, id, 1024, false, payload[:8]))
-		d.Decode(capture.LinkEthernet, first, int64(i), &p)
+		d.Decode(frame.LinkEthernet, first, int64(i), &p)
 		if i%2 == 0 { // half complete, half never do
-			if err := d.Decode(capture.LinkEthernet, last, int64(i), &p); err != nil && !errors.Is(err, ErrFragmentHeld) {
+			if err := d.Decode(frame.LinkEthernet, last, int64(i), &p); err != nil && !errors.Is(err, ErrFragmentHeld) {
 				t.Fatal(err)
 			}
 		}
@@ -345,8 +345,8 @@ func FuzzDefragmenter(f *testing.F) {
 			n := int(ops[i+2]%64)*8 + int(ops[i+2]>>7)
 			more := ops[i+2]&0x40 != 0
 			end := min(off+n, len(pattern))
-			frame := eth(etherTypeIPv4, ip4frag(99, src, hostB, id, off, more, pattern[off:end]))
-			err := d.Decode(capture.LinkEthernet, frame, int64(i), &p)
+			fr := eth(etherTypeIPv4, ip4frag(99, src, hostB, id, off, more, pattern[off:end]))
+			err := d.Decode(frame.LinkEthernet, fr, int64(i), &p)
 			checkDefrag(t, def)
 			switch err {
 			case ErrFragment, ErrFragmentHeld, ErrUnsupportedTransport:

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // FuzzDecode feeds arbitrary frames of any link type to Decode. Invariants:
@@ -26,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		var fr capture.Frame
+		var fr frame.Frame
 		for range 40 {
 			if err := src.Next(&fr); err == io.EOF {
 				break
@@ -52,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 		check := func(d *Decoder, extra func() []byte) {
 			var p Packet
 			ts++
-			err := d.Decode(capture.LinkType(link), data, ts, &p)
+			err := d.Decode(frame.LinkType(link), data, ts, &p)
 			if err != nil {
 				if Reason(err) == "other" {
 					t.Fatalf("error %v is not a sentinel", err)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/netip"
 
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/hep"
 )
 
 // HEP errors: a HEP packet that does not decode, or one whose payload is
@@ -68,7 +68,7 @@ func (d *Decoder) hep(data []byte, p *Packet) error {
 }
 
 // UnwrapHEP decodes data as one HEP packet into p, as Decode does for
-// frames of capture.LinkHEP. The pipeline uses it for HEP found inside
+// frames of frame.LinkHEP. The pipeline uses it for HEP found inside
 // UDP datagrams of a capture file (traffic to a HEP collector).
 func (d *Decoder) UnwrapHEP(data []byte, p *Packet) error {
 	ts := p.TS

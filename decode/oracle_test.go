@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/crafted.pcapng and, with tshark, testdata/crafted.tshark.tsv")
@@ -41,8 +42,8 @@ var tsharkFields = []string{
 func craftedCases() []decodeCase {
 	cases := append(decodeCases(), oracleErrorCases()...)
 	for _, fc := range fragmentCases() {
-		for i, frame := range fc.frames {
-			cases = append(cases, decodeCase{name: fmt.Sprintf("%s, frame %d", fc.name, i+1), link: capture.LinkEthernet, frame: frame})
+		for i, data := range fc.frames {
+			cases = append(cases, decodeCase{name: fmt.Sprintf("%s, frame %d", fc.name, i+1), link: frame.LinkEthernet, frame: data})
 		}
 	}
 	return cases
@@ -53,7 +54,7 @@ func buildCrafted(t *testing.T) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "sipscope decode tests"}}
-	iface := func(link capture.LinkType) pcapgo.NgInterface {
+	iface := func(link frame.LinkType) pcapgo.NgInterface {
 		return pcapgo.NgInterface{Name: fmt.Sprintf("link%d", link), LinkType: layers.LinkType(link), TimestampResolution: 9}
 	}
 	cases := craftedCases()
@@ -61,7 +62,7 @@ func buildCrafted(t *testing.T) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[capture.LinkType]int{cases[0].link: 0}
+	ids := map[frame.LinkType]int{cases[0].link: 0}
 	for i, c := range cases {
 		id, ok := ids[c.link]
 		if !ok {
@@ -221,7 +222,7 @@ func TestCraftedFramesDecodeAsTsharkDoes(t *testing.T) {
 	// tshark reassembles IP fragments, so we do too.
 	d := NewDecoder()
 	d.SetDefragmenter(NewDefragmenter(DefragConfig{}))
-	var f capture.Frame
+	var f frame.Frame
 	var p Packet
 	for i, c := range cases {
 		if err := src.Next(&f); err != nil {
@@ -330,7 +331,7 @@ func TestSharedCapturesDecodeToTheTransportsTsharkCounts(t *testing.T) {
 			}
 			defer src.Close()
 			d := NewDecoder()
-			var f capture.Frame
+			var f frame.Frame
 			var p Packet
 			var gotUDP, gotTCP, tunnelled int
 			reasons := map[string]int{}

@@ -14,7 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // sctpPacket is an SCTP common header (ports, verification tag, a zero
@@ -104,7 +104,7 @@ func TestSCTP(t *testing.T) {
 	for _, c := range sctpCases() {
 		t.Run(c.name, func(t *testing.T) {
 			var p Packet
-			err := d.Decode(capture.LinkEthernet, c.frame, 7, &p)
+			err := d.Decode(frame.LinkEthernet, c.frame, 7, &p)
 			// A stray byte after a good chunk: Decode already has its
 			// first chunk and succeeds; the walk reports the damage.
 			decodeErr := c.wantErr
@@ -186,9 +186,9 @@ func equalAll(a, b [][]byte) bool {
 // an SCTP one from elsewhere (HEP), gets nothing from it.
 func TestNextSCTPDataOnlyContinuesItsOwnPacket(t *testing.T) {
 	d := NewDecoder()
-	frame := eth(etherTypeIPv4, ip4(protoSCTP, hostA, hostB, sctpPacket(5060, 5070, dataChunk(whole, 1, 0, 0, sipInvite), dataChunk(whole, 2, 0, 0, sipOK))))
+	fr := eth(etherTypeIPv4, ip4(protoSCTP, hostA, hostB, sctpPacket(5060, 5070, dataChunk(whole, 1, 0, 0, sipInvite), dataChunk(whole, 2, 0, 0, sipOK))))
 	var p Packet
-	if err := d.Decode(capture.LinkEthernet, frame, 1, &p); err != nil {
+	if err := d.Decode(frame.LinkEthernet, fr, 1, &p); err != nil {
 		t.Fatal(err)
 	}
 	other := Packet{Transport: TransportSCTP, Payload: append([]byte(nil), sipInvite...)}
@@ -198,10 +198,10 @@ func TestNextSCTPDataOnlyContinuesItsOwnPacket(t *testing.T) {
 	if d.NextSCTPData(&p) {
 		t.Error("the walk survived a call for another packet")
 	}
-	if err := d.Decode(capture.LinkEthernet, frame, 1, &p); err != nil {
+	if err := d.Decode(frame.LinkEthernet, fr, 1, &p); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Decode(capture.LinkEthernet, udp4Frame(), 1, &p); err != nil {
+	if err := d.Decode(frame.LinkEthernet, udp4Frame(), 1, &p); err != nil {
 		t.Fatal(err)
 	}
 	if d.NextSCTPData(&p) {
@@ -213,17 +213,17 @@ func udp4Frame() []byte { return eth(etherTypeIPv4, udp4) }
 
 func TestSCTPDoesNotAllocate(t *testing.T) {
 	d := NewDecoder()
-	frame := eth(etherTypeIPv4, ip4(protoSCTP, hostA, hostB, sctpPacket(5060, 5070, sack, dataChunk(whole, 1, 0, 0, sipInvite), dataChunk(whole, 2, 0, 0, sipOK))))
+	fr := eth(etherTypeIPv4, ip4(protoSCTP, hostA, hostB, sctpPacket(5060, 5070, sack, dataChunk(whole, 1, 0, 0, sipInvite), dataChunk(whole, 2, 0, 0, sipOK))))
 	var p Packet
 	n := 0
 	allocs := testing.AllocsPerRun(1000, func() {
-		for ok := d.Decode(capture.LinkEthernet, frame, 1, &p) == nil; ok; ok = d.NextSCTPData(&p) {
+		for ok := d.Decode(frame.LinkEthernet, fr, 1, &p) == nil; ok; ok = d.NextSCTPData(&p) {
 			n++
 		}
-		_, _ = SCTPDataChunks(frame[34:], func(SCTPData) { n++ })
+		_, _ = SCTPDataChunks(fr[34:], func(SCTPData) { n++ })
 	})
 	if allocs != 0 {
-		t.Errorf("%.1f allocations per frame", allocs)
+		t.Errorf("%.1f allocations per fr", allocs)
 	}
 	if n != 4*1001 {
 		t.Errorf("%d chunks, want %d", n, 4*1001)
@@ -322,7 +322,7 @@ func FuzzSCTP(f *testing.F) {
 	f.Add(sctpPacket(1, 2, sctpChunk(sctpChunkData, whole, make([]byte, 12))))
 	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, sctp []byte) {
-		frame := ip4(protoSCTP, hostA, hostB, sctp)
+		fr := ip4(protoSCTP, hostA, hostB, sctp)
 		var walked [][]byte
 		frags, werr := SCTPDataChunks(sctp, func(s SCTPData) {
 			if !within(sctp, s.Data) || len(s.Data) == 0 {
@@ -331,7 +331,7 @@ func FuzzSCTP(f *testing.F) {
 			walked = append(walked, s.Data)
 		})
 		var p Packet
-		err := d.Decode(capture.LinkIPv4, frame, 1, &p)
+		err := d.Decode(frame.LinkIPv4, fr, 1, &p)
 		var got [][]byte
 		for ok := err == nil; ok; ok = d.NextSCTPData(&p) {
 			got = append(got, p.Payload)
@@ -364,13 +364,13 @@ func FuzzSCTP(f *testing.F) {
 }
 
 func BenchmarkDecodeSCTPBundle(b *testing.B) {
-	frame := eth(etherTypeIPv4, ip4(protoSCTP, hostA, hostB, sctpPacket(5060, 5070, sack, dataChunk(whole, 1, 0, 0, sipInvite), dataChunk(whole, 2, 0, 0, sipOK))))
+	fr := eth(etherTypeIPv4, ip4(protoSCTP, hostA, hostB, sctpPacket(5060, 5070, sack, dataChunk(whole, 1, 0, 0, sipInvite), dataChunk(whole, 2, 0, 0, sipOK))))
 	d := NewDecoder()
 	var p Packet
 	b.ReportAllocs()
-	b.SetBytes(int64(len(frame)))
+	b.SetBytes(int64(len(fr)))
 	for b.Loop() {
-		for ok := d.Decode(capture.LinkEthernet, frame, 1, &p) == nil; ok; ok = d.NextSCTPData(&p) {
+		for ok := d.Decode(frame.LinkEthernet, fr, 1, &p) == nil; ok; ok = d.NextSCTPData(&p) {
 		}
 	}
 }

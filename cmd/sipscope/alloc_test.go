@@ -8,10 +8,10 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/decode"
 	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // frameOf serialises Ethernet (optionally 802.1Q) / IPv4 / UDP / payload.
@@ -46,7 +46,7 @@ func TestRTPPathDoesNotAllocate(t *testing.T) {
 	data := frameOf(t, false, 40000, 50000, rtpPkt)
 	const ipUDP = 14 + 20 + 8
 	p := newPipeline(correlate.DefaultConfig())
-	f := capture.Frame{LinkType: capture.LinkEthernet, Data: data, TS: 1_700_000_000e9}
+	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: 1_700_000_000e9}
 	seq, ts := uint16(1), uint32(0)
 	next := func() {
 		seq++
@@ -84,7 +84,7 @@ func TestVLANSIPInviteParseDoesNotAllocate(t *testing.T) {
 		msg sip.Message
 	)
 	run := func() {
-		if err := dec.Decode(capture.LinkEthernet, data, 1, &pkt); err != nil {
+		if err := dec.Decode(frame.LinkEthernet, data, 1, &pkt); err != nil {
 			t.Fatal(err)
 		}
 		if err := msg.Unmarshal(pkt.Payload); err != nil {

@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/sipscope/sipscope/api"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sipscope/sipscope/api"
 
 	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
 )

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // cmdBench runs `bench decode`, which measures the offline pipeline on a
@@ -56,14 +57,14 @@ func cmdBench(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func loadFrames(path string) ([]capture.Frame, error) {
+func loadFrames(path string) ([]frame.Frame, error) {
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	var frames []capture.Frame
-	var f capture.Frame
+	var frames []frame.Frame
+	var f frame.Frame
 	for {
 		err := src.Next(&f)
 		if err == io.EOF || errors.Is(err, capture.ErrTruncated) {

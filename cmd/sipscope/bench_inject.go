@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // `sipscope bench inject` offers a capture's frames to an interface at a set
@@ -140,7 +140,7 @@ func (p *pacer) grant(now time.Time, want int) (int, time.Duration) {
 
 // senderShare is the frames sender i of n sends: every n-th, starting at i,
 // so that together they send each frame once per pass.
-func senderShare(frames []capture.Frame, i, n int) [][]byte {
+func senderShare(frames []frame.Frame, i, n int) [][]byte {
 	share := make([][]byte, 0, len(frames)/n+1)
 	for j := i; j < len(frames); j += n {
 		share = append(share, frames[j].Data)
@@ -179,7 +179,7 @@ func cmdBenchInject(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: no frames", *pcap)
 	}
 	for i := range frames {
-		if frames[i].LinkType != capture.LinkEthernet {
+		if frames[i].LinkType != frame.LinkEthernet {
 			return fmt.Errorf("%s: frame %d has link type %d: only Ethernet frames can be sent as they are", *pcap, i+1, frames[i].LinkType)
 		}
 	}

@@ -14,9 +14,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sipscope/sipscope/frame"
 	"golang.org/x/sys/unix"
-
-	"github.com/sipscope/sipscope/capture"
 )
 
 // tpacket2DataOff is where a TPACKET_V2 TX frame's bytes start in its ring
@@ -33,7 +32,7 @@ var errInjectStopped = errors.New("bench inject: stopped")
 
 // inject sends frames on cfg.Iface with cfg.Senders threads, each owning
 // every n-th frame, its own socket and an equal part of the rate.
-func inject(ctx context.Context, cfg injectConfig, frames []capture.Frame) (injectResult, error) {
+func inject(ctx context.Context, cfg injectConfig, frames []frame.Frame) (injectResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return injectResult{}, err
 	}

@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // TestInjectDeliversEveryFrameByteForByte sends a generated capture across
@@ -103,12 +103,12 @@ func TestInjectGivesUpWhenTheLinkRefusesEveryFrame(t *testing.T) {
 	requireLiveRoot(t)
 	l := newUACLink(t)
 	runIP(t, "-n", l.ns, "link", "set", l.nsIf, "down")
-	frames := make([]capture.Frame, 100)
+	frames := make([]frame.Frame, 100)
 	for i := range frames {
 		b := make([]byte, 60)
 		copy(b, []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00})
 		b[20] = byte(i)
-		frames[i] = capture.Frame{LinkType: capture.LinkEthernet, Data: b}
+		frames[i] = frame.Frame{LinkType: frame.LinkEthernet, Data: b}
 	}
 	for _, method := range []string{injectRing, injectSendmmsg} {
 		t.Run(method, func(t *testing.T) {
@@ -208,7 +208,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // has then been quiet for a moment (so that duplicates would show), or
 // until it gives up; it keeps only frames of the capture (the kernel may
 // send something of its own) and fails on socket drops.
-func (r *netnsReceiver) collect(t *testing.T, frames []capture.Frame) [][]byte {
+func (r *netnsReceiver) collect(t *testing.T, frames []frame.Frame) [][]byte {
 	t.Helper()
 	sent := make(map[string]bool, len(frames))
 	for i := range frames {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 func TestPacerGrantsTheRateItIsGiven(t *testing.T) {
@@ -80,7 +80,7 @@ func TestPacerAtRateZeroGrantsEverythingAtOnce(t *testing.T) {
 }
 
 func TestSenderSharesTogetherHoldEveryFrameOnce(t *testing.T) {
-	frames := make([]capture.Frame, 10)
+	frames := make([]frame.Frame, 10)
 	for i := range frames {
 		frames[i].Data = []byte{byte(i)}
 	}

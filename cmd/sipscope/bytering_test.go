@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // record i is i%251 bytes (some empty), each byte i%256.
@@ -83,7 +83,7 @@ func TestByteRingRefusesWhatDoesNotFit(t *testing.T) {
 
 func TestFrameQueueCountsDropsWhenFullAndAllocatesNothing(t *testing.T) {
 	q := newFrameQueue(4096, 16)
-	f := capture.Frame{TS: 7, LinkType: capture.LinkEthernet, Data: make([]byte, 1000), OrigLen: 1500, Node: "eth0"}
+	f := frame.Frame{TS: 7, LinkType: frame.LinkEthernet, Data: make([]byte, 1000), OrigLen: 1500, Node: "eth0"}
 	for range 6 {
 		q.push(&f)
 	}
@@ -119,7 +119,7 @@ func TestFrameQueueTakesFramesFromSeveralPumps(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; {
-				f := capture.Frame{TS: int64(p*each + i), Data: ringRecord(p*each + i)}
+				f := frame.Frame{TS: int64(p*each + i), Data: ringRecord(p*each + i)}
 				if q.push(&f) {
 					i++ // queued; on a drop, try the same frame again
 				}

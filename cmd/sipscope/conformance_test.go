@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/sipscope/sipscope/api"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sipscope/sipscope/api"
 
 	"github.com/sipscope/sipscope/capture/oracle"
 )

@@ -23,9 +23,10 @@ import (
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/decode"
-	"github.com/sipscope/sipscope/decode/hep"
 	"github.com/sipscope/sipscope/decode/sdp"
 	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/hep"
 	"github.com/sipscope/sipscope/quality"
 )
 
@@ -61,7 +62,7 @@ func readMediaCapture(t *testing.T, path string) mediaCapture {
 	var (
 		mc   mediaCapture
 		dec  = decode.NewDecoder()
-		f    capture.Frame
+		f    frame.Frame
 		p    decode.Packet
 		msg  sip.Message
 		sess sdp.Session
@@ -819,7 +820,7 @@ func FuzzRTCPJSON(f *testing.F) {
 	}
 	dec := decode.NewDecoder()
 	var (
-		fr capture.Frame
+		fr frame.Frame
 		p  decode.Packet
 	)
 	for src.Next(&fr) == nil {
@@ -849,7 +850,7 @@ func BenchmarkHEPSenderSendRTCP(b *testing.B) {
 	defer src.Close()
 	dec := decode.NewDecoder()
 	var (
-		fr  capture.Frame
+		fr  frame.Frame
 		p   decode.Packet
 		raw []byte
 	)

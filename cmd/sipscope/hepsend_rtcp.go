@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/sipscope/sipscope/decode"
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/hep"
 )
 
 // RTCP packet types (RFC 3550 §12.1, RFC 3611).

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/hep"
 	"github.com/sipscope/sipscope/quality"
 )
 

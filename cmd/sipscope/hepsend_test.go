@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/decode"
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/hep"
 )
 
 // hepTestNode is the agent identity the sender tests configure.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/hep"
 )
 
 // TestServeSendsTheRTPStatsOfACallCapturedOnAVeth replays heplify's example

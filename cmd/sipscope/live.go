@@ -19,6 +19,7 @@ import (
 	"github.com/sipscope/sipscope/bpf"
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 )
@@ -75,7 +76,7 @@ func parseHEPListen(spec string) (udp, tcp []string, err error) {
 // pumps take turns as the ring's producer.
 type frameQueue struct {
 	mu      sync.Mutex
-	ring    *byteRing[capture.Frame] // a span's meta is the frame without Data
+	ring    *byteRing[frame.Frame] // a span's meta is the frame without Data
 	dropped atomic.Uint64
 }
 
@@ -87,12 +88,12 @@ const (
 )
 
 func newFrameQueue(bytes, frames int) *frameQueue {
-	return &frameQueue{ring: newByteRing[capture.Frame](bytes, frames)}
+	return &frameQueue{ring: newByteRing[frame.Frame](bytes, frames)}
 }
 
 // push copies f into the ring, or counts a drop when it is full; it
 // reports which.
-func (q *frameQueue) push(f *capture.Frame) bool {
+func (q *frameQueue) push(f *frame.Frame) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	b := q.ring.reserve(len(f.Data))
@@ -321,7 +322,7 @@ func (r *liveRunner) Run(ctx context.Context) error {
 }
 
 func (r *liveRunner) pump(src frameSource) error {
-	var f capture.Frame
+	var f frame.Frame
 	for {
 		err := src.Next(&f)
 		if errors.Is(err, io.EOF) {

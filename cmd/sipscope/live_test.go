@@ -13,8 +13,9 @@ import (
 
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/decode"
-	"github.com/sipscope/sipscope/decode/hep"
 	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/hep"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
 )
@@ -30,7 +31,7 @@ func hepMessages(t *testing.T, path string) (pkts [][]byte, callIDs []string) {
 	defer src.Close()
 	dec := decode.NewDecoder()
 	var (
-		f   capture.Frame
+		f   frame.Frame
 		p   decode.Packet
 		msg sip.Message
 	)
@@ -209,7 +210,7 @@ type pausedSource struct {
 	ended chan struct{} // closed when src is exhausted
 }
 
-func (p *pausedSource) Next(f *capture.Frame) error {
+func (p *pausedSource) Next(f *frame.Frame) error {
 	switch {
 	case p.after == 0:
 		<-p.until

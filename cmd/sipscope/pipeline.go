@@ -13,6 +13,7 @@ import (
 	"github.com/sipscope/sipscope/decode/rtp"
 	"github.com/sipscope/sipscope/decode/sip"
 	"github.com/sipscope/sipscope/decode/stream"
+	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/quality"
 )
 
@@ -116,13 +117,13 @@ func (p *pipeline) runSource(src frameSource) error {
 }
 
 type frameSource interface {
-	Next(*capture.Frame) error
+	Next(*frame.Frame) error
 }
 
 // runSourceEach is runSource with a hook after every frame (import uses it
 // to flush retained messages in bounded batches).
 func (p *pipeline) runSourceEach(src frameSource, after func()) error {
-	var f capture.Frame
+	var f frame.Frame
 	for {
 		err := src.Next(&f)
 		if err == io.EOF {
@@ -142,7 +143,7 @@ func (p *pipeline) runSourceEach(src frameSource, after func()) error {
 	}
 }
 
-func (p *pipeline) handleFrame(f *capture.Frame) {
+func (p *pipeline) handleFrame(f *frame.Frame) {
 	c := &p.counts
 	c.packets++
 	c.bytes += int64(len(f.Data))
@@ -165,7 +166,7 @@ func (p *pipeline) handleFrame(f *capture.Frame) {
 		return
 	}
 	p.lastPktTS = max(p.lastPktTS, p.pkt.TS)
-	if f.LinkType == capture.LinkHEP {
+	if f.LinkType == frame.LinkHEP {
 		p.handleHEPInner()
 		return
 	}

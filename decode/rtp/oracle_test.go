@@ -16,6 +16,7 @@ import (
 
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/decode"
+	"github.com/sipscope/sipscope/frame"
 )
 
 var update = flag.Bool("update", false, "regenerate testdata/*.rtp.tsv with tshark")
@@ -40,7 +41,7 @@ func udpDatagramsF(t testing.TB, name string) []datagram {
 	}
 	defer src.Close()
 	d := decode.NewDecoder()
-	var f capture.Frame
+	var f frame.Frame
 	var p decode.Packet
 	var out []datagram
 	for n := 1; ; n++ {

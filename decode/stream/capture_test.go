@@ -15,6 +15,7 @@ import (
 	"github.com/sipscope/sipscope/capture/oracle"
 	"github.com/sipscope/sipscope/decode"
 	"github.com/sipscope/sipscope/decode/sip"
+	"github.com/sipscope/sipscope/frame"
 )
 
 // capturesDir holds real third-party captures with tshark oracle output.
@@ -119,7 +120,7 @@ func TestSharedCapturesGiveTheSIPMessagesTsharkFinds(t *testing.T) {
 			defer src.Close()
 			d := decode.NewDecoder()
 			r := New(Config{})
-			var f capture.Frame
+			var f frame.Frame
 			var p decode.Packet
 			var m sip.Message
 			gotTCP := 0

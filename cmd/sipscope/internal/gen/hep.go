@@ -6,7 +6,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/sipscope/sipscope/decode/hep"
+	"github.com/sipscope/sipscope/hep"
 )
 
 // The HEP capture agent and collector of EncapHEP captures.

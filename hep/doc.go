@@ -3,7 +3,7 @@
 // capture agents forward a captured message together with its addresses,
 // ports and timestamp to a collector such as sipscope.
 //
-// It sits at the entry of the decode stage for frames that the HEP listener
+// It is a leaf of the pipeline: decode unwraps with it the frames that the HEP listener
 // of package capture receives: Unmarshal fills a caller-owned Packet whose
 // slices point into the frame, without allocating, and FrameLength splits
 // HEPv3 streams received over TCP. Marshal and friends emit HEPv3, which edge

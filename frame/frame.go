@@ -1,4 +1,7 @@
-package capture
+// Package frame holds the one type every source produces and every stage
+// reads: a captured packet with its time and link type. It imports nothing,
+// so a byte parser that needs a Frame links no capture or database code.
+package frame
 
 // LinkType is the pcap LINKTYPE_* value that says how a frame's bytes begin.
 type LinkType uint16
@@ -24,3 +27,10 @@ type Frame struct {
 	OrigLen  int    // length on the wire
 	Node     string // capture node (interface or HEP node); empty for files
 }
+
+// LinkHEP is an internal pseudo link type, not a tcpdump.org LINKTYPE: a
+// frame of this type holds one whole HEP packet (v1, v2 or v3) as a HEP
+// listener received it, and decode unwraps it with package hep. The value
+// sits in the range no registered LINKTYPE uses, so it cannot be confused
+// with a link type read from a capture file.
+const LinkHEP LinkType = 0xFFF0
