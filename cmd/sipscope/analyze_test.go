@@ -11,7 +11,7 @@ import (
 
 	"github.com/sipscope/sipscope/api"
 
-	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+	"github.com/sipscope/sipscope/gen"
 )
 
 // TestAnalyzeGeneratedCapturesMatchGroundTruth checks analyze against the

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+	"github.com/sipscope/sipscope/gen"
 )
 
 // TestAnalyzeEncapsulationsMatchGroundTruth runs the real analyze pipeline
@@ -19,7 +19,7 @@ import (
 func TestAnalyzeEncapsulationsMatchGroundTruth(t *testing.T) {
 	truths, err := filepath.Glob("../../testdata/encap/*.truth.json")
 	if err != nil || len(truths) == 0 {
-		t.Fatalf("no truth files in testdata/encap/ (%v); regenerate with: go test ./cmd/sipscope/internal/gen -run TestGenerateEncapTestdata -update", err)
+		t.Fatalf("no truth files in testdata/encap/ (%v); regenerate with: go test ./gen -run TestGenerateEncapTestdata -update", err)
 	}
 	for _, tp := range truths {
 		pcap := strings.TrimSuffix(tp, ".truth.json") + ".pcap"

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+	"github.com/sipscope/sipscope/gen"
 )
 
 func cmdGen(args []string, stdout io.Writer) error {

@@ -12,7 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+	"github.com/sipscope/sipscope/gen"
 )
 
 // writeHEPOverTCP captures an agent's TCP connection to a collector that

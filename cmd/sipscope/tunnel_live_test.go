@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipscope/sipscope/cmd/sipscope/internal/gen"
+	"github.com/sipscope/sipscope/gen"
 )
 
 // TestLiveCaptureOfMirroredTunnels is what a switch mirroring a port to

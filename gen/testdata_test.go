@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the generated captures and truths in the project's testdata/")
 
 // projectTestdata is the project root's testdata/, seen from this package.
-const projectTestdata = "../../../../testdata"
+const projectTestdata = "../testdata"
 
 // maxCaptureSize keeps committed captures small enough to review and clone.
 const maxCaptureSize = 1 << 20
@@ -121,7 +121,7 @@ func checkCommitted(t *testing.T, dir string, c committedCapture, maxSize int, t
 		t.Errorf("%s.pcap is %d bytes, over the %d limit", c.name, pcap.Len(), maxSize)
 	}
 
-	regen := "go test ./cmd/sipscope/internal/gen -run " + testName + " -update"
+	regen := "go test ./gen -run " + testName + " -update"
 	pcapPath := filepath.Join(dir, c.name+".pcap")
 	truthPath := filepath.Join(dir, c.name+".truth.json")
 	if *update {
