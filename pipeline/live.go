@@ -42,6 +42,8 @@ type LiveOptions struct {
 	Promisc                       bool
 	Fanout                        int
 	Spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
+	// MaxStreams bounds the RTP streams held (0: DefaultLiveMaxStreams).
+	MaxStreams int
 	// Correlate is the correlator's configuration (correlate.DefaultConfig
 	// when zero); live mode always keeps messages and retains nothing.
 	Correlate correlate.Config
@@ -183,6 +185,10 @@ func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg
 	cfg.Retain = false
 	cfg.OnMedia = r.mediaPort
 	r.p = New(cfg)
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultLiveMaxStreams
+	}
+	r.p.SetMaxStreams(opts.MaxStreams)
 	return r
 }
 
@@ -564,7 +570,10 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	}
 	keep := p.order[:0]
 	for _, s := range p.order {
-		idle := now-s.last > int64(streamIdle)
+		if s == nil {
+			continue
+		}
+		idle := now-s.last > int64(streamIdle) || s.gone
 		if s.dirty || final {
 			st := p.streamRecord(s, QualityOptions{G711PLC: true})
 			p.rememberMOS(s.key, &st)
@@ -578,14 +587,18 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 			p.OnStreamStats(&st, true)
 		}
 		if idle && !final {
-			delete(p.streams, s.key)
-			p.streamsForgotten++
+			if !s.gone {
+				delete(p.streams, s.key)
+				p.streamsForgotten++
+			}
 			continue
 		}
+		s.at = len(keep)
 		keep = append(keep, s)
 	}
 	clear(p.order[len(keep):])
 	p.order = keep
+	p.orderDead = 0
 	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
 		c.MOS = p.worstMOS(c.CallID)
