@@ -151,6 +151,12 @@ func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail,
 	return storage.GetCall(ctx, engine{s}, storage.DefaultDatabase, callID)
 }
 
+// KPIs computes call and registration KPIs per time bucket; see
+// storage.KPIs.
+func (s *Store) KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error) {
+	return storage.KPIs(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
 // OpenCallMessages reads the messages of the calls not finished when last
 // written; see storage.OpenCallMessages.
 func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error {
