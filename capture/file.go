@@ -85,7 +85,7 @@ func OpenFileContext(ctx context.Context, path string) (*FileSource, error) {
 		// passes; regular files have no deadlines and never block long.
 		s.stopRead = context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
 	}
-	if err := s.init(); err != nil {
+	if err := s.init(f); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -127,8 +127,8 @@ func openFIFO(ctx context.Context, path string) (*os.File, error) {
 	}
 }
 
-func (s *FileSource) init() error {
-	br := bufio.NewReaderSize(s.file, pcapReadBuffer)
+func (s *FileSource) init(r io.Reader) error {
+	br := bufio.NewReaderSize(r, pcapReadBuffer)
 	head, err := br.Peek(4)
 	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
 		// A gzip stream: look at the magic of what it holds.

@@ -82,8 +82,8 @@ type HEPConfig struct {
 	// counted (reason max_conns).
 	MaxTCPConns int
 	// MaxTCPConnsPerSource bounds the TCP connections open from one
-	// address, so one host cannot take them all (reason
-	// max_conns_per_source).
+	// address (one /64 for IPv6), so one host cannot take them all
+	// (reason max_conns_per_source).
 	MaxTCPConnsPerSource int
 	// IdleTimeout closes a TCP connection that sent nothing for this long
 	// (reason idle_timeout), so abandoned or hostile idle connections give
@@ -248,7 +248,7 @@ type HEPSource struct {
 	state    hepState
 	closing  bool                        // no new TCP connections
 	conns    map[*net.TCPConn]netip.Addr // open TCP connections and their sources
-	bySource map[netip.Addr]int          // open TCP connections per source; bounded by MaxTCPConns
+	bySource map[netip.Addr]int          // open TCP connections per sourceKey; bounded by MaxTCPConns
 	stop     chan struct{}               // closed by Close to stop Run
 	done     chan struct{}               // closed when Run has shut down
 	wg       sync.WaitGroup              // socket readers and TCP connections
@@ -680,11 +680,11 @@ func (s *HEPSource) addConn(c *net.TCPConn, from netip.Addr) (hepRefusal, bool) 
 		return -1, false
 	case len(s.conns) >= s.cfg.MaxTCPConns:
 		return refusedMaxConns, false
-	case s.bySource[from] >= s.cfg.MaxTCPConnsPerSource:
+	case s.bySource[sourceKey(from)] >= s.cfg.MaxTCPConnsPerSource:
 		return refusedPerSource, false
 	}
 	s.conns[c] = from
-	s.bySource[from]++
+	s.bySource[sourceKey(from)]++
 	s.tcpConns.Add(1)
 	return 0, true
 }
@@ -693,10 +693,11 @@ func (s *HEPSource) removeConn(c *net.TCPConn) {
 	s.mu.Lock()
 	if from, ok := s.conns[c]; ok {
 		delete(s.conns, c)
-		if n := s.bySource[from] - 1; n > 0 {
-			s.bySource[from] = n
+		k := sourceKey(from)
+		if n := s.bySource[k] - 1; n > 0 {
+			s.bySource[k] = n
 		} else {
-			delete(s.bySource, from)
+			delete(s.bySource, k)
 		}
 	}
 	s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"github.com/sipscope/sipscope/frame"
@@ -130,6 +131,11 @@ func TestAUDPFloodIsFullyAccounted(t *testing.T) {
 	}
 	if st.DroppedQueueFull == 0 || st.BadPackets != 0 {
 		t.Errorf("stats %+v: the queue never overflowed, or a flood datagram was bad", st)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(newHEPCollector(s))
+	if v, _ := metricValue(t, reg, "sipscope_capture_hep_packets_total", "kernel_drop"); v != float64(st.KernelDrops) {
+		t.Errorf("sipscope_capture_hep_packets_total{result=kernel_drop} = %v, Stats says %d", v, st.KernelDrops)
 	}
 	cancel()
 	<-runDone

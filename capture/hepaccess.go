@@ -80,6 +80,17 @@ func (w *hepWarnings) note(r hepRefusal, remote netip.Addr) {
 		"more_since_last_line", w.quiet[r].Swap(0), "quiet_for", w.every.String())
 }
 
+// sourceKey is what MaxTCPConnsPerSource counts by: an IPv4 address, or
+// the /64 of an IPv6 one, since a single IPv6 host usually has a whole /64
+// to pick addresses from.
+func sourceKey(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return a
+	}
+	p, _ := a.Prefix(64)
+	return p.Addr()
+}
+
 // hepAllow is a parsed HEPConfig.Allow: nil allows every source.
 type hepAllow []netip.Prefix
 

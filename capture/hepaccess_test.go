@@ -115,10 +115,12 @@ func TestIdleConnectionsCannotLockOutARealSender(t *testing.T) {
 	const idle = 300
 	t.Run("300 idle connections from one address leave room for a real sender from another", func(t *testing.T) {
 		logs := &syncBuffer{}
+		reg := prometheus.NewPedanticRegistry()
 		s, _, _ := startHEP(t, HEPConfig{
 			TCP:         []string{"127.0.0.1:0"},
 			IdleTimeout: time.Second,
 			Logger:      slog.New(slog.NewTextHandler(logs, nil)),
+			Registerer:  reg,
 		})
 		for range idle {
 			dialTCPFrom(t, s, "127.0.0.2")
@@ -139,6 +141,19 @@ func TestIdleConnectionsCannotLockOutARealSender(t *testing.T) {
 		if st.RejectedPerSource < idle/2 || st.RejectedMaxConns != 0 || st.TCPConnsRejected != st.RejectedPerSource {
 			t.Errorf("the per-source limit refused %d of %d idle connections (total %d, max_conns %d)",
 				st.RejectedPerSource, idle, st.TCPConnsRejected, st.RejectedMaxConns)
+		}
+		for _, m := range []struct {
+			name, reason string
+			want         uint64
+		}{
+			{"sipscope_capture_hep_connections_rejected_total", "max_conns_per_source", st.RejectedPerSource},
+			{"sipscope_capture_hep_connections_rejected_total", "max_conns", 0},
+			{"sipscope_capture_hep_connections_closed_total", "idle_timeout", st.ClosedIdle},
+			{"sipscope_capture_hep_tcp_conns_rejected_total", "", st.TCPConnsRejected},
+		} {
+			if got := reasonValue(t, reg, m.name, m.reason); got != float64(m.want) {
+				t.Errorf("%s{reason=%q} = %v, want %d", m.name, m.reason, got, m.want)
+			}
 		}
 		if n := warnLines(logs.String(), "max_conns_per_source"); n != 1 {
 			t.Errorf("%d warnings for %d refusals, want one per minute:\n%s", n, st.RejectedPerSource, logs)
@@ -304,4 +319,38 @@ func TestWarningsAreRateLimitedPerReason(t *testing.T) {
 	if !strings.Contains(logs.String(), "more_since_last_line=999") {
 		t.Errorf("the next line does not count the quiet events:\n%s", logs)
 	}
+}
+
+func TestThePerSourceLimitCountsAnIPv6HostByItsSlash64(t *testing.T) {
+	a, b := netip.MustParseAddr("2001:db8:1:2::10"), netip.MustParseAddr("2001:db8:1:2:ffff::99")
+	if sourceKey(a) != sourceKey(b) {
+		t.Error("two addresses of one /64 count as two sources")
+	}
+	if c := netip.MustParseAddr("2001:db8:1:3::10"); sourceKey(a) == sourceKey(c) {
+		t.Error("two /64s count as one source")
+	}
+	if v4 := netip.MustParseAddr("192.0.2.1"); sourceKey(v4) != v4 {
+		t.Error("an IPv4 address is not its own source")
+	}
+}
+
+// reasonValue finds a counter by its reason label (none: the unlabelled
+// one); absent counts as -1.
+func reasonValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if reason == "" || labelIs(m, "reason", reason) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }

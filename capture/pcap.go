@@ -75,7 +75,9 @@ func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
 	}
 	r.snaplen = r.order.Uint32(h[16:])
 	r.linkType = r.order.Uint32(h[20:]) & pcapLinkTypeMask
-	r.maxLen = pcapMaxRecord
+	// Records up to the declared snap length are taken even beyond
+	// libpcap's maximum, as far as the read buffer allows.
+	r.maxLen = int(min(max(r.snaplen, pcapMaxRecord), pcapReadBuffer-2*pcapRecordHeaderLen))
 	return r, nil
 }
 
@@ -108,7 +110,7 @@ func (r *pcapReader) plausible(h record, prevSec uint32, havePrev bool) bool {
 	if r.nanos {
 		fracMax = 1_000_000_000
 	}
-	if !r.sane(h) || h.caplen == 0 || h.origlen > pcapMaxRecord || h.frac >= fracMax {
+	if !r.sane(h) || h.caplen == 0 || h.origlen > max(r.maxLen, pcapMaxRecord) || h.frac >= fracMax {
 		return false
 	}
 	if havePrev {
