@@ -64,7 +64,7 @@ func TestAUDPFloodIsFullyAccounted(t *testing.T) {
 		phase1, phase2, phase3 = 20_000, 50_000, 100_000
 		sent                   = phase1 + phase2 + phase3
 	)
-	s, err := ListenHEP(context.Background(), HEPConfig{UDP: []string{"127.0.0.1:0"}, ReadBuffer: 256 << 10, QueueLen: 1024})
+	s, err := ListenHEP(context.Background(), HEPConfig{UDP: []string{"127.0.0.1:0"}, ReadBuffer: 256 << 10, QueueLen: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,9 @@ func TestAUDPFloodIsFullyAccounted(t *testing.T) {
 	defer cancel()
 	runDone := make(chan error, 1)
 	go func() { runDone <- s.Run(ctx) }()
-	send(phase2) // read, but nobody takes frames
+	// Read, but nobody takes frames. What the full socket buffer holds
+	// (hundreds of datagrams) alone overflows a queue of 64.
+	send(phase2)
 	eventually(t, "the first two phases are accounted for", func() bool { return accounted(s.Stats()) >= phase1+phase2 })
 	// The datagrams read after the first phase's overflow carried the
 	// drop count in their control message (SO_RXQ_OVFL), SO_MEMINFO aside.

@@ -118,7 +118,7 @@ func TestIdleConnectionsCannotLockOutARealSender(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
 		s, _, _ := startHEP(t, HEPConfig{
 			TCP:         []string{"127.0.0.1:0"},
-			IdleTimeout: time.Second,
+			IdleTimeout: 2 * time.Second,
 			Logger:      slog.New(slog.NewTextHandler(logs, nil)),
 			Registerer:  reg,
 		})
@@ -163,7 +163,7 @@ func TestIdleConnectionsCannotLockOutARealSender(t *testing.T) {
 		}
 	})
 	t.Run("300 idle connections from 300 addresses free the global cap after the idle timeout", func(t *testing.T) {
-		s, _, _ := startHEP(t, HEPConfig{TCP: []string{"127.0.0.1:0"}, MaxTCPConns: 64, IdleTimeout: time.Second})
+		s, _, _ := startHEP(t, HEPConfig{TCP: []string{"127.0.0.1:0"}, MaxTCPConns: 64, IdleTimeout: 2 * time.Second})
 		for i := range idle {
 			dialTCPFrom(t, s, netip.AddrFrom4([4]byte{127, 0, 1 + byte(i/250), 1 + byte(i%250)}).String())
 		}
