@@ -24,4 +24,9 @@ var (
 	// ErrLinkType means a file declares a link type no capture file format
 	// defines (such as sipscope's internal HEP pseudo link type).
 	ErrLinkType = errors.New("capture: link type not defined for capture files")
+	// ErrHEPConfig means a HEPConfig field is invalid; the error names it.
+	ErrHEPConfig = errors.New("capture: invalid HEP listener config")
+	// ErrHEPClosed means Run was called on a source that already ran or
+	// was closed.
+	ErrHEPClosed = errors.New("capture: HEP source already ran or was closed")
 )

@@ -59,16 +59,6 @@ const (
 	hepMaxNodeNameLen = 64
 )
 
-// Errors of the HEP listener. (They belong with the package's other
-// sentinels in errors.go, which another change owns; move them there.)
-var (
-	// ErrHEPConfig means a HEPConfig field is invalid; the error names it.
-	ErrHEPConfig = errors.New("capture: invalid HEP listener config")
-	// ErrHEPClosed means Run was called on a source that already ran or
-	// was closed.
-	ErrHEPClosed = errors.New("capture: HEP source already ran or was closed")
-)
-
 // HEPConfig configures a HEP listener. Zero values of the numeric fields
 // select the defaults.
 type HEPConfig struct {
