@@ -354,3 +354,22 @@ func reasonValue(t *testing.T, reg *prometheus.Registry, name, reason string) fl
 	}
 	return -1
 }
+
+func TestASenderThatKeepsSendingOutlivesTheIdleTimeout(t *testing.T) {
+	s, _, _ := startHEP(t, HEPConfig{TCP: []string{"127.0.0.1:0"}, IdleTimeout: 2 * time.Second})
+	c := dialTCPFrom(t, s, "127.0.0.1")
+	start := time.Now()
+	n := 0
+	// Gaps of 300 ms for longer than the idle timeout in all.
+	for time.Since(start) < 3*time.Second {
+		if _, err := c.Write(hepPacket(t, 1, "", "keepalive")); err != nil {
+			t.Fatalf("write %d after %v: %v", n, time.Since(start), err)
+		}
+		mustNext(t, s)
+		n++
+		time.Sleep(300 * time.Millisecond)
+	}
+	if st := s.Stats(); st.ClosedIdle != 0 || st.TCPConns != 1 || st.Received != uint64(n) {
+		t.Errorf("stats %+v after %d packets: an active connection was closed", st, n)
+	}
+}
