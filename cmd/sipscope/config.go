@@ -13,6 +13,7 @@ import (
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage/server"
 )
 
 // serveConfig is everything `sipscope serve` is told, from its JSON config
@@ -40,6 +41,46 @@ type serveConfig struct {
 	// hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp,
 	// hep_send_stats: agent mode.
 	hepsend.Config
+
+	// clickhouse, clickhouse_cluster: which store.
+	storeConfig
+}
+
+// storeConfig chooses the store serve and import write to: the embedded
+// chDB in the data directory unless a ClickHouse server URL is given.
+type storeConfig struct {
+	ClickHouse        string `json:"clickhouse"`
+	ClickHouseCluster string `json:"clickhouse_cluster"`
+}
+
+func (c *storeConfig) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ClickHouse, "clickhouse", c.ClickHouse, "store in this ClickHouse server instead of the embedded one, e.g. clickhouse://user:pass@host:9000/sipscope?secure=true")
+	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
+}
+
+// server is the ClickHouse server configuration, or false for the
+// embedded store.
+func (c storeConfig) server() (server.Config, bool, error) {
+	if c.ClickHouse == "" {
+		if c.ClickHouseCluster != "" {
+			return server.Config{}, false, errors.New("clickhouse_cluster: needs clickhouse (a server URL)")
+		}
+		return server.Config{}, false, nil
+	}
+	sc, err := server.ParseURL(c.ClickHouse)
+	if err != nil {
+		return sc, false, fmt.Errorf("clickhouse: %w", err)
+	}
+	sc.Cluster = c.ClickHouseCluster
+	if err := sc.Validate(); err != nil {
+		return sc, false, fmt.Errorf("clickhouse_cluster: %w", err)
+	}
+	return sc, true, nil
+}
+
+func (c storeConfig) Validate() error {
+	_, _, err := c.server()
+	return err
 }
 
 func defaultServeConfig() serveConfig {
@@ -81,6 +122,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.Var(&c.SpoolInterval, "spool-interval", "also start the next spool file at every multiple of this in UTC (0: by size only)")
 	fs.Float64Var(&c.SpoolKeepMB, "spool-keep-mb", c.SpoolKeepMB, "disk bound of the spool in MB: the oldest files are deleted first")
 	c.Config.AddFlags(fs)
+	c.storeConfig.addFlags(fs)
 	return fs
 }
 
@@ -149,6 +191,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
+	}
+	if err := c.storeConfig.Validate(); err != nil {
+		return err
 	}
 	_, err := c.liveOptions()
 	return err

@@ -17,12 +17,15 @@ import (
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage/embedded"
+	"github.com/sipscope/sipscope/storage/server"
 	"github.com/sipscope/sipscope/ui"
 )
 
 func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
+	var sc storeConfig
+	sc.addFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -30,7 +33,10 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if len(files) == 0 {
 		return errors.New("need at least one capture file")
 	}
-	store, err := embedded.Open(ctx, *dataDir)
+	if err := sc.Validate(); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, *dataDir, sc, logger)
 	if err != nil {
 		return err
 	}
@@ -67,7 +73,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
-	store, err := embedded.Open(ctx, c.Data)
+	store, err := openStore(ctx, c.Data, c.storeConfig, logger)
 	if err != nil {
 		return err
 	}
@@ -95,6 +101,50 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	srv := api.New(apiCfg, store, logger)
 	g.Go(func() error { return srv.Run(gctx) })
-	fmt.Fprintf(stdout, "sipscope serving http://%s/ (data %s)\n", c.Listen, c.Data)
+	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, store)
 	return g.Wait()
 }
+
+// appStore is what serve and import need of a store, whichever backend.
+type appStore interface {
+	pipeline.StoreWriter
+	api.Store
+	Close() error
+	String() string // where the data is, without secrets
+}
+
+// openStore opens the ClickHouse server sc names, or else the embedded
+// store in dataDir. sc is assumed valid.
+func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog.Logger) (appStore, error) {
+	cfg, remote, err := sc.server()
+	if err != nil {
+		return nil, err
+	}
+	if !remote {
+		st, err := embedded.Open(ctx, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return namedStore{st, "data " + dataDir}, nil
+	}
+	st, err := server.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("store", "clickhouse", cfg.Redacted(), "cluster", cfg.Cluster, "version", st.ServerVersion())
+	return namedStore{st, "clickhouse " + cfg.Redacted()}, nil
+}
+
+type storeBackend interface {
+	pipeline.StoreWriter
+	api.Store
+	Close() error
+}
+
+// namedStore gives a backend the description serve prints.
+type namedStore struct {
+	storeBackend
+	name string
+}
+
+func (n namedStore) String() string { return n.name }

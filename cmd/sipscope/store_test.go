@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestStoreConfigChoosesTheBackend(t *testing.T) {
+	cases := []struct {
+		name       string
+		cfg        storeConfig
+		wantServer bool
+		wantErr    string
+	}{
+		{"no URL keeps the embedded store", storeConfig{}, false, ""},
+		{"a URL selects the server", storeConfig{ClickHouse: "clickhouse://u:p@127.0.0.1:9000/voip"}, true, ""},
+		{"a URL with a cluster selects the cluster", storeConfig{ClickHouse: "clickhouse://127.0.0.1", ClickHouseCluster: "sip_cluster"}, true, ""},
+		{"a cluster without a URL is refused", storeConfig{ClickHouseCluster: "c"}, false, "clickhouse_cluster"},
+		{"an HTTP URL is refused", storeConfig{ClickHouse: "http://127.0.0.1:8123"}, false, "clickhouse:"},
+		{"a cluster name with a quote is refused", storeConfig{ClickHouse: "clickhouse://h", ClickHouseCluster: "a'b"}, false, "clickhouse_cluster"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc, remote, err := c.cfg.server()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if remote != c.wantServer || (remote && sc.Cluster != c.cfg.ClickHouseCluster) {
+				t.Errorf("server %v cluster %q, want server %v cluster %q", remote, sc.Cluster, c.wantServer, c.cfg.ClickHouseCluster)
+			}
+		})
+	}
+}
+
+func TestServeAndImportRefuseABadStoreBeforeOpeningIt(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--data", "x", "--clickhouse-cluster", "c1"},
+		{"import", "--clickhouse-cluster", "c1", "x.pcap"},
+		{"import", "--clickhouse", "clickhouse://h?secur=true", "x.pcap"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, &out, &errb); code == 0 || !strings.Contains(errb.String(), "clickhouse") {
+			t.Errorf("%q: exit %d, stderr %q: want a refusal naming the clickhouse setting", args, code, errb.String())
+		}
+	}
+}
