@@ -51,10 +51,14 @@ type serveConfig struct {
 type storeConfig struct {
 	ClickHouse        string `json:"clickhouse"`
 	ClickHouseCluster string `json:"clickhouse_cluster"`
+	// SpoolStoreMB bounds the disk spool (in the data directory) of live
+	// batches the store did not take; 0 turns it off.
+	SpoolStoreMB float64 `json:"spool_store_mb"`
 }
 
 func (c *storeConfig) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClickHouse, "clickhouse", c.ClickHouse, "store in this ClickHouse server instead of the embedded one, e.g. clickhouse://user:pass@host:9000/sipscope?secure=true")
+	fs.Float64Var(&c.SpoolStoreMB, "spool-store-mb", c.SpoolStoreMB, "disk bound in MB of the spool (in --data) that keeps live batches the store did not take until it does; 0: no spool, a failed write is lost")
 	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
 }
 
@@ -79,6 +83,9 @@ func (c storeConfig) server() (server.Config, bool, error) {
 }
 
 func (c storeConfig) Validate() error {
+	if c.SpoolStoreMB < 0 || c.SpoolStoreMB > 0 && c.SpoolStoreMB*1e6 < 64<<10 {
+		return fmt.Errorf("spool_store_mb %v: want 0 (off) or at least 0.07", c.SpoolStoreMB)
+	}
 	_, _, err := c.server()
 	return err
 }
@@ -92,6 +99,7 @@ func defaultServeConfig() serveConfig {
 		SpoolSizeMB:   100,
 		SpoolInterval: duration(time.Hour),
 		SpoolKeepMB:   10000,
+		storeConfig:   storeConfig{SpoolStoreMB: 1000},
 	}
 }
 

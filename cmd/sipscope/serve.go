@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -18,6 +19,7 @@ import (
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage/embedded"
 	"github.com/sipscope/sipscope/storage/server"
+	"github.com/sipscope/sipscope/storage/spool"
 	"github.com/sipscope/sipscope/ui"
 )
 
@@ -86,6 +88,18 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		logger.Info("imported", "file", f, "calls", n)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if live.Enabled() && c.SpoolStoreMB > 0 {
+		sp, err := spool.Open(spool.Config{Dir: filepath.Join(c.Data, storeSpoolDir), MaxBytes: int64(c.SpoolStoreMB * 1e6),
+			Registerer: reg, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		if n := sp.Len(); n > 0 {
+			logger.Info("store spool: batches left by the last run will be replayed", "batches", n)
+		}
+		live.StoreSpool = sp
+	}
 	if live.Enabled() {
 		runner := pipeline.NewLiveRunner(live, store, logger, reg)
 		apiCfg.Status = func() any { return runner.Status() }
@@ -104,6 +118,9 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, store)
 	return g.Wait()
 }
+
+// storeSpoolDir is the store spool's directory inside the data directory.
+const storeSpoolDir = "sipscope-store-spool"
 
 // appStore is what serve and import need of a store, whichever backend.
 type appStore interface {

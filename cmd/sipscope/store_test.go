@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 func TestStoreConfigChoosesTheBackend(t *testing.T) {
@@ -50,5 +56,43 @@ func TestServeAndImportRefuseABadStoreBeforeOpeningIt(t *testing.T) {
 		if code := run(context.Background(), args, &out, &errb); code == 0 || !strings.Contains(errb.String(), "clickhouse") {
 			t.Errorf("%q: exit %d, stderr %q: want a refusal naming the clickhouse setting", args, code, errb.String())
 		}
+	}
+}
+
+// TestServeShowsTheStoreSpool: a live serve spools in its data directory
+// by default and shows the spool in its status and metrics; 0 turns it off.
+func TestServeShowsTheStoreSpool(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"the spool is on by default", nil, true},
+		{"spool_store_mb 0 turns it off", []string{"--spool-store-mb", "0"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data := t.TempDir()
+			base, stop := startServe(t, append([]string{"--data", data, "--hep-listen", "udp://" + freeUDPAddr(t)}, c.args...)...)
+			defer stop()
+			var st struct {
+				Live pipeline.LiveStatus `json:"live"`
+			}
+			getJSON(t, base+"/api/v1/status", &st)
+			if (st.Live.StoreSpool != nil) != c.want {
+				t.Fatalf("status store_spool = %+v, want present: %v", st.Live.StoreSpool, c.want)
+			}
+			resp, err := http.Get(base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if has := strings.Contains(string(body), "sipscope_store_spool_oldest_age_seconds"); has != c.want {
+				t.Errorf("/metrics has the spool's age: %v, want %v", has, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(data, storeSpoolDir)); (err == nil) != c.want {
+				t.Errorf("spool directory in the data directory: %v, want present: %v", err, c.want)
+			}
+		})
 	}
 }
