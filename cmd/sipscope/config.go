@@ -13,6 +13,7 @@ import (
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/server"
 )
 
@@ -54,11 +55,30 @@ type storeConfig struct {
 	// SpoolStoreMB bounds the disk spool (in the data directory) of live
 	// batches the store did not take; 0 turns it off.
 	SpoolStoreMB float64 `json:"spool_store_mb"`
+	// Retention: days each table keeps (0 keeps for ever; registrations
+	// follow calls) and the disk bound of all tables in GB (10^9 bytes).
+	RetentionCallsDays    int     `json:"retention_calls_days"`
+	RetentionMessagesDays int     `json:"retention_messages_days"`
+	RetentionStreamsDays  int     `json:"retention_streams_days"`
+	RetentionMaxGB        float64 `json:"retention_max_gb"`
+}
+
+// retention is the policy the retention keys make.
+func (c storeConfig) retention() storage.RetentionPolicy {
+	day := 24 * time.Hour
+	return storage.RetentionPolicy{
+		Calls: time.Duration(c.RetentionCallsDays) * day, Messages: time.Duration(c.RetentionMessagesDays) * day,
+		Streams: time.Duration(c.RetentionStreamsDays) * day, MaxBytes: int64(c.RetentionMaxGB * 1e9),
+	}
 }
 
 func (c *storeConfig) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClickHouse, "clickhouse", c.ClickHouse, "store in this ClickHouse server instead of the embedded one, e.g. clickhouse://user:pass@host:9000/sipscope?secure=true")
 	fs.Float64Var(&c.SpoolStoreMB, "spool-store-mb", c.SpoolStoreMB, "disk bound in MB of the spool (in --data) that keeps live batches the store did not take until it does; 0: no spool, a failed write is lost")
+	fs.IntVar(&c.RetentionCallsDays, "retention-calls-days", c.RetentionCallsDays, "drop calls and registrations older than this many days (0: keep)")
+	fs.IntVar(&c.RetentionMessagesDays, "retention-messages-days", c.RetentionMessagesDays, "drop SIP messages older than this many days (0: keep)")
+	fs.IntVar(&c.RetentionStreamsDays, "retention-streams-days", c.RetentionStreamsDays, "drop RTP stream records older than this many days (0: keep)")
+	fs.Float64Var(&c.RetentionMaxGB, "retention-max-gb", c.RetentionMaxGB, "bound of the store's disk use in GB: the oldest days are dropped first (0: none)")
 	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
 }
 
@@ -76,6 +96,7 @@ func (c storeConfig) server() (server.Config, bool, error) {
 		return sc, false, fmt.Errorf("clickhouse: %w", err)
 	}
 	sc.Cluster = c.ClickHouseCluster
+	sc.Policy = c.retention()
 	if err := sc.Validate(); err != nil {
 		return sc, false, fmt.Errorf("clickhouse_cluster: %w", err)
 	}
@@ -85,6 +106,17 @@ func (c storeConfig) server() (server.Config, bool, error) {
 func (c storeConfig) Validate() error {
 	if c.SpoolStoreMB < 0 || c.SpoolStoreMB > 0 && c.SpoolStoreMB*1e6 < 64<<10 {
 		return fmt.Errorf("spool_store_mb %v: want 0 (off) or at least 0.07", c.SpoolStoreMB)
+	}
+	for _, d := range []struct {
+		key  string
+		days int
+	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}} {
+		if d.days < 0 {
+			return fmt.Errorf("%s %d: want 0 (keep) or more", d.key, d.days)
+		}
+	}
+	if c.RetentionMaxGB < 0 {
+		return fmt.Errorf("retention_max_gb %v: want 0 (no bound) or more", c.RetentionMaxGB)
 	}
 	_, _, err := c.server()
 	return err

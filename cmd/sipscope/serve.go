@@ -17,6 +17,7 @@ import (
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
 	"github.com/sipscope/sipscope/storage/server"
 	"github.com/sipscope/sipscope/storage/spool"
@@ -100,9 +101,16 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		}
 		live.StoreSpool = sp
 	}
+	var retainer *storage.Retainer
+	if policy := c.retention(); policy.Enabled() {
+		if retainer, err = storage.NewRetainer(store, policy, 0, logger, reg); err != nil {
+			return err
+		}
+		g.Go(func() error { return retainer.Run(gctx) })
+	}
 	if live.Enabled() {
 		runner := pipeline.NewLiveRunner(live, store, logger, reg)
-		apiCfg.Status = func() any { return runner.Status() }
+		apiCfg.Status = func() any { return liveStatus{runner.Status(), retentionStatus(retainer)} }
 		if err := runner.Open(gctx); err != nil {
 			return err
 		}
@@ -119,6 +127,21 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	return g.Wait()
 }
 
+// liveStatus is the live runner's status with the store's retention
+// figures (disk use per table) beside its keys.
+type liveStatus struct {
+	pipeline.LiveStatus
+	Retention *storage.RetentionStatus `json:"retention,omitempty"`
+}
+
+func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
+	if r == nil {
+		return nil
+	}
+	st := r.Status()
+	return &st
+}
+
 // storeSpoolDir is the store spool's directory inside the data directory.
 const storeSpoolDir = "sipscope-store-spool"
 
@@ -126,6 +149,7 @@ const storeSpoolDir = "sipscope-store-spool"
 type appStore interface {
 	pipeline.StoreWriter
 	api.Store
+	storage.RetentionEnforcer
 	Close() error
 	String() string // where the data is, without secrets
 }
@@ -138,7 +162,7 @@ func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog
 		return nil, err
 	}
 	if !remote {
-		st, err := embedded.Open(ctx, dataDir)
+		st, err := embedded.Open(ctx, dataDir, embedded.WithRetentionPolicy(sc.retention()))
 		if err != nil {
 			return nil, err
 		}
@@ -155,6 +179,7 @@ func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog
 type storeBackend interface {
 	pipeline.StoreWriter
 	api.Store
+	storage.RetentionEnforcer
 	Close() error
 }
 

@@ -5,12 +5,16 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
 )
 
 func TestStoreConfigChoosesTheBackend(t *testing.T) {
@@ -94,5 +98,55 @@ func TestServeShowsTheStoreSpool(t *testing.T) {
 				t.Errorf("spool directory in the data directory: %v, want present: %v", err, c.want)
 			}
 		})
+	}
+}
+
+// TestServeAppliesRetention: serve imports a capture from the past with a
+// one-day limit on SIP messages; the retention round drops the messages'
+// partitions and keeps the calls, and the status shows the disk per table.
+func TestServeAppliesRetention(t *testing.T) {
+	const capture = "../../testdata/calls.pcap"
+	base, stop := startServe(t, "--data", t.TempDir(), "--import", capture, "--hep-listen", "udp://"+freeUDPAddr(t),
+		"--retention-messages-days", "1", "--retention-max-gb", "100")
+	defer stop()
+	var st struct {
+		Live struct {
+			Retention *storage.RetentionStatus `json:"retention"`
+		} `json:"live"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		getJSON(t, base+"/api/v1/status", &st)
+		if r := st.Live.Retention; r != nil && r.LastRun != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no retention round in the status: %+v", st.Live.Retention)
+		}
+	}
+	r := st.Live.Retention
+	if r.Dropped["age"] == 0 || r.TableBytes[storage.TableMessages] != 0 || r.TableBytes[storage.TableCalls] <= 0 || r.MaxBytes != 100e9 {
+		t.Errorf("retention status %+v: want the messages' partitions dropped for age, the calls kept", r)
+	}
+	var list api.CallListView
+	getJSON(t, base+"/api/v1/calls?limit=1000", &list)
+	if list.Total == 0 {
+		t.Fatal("no calls kept")
+	}
+	var d api.CallDetailView
+	getJSON(t, base+"/api/v1/calls/"+url.PathEscape(list.Calls[0].CallID), &d)
+	if len(d.Messages) != 0 {
+		t.Errorf("call %s still has %d messages after a one-day limit on a capture from the past", list.Calls[0].CallID, len(d.Messages))
+	}
+}
+
+func TestRetentionKeysAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"--retention-calls-days", "-1"},
+		{"--retention-max-gb", "-2"},
+	} {
+		_, err := parseServeArgs(append([]string{"--hep-listen", "udp://127.0.0.1:9060"}, args...))
+		if err == nil || !strings.Contains(err.Error(), "retention_") {
+			t.Errorf("%q: %v, want an error naming the retention key", args, err)
+		}
 	}
 }
