@@ -31,6 +31,9 @@ type LiveOptions struct {
 	Ifaces     []string      // AF_PACKET interfaces
 	HEPUDP     []string      // HEP listen addresses (UDP)
 	HEPTCP     []string      // HEP listen addresses (TCP)
+	// HEP is the listener's limits and access control (its UDP, TCP,
+	// Registerer and Logger are filled in from the fields above).
+	HEP capture.HEPConfig
 	FlushEvery time.Duration // how often news reaches the store
 	// QueueBytes and QueueFrames bound the queue between the sources and
 	// the pipeline (defaultQueueBytes, defaultQueueFrames).
@@ -303,7 +306,9 @@ func (r *LiveRunner) Open(ctx context.Context) error {
 		}
 	}
 	if len(r.opts.HEPUDP)+len(r.opts.HEPTCP) > 0 {
-		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.HEPUDP, TCP: r.opts.HEPTCP, Registerer: r.reg, Logger: r.logger})
+		hc := r.opts.HEP
+		hc.UDP, hc.TCP, hc.Registerer, hc.Logger = r.opts.HEPUDP, r.opts.HEPTCP, r.reg, r.logger
+		h, err := capture.ListenHEP(ctx, hc)
 		if err != nil {
 			r.closeAll()
 			return fmt.Errorf("HEP listener: %w", err)
@@ -447,6 +452,9 @@ type LiveStatus struct {
 	QueueDrops  uint64   `json:"queue_drops"`
 	HEPReceived uint64   `json:"hep_received"`
 	HEPDropped  uint64   `json:"hep_dropped"`
+	// HEP is the listener's own counters: kernel drops of its UDP sockets,
+	// refused connections and packets by reason, the buffer it got.
+	HEP *capture.HEPStats `json:"hep,omitempty"`
 	LastFlush   string   `json:"last_flush"`
 	WriteErrors int      `json:"store_write_errors"`
 	// StoreLost counts batches that failed to be written and could not be
@@ -475,7 +483,8 @@ func (r *LiveRunner) Status() LiveStatus {
 	}
 	if r.hep != nil {
 		h := r.hep.Stats()
-		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull
+		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull+h.KernelDrops
+		st.HEP = &h
 	}
 	st.QueueDrops = r.q.dropped.Load()
 	if r.spool != nil {
@@ -511,8 +520,12 @@ func (r *LiveRunner) checkDrops() {
 	st := r.Status()
 	lost := st.KernelDrops + st.QueueDrops + st.HEPDropped
 	if lost > r.lostSeen && time.Since(r.lastDropWarn) >= time.Minute {
+		hepKernel := uint64(0)
+		if st.HEP != nil {
+			hepKernel = st.HEP.KernelDrops
+		}
 		r.logger.Warn("packets are being dropped", "kernel_drops", st.KernelDrops, "queue_drops", st.QueueDrops,
-			"hep_dropped", st.HEPDropped, "new", lost-r.lostSeen)
+			"hep_dropped", st.HEPDropped, "hep_kernel_drops", hepKernel, "new", lost-r.lostSeen)
 		r.lastDropWarn = time.Now()
 		r.lostSeen = lost
 	}
