@@ -88,9 +88,9 @@ func (c *Correlator) dueAt(d *dialog) int64 {
 	switch d.kind {
 	case kindCall:
 		switch code := d.call.FinalCode; {
-		case d.answered && d.byeTS != 0:
+		case d.up() && d.byeTS != 0:
 			return d.last + int64(cfg.InviteTimeout) // BYE without a response (Timer F)
-		case d.answered:
+		case d.up():
 			return d.first + int64(cfg.MaxCallAge)
 		case code == 401 || code == 407:
 			return d.last + int64(cfg.AuthTimeout) // the retry with credentials never came
@@ -147,6 +147,22 @@ func (c *Correlator) Expire(now int64) {
 			c.drop(d)
 		}
 		d = next
+	}
+}
+
+// EndOfCapture tells the correlator that its capture file has ended:
+// calls still waiting for a final response end as capture_ended rather
+// than in_progress, and every record is final (Finished), since no more
+// news can come. Offline analysis (analyze, import) calls it after the
+// last frame; a live correlator never does, and its calls stay in
+// progress until a message or a timer ends them. Calls that changed are
+// handed out again by Updates.
+func (c *Correlator) EndOfCapture() {
+	c.captureEnded = true
+	for d := c.head; d != nil; d = d.next {
+		if d.kind == kindCall && !d.finished {
+			c.markDirty(d)
+		}
 	}
 }
 

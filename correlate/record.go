@@ -29,6 +29,13 @@ const (
 	EndAuthFailed = "auth_failed" // 401/407 not followed by success, or 403 to an INVITE with credentials
 	EndInProgress = "in_progress" // no final response yet, and not timed out
 	EndNoFinal    = "no_final"    // no final response before the dialog timed out or was evicted
+	// EndCaptureEnded: the capture file ended before any final response
+	// (offline analysis, after Correlator.EndOfCapture); a live call in the
+	// same situation is in_progress.
+	EndCaptureEnded = "capture_ended"
+	// EndBye: a BYE ended an answered call whose sides are unknown, because
+	// no message of its INVITE transaction was captured (a partial dialog).
+	EndBye = "bye"
 )
 
 // Sides of a call, for Call.ByeBy.
@@ -80,7 +87,13 @@ type Call struct {
 	Q850Cause    int    // cause from a "Q.850;cause=N" Reason header, 0 if none
 	ReasonHeader string // the first Reason header of a BYE, CANCEL or final INVITE response
 
-	PDDMs      float64 // post-dial delay: first INVITE → first 18x
+	// PDDMs is the post-dial delay as RFC 6076 §4.2 measures the session
+	// request delay: from the INVITE attempt that was not challenged (the
+	// retry with credentials after a 401/407, else the first INVITE) to
+	// the first 18x. SetupMs is the same end measured from the very first
+	// INVITE, challenge round trips included (pdd_ms before RFC 6076).
+	PDDMs      float64
+	SetupMs    float64
 	RingMs     float64 // first 18x → final response
 	AnswerMs   float64 // setup time: first INVITE → 200
 	DurationMs float64 // talk time: 200 → BYE
@@ -101,6 +114,42 @@ type Call struct {
 	InfoDTMF   string
 	LastUpdate time.Time // capture time of the latest change to this record
 	Finished   bool      // the call ended (BYE answered, final failure, timeout or eviction)
+
+	// Partial is set when the dialog's initial INVITE was not captured (the
+	// capture began mid-call, or lost it): its state is inferred from what
+	// was seen, and its timings from the INVITE are 0.
+	Partial bool
+	// CancelSeen is set when the caller sent CANCEL before any final
+	// response, whatever the INVITE got afterwards.
+	CancelSeen bool
+	// CallerMedia and CalleeMedia are the audio each side's latest SDP
+	// described; Announced is false when that side sent none.
+	CallerMedia, CalleeMedia SDPMedia
+
+	// Findings and Diagnosis are what diagnose made of the call and its
+	// streams (machine codes and one or two plain sentences); correlate
+	// leaves them empty, the pipeline fills them before the record leaves.
+	Findings  []string
+	Diagnosis string
+}
+
+// SDPMedia is the first RTP audio section of one side's latest session
+// description, and whether any of its sections moved to T.38 fax.
+type SDPMedia struct {
+	Announced bool           // an RTP m= line with a port other than 0
+	Addr      netip.AddrPort // where that side wants RTP
+	Direction string         // "sendrecv", "sendonly", "recvonly" or "inactive"
+	T38       bool           // an m=image udptl t38 section with a port
+}
+
+// Sends reports whether this side's description lets it send audio.
+func (m SDPMedia) Sends() bool {
+	return m.Announced && (m.Direction == "sendrecv" || m.Direction == "sendonly") && !m.Addr.Addr().IsUnspecified()
+}
+
+// Receives reports whether this side's description asks for audio.
+func (m SDPMedia) Receives() bool {
+	return m.Announced && (m.Direction == "sendrecv" || m.Direction == "recvonly") && !m.Addr.Addr().IsUnspecified()
 }
 
 // Registration is a REGISTER exchange grouped by Call-ID. A live correlator
