@@ -369,9 +369,14 @@ func (d *dialog) endReason(done, captureEnded bool) string {
 		return EndNoBye
 	}
 	code := d.call.FinalCode
+	// One rule for state and end reason: a CANCEL ends the call as
+	// cancelled only when the INVITE got 487 or nothing; any other final
+	// crossed it and decides, the CANCEL staying on record (CancelSeen).
 	switch {
-	case d.cancelSeen:
+	case d.cancelSeen && (code == 0 || code == 487):
 		return EndCancelled
+	case d.cancelSeen && code == 408:
+		return EndTimeout
 	case code == 0 && done:
 		return EndNoFinal
 	case code == 0 && captureEnded:
@@ -426,10 +431,20 @@ func (c *Correlator) fillCall(call *Call, d *dialog) {
 	} else {
 		call.RingMs = spanMs(d.provTS, d.finalTS)
 	}
+	call.InviteAt, call.AttemptAt, call.RingingAt = timeOf(d.inviteTS), timeOf(d.attemptTS), timeOf(d.provTS)
+	call.FinalAt, call.ByeAt = timeOf(d.finalTS), timeOf(d.byeTS)
 	call.PDDMs = spanMs(d.attemptTS, d.provTS)
 	call.SetupMs = spanMs(d.inviteTS, d.provTS)
 	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)
 	call.LastUpdate = time.Unix(0, d.updated).UTC()
+}
+
+// timeOf is a capture time as a time.Time, zero when not seen.
+func timeOf(ts int64) time.Time {
+	if ts == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ts).UTC()
 }
 
 // spanMs is b-a in milliseconds rounded to the microsecond, 0 when either

@@ -105,7 +105,9 @@ func TestCallsOfRealCaptures(t *testing.T) {
 			// INVITE (223) sent three times (225, 227), 100 (228), CANCEL
 			// (247) sent eleven times until the 408 to the CANCEL (274);
 			// the INVITE failed 408 (252) in between: the caller gave up.
-			"105090259-446faf7a@192.168.1.2": {state: StateFailed, reason: EndCancelled, code: 408, messages: 18, retrans: 12,
+			// One rule: failed 408 after an unanswered CANCEL is a timeout
+			// (CancelSeen notes the CANCEL).
+			"105090259-446faf7a@192.168.1.2": {state: StateFailed, reason: EndTimeout, code: 408, messages: 18, retrans: 12,
 				from: "816666", to: "97239287044", ua: "Nero SIPPS IP Phone Version 2.0.51.16"},
 			// INVITE three times, 407, ACK, INVITE with Proxy-Authorization
 			// (346), 403 (348): the credentials were refused.

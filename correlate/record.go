@@ -24,7 +24,12 @@ const (
 	// Calls that were not answered.
 	EndBusy       = "busy"        // 486 or 600
 	EndNoAnswer   = "no_answer"   // 408, 480 or 487 after an 18x, without a CANCEL from the caller
-	EndCancelled  = "cancelled"   // the caller sent CANCEL before any final response
+	EndCancelled  = "cancelled"   // the caller sent CANCEL before any final response, and the INVITE got 487 or nothing
+	// EndTimeout: the caller sent CANCEL, the CANCEL got no answer and the
+	// INVITE ended 408 (Call.CancelSeen notes the CANCEL). A final other
+	// than 487 or 408 after a CANCEL crossed it: the end reason is that
+	// final's, with CancelSeen set.
+	EndTimeout = "timeout"
 	EndRejected   = "rejected"    // any other 3xx-6xx final response (see FinalCode)
 	EndAuthFailed = "auth_failed" // 401/407 not followed by success, or 403 to an INVITE with credentials
 	EndInProgress = "in_progress" // no final response yet, and not timed out
@@ -125,6 +130,12 @@ type Call struct {
 	// CallerMedia and CalleeMedia are the audio each side's latest SDP
 	// described; Announced is false when that side sent none.
 	CallerMedia, CalleeMedia SDPMedia
+
+	// When the moments that decided the call were captured (zero when
+	// not): the first initial INVITE, the INVITE attempt that was not
+	// challenged, the first 18x, the final response to that attempt, the
+	// first BYE. Records read back from storage leave them zero.
+	InviteAt, AttemptAt, RingingAt, FinalAt, ByeAt time.Time
 
 	// Findings and Diagnosis are what diagnose made of the call and its
 	// streams (machine codes and one or two plain sentences); correlate
