@@ -22,14 +22,14 @@ const (
 	EndNoBye     = "no_bye"     // no BYE seen: still up, timed out (MaxCallAge) or the capture ended
 
 	// Calls that were not answered.
-	EndBusy       = "busy"        // 486 or 600
-	EndNoAnswer   = "no_answer"   // 408, 480 or 487 after an 18x, without a CANCEL from the caller
-	EndCancelled  = "cancelled"   // the caller sent CANCEL before any final response, and the INVITE got 487 or nothing
+	EndBusy      = "busy"      // 486 or 600
+	EndNoAnswer  = "no_answer" // 408, 480 or 487 after an 18x, without a CANCEL from the caller
+	EndCancelled = "cancelled" // the caller sent CANCEL before any final response, and the INVITE got 487 or nothing
 	// EndTimeout: the caller sent CANCEL, the CANCEL got no answer and the
 	// INVITE ended 408 (Call.CancelSeen notes the CANCEL). A final other
 	// than 487 or 408 after a CANCEL crossed it: the end reason is that
 	// final's, with CancelSeen set.
-	EndTimeout = "timeout"
+	EndTimeout    = "timeout"
 	EndRejected   = "rejected"    // any other 3xx-6xx final response (see FinalCode)
 	EndAuthFailed = "auth_failed" // 401/407 not followed by success, or 403 to an INVITE with credentials
 	EndInProgress = "in_progress" // no final response yet, and not timed out
