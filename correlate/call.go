@@ -433,6 +433,9 @@ func (c *Correlator) fillCall(call *Call, d *dialog) {
 	}
 	call.InviteAt, call.AttemptAt, call.RingingAt = timeOf(d.inviteTS), timeOf(d.attemptTS), timeOf(d.provTS)
 	call.FinalAt, call.ByeAt = timeOf(d.finalTS), timeOf(d.byeTS)
+	if c.captureEnded {
+		call.CaptureEndAt = timeOf(c.captureEnd)
+	}
 	call.PDDMs = spanMs(d.attemptTS, d.provTS)
 	call.SetupMs = spanMs(d.inviteTS, d.provTS)
 	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)

@@ -139,6 +139,7 @@ type Correlator struct {
 	now        int64 // latest capture time seen
 	// captureEnded is set by EndOfCapture: the file has no more frames.
 	captureEnded bool
+	captureEnd   int64 // the last frame's time, given to EndOfCapture
 
 	media endpoints
 	xcids map[string]*dialog // leg header value → the latest call carrying it

@@ -154,11 +154,13 @@ func (c *Correlator) Expire(now int64) {
 // calls still waiting for a final response end as capture_ended rather
 // than in_progress, and every record is final (Finished), since no more
 // news can come. Offline analysis (analyze, import) calls it after the
-// last frame; a live correlator never does, and its calls stay in
-// progress until a message or a timer ends them. Calls that changed are
-// handed out again by Updates.
-func (c *Correlator) EndOfCapture() {
+// last frame, with that frame's capture time (Unix ns; 0 when unknown),
+// which calls carry as CaptureEndAt; a live correlator never calls it, and
+// its calls stay in progress until a message or a timer ends them. Calls
+// that changed are handed out again by Updates.
+func (c *Correlator) EndOfCapture(lastFrame int64) {
 	c.captureEnded = true
+	c.captureEnd = max(lastFrame, c.now)
 	for d := c.head; d != nil; d = d.next {
 		if d.kind == kindCall && !d.finished {
 			c.markDirty(d)

@@ -32,7 +32,7 @@ func TestEndOfCaptureEndsWhatTheFileLeftOpen(t *testing.T) {
 			// InviteTimeout after the first INVITE.
 			play(t, c, "later@test", base+int64(40*sec), alice, bob, []sipMsg{inv(0, 1)})
 			if tt.endOfFile {
-				c.EndOfCapture()
+				c.EndOfCapture(0)
 			}
 			calls := c.Calls()
 			var got Call
@@ -54,7 +54,7 @@ func TestEndOfCaptureHandsTheOpenCallsOutAgain(t *testing.T) {
 	if u := c.Updates(); len(u) != 1 || u[0].EndReason != EndInProgress {
 		t.Fatalf("before the end of the file: %+v", u)
 	}
-	c.EndOfCapture()
+	c.EndOfCapture(0)
 	u := c.Updates()
 	if len(u) != 1 || u[0].EndReason != EndCaptureEnded || !u[0].Finished {
 		t.Fatalf("after the end of the file: %+v", u)
@@ -98,7 +98,7 @@ func TestPartialDialogsAreInferredFromWhatWasSeen(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := New(DefaultConfig())
 			feed(t, c, "partial@test", tt.script)
-			c.EndOfCapture()
+			c.EndOfCapture(0)
 			got := only(t, c)
 			if got.Partial != tt.partial || got.State != tt.state || got.EndReason != tt.reason || got.ByeBy != tt.byeBy || got.FinalCode != tt.code {
 				t.Errorf("partial %v state %q reason %q bye by %q code %d, want %v %q %q %q %d",

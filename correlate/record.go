@@ -136,6 +136,9 @@ type Call struct {
 	// challenged, the first 18x, the final response to that attempt, the
 	// first BYE. Records read back from storage leave them zero.
 	InviteAt, AttemptAt, RingingAt, FinalAt, ByeAt time.Time
+	// CaptureEndAt is when the capture file ended (EndOfCapture), zero
+	// for live calls.
+	CaptureEndAt time.Time
 
 	// Findings and Diagnosis are what diagnose made of the call and its
 	// streams (machine codes and one or two plain sentences); correlate
