@@ -90,7 +90,11 @@ func TestFindingsOfConstructedCalls(t *testing.T) {
 			nil, []string{"rejected:404"}, 0, "with 404 Not Found"},
 		{"streams of other calls do not count",
 			nil,
-			[]quality.Stream{func() quality.Stream { s := stream("10.0.0.1:4000", "10.0.0.2:5000", 4.4); s.CallID = "other"; return s }()},
+			[]quality.Stream{func() quality.Stream {
+				s := stream("10.0.0.1:4000", "10.0.0.2:5000", 4.4)
+				s.CallID = "other"
+				return s
+			}()},
 			[]string{"no_media"}, 0, "Both sides offered audio but no RTP was captured."},
 	}
 	for _, tt := range tests {
