@@ -12,7 +12,7 @@ FUZZTIME ?= 20s
 APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2
 export CHDB_LIB_PATH ?= $(CHDB_LIB)
 
-.PHONY: all build run test unit conformance integration fuzz bench bench-capture deps libchdb apt clean
+.PHONY: all build run test lint unit conformance integration fuzz bench bench-capture deps libchdb apt clean
 
 all: build
 
@@ -46,8 +46,14 @@ libchdb:
 	fi
 
 test: deps
-	$(GO) vet ./...
+	bash .ci/lint
 	$(MAKE) unit conformance integration fuzz
+
+# lint: gofmt, go vet, staticcheck, a tidy go.mod and the leaf stages'
+# dependency rule (decode, correlate, quality link no capture, eBPF,
+# metrics, web or database code).
+lint:
+	bash .ci/lint
 
 # unit: every package's tests; artifacts (UI screenshots) land in test-output/.
 unit:

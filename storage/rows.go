@@ -216,7 +216,7 @@ func parseAddr(s string) (netip.Addr, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: address %q: %v", ErrBadRow, s, err)
+		return netip.Addr{}, fmt.Errorf("%w: address %q: %w", ErrBadRow, s, err)
 	}
 	return a, nil
 }

@@ -70,7 +70,7 @@ func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
 	}
 	insertDir := filepath.Join(abs, insertDirName)
 	if err := os.MkdirAll(insertDir, 0o750); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
+		return nil, fmt.Errorf("%w: %w", ErrDataDir, err)
 	}
 	if !session.TryLock() {
 		return nil, ErrSessionInUse
@@ -182,7 +182,7 @@ func (e engine) run(ctx context.Context, query, format string, use func([]byte) 
 	}
 	res, err := s.conn.Query(query, format)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrEngine, err)
+		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
 	defer res.Free()
 	return use(res.Bytes())

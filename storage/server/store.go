@@ -64,28 +64,28 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		DialTimeout: 5 * time.Second,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, cfg.Addr, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, cfg.Addr, err)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, cfg.Addr, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, cfg.Addr, err)
 	}
 	s := &Store{conn: conn, db: cfg.storageConfig().DatabaseName()}
 	if err := (querier{s}).Query(ctx, "SELECT version()", []any{&s.version}, func() error { return nil }); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %s: version: %v", ErrConnect, cfg.Addr, err)
+		return nil, fmt.Errorf("%w: %s: version: %w", ErrConnect, cfg.Addr, err)
 	}
 	schemaCfg := storage.SchemaConfig{Database: s.db, Cluster: cfg.Cluster, Retention: cfg.Retention}
 	for _, stmt := range storage.Schema(s.version, schemaCfg) {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("%w: %v\n%s", ErrSchema, err, stmt)
+			return nil, fmt.Errorf("%w: %w\n%s", ErrSchema, err, stmt)
 		}
 	}
 	// Tables an older sipscope created gain the columns added since.
 	if _, err := storage.Migrate(ctx, querier{s}, querier{s}, s.version, schemaCfg); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %v", ErrSchema, err)
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package main
+package hepsend
 
 import (
 	"encoding/binary"
@@ -208,7 +208,7 @@ func (v *rtcpView) appendJSON(b []byte) []byte {
 // that no call's SDP explains is counted and not sent (heplify-server
 // stores RTCP only under a correlation id). It is the pipeline's onRTCP
 // hook, with send's rules; it allocates nothing once its buffers have grown.
-func (s *hepSender) sendRTCP(pkt *decode.Packet, raw []byte, callID string) {
+func (s *Sender) sendRTCP(pkt *decode.Packet, raw []byte, callID string) {
 	if s.closed {
 		return
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package inject
 
 import (
 	"cmp"
@@ -32,13 +32,13 @@ var errInjectStopped = errors.New("bench inject: stopped")
 
 // inject sends frames on cfg.Iface with cfg.Senders threads, each owning
 // every n-th frame, its own socket and an equal part of the rate.
-func inject(ctx context.Context, cfg injectConfig, frames []frame.Frame) (injectResult, error) {
+func Run(ctx context.Context, cfg Config, frames []frame.Frame) (Result, error) {
 	if err := cfg.Validate(); err != nil {
-		return injectResult{}, err
+		return Result{}, err
 	}
 	ifi, err := net.InterfaceByName(cfg.Iface)
 	if err != nil {
-		return injectResult{}, fmt.Errorf("interface %q: %w", cfg.Iface, err)
+		return Result{}, fmt.Errorf("interface %q: %w", cfg.Iface, err)
 	}
 	// The kernel refuses frames longer than the MTU allows; say so now
 	// rather than as a failure mid-run.
@@ -49,7 +49,7 @@ func inject(ctx context.Context, cfg injectConfig, frames []frame.Frame) (inject
 			limit += 4
 		}
 		if len(b) < 14 || len(b) > limit {
-			return injectResult{}, fmt.Errorf("frame %d is %d bytes: %s (MTU %d) sends 14 to %d", i+1, len(b), cfg.Iface, ifi.MTU, limit)
+			return Result{}, fmt.Errorf("frame %d is %d bytes: %s (MTU %d) sends 14 to %d", i+1, len(b), cfg.Iface, ifi.MTU, limit)
 		}
 	}
 	var stop atomic.Bool
@@ -62,7 +62,7 @@ func inject(ctx context.Context, cfg injectConfig, frames []frame.Frame) (inject
 	for i := range cfg.Senders {
 		s, err := openInjectSender(ifi.Index, cfg, senderShare(frames, i, cfg.Senders))
 		if err != nil {
-			return injectResult{}, err
+			return Result{}, err
 		}
 		s.stop = &stop
 		s.refuseLimit = cmp.Or(cfg.refuseLimit, defaultRefuseLimit)
@@ -72,24 +72,24 @@ func inject(ctx context.Context, cfg injectConfig, frames []frame.Frame) (inject
 	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
 	var ru0, ru1 unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru0); err != nil {
-		return injectResult{}, fmt.Errorf("getrusage: %w", err)
+		return Result{}, fmt.Errorf("getrusage: %w", err)
 	}
 	start := time.Now()
 	var deadline time.Time
-	if cfg.Seconds > 0 {
-		deadline = start.Add(cfg.Seconds)
+	if cfg.Duration > 0 {
+		deadline = start.Add(cfg.Duration)
 	}
-	results := make([]injectResult, len(senders))
+	results := make([]Result, len(senders))
 	errs := make([]error, len(senders))
 	var wg sync.WaitGroup
 	for i, s := range senders {
 		wg.Go(func() { results[i], errs[i] = s.run(i, cfg, deadline) })
 	}
 	wg.Wait()
-	var total injectResult
+	var total Result
 	total.Elapsed = time.Since(start)
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru1); err != nil {
-		return injectResult{}, fmt.Errorf("getrusage: %w", err)
+		return Result{}, fmt.Errorf("getrusage: %w", err)
 	}
 	total.CPU = time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 	for _, r := range results {
@@ -120,7 +120,7 @@ type injectSender struct {
 	refusedSince time.Time // when the kernel began refusing; zero while it sends
 }
 
-func openInjectSender(ifindex int, cfg injectConfig, frames [][]byte) (*injectSender, error) {
+func openInjectSender(ifindex int, cfg Config, frames [][]byte) (*injectSender, error) {
 	// Protocol 0: the socket sends only and receives nothing.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -134,7 +134,7 @@ func openInjectSender(ifindex int, cfg injectConfig, frames [][]byte) (*injectSe
 	return s, nil
 }
 
-func (s *injectSender) setup(ifindex int, cfg injectConfig) error {
+func (s *injectSender) setup(ifindex int, cfg Config) error {
 	// Straight to the driver: no qdisc to queue in or drop from.
 	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
 		return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
@@ -148,11 +148,11 @@ func (s *injectSender) setup(ifindex int, cfg injectConfig) error {
 		return fmt.Errorf("SO_SNDBUFFORCE: %w", err)
 	}
 	switch s.method {
-	case injectRing:
+	case MethodRing:
 		if err := s.mapRing(cfg.Batch); err != nil {
 			return err
 		}
-	case injectSendmmsg:
+	case MethodSendmmsg:
 		s.iovs = make([]unix.Iovec, len(s.frames))
 		s.hdrs = make([]unix.Mmsghdr, len(s.frames))
 		for i, b := range s.frames {
@@ -211,18 +211,18 @@ func (s *injectSender) close() {
 
 // run sends this sender's frames at rate (split from cfg.PPS) until they
 // have gone once, or with cfg.Loop until deadline, or until stop.
-func (s *injectSender) run(idx int, cfg injectConfig, deadline time.Time) (injectResult, error) {
+func (s *injectSender) run(idx int, cfg Config, deadline time.Time) (Result, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if cfg.Pin {
 		var set unix.CPUSet
 		set.Set(idx % runtime.NumCPU())
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			return injectResult{}, fmt.Errorf("pin sender %d: %w", idx, err)
+			return Result{}, fmt.Errorf("pin sender %d: %w", idx, err)
 		}
 	}
 	p := newPacer(cfg.PPS/float64(cfg.Senders), cfg.Batch)
-	var res injectResult
+	var res Result
 	pos := 0
 	for !s.stop.Load() {
 		now := time.Now()
@@ -238,7 +238,7 @@ func (s *injectSender) run(idx int, cfg injectConfig, deadline time.Time) (injec
 			continue
 		}
 		var err error
-		if s.method == injectRing {
+		if s.method == MethodRing {
 			err = s.sendRing(s.frames[pos:pos+n], &res)
 		} else {
 			err = s.sendMmsg(pos, n, &res)
@@ -266,7 +266,7 @@ func (s *injectSender) slot(i int) (*unix.Tpacket2Hdr, []byte) {
 
 // sendRing copies batch into the ring's next slots, marks them for sending
 // and has the kernel send them with one send().
-func (s *injectSender) sendRing(batch [][]byte, res *injectResult) error {
+func (s *injectSender) sendRing(batch [][]byte, res *Result) error {
 	for _, b := range batch {
 		hdr, data := s.slot(s.next)
 		var held time.Time // since when the kernel has held this slot
@@ -310,7 +310,7 @@ func (s *injectSender) sendRing(batch [][]byte, res *injectResult) error {
 
 // flush sends the ring's pending frames. A frame the device refused with
 // ENOBUFS stays pending, so flush counts and retries it.
-func (s *injectSender) flush(res *injectResult, flags int) error {
+func (s *injectSender) flush(res *Result, flags int) error {
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), 0, 0, uintptr(flags), 0, 0)
 		switch e {
@@ -331,7 +331,7 @@ func (s *injectSender) flush(res *injectResult, flags int) error {
 
 // sendMmsg sends frames [from, from+n) with sendmmsg, retrying what the
 // device refused with ENOBUFS and skipping (counted) a frame it rejects.
-func (s *injectSender) sendMmsg(from, n int, res *injectResult) error {
+func (s *injectSender) sendMmsg(from, n int, res *Result) error {
 	for done := 0; done < n; {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.hdrs[from+done])), uintptr(n-done), 0, 0, 0)
 		switch e {

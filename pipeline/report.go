@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"fmt"
@@ -15,28 +15,28 @@ import (
 	"github.com/sipscope/sipscope/quality"
 )
 
-// report is the analyze --json document. Its field names are a public
+// Report is the analyze --json document. Its field names are a public
 // contract: add fields, never rename or remove them.
-type report struct {
+type Report struct {
 	File          string             `json:"file"`
 	Packets       int                `json:"packets"`
 	Bytes         int64              `json:"bytes"`
 	Start         string             `json:"start,omitempty"`
 	End           string             `json:"end,omitempty"`
-	SIP           sipSummary         `json:"sip"`
+	SIP           SIPSummary         `json:"sip"`
 	DecodeErrors  map[string]int     `json:"decode_errors"`
 	Ignored       map[string]int     `json:"ignored"`
 	RTPPackets    int                `json:"rtp_packets"`
 	RTCPPackets   int                `json:"rtcp_packets"`
 	HEPPackets    int                `json:"hep_packets"`
-	TCP           tcpSummary         `json:"tcp"`
+	TCP           TCPSummary         `json:"tcp"`
 	Calls         []api.CallView     `json:"calls"`
-	Registrations []registrationJSON `json:"registrations"`
+	Registrations []RegistrationJSON `json:"registrations"`
 	RTPStreams    []api.StreamView   `json:"rtp_streams"`
 }
 
-// tcpSummary is what stream reassembly did with SIP over TCP and WebSocket.
-type tcpSummary struct {
+// TCPSummary is what stream reassembly did with SIP over TCP and WebSocket.
+type TCPSummary struct {
 	Segments          uint64 `json:"segments"`
 	Messages          uint64 `json:"messages"`
 	Retransmissions   uint64 `json:"retransmissions"`
@@ -51,15 +51,15 @@ type tcpSummary struct {
 	BufferOverflows   uint64 `json:"buffer_overflows"`
 }
 
-func newTCPSummary(s stream.Stats) tcpSummary {
-	return tcpSummary{
+func newTCPSummary(s stream.Stats) TCPSummary {
+	return TCPSummary{
 		Segments: s.Segments, Messages: s.Messages, Retransmissions: s.Retransmissions, OutOfOrder: s.OutOfOrder,
 		GapsSkipped: s.GapsSkipped, BytesSkipped: s.BytesSkipped, NotSIPConnections: s.NotSIPConns,
 		TLSConnections: s.TLSConns, WebSocketConns: s.WebSocketConns, HEPConnections: s.HEPConns, Evicted: s.Evicted, BufferOverflows: s.BufferOverflows,
 	}
 }
 
-type sipSummary struct {
+type SIPSummary struct {
 	Messages           int            `json:"messages"`
 	CallIDs            int            `json:"call_ids"`
 	Requests           map[string]int `json:"requests"`
@@ -67,7 +67,7 @@ type sipSummary struct {
 	TCPRetransmissions int            `json:"tcp_retransmissions"`
 }
 
-type registrationJSON struct {
+type RegistrationJSON struct {
 	CallID      string `json:"call_id"`
 	AoR         string `json:"aor"`
 	Challenged  bool   `json:"challenged"`
@@ -84,12 +84,12 @@ type registrationJSON struct {
 	Failed      bool   `json:"failed"`
 }
 
-func buildReport(file string, p *pipeline, opts qualityOptions) report {
+func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 	c := &p.counts
-	streams := p.finishStreams(opts)
+	streams := p.FinishStreams(opts)
 	calls := p.corr.Calls()
-	applyCallMOS(calls, streams)
-	r := report{
+	ApplyCallMOS(calls, streams)
+	r := Report{
 		File:         file,
 		Packets:      c.packets,
 		Bytes:        c.bytes,
@@ -99,7 +99,7 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 		RTCPPackets:  c.rtcpPackets,
 		HEPPackets:   c.hepPackets,
 		TCP:          newTCPSummary(p.tcp.Stats()),
-		SIP: sipSummary{
+		SIP: SIPSummary{
 			Messages:           c.sipMessages,
 			CallIDs:            p.corr.Stats().CallIDs,
 			Requests:           c.requests,
@@ -107,7 +107,7 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 			TCPRetransmissions: int(p.tcp.Stats().Retransmissions),
 		},
 		Calls:         []api.CallView{},
-		Registrations: []registrationJSON{},
+		Registrations: []RegistrationJSON{},
 		RTPStreams:    []api.StreamView{},
 	}
 	if c.packets > 0 {
@@ -127,7 +127,7 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 		if reg.SrcIP.IsValid() {
 			src = reg.SrcIP.String()
 		}
-		r.Registrations = append(r.Registrations, registrationJSON{
+		r.Registrations = append(r.Registrations, RegistrationJSON{
 			CallID: reg.CallID, AoR: reg.AoR, Challenged: reg.Challenged, FinalCode: reg.FinalCode,
 			Start: api.FormatTime(reg.Start), End: api.FormatTime(reg.End), Messages: reg.Messages,
 			SrcIP: src, Contact: reg.Contact, Expires: reg.Expires, UserAgent: reg.UserAgent,
@@ -141,7 +141,7 @@ func buildReport(file string, p *pipeline, opts qualityOptions) report {
 }
 
 // applyCallMOS gives each call the MOS of its worst bound direction.
-func applyCallMOS(calls []correlate.Call, streams []quality.Stream) {
+func ApplyCallMOS(calls []correlate.Call, streams []quality.Stream) {
 	idx := make(map[string]int, len(calls))
 	for i := range calls {
 		idx[calls[i].CallID] = i
@@ -158,7 +158,7 @@ func applyCallMOS(calls []correlate.Call, streams []quality.Stream) {
 }
 
 // writeSummary prints the human table: totals, calls, registrations, streams.
-func writeSummary(w io.Writer, r *report) {
+func WriteSummary(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "%s: %d packets, %d SIP messages, %d Call-IDs, %d RTP packets, %d RTCP packets\n",
 		r.File, r.Packets, r.SIP.Messages, r.SIP.CallIDs, r.RTPPackets, r.RTCPPackets)
 	if r.Start != "" {

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"encoding/binary"
@@ -45,7 +45,7 @@ func TestRTPPathDoesNotAllocate(t *testing.T) {
 	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
 	data := frameOf(t, false, 40000, 50000, rtpPkt)
 	const ipUDP = 14 + 20 + 8
-	p := newPipeline(correlate.DefaultConfig())
+	p := New(correlate.DefaultConfig())
 	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: 1_700_000_000e9}
 	seq, ts := uint16(1), uint32(0)
 	next := func() {
@@ -54,7 +54,7 @@ func TestRTPPathDoesNotAllocate(t *testing.T) {
 		f.TS += 20e6
 		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
 		binary.BigEndian.PutUint32(data[ipUDP+4:], ts)
-		p.handleFrame(&f)
+		p.HandleFrame(&f)
 	}
 	for range 10 {
 		next() // the stream and its first timeline interval exist now

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"errors"
@@ -17,11 +17,12 @@ import (
 	"github.com/sipscope/sipscope/quality"
 )
 
-// pipeline runs decode → correlate → quality over frames from any source.
-// It is the one path for files and, later, live capture; only the source
-// and the sink around it differ.
-type pipeline struct {
+// Pipeline runs decode → correlate → quality over frames from any source.
+// It is the one path for files and live capture; only the source and the
+// sink around it differ. One goroutine drives it.
+type Pipeline struct {
 	dec     *decode.Decoder
+	defrag  *decode.Defragmenter
 	pkt     decode.Packet
 	msg     sip.Message
 	rtpHdr  rtp.Header
@@ -39,16 +40,18 @@ type pipeline struct {
 	// capture time, which may differ from when the frame arrived here).
 	lastPktTS int64
 	node      string // capture point of the current frame
-	// onSIP, when set, sees every SIP message that was correlated (the HEP
+	// OnSIP, when set, sees every SIP message that was correlated (the HEP
 	// sender forwards them). raw is valid only during the call.
-	onSIP func(pkt *decode.Packet, raw []byte)
-	// onRTCP, when set, sees every RTCP packet, with the Call-ID of the
+	OnSIP func(pkt *decode.Packet, raw []byte)
+	// OnRTCP, when set, sees every RTCP packet, with the Call-ID of the
 	// call whose SDP explains its flow ("" when none).
-	onRTCP func(pkt *decode.Packet, raw []byte, callID string)
-	// onStreamStats, when set, sees a stream's statistics each time live
+	OnRTCP func(pkt *decode.Packet, raw []byte, callID string)
+	// OnStreamStats, when set, sees a stream's statistics each time live
 	// mode writes them, and a last time (final) when it forgets the stream.
-	onStreamStats func(st *quality.Stream, final bool)
+	OnStreamStats func(st *quality.Stream, final bool)
 	counts        counters
+	// streamsForgotten counts streams live mode dropped after streamIdle.
+	streamsForgotten int
 }
 
 type streamKey struct {
@@ -86,15 +89,17 @@ type counters struct {
 	lastTS            int64
 }
 
-func newPipeline(cfg correlate.Config) *pipeline {
+func New(cfg correlate.Config) *Pipeline {
 	dec := decode.NewDecoder()
-	dec.SetDefragmenter(decode.NewDefragmenter(decode.DefragConfig{}))
+	defrag := decode.NewDefragmenter(decode.DefragConfig{})
+	dec.SetDefragmenter(defrag)
 	rtcp, err := quality.NewRTCPTracker(quality.RTCPConfig{})
 	if err != nil {
 		panic(err) // the zero config is valid; only a negative MaxSSRCs fails
 	}
-	p := &pipeline{
+	p := &Pipeline{
 		dec:       dec,
+		defrag:    defrag,
 		corr:      correlate.New(cfg),
 		streams:   make(map[streamKey]*rtpStream),
 		streamMOS: make(map[string]map[streamKey]float64),
@@ -110,19 +115,26 @@ func newPipeline(cfg correlate.Config) *pipeline {
 	return p
 }
 
-// runSource feeds every frame of src through the pipeline. A truncated file
+// LastPacketTS is the latest packet time seen, Unix nanoseconds (HEP carries
+// the agent's capture time, which may differ from when the frame arrived).
+func (p *Pipeline) LastPacketTS() int64 { return p.lastPktTS }
+
+// Correlator is the pipeline's correlator (its records and counters).
+func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
+
+// RunSource feeds every frame of src through the pipeline. A truncated file
 // is counted and ends the run normally; any other read error is returned.
-func (p *pipeline) runSource(src frameSource) error {
-	return p.runSourceEach(src, func() {})
+func (p *Pipeline) RunSource(src Source) error {
+	return p.RunSourceEach(src, func() {})
 }
 
-type frameSource interface {
+type Source interface {
 	Next(*frame.Frame) error
 }
 
-// runSourceEach is runSource with a hook after every frame (import uses it
+// RunSourceEach is RunSource with a hook after every frame (import uses it
 // to flush retained messages in bounded batches).
-func (p *pipeline) runSourceEach(src frameSource, after func()) error {
+func (p *Pipeline) RunSourceEach(src Source, after func()) error {
 	var f frame.Frame
 	for {
 		err := src.Next(&f)
@@ -138,12 +150,12 @@ func (p *pipeline) runSourceEach(src frameSource, after func()) error {
 		if err != nil {
 			return err
 		}
-		p.handleFrame(&f)
+		p.HandleFrame(&f)
 		after()
 	}
 }
 
-func (p *pipeline) handleFrame(f *frame.Frame) {
+func (p *Pipeline) HandleFrame(f *frame.Frame) {
 	c := &p.counts
 	c.packets++
 	c.bytes += int64(len(f.Data))
@@ -182,7 +194,7 @@ func (p *pipeline) handleFrame(f *frame.Frame) {
 	}
 }
 
-func (p *pipeline) handleUDP() {
+func (p *Pipeline) handleUDP() {
 	pl := p.pkt.Payload
 	if decode.LooksLikeHEP3(pl) {
 		// HEP sent to a collector and captured on the way: analyse what it carries.
@@ -219,7 +231,7 @@ func (p *pipeline) handleUDP() {
 
 // handleHEPInner takes the payload a HEP packet carried: one SIP message
 // (whatever transport the agent saw it on) or RTCP.
-func (p *pipeline) handleHEPInner() {
+func (p *Pipeline) handleHEPInner() {
 	p.counts.hepPackets++
 	pl := p.pkt.Payload
 	switch {
@@ -235,12 +247,12 @@ func (p *pipeline) handleHEPInner() {
 
 // handleRTCP keeps per-SSRC reports (loss, jitter, round trip, XR) that
 // the streams' MOS uses for delay.
-func (p *pipeline) handleRTCP(pl []byte) {
+func (p *Pipeline) handleRTCP(pl []byte) {
 	if err := p.rtcp.HandleFrom(pl, p.pkt.TS, p.pkt.Src, p.pkt.Dst); err != nil {
 		p.counts.decodeErrors["rtcp_malformed"]++
 	}
-	if p.onRTCP != nil { // it reads what it can of a flawed compound, as heplify does
-		p.onRTCP(&p.pkt, pl, p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst))
+	if p.OnRTCP != nil { // it reads what it can of a flawed compound, as heplify does
+		p.OnRTCP(&p.pkt, pl, p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst))
 	}
 }
 
@@ -264,7 +276,7 @@ func skipJunk(b []byte) []byte {
 	return nil
 }
 
-func (p *pipeline) handleRTP() {
+func (p *Pipeline) handleRTP() {
 	h := &p.rtpHdr
 	key := streamKey{src: p.pkt.Src, dst: p.pkt.Dst, ssrc: h.SSRC}
 	s := p.streams[key]
@@ -288,12 +300,12 @@ func (p *pipeline) handleRTP() {
 
 // handleTCP feeds the segment to the stream reassembler, which hands back
 // whole SIP messages (split, reordered, retransmitted or in WebSocket frames).
-func (p *pipeline) handleTCP() {
+func (p *Pipeline) handleTCP() {
 	p.tcp.Feed(&p.pkt, p.emitTCP)
 }
 
 // onTCPMessage takes one reassembled SIP message from a TCP connection.
-func (p *pipeline) onTCPMessage(m stream.Message) {
+func (p *Pipeline) onTCPMessage(m stream.Message) {
 	if m.HEP {
 		// The reassembler still reads the segment it was fed (p.pkt): the
 		// HEP packet's inner view must not outlive this call.
@@ -315,7 +327,7 @@ func (p *pipeline) onTCPMessage(m stream.Message) {
 }
 
 // handleSCTP takes every complete DATA chunk of the SCTP packet.
-func (p *pipeline) handleSCTP() {
+func (p *Pipeline) handleSCTP() {
 	for ok := true; ok; ok = p.dec.NextSCTPData(&p.pkt) {
 		if sip.LooksLikeSIP(p.pkt.Payload) {
 			p.handleSIP(p.pkt.Payload)
@@ -327,11 +339,11 @@ func (p *pipeline) handleSCTP() {
 
 // finishStreamsTCP hands over what the reassembler still holds at the end
 // of a file (messages waiting behind a gap that will never fill).
-func (p *pipeline) flushTCP() {
+func (p *Pipeline) flushTCP() {
 	p.tcp.Flush(p.emitTCP)
 }
 
-func (p *pipeline) handleSIP(b []byte) {
+func (p *Pipeline) handleSIP(b []byte) {
 	c := &p.counts
 	err := p.msg.Unmarshal(b)
 	if err != nil && !startLineParsed(&p.msg) {
@@ -351,8 +363,8 @@ func (p *pipeline) handleSIP(b []byte) {
 		return
 	}
 	p.corr.HandleSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, p.pkt.Transport, &p.msg)
-	if p.onSIP != nil {
-		p.onSIP(&p.pkt, p.msg.Raw)
+	if p.OnSIP != nil {
+		p.OnSIP(&p.pkt, p.msg.Raw)
 	}
 }
 
@@ -398,7 +410,7 @@ func sipReason(err error) string {
 
 // finishStreams computes the statistics of every stream, binds late-learned
 // SDP, and returns them ordered by start time (offline analysis).
-func (p *pipeline) finishStreams(opts qualityOptions) []quality.Stream {
+func (p *Pipeline) FinishStreams(opts QualityOptions) []quality.Stream {
 	out := make([]quality.Stream, 0, len(p.order))
 	for _, s := range p.order {
 		st := p.streamRecord(s, opts)
@@ -413,7 +425,7 @@ func (p *pipeline) finishStreams(opts qualityOptions) []quality.Stream {
 }
 
 // streamRecord is the current statistics of one stream as a record.
-func (p *pipeline) streamRecord(s *rtpStream, opts qualityOptions) quality.Stream {
+func (p *Pipeline) streamRecord(s *rtpStream, opts QualityOptions) quality.Stream {
 	// Bind again with what SDP has said since the first packet: with a
 	// fanout group, or RTP racing its 200 OK, the first packet can arrive
 	// before the SDP that explains it, and a reused media port then points
@@ -444,14 +456,14 @@ func plausibleHeuristicStream(st *quality.Stream) bool {
 	return st.Packets >= 2 && st.SeqErrors*4 <= st.Packets
 }
 
-type qualityOptions struct {
-	g711PLC bool
+type QualityOptions struct {
+	G711PLC bool
 }
 
 // codecFor names the codec the E-model scores a payload type as; "" lets
 // quality pick it from tshark's payload name.
-func (o qualityOptions) codecFor(pt uint8) string {
-	if (pt == 0 || pt == 8) && !o.g711PLC {
+func (o QualityOptions) codecFor(pt uint8) string {
+	if (pt == 0 || pt == 8) && !o.G711PLC {
 		return "g711noplc"
 	}
 	return ""

@@ -1,8 +1,11 @@
-package main
+// Package bytering is a bounded queue of variable-sized records between
+// goroutines, bounded in bytes, that allocates nothing per record. The live
+// pipeline's frame queue and the HEP sender's queue are both one.
+package bytering
 
 import "sync/atomic"
 
-// byteRing is a bounded queue of variable-sized records between one
+// Ring is a bounded queue of variable-sized records between one
 // producer and one consumer goroutine: the bytes sit back to back in one
 // preallocated buffer, so memory is bounded in bytes whatever the record
 // sizes, and a record's place travels to the consumer as a span over a
@@ -12,33 +15,33 @@ import "sync/atomic"
 // back by advancing the read position once it is done with a record. A
 // record never wraps: when it does not fit before the buffer's end, the
 // tail is skipped and given back with that record.
-type byteRing[M any] struct {
+type Ring[M any] struct {
 	buf   []byte
 	wpos  uint64 // producer's; logical, grows for ever
 	rpos  atomic.Uint64
-	spans chan ringSpan[M]
+	spans chan Span[M]
 
 	pending uint64 // logical start of the reserved record, set by reserve
 }
 
-// ringSpan locates one record: buf[off:off+n], and the write position just
+// Span locates one record: buf[off:off+n], and the write position just
 // after it, which becomes the read position once the record is consumed.
-type ringSpan[M any] struct {
+type Span[M any] struct {
 	off, n uint32
 	end    uint64
-	meta   M
+	Meta   M
 }
 
-// newByteRing makes a ring of size bytes holding at most maxRecords records.
+// New makes a ring of size bytes holding at most maxRecords records.
 // size must be at least the largest record reserve will be asked for.
-func newByteRing[M any](size, maxRecords int) *byteRing[M] {
-	return &byteRing[M]{buf: make([]byte, size), spans: make(chan ringSpan[M], maxRecords)}
+func New[M any](size, maxRecords int) *Ring[M] {
+	return &Ring[M]{buf: make([]byte, size), spans: make(chan Span[M], maxRecords)}
 }
 
 // reserve returns n bytes for the producer to fill, or nil when the ring or
 // the record queue is full (the caller counts a drop). Only the producer
 // calls it, and commit must follow before the next reserve.
-func (r *byteRing[M]) reserve(n int) []byte {
+func (r *Ring[M]) Reserve(n int) []byte {
 	size := uint64(len(r.buf))
 	if uint64(n) > size {
 		return nil
@@ -58,19 +61,29 @@ func (r *byteRing[M]) reserve(n int) []byte {
 
 // commit hands the first n bytes of what reserve returned to the consumer,
 // with meta. It never blocks: reserve checked there was room.
-func (r *byteRing[M]) commit(n int, meta M) {
+func (r *Ring[M]) Commit(n int, meta M) {
 	off := r.pending % uint64(len(r.buf))
 	r.wpos = r.pending + uint64(n)
-	r.spans <- ringSpan[M]{off: uint32(off), n: uint32(n), end: r.wpos, meta: meta}
+	r.spans <- Span[M]{off: uint32(off), n: uint32(n), end: r.wpos, Meta: meta}
 }
 
 // bytes returns the record sp locates; valid until release(sp).
-func (r *byteRing[M]) bytes(sp ringSpan[M]) []byte { return r.buf[sp.off : sp.off+sp.n] }
+func (r *Ring[M]) Bytes(sp Span[M]) []byte { return r.buf[sp.off : sp.off+sp.n] }
 
 // release gives sp's bytes (and any skipped tail before them) back to the
 // producer. Spans are released in the order they were received.
-func (r *byteRing[M]) release(sp ringSpan[M]) { r.rpos.Store(sp.end) }
+func (r *Ring[M]) Release(sp Span[M]) { r.rpos.Store(sp.end) }
 
 // close tells the consumer no more records come: it drains what is queued
 // and then sees the channel closed.
-func (r *byteRing[M]) close() { close(r.spans) }
+func (r *Ring[M]) Close() { close(r.spans) }
+
+// Spans delivers the committed records in order; it is closed by Close.
+func (r *Ring[M]) Spans() <-chan Span[M] { return r.spans }
+
+// Size is the ring's capacity in bytes.
+func (r *Ring[M]) Size() int { return len(r.buf) }
+
+// InFlight is how many bytes are committed and not yet released (a skipped
+// tail counts with the record after it). Only the producer may call it.
+func (r *Ring[M]) InFlight() uint64 { return r.wpos - r.rpos.Load() }

@@ -1,4 +1,10 @@
-package main
+// Package hepsend is agent mode: it forwards what the pipeline captures to a
+// HEP collector (Homer, heplify-server, a central sipscope) as HEPv3: every
+// SIP message, and on request RTCP as heplify's JSON (type 5) and each
+// stream's RTP statistics as RTP-agent reports (type 34). It consumes the
+// pipeline's hooks and queues in bounded memory, so a slow or absent
+// collector never holds the pipeline up.
+package hepsend
 
 import (
 	"context"
@@ -17,12 +23,14 @@ import (
 
 	"github.com/sipscope/sipscope/decode"
 	"github.com/sipscope/sipscope/hep"
+	"github.com/sipscope/sipscope/internal/bytering"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
-// hepSendConfig is agent mode: where serve forwards every SIP message it
-// captures, as HEPv3, and as which capture node. It is embedded in
-// serveConfig, so its keys sit at the top level of the config file.
-type hepSendConfig struct {
+// Config is agent mode: where serve forwards every SIP message it
+// captures, as HEPv3, and as which capture node. serve embeds it in its
+// config, so its keys sit at the top level of the config file.
+type Config struct {
 	HEPSend     string `json:"hep_send"`      // udp://HOST:PORT or tcp://HOST:PORT
 	HEPNodeID   uint32 `json:"hep_node_id"`   // HEP capture agent id
 	HEPNodeName string `json:"hep_node_name"` // HEP node name chunk
@@ -33,9 +41,10 @@ type hepSendConfig struct {
 	HEPSendStats bool `json:"hep_send_stats"`
 }
 
-// addFlags declares the agent-mode flags of serve on fs.
-func (c *hepSendConfig) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.HEPSend, "hep-send", "", "forward every captured SIP message as HEPv3 to udp://HOST:PORT or tcp://HOST:PORT (agent mode)")
+// AddFlags declares the agent-mode flags of serve on fs, bound to c; c's
+// values (from a config file) are their defaults.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.HEPSend, "hep-send", c.HEPSend, "forward every captured SIP message as HEPv3 to udp://HOST:PORT or tcp://HOST:PORT (agent mode)")
 	fs.Func("hep-node-id", "HEP capture agent id sent with --hep-send (0 to 4294967295)", func(s string) error {
 		v, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
@@ -44,33 +53,10 @@ func (c *hepSendConfig) addFlags(fs *flag.FlagSet) {
 		c.HEPNodeID = uint32(v)
 		return nil
 	})
-	fs.StringVar(&c.HEPNodeName, "hep-node-name", "", "HEP node name sent with --hep-send")
-	fs.StringVar(&c.HEPAuthKey, "hep-auth-key", "", "HEP authentication key sent with --hep-send")
-	fs.BoolVar(&c.HEPSendRTCP, "hep-send-rtcp", false, "with --hep-send, also forward the RTCP of calls, as heplify's JSON (HEP type 5, correlation id = Call-ID)")
-	fs.BoolVar(&c.HEPSendStats, "hep-send-stats", false, "with --hep-send, also send the RTP statistics of each call's streams (HEP type 34, correlation id = Call-ID)")
-}
-
-// merge takes from the config file what the command line did not set
-// (set holds the names of the flags given).
-func (c *hepSendConfig) merge(file hepSendConfig, set map[string]bool) {
-	if file.HEPSend != "" && !set["hep-send"] {
-		c.HEPSend = file.HEPSend
-	}
-	if file.HEPNodeID != 0 && !set["hep-node-id"] {
-		c.HEPNodeID = file.HEPNodeID
-	}
-	if file.HEPNodeName != "" && !set["hep-node-name"] {
-		c.HEPNodeName = file.HEPNodeName
-	}
-	if file.HEPAuthKey != "" && !set["hep-auth-key"] {
-		c.HEPAuthKey = file.HEPAuthKey
-	}
-	if file.HEPSendRTCP && !set["hep-send-rtcp"] {
-		c.HEPSendRTCP = true
-	}
-	if file.HEPSendStats && !set["hep-send-stats"] {
-		c.HEPSendStats = true
-	}
+	fs.StringVar(&c.HEPNodeName, "hep-node-name", c.HEPNodeName, "HEP node name sent with --hep-send")
+	fs.StringVar(&c.HEPAuthKey, "hep-auth-key", c.HEPAuthKey, "HEP authentication key sent with --hep-send")
+	fs.BoolVar(&c.HEPSendRTCP, "hep-send-rtcp", c.HEPSendRTCP, "with --hep-send, also forward the RTCP of calls, as heplify's JSON (HEP type 5, correlation id = Call-ID)")
+	fs.BoolVar(&c.HEPSendStats, "hep-send-stats", c.HEPSendStats, "with --hep-send, also send the RTP statistics of each call's streams (HEP type 34, correlation id = Call-ID)")
 }
 
 // parseHEPSend splits "udp://HOST:PORT" or "tcp://HOST:PORT".
@@ -142,7 +128,7 @@ type hepCounters struct {
 	sent, dropped, errs, noCall, malformed atomic.Uint64
 }
 
-// hepSender forwards captured SIP as HEPv3 to one collector (agent mode),
+// Sender forwards captured SIP as HEPv3 to one collector (agent mode),
 // and on request the calls' RTCP (sendRTCP) and RTP statistics (sendStats)
 // in the JSON forms Homer reads.
 //
@@ -156,7 +142,7 @@ type hepCounters struct {
 //
 // The ring is single-producer (send), single-consumer (Run); a span's meta
 // is the kind of packet, for the counters.
-type hepSender struct {
+type Sender struct {
 	network, addr string
 	logger        *slog.Logger
 
@@ -170,7 +156,7 @@ type hepSender struct {
 	// statsEvery is how often (stream time) a live stream is reported.
 	statsEvery int64
 
-	q *byteRing[hepKind]
+	q *bytering.Ring[hepKind]
 
 	// Consumer side (Run only).
 	conn    net.Conn
@@ -184,9 +170,9 @@ type hepSender struct {
 	counts [numHEPKinds]hepCounters
 }
 
-// newHEPSender returns nil when c asks for no forwarding. A sender needs a
+// New returns nil when c asks for no forwarding. A sender needs a
 // live source: with only --import there is nothing captured to forward.
-func newHEPSender(c hepSendConfig, live bool, logger *slog.Logger, reg prometheus.Registerer) (*hepSender, error) {
+func New(c Config, live bool, logger *slog.Logger, reg prometheus.Registerer) (*Sender, error) {
 	if c.HEPSend == "" {
 		if c.HEPSendRTCP || c.HEPSendStats {
 			return nil, errors.New("--hep-send-rtcp and --hep-send-stats need --hep-send")
@@ -200,7 +186,7 @@ func newHEPSender(c hepSendConfig, live bool, logger *slog.Logger, reg prometheu
 	if err != nil {
 		return nil, err
 	}
-	s := newHEPSenderTo(network, addr, c, hepRingBytes, hepMaxSpans, logger)
+	s := newSenderTo(network, addr, c, hepRingBytes, hepMaxSpans, logger)
 	if reg != nil {
 		if err := s.register(reg); err != nil {
 			return nil, err
@@ -211,11 +197,11 @@ func newHEPSender(c hepSendConfig, live bool, logger *slog.Logger, reg prometheu
 
 // newHEPSenderTo builds a sender with a ring of ringBytes (at least one
 // largest HEP packet) and room for maxSpans queued packets.
-func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans int, logger *slog.Logger) *hepSender {
+func newSenderTo(network, addr string, c Config, ringBytes, maxSpans int, logger *slog.Logger) *Sender {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &hepSender{
+	return &Sender{
 		network: network, addr: addr, logger: logger,
 		hdr: hep.Packet{
 			Version:   3,
@@ -224,7 +210,7 @@ func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans i
 			NodeName:  []byte(c.HEPNodeName),
 			AuthKey:   []byte(c.HEPAuthKey),
 		},
-		q:            newByteRing[hepKind](max(ringBytes, hepMaxEncoded), maxSpans),
+		q:            bytering.New[hepKind](max(ringBytes, hepMaxEncoded), maxSpans),
 		lastRep:      make(map[streamKey]int64),
 		statsEvery:   int64(hepStatsEvery),
 		dialTimeout:  hepDialTimeout,
@@ -238,7 +224,7 @@ func newHEPSenderTo(network, addr string, c hepSendConfig, ringBytes, maxSpans i
 // register exports the counters as
 // sipscope_hep_send_packets_total{type,result}. They are read at scrape
 // time, so counting costs the pipeline one atomic add.
-func (s *hepSender) register(reg prometheus.Registerer) error {
+func (s *Sender) register(reg prometheus.Registerer) error {
 	for k := range numHEPKinds {
 		c := &s.counts[k]
 		for _, r := range []struct {
@@ -259,15 +245,15 @@ func (s *hepSender) register(reg prometheus.Registerer) error {
 	return nil
 }
 
-// attach makes the pipeline hand the sender what c asks it to forward:
+// Attach makes the pipeline hand the sender what c asks it to forward:
 // SIP always, RTCP and stream statistics when asked.
-func (s *hepSender) attach(p *pipeline, c hepSendConfig) {
-	p.onSIP = s.send
+func (s *Sender) Attach(p *pipeline.Pipeline, c Config) {
+	p.OnSIP = s.send
 	if c.HEPSendRTCP {
-		p.onRTCP = s.sendRTCP
+		p.OnRTCP = s.sendRTCP
 	}
 	if c.HEPSendStats {
-		p.onStreamStats = s.sendStats
+		p.OnStreamStats = s.sendStats
 	}
 }
 
@@ -285,7 +271,7 @@ func ipProtocol(t decode.Transport) uint8 {
 // send queues one SIP message for forwarding; raw is copied (encoded) before
 // send returns. It is the pipeline's onSIP hook and must not be called after
 // finish, nor from two goroutines.
-func (s *hepSender) send(pkt *decode.Packet, raw []byte) {
+func (s *Sender) send(pkt *decode.Packet, raw []byte) {
 	if s.closed {
 		return
 	}
@@ -298,7 +284,7 @@ func (s *hepSender) send(pkt *decode.Packet, raw []byte) {
 }
 
 // setFlow fills the reused header's addresses and capture time.
-func (s *hepSender) setFlow(src, dst netip.AddrPort, ts int64) {
+func (s *Sender) setFlow(src, dst netip.AddrPort, ts int64) {
 	h := &s.hdr
 	h.IPFamily = 0 // derived from the addresses
 	// An IPv4-mapped address goes out as IPv4, as a collector expects.
@@ -311,7 +297,7 @@ func (s *hepSender) setFlow(src, dst netip.AddrPort, ts int64) {
 // enqueue encodes the header as set up by the caller into the ring and
 // hands it to Run, or counts why it cannot. The payload and correlation id
 // are the caller's and are let go of before enqueue returns.
-func (s *hepSender) enqueue(kind hepKind) {
+func (s *Sender) enqueue(kind hepKind) {
 	h := &s.hdr
 	defer func() { h.Payload, h.CorrelationID = nil, nil }()
 	c := &s.counts[kind]
@@ -320,7 +306,7 @@ func (s *hepSender) enqueue(kind hepKind) {
 		c.errs.Add(1)
 		return
 	}
-	b := s.q.reserve(n)
+	b := s.q.Reserve(n)
 	if b == nil {
 		c.dropped.Add(1)
 		return
@@ -329,26 +315,26 @@ func (s *hepSender) enqueue(kind hepKind) {
 		c.errs.Add(1)
 		return
 	}
-	s.q.commit(n, kind)
+	s.q.Commit(n, kind)
 }
 
 // finish tells Run that nothing more will be sent: Run forwards what is
 // queued and returns. It must be called once, after the last send, from the
 // pipeline's goroutine or after it ended. A nil sender is a no-op, so serve
 // can call it whether or not forwarding is on.
-func (s *hepSender) finish() {
+func (s *Sender) Finish() {
 	if s == nil || s.closed {
 		return
 	}
 	s.closed = true
-	s.q.close()
+	s.q.Close()
 }
 
 // Run forwards queued packets until finish has been called and the queue is
 // empty. When ctx ends it keeps going (shutdown drains), but from then on it
 // gives an unreachable collector at most drainTimeout before counting the
 // rest as errors.
-func (s *hepSender) Run(ctx context.Context) error {
+func (s *Sender) Run(ctx context.Context) error {
 	defer s.closeConn()
 	done := ctx.Done()
 	for {
@@ -356,22 +342,22 @@ func (s *hepSender) Run(ctx context.Context) error {
 		case <-done:
 			done = nil
 			s.noteShutdown(ctx)
-		case sp, ok := <-s.q.spans:
+		case sp, ok := <-s.q.Spans():
 			if !ok {
 				return nil
 			}
-			if s.deliver(ctx, s.q.bytes(sp)) {
-				s.counts[sp.meta].sent.Add(1)
+			if s.deliver(ctx, s.q.Bytes(sp)) {
+				s.counts[sp.Meta].sent.Add(1)
 			} else {
-				s.counts[sp.meta].errs.Add(1)
+				s.counts[sp.Meta].errs.Add(1)
 			}
-			s.q.release(sp)
+			s.q.Release(sp)
 		}
 	}
 }
 
 // noteShutdown starts the drain clock the first time it sees ctx ended.
-func (s *hepSender) noteShutdown(ctx context.Context) {
+func (s *Sender) noteShutdown(ctx context.Context) {
 	if s.giveUp.IsZero() && ctx.Err() != nil {
 		s.giveUp = time.Now().Add(s.drainTimeout)
 	}
@@ -380,7 +366,7 @@ func (s *hepSender) noteShutdown(ctx context.Context) {
 // deliver writes one encoded packet, dialling the collector first if
 // needed. Before shutdown it retries (with backoff) as long as it takes;
 // after, until the drain clock runs out.
-func (s *hepSender) deliver(ctx context.Context, b []byte) bool {
+func (s *Sender) deliver(ctx context.Context, b []byte) bool {
 	for try := 0; try < hepWriteTries; {
 		if s.conn == nil {
 			s.noteShutdown(ctx)
@@ -416,7 +402,7 @@ func (s *hepSender) deliver(ctx context.Context, b []byte) bool {
 	return false
 }
 
-func (s *hepSender) dial() error {
+func (s *Sender) dial() error {
 	d := net.Dialer{Timeout: s.dialTimeout}
 	c, err := d.Dial(s.network, s.addr)
 	if err != nil {
@@ -435,7 +421,7 @@ func (s *hepSender) dial() error {
 // wait sleeps the current backoff and doubles it. Before shutdown the
 // sleep ends early when ctx ends (the drain clock then starts); after, it
 // never sleeps past the drain deadline.
-func (s *hepSender) wait(ctx context.Context) {
+func (s *Sender) wait(ctx context.Context) {
 	s.backoff = min(max(2*s.backoff, s.backoffMin), s.backoffMax)
 	d := s.backoff
 	if !s.giveUp.IsZero() {
@@ -455,7 +441,7 @@ func (s *hepSender) wait(ctx context.Context) {
 	}
 }
 
-func (s *hepSender) closeConn() {
+func (s *Sender) closeConn() {
 	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
@@ -466,7 +452,7 @@ func (s *hepSender) closeConn() {
 type hepSendStats struct{ sent, dropped, errors, noCall, malformed uint64 }
 
 // stats sums the counters of every kind.
-func (s *hepSender) stats() hepSendStats {
+func (s *Sender) stats() hepSendStats {
 	var t hepSendStats
 	for k := range numHEPKinds {
 		st := s.statsOf(k)
@@ -480,7 +466,14 @@ func (s *hepSender) stats() hepSendStats {
 }
 
 // statsOf is the counters of one kind.
-func (s *hepSender) statsOf(k hepKind) hepSendStats {
+func (s *Sender) statsOf(k hepKind) hepSendStats {
 	c := &s.counts[k]
 	return hepSendStats{sent: c.sent.Load(), dropped: c.dropped.Load(), errors: c.errs.Load(), noCall: c.noCall.Load(), malformed: c.malformed.Load()}
+}
+
+// streamKey names one RTP stream (the statistics reports are rate-limited
+// per stream).
+type streamKey struct {
+	src, dst netip.AddrPort
+	ssrc     uint32
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"math"
@@ -14,19 +14,19 @@ import (
 // the state, end reason and MOS (worst direction) that offline analysis
 // gives — also when the call's last update carries no stream.
 func TestLiveBatchesEndWithTheOfflineCallRecords(t *testing.T) {
-	const path = "../../testdata/loss.pcap"
-	offline, err := analyzeFile(path, qualityOptions{g711PLC: true})
+	const path = "../testdata/loss.pcap"
+	offline, err := AnalyzeFile(path, QualityOptions{G711PLC: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	frames, err := loadFrames(path)
+	frames, err := LoadFrames(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := correlate.DefaultConfig()
 	cfg.KeepMessages = true
 	cfg.Retain = false
-	p := newPipeline(cfg)
+	p := New(cfg)
 	last := map[string]correlate.Call{}
 	take := func(final bool) {
 		for _, c := range p.liveBatch(p.lastPktTS, final).Calls {
@@ -34,7 +34,7 @@ func TestLiveBatchesEndWithTheOfflineCallRecords(t *testing.T) {
 		}
 	}
 	for i := range frames {
-		p.handleFrame(&frames[i])
+		p.HandleFrame(&frames[i])
 		take(false)
 	}
 	take(true)
@@ -57,8 +57,8 @@ func TestLiveBatchesEndWithTheOfflineCallRecords(t *testing.T) {
 }
 
 // liveBatch is one flush's batch in fresh memory, as the tests read it.
-func (p *pipeline) liveBatch(now int64, final bool) storage.Batch {
+func (p *Pipeline) liveBatch(now int64, final bool) storage.Batch {
 	var b storage.Batch
-	p.appendLiveBatch(&b, now, final)
+	p.AppendLiveBatch(&b, now, final)
 	return b
 }

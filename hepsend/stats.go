@@ -1,4 +1,4 @@
-package main
+package hepsend
 
 import (
 	"math"
@@ -24,7 +24,7 @@ const hepStatsEvery = 10 * time.Second
 // every statsEvery, as "PERIODIC"; final sends the last one, "FINAL".
 // A stream no SDP tied to a call is counted (once, when it ends) and not
 // sent. It runs on the pipeline goroutine, with send's rules.
-func (s *hepSender) sendStats(st *quality.Stream, final bool) {
+func (s *Sender) sendStats(st *quality.Stream, final bool) {
 	if s.closed {
 		return
 	}

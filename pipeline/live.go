@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -20,33 +20,38 @@ import (
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/internal/bytering"
 	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 )
 
-// liveOptions says where live traffic comes from.
-type liveOptions struct {
-	ifaces     []string      // AF_PACKET interfaces
-	hepUDP     []string      // HEP listen addresses (UDP)
-	hepTCP     []string      // HEP listen addresses (TCP)
-	flushEvery time.Duration // how often news reaches the store
-	// queueBytes and queueFrames bound the queue between the sources and
+// LiveOptions says where live traffic comes from.
+type LiveOptions struct {
+	Ifaces     []string      // AF_PACKET interfaces
+	HEPUDP     []string      // HEP listen addresses (UDP)
+	HEPTCP     []string      // HEP listen addresses (TCP)
+	FlushEvery time.Duration // how often news reaches the store
+	// QueueBytes and QueueFrames bound the queue between the sources and
 	// the pipeline (defaultQueueBytes, defaultQueueFrames).
-	queueBytes, queueFrames int
-	noEBPF                  bool // use the classic BPF filter even where eBPF loads
-	// ring is the AF_PACKET ring per socket: snap length, block size and
-	// count, promiscuous mode. fanout > 1 opens that many sockets per
-	// interface in one PACKET_FANOUT group, each read by its own goroutine.
-	snapLen, blockSize, numBlocks int
-	promisc                       bool
-	fanout                        int
-	spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
+	QueueBytes, QueueFrames int
+	NoEBPF                  bool // use the classic BPF filter even where eBPF loads
+	// The AF_PACKET ring per socket: snap length, block size and count,
+	// promiscuous mode. Fanout > 1 opens that many sockets per interface in
+	// one PACKET_FANOUT group, each read by its own goroutine.
+	SnapLen, BlockSize, NumBlocks int
+	Promisc                       bool
+	Fanout                        int
+	Spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
+	// Correlate is the correlator's configuration (correlate.DefaultConfig
+	// when zero); live mode always keeps messages and retains nothing.
+	Correlate correlate.Config
 }
 
-func (o liveOptions) enabled() bool { return len(o.ifaces)+len(o.hepUDP)+len(o.hepTCP) > 0 }
+// Enabled tells whether any live source is configured.
+func (o LiveOptions) Enabled() bool { return len(o.Ifaces)+len(o.HEPUDP)+len(o.HEPTCP) > 0 }
 
 // parseHEPListen splits "udp://127.0.0.1:9060,tcp://0.0.0.0:9061".
-func parseHEPListen(spec string) (udp, tcp []string, err error) {
+func ParseHEPListen(spec string) (udp, tcp []string, err error) {
 	for _, part := range strings.Split(spec, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -76,7 +81,7 @@ func parseHEPListen(spec string) (udp, tcp []string, err error) {
 // pumps take turns as the ring's producer.
 type frameQueue struct {
 	mu      sync.Mutex
-	ring    *byteRing[frame.Frame] // a span's meta is the frame without Data
+	ring    *bytering.Ring[frame.Frame] // a span's meta is the frame without Data
 	dropped atomic.Uint64
 }
 
@@ -88,7 +93,7 @@ const (
 )
 
 func newFrameQueue(bytes, frames int) *frameQueue {
-	return &frameQueue{ring: newByteRing[frame.Frame](bytes, frames)}
+	return &frameQueue{ring: bytering.New[frame.Frame](bytes, frames)}
 }
 
 // push copies f into the ring, or counts a drop when it is full; it
@@ -96,7 +101,7 @@ func newFrameQueue(bytes, frames int) *frameQueue {
 func (q *frameQueue) push(f *frame.Frame) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	b := q.ring.reserve(len(f.Data))
+	b := q.ring.Reserve(len(f.Data))
 	if b == nil {
 		q.dropped.Add(1)
 		return false
@@ -104,24 +109,24 @@ func (q *frameQueue) push(f *frame.Frame) bool {
 	copy(b, f.Data)
 	meta := *f
 	meta.Data = nil
-	q.ring.commit(len(b), meta)
+	q.ring.Commit(len(b), meta)
 	return true
 }
 
-// liveRunner runs the pipeline over live sources and writes what it learns
+// LiveRunner runs the pipeline over live sources and writes what it learns
 // to the store every flushEvery, and once more, after draining, at shutdown.
-type liveRunner struct {
-	opts   liveOptions
-	store  storeWriter
+type LiveRunner struct {
+	opts   LiveOptions
+	store  StoreWriter
 	logger *slog.Logger
 	reg    prometheus.Registerer
 	q      *frameQueue
-	p      *pipeline
+	p      *Pipeline
 
 	filter     *bpf.Filter
 	portUsers  map[uint16]int // calls expecting media on each learned port
 	portErrors int            // learned-port map updates the kernel refused
-	sources    []frameSource
+	sources    []Source
 	closers    []io.Closer
 	hep        *capture.HEPSource
 	spool      *capture.Spool
@@ -141,25 +146,26 @@ type liveRunner struct {
 	writes  chan storage.Batch
 	spent   chan storage.Batch // written batches, emptied, for flush to refill
 
-	mu          sync.Mutex // guards stats for readers outside the pipeline goroutine
+	mu          sync.Mutex // guards what follows, for readers outside the pipeline goroutine
+	stats       Stats      // the stages' counters, published at each flush
 	lastFlush   time.Time
 	written     int
 	writeErrors int
 }
 
-func newLiveRunner(opts liveOptions, store storeWriter, logger *slog.Logger, reg prometheus.Registerer) *liveRunner {
-	if opts.flushEvery <= 0 {
-		opts.flushEvery = time.Second
+func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg prometheus.Registerer) *LiveRunner {
+	if opts.FlushEvery <= 0 {
+		opts.FlushEvery = time.Second
 	}
-	if opts.queueBytes <= 0 {
-		opts.queueBytes = defaultQueueBytes
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = defaultQueueBytes
 	}
-	if opts.queueFrames <= 0 {
-		opts.queueFrames = defaultQueueFrames
+	if opts.QueueFrames <= 0 {
+		opts.QueueFrames = defaultQueueFrames
 	}
-	r := &liveRunner{
+	r := &LiveRunner{
 		opts: opts, store: store, logger: logger, reg: reg,
-		q:         newFrameQueue(max(opts.queueBytes, capture.DefaultSnapLen), opts.queueFrames),
+		q:         newFrameQueue(max(opts.QueueBytes, capture.DefaultSnapLen), opts.QueueFrames),
 		portUsers: map[uint16]int{},
 	}
 	if reg != nil {
@@ -167,20 +173,28 @@ func newLiveRunner(opts liveOptions, store storeWriter, logger *slog.Logger, reg
 			Name: "sipscope_live_queue_drops_total",
 			Help: "Frames dropped because the queue to the pipeline was full.",
 		}, func() float64 { return float64(r.q.dropped.Load()) }))
+		reg.MustRegister(statsCollector{load: r.stageStats})
 	}
-	cfg := correlate.DefaultConfig()
+	cfg := opts.Correlate
+	if cfg.MaxDialogs == 0 {
+		cfg = correlate.DefaultConfig()
+	}
 	cfg.KeepMessages = true
 	cfg.Retain = false
 	cfg.OnMedia = r.mediaPort
-	r.p = newPipeline(cfg)
+	r.p = New(cfg)
 	return r
 }
+
+// Pipeline is the runner's pipeline, for hooks (the HEP sender) to attach
+// to before Run.
+func (r *LiveRunner) Pipeline() *Pipeline { return r.p }
 
 // mediaPort keeps the kernel filter's learned-port map in step with the
 // media endpoints SDP announced, so RTP that the header heuristic would miss
 // (odd ports, encrypted payloads) still reaches user space. The map is keyed
 // by port alone, so ports are reference-counted across calls.
-func (r *liveRunner) mediaPort(ap netip.AddrPort, bound bool) {
+func (r *LiveRunner) mediaPort(ap netip.AddrPort, bound bool) {
 	if r.filter == nil {
 		return
 	}
@@ -205,9 +219,9 @@ func (r *liveRunner) mediaPort(ap netip.AddrPort, bound bool) {
 }
 
 // open starts every source; on error, what was opened is closed again.
-func (r *liveRunner) open(ctx context.Context) error {
-	if r.opts.spool != nil {
-		cfg := *r.opts.spool
+func (r *LiveRunner) Open(ctx context.Context) error {
+	if r.opts.Spool != nil {
+		cfg := *r.opts.Spool
 		cfg.Registerer, cfg.Logger = r.reg, r.logger
 		sp, err := capture.OpenSpool(cfg)
 		if err != nil {
@@ -215,7 +229,7 @@ func (r *liveRunner) open(ctx context.Context) error {
 		}
 		r.spool = sp
 	}
-	if len(r.opts.ifaces) > 0 && !r.opts.noEBPF {
+	if len(r.opts.Ifaces) > 0 && !r.opts.NoEBPF {
 		f, err := bpf.Load()
 		if err != nil {
 			r.logger.Warn("eBPF filter unavailable, using the classic BPF filter", "err", err)
@@ -230,12 +244,12 @@ func (r *liveRunner) open(ctx context.Context) error {
 			}
 		}
 	}
-	readers := max(r.opts.fanout, 1)
-	for i, iface := range r.opts.ifaces {
+	readers := max(r.opts.Fanout, 1)
+	for i, iface := range r.opts.Ifaces {
 		for n := range readers {
 			cfg := capture.LiveConfig{
-				Interface: iface, Filter: r.filter, SnapLen: r.opts.snapLen,
-				BlockSize: r.opts.blockSize, NumBlocks: r.opts.numBlocks, Promiscuous: r.opts.promisc,
+				Interface: iface, Filter: r.filter, SnapLen: r.opts.SnapLen,
+				BlockSize: r.opts.BlockSize, NumBlocks: r.opts.NumBlocks, Promiscuous: r.opts.Promisc,
 			}
 			if readers > 1 {
 				// One group per interface; the id only has to be unique on the host.
@@ -253,8 +267,8 @@ func (r *liveRunner) open(ctx context.Context) error {
 			r.closers = append(r.closers, src)
 		}
 	}
-	if len(r.opts.hepUDP)+len(r.opts.hepTCP) > 0 {
-		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.hepUDP, TCP: r.opts.hepTCP, Registerer: r.reg, Logger: r.logger})
+	if len(r.opts.HEPUDP)+len(r.opts.HEPTCP) > 0 {
+		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.HEPUDP, TCP: r.opts.HEPTCP, Registerer: r.reg, Logger: r.logger})
 		if err != nil {
 			r.closeAll()
 			return fmt.Errorf("HEP listener: %w", err)
@@ -265,7 +279,7 @@ func (r *liveRunner) open(ctx context.Context) error {
 	return nil
 }
 
-func (r *liveRunner) closeAll() {
+func (r *LiveRunner) closeAll() {
 	for _, c := range r.closers {
 		c.Close()
 	}
@@ -273,7 +287,7 @@ func (r *liveRunner) closeAll() {
 
 // Run captures until ctx ends, then stops the sources, processes every frame
 // already read, and flushes everything to the store before returning.
-func (r *liveRunner) Run(ctx context.Context) error {
+func (r *LiveRunner) Run(ctx context.Context) error {
 	if r.spool != nil {
 		// The spool's disk writer outlives ctx until the pipeline has handed
 		// it the last frame and this function returns.
@@ -296,7 +310,7 @@ func (r *liveRunner) Run(ctx context.Context) error {
 	pumpErr := make(chan error, 1)
 	go func() {
 		pumpErr <- pumps.Wait()
-		r.q.ring.close()
+		r.q.ring.Close()
 	}()
 	// The store writer outlives ctx: after the sources stop, the last
 	// batches still have to be written (storeWriteTimeout bounds each).
@@ -321,7 +335,7 @@ func (r *liveRunner) Run(ctx context.Context) error {
 	return runErr
 }
 
-func (r *liveRunner) pump(src frameSource) error {
+func (r *LiveRunner) pump(src Source) error {
 	var f frame.Frame
 	for {
 		err := src.Next(&f)
@@ -337,26 +351,26 @@ func (r *liveRunner) pump(src frameSource) error {
 
 // process is the pipeline goroutine: frames in, flushes on a timer, and a
 // last flush once the sources have closed the queue.
-func (r *liveRunner) process(ctx context.Context) error {
-	tick := time.NewTicker(r.opts.flushEvery)
+func (r *LiveRunner) process(ctx context.Context) error {
+	tick := time.NewTicker(r.opts.FlushEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case sp, ok := <-r.q.ring.spans:
+		case sp, ok := <-r.q.ring.Spans():
 			if !ok {
 				r.flush(true)
 				return nil
 			}
-			f := sp.meta
-			f.Data = r.q.ring.bytes(sp)
+			f := sp.Meta
+			f.Data = r.q.ring.Bytes(sp)
 			if r.spool != nil {
 				// Here, behind the bounded queue, the ring readers never wait; and
 				// Write never blocks (a slow disk drops from the spool, counted).
 				r.spool.Write(&f)
 			}
-			r.p.handleFrame(&f)
+			r.p.HandleFrame(&f)
 			r.seenTS, r.seenAt = r.p.lastPktTS, time.Now()
-			r.q.ring.release(sp)
+			r.q.ring.Release(sp)
 		case <-tick.C:
 			r.checkDrops()
 			r.flush(false)
@@ -364,8 +378,8 @@ func (r *liveRunner) process(ctx context.Context) error {
 	}
 }
 
-// liveStatus is what GET /api/v1/status reports about live capture.
-type liveStatus struct {
+// LiveStatus is what GET /api/v1/status reports about live capture.
+type LiveStatus struct {
 	Interfaces  []string `json:"interfaces"`
 	HEPListen   []string `json:"hep_listen"`
 	Packets     uint64   `json:"packets"`
@@ -378,11 +392,14 @@ type liveStatus struct {
 	WriteErrors int      `json:"store_write_errors"`
 
 	Spool *capture.SpoolStats `json:"spool,omitempty"`
+	// Stages has every stage's counters as of the last flush, the figures
+	// /metrics serves: stage → name → value (errors and ignored by reason).
+	Stages map[string]map[string]any `json:"stages"`
 }
 
 // status reads the sources' counters; safe from any goroutine.
-func (r *liveRunner) status() liveStatus {
-	st := liveStatus{Interfaces: r.opts.ifaces, HEPListen: append(append([]string{}, r.opts.hepUDP...), r.opts.hepTCP...)}
+func (r *LiveRunner) Status() LiveStatus {
+	st := LiveStatus{Interfaces: r.opts.Ifaces, HEPListen: append(append([]string{}, r.opts.HEPUDP...), r.opts.HEPTCP...)}
 	for _, src := range r.sources {
 		if ls, ok := src.(*capture.LiveSource); ok {
 			if s, err := ls.Stats(); err == nil {
@@ -401,6 +418,8 @@ func (r *liveRunner) status() liveStatus {
 		sp := r.spool.Stats()
 		st.Spool = &sp
 	}
+	stages := r.stageStats()
+	st.Stages = stages.statusDocument()
 	r.mu.Lock()
 	st.WriteErrors = r.writeErrors
 	if !r.lastFlush.IsZero() {
@@ -410,10 +429,17 @@ func (r *liveRunner) status() liveStatus {
 	return st
 }
 
+// stageStats is the last published snapshot of the stages' counters.
+func (r *LiveRunner) stageStats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
 // checkDrops logs a warning at most once a minute while packets are being
 // lost in the kernel ring, the frame queue or the HEP queue.
-func (r *liveRunner) checkDrops() {
-	st := r.status()
+func (r *LiveRunner) checkDrops() {
+	st := r.Status()
 	lost := st.KernelDrops + st.QueueDrops + st.HEPDropped
 	if lost > r.lostSeen && time.Since(r.lastDropWarn) >= time.Minute {
 		r.logger.Warn("packets are being dropped", "kernel_drops", st.KernelDrops, "queue_drops", st.QueueDrops,
@@ -424,7 +450,7 @@ func (r *liveRunner) checkDrops() {
 }
 
 // now is the pipeline's idea of the current packet time.
-func (r *liveRunner) now() int64 {
+func (r *LiveRunner) now() int64 {
 	if r.seenAt.IsZero() {
 		return time.Now().UnixNano()
 	}
@@ -445,7 +471,7 @@ const storeWriteTimeout = 30 * time.Second
 // writer. The write itself happens on storeLoop's goroutine, so a slow
 // insert does not hold up the pipeline: while one batch is being written,
 // the next ones accumulate here, merged, and go as one.
-func (r *liveRunner) flush(final bool) {
+func (r *LiveRunner) flush(final bool) {
 	p := &r.pending
 	if batchLen(p) == 0 {
 		// Start from the memory of a batch the writer is done with, so a
@@ -457,7 +483,11 @@ func (r *liveRunner) flush(final bool) {
 	}
 	// The records are snapshots; the writer goroutine owns the batch once
 	// it is handed over.
-	r.p.appendLiveBatch(p, r.now(), final)
+	r.p.AppendLiveBatch(p, r.now(), final)
+	st := r.p.Stats()
+	r.mu.Lock()
+	r.stats = st
+	r.mu.Unlock()
 	if batchLen(p) == 0 {
 		return
 	}
@@ -492,7 +522,7 @@ func emptied(b storage.Batch) storage.Batch {
 // written in the order they came. A failed write is logged and counted
 // (status store_write_errors); a call's record is written again by its next
 // change, its messages are not.
-func (r *liveRunner) storeLoop(ctx context.Context) error {
+func (r *LiveRunner) storeLoop(ctx context.Context) error {
 	var last error
 	for b := range r.writes {
 		wctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
@@ -522,7 +552,7 @@ func (r *liveRunner) storeLoop(ctx context.Context) error {
 // slices may be the memory of a batch already written. Streams idle for
 // streamIdle are written one last time and forgotten, so a long run holds
 // only active streams.
-func (p *pipeline) appendLiveBatch(b *storage.Batch, now int64, final bool) {
+func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	p.corr.Expire(now)
 	first := len(b.Calls)
 	b.Calls = p.corr.AppendUpdates(b.Calls)
@@ -536,19 +566,20 @@ func (p *pipeline) appendLiveBatch(b *storage.Batch, now int64, final bool) {
 	for _, s := range p.order {
 		idle := now-s.last > int64(streamIdle)
 		if s.dirty || final {
-			st := p.streamRecord(s, qualityOptions{g711PLC: true})
+			st := p.streamRecord(s, QualityOptions{G711PLC: true})
 			p.rememberMOS(s.key, &st)
 			b.Streams = append(b.Streams, st)
 			s.dirty = false
-			if p.onStreamStats != nil {
-				p.onStreamStats(&st, idle || final)
+			if p.OnStreamStats != nil {
+				p.OnStreamStats(&st, idle || final)
 			}
-		} else if idle && p.onStreamStats != nil {
-			st := p.streamRecord(s, qualityOptions{g711PLC: true})
-			p.onStreamStats(&st, true)
+		} else if idle && p.OnStreamStats != nil {
+			st := p.streamRecord(s, QualityOptions{G711PLC: true})
+			p.OnStreamStats(&st, true)
 		}
 		if idle && !final {
 			delete(p.streams, s.key)
+			p.streamsForgotten++
 			continue
 		}
 		keep = append(keep, s)
@@ -567,7 +598,7 @@ func (p *pipeline) appendLiveBatch(b *storage.Batch, now int64, final bool) {
 // rememberMOS keeps each bound stream's latest MOS, so that a call record
 // written when only its signalling changed (a BYE after the media stopped)
 // still carries the MOS of its worst direction rather than none.
-func (p *pipeline) rememberMOS(key streamKey, st *quality.Stream) {
+func (p *Pipeline) rememberMOS(key streamKey, st *quality.Stream) {
 	if st.CallID == "" || st.MOS <= 0 {
 		return
 	}
@@ -580,7 +611,7 @@ func (p *pipeline) rememberMOS(key streamKey, st *quality.Stream) {
 }
 
 // worstMOS is the lowest latest MOS of the call's streams, 0 without RTP.
-func (p *pipeline) worstMOS(callID string) float64 {
+func (p *Pipeline) worstMOS(callID string) float64 {
 	worst := 0.0
 	for _, mos := range p.streamMOS[callID] {
 		if worst == 0 || mos < worst {
@@ -593,3 +624,22 @@ func (p *pipeline) worstMOS(callID string) float64 {
 // streamIdle is how long a stream may see no packet before live mode
 // forgets it (its last statistics are already stored).
 const streamIdle = 60 * time.Second
+
+// RingGeometry turns --ring-mb into TPACKET_V3 blocks. The kernel hands a
+// block over when it is full or when its timeout (50 ms) passes, so on a
+// quiet link every block holds a few packets and the ring absorbs a reader
+// stall of about blocks × 50 ms whatever its size: small rings therefore
+// keep 16 blocks and shrink the blocks (down to 128 KiB, which still holds
+// a 64 KiB frame), and large rings grow in 4 MiB blocks.
+func RingGeometry(mb int) (blockSize, numBlocks int, err error) {
+	const blocks, bigBlock = 16, 4 << 20
+	switch {
+	case mb < 2:
+		return 0, 0, fmt.Errorf("--ring-mb %d: want at least 2", mb)
+	case mb <= blocks*bigBlock>>20:
+		return mb << 20 / blocks, blocks, nil
+	case mb%(bigBlock>>20) != 0:
+		return 0, 0, fmt.Errorf("--ring-mb %d: above %d, want a multiple of %d", mb, blocks*bigBlock>>20, bigBlock>>20)
+	}
+	return bigBlock, mb / (bigBlock >> 20), nil
+}

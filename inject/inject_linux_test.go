@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package inject
 
 import (
 	"bytes"
@@ -16,8 +16,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sipscope/sipscope/gen"
 	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/gen"
+	"github.com/sipscope/sipscope/internal/netnstest"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // TestInjectDeliversEveryFrameByteForByte sends a generated capture across
@@ -25,8 +27,8 @@ import (
 // a plain AF_PACKET socket: every frame must arrive exactly once, unchanged,
 // and in file order when one sender sends them all.
 func TestInjectDeliversEveryFrameByteForByte(t *testing.T) {
-	requireLiveRoot(t)
-	l := newUACLink(t)
+	netnstest.RequireLiveRoot(t)
+	l := netnstest.NewUACLink(t)
 	path := filepath.Join(t.TempDir(), "gen.pcap")
 	f, err := os.Create(path)
 	if err != nil {
@@ -38,7 +40,7 @@ func TestInjectDeliversEveryFrameByteForByte(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	frames, err := loadFrames(path)
+	frames, err := pipeline.LoadFrames(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,17 +56,17 @@ func TestInjectDeliversEveryFrameByteForByte(t *testing.T) {
 		pps     float64
 		batch   int
 	}{
-		{"one sender through the TX ring, paced", injectRing, 1, 50_000, 64},
-		{"one sender with sendmmsg, paced", injectSendmmsg, 1, 50_000, 64},
-		{"three senders through TX rings as fast as they can", injectRing, 3, 0, 256},
-		{"two senders with sendmmsg as fast as they can", injectSendmmsg, 2, 0, 256},
-		{"one sender through the TX ring a frame per send", injectRing, 1, 0, 1},
+		{"one sender through the TX ring, paced", MethodRing, 1, 50_000, 64},
+		{"one sender with sendmmsg, paced", MethodSendmmsg, 1, 50_000, 64},
+		{"three senders through TX rings as fast as they can", MethodRing, 3, 0, 256},
+		{"two senders with sendmmsg as fast as they can", MethodSendmmsg, 2, 0, 256},
+		{"one sender through the TX ring a frame per send", MethodRing, 1, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rx := openNetnsReceiver(t, l.ns, l.nsIf)
-			cfg := injectConfig{Iface: l.rootIf, PPS: tt.pps, Senders: tt.senders, Method: tt.method, Batch: tt.batch}
-			res, err := inject(context.Background(), cfg, frames)
+			rx := openNetnsReceiver(t, l.NS, l.NsIf)
+			cfg := Config{Iface: l.RootIf, PPS: tt.pps, Senders: tt.senders, Method: tt.method, Batch: tt.batch}
+			res, err := Run(context.Background(), cfg, frames)
 			if err != nil {
 				t.Fatalf("inject: %v", err)
 			}
@@ -100,9 +102,9 @@ func TestInjectDeliversEveryFrameByteForByte(t *testing.T) {
 // answers every send with ENOBUFS; the injector must fail, saying so,
 // rather than retry for ever.
 func TestInjectGivesUpWhenTheLinkRefusesEveryFrame(t *testing.T) {
-	requireLiveRoot(t)
-	l := newUACLink(t)
-	runIP(t, "-n", l.ns, "link", "set", l.nsIf, "down")
+	netnstest.RequireLiveRoot(t)
+	l := netnstest.NewUACLink(t)
+	netnstest.RunIP(t, "-n", l.NS, "link", "set", l.NsIf, "down")
 	frames := make([]frame.Frame, 100)
 	for i := range frames {
 		b := make([]byte, 60)
@@ -110,10 +112,10 @@ func TestInjectGivesUpWhenTheLinkRefusesEveryFrame(t *testing.T) {
 		b[20] = byte(i)
 		frames[i] = frame.Frame{LinkType: frame.LinkEthernet, Data: b}
 	}
-	for _, method := range []string{injectRing, injectSendmmsg} {
+	for _, method := range []string{MethodRing, MethodSendmmsg} {
 		t.Run(method, func(t *testing.T) {
-			cfg := injectConfig{Iface: l.rootIf, Senders: 1, Method: method, Batch: 16, refuseLimit: 300 * time.Millisecond}
-			res, err := inject(context.Background(), cfg, frames)
+			cfg := Config{Iface: l.RootIf, Senders: 1, Method: method, Batch: 16, refuseLimit: 300 * time.Millisecond}
+			res, err := Run(context.Background(), cfg, frames)
 			if err == nil || !strings.Contains(err.Error(), "is the link or its peer down") {
 				t.Fatalf("inject = %+v, %v; want the error that nothing could be sent", res, err)
 			}

@@ -1,4 +1,4 @@
-package main
+package inject
 
 import (
 	"strings"
@@ -98,18 +98,18 @@ func TestSenderSharesTogetherHoldEveryFrameOnce(t *testing.T) {
 }
 
 func TestInjectConfigValidateNamesTheBadField(t *testing.T) {
-	good := injectConfig{Iface: "eth0", Senders: 1, Method: injectRing, Batch: 256}
+	good := Config{Iface: "eth0", Senders: 1, Method: MethodRing, Batch: 256}
 	tests := []struct {
 		name string
-		edit func(*injectConfig)
+		edit func(*Config)
 		want string
 	}{
-		{"no interface", func(c *injectConfig) { c.Iface = "" }, "--iface"},
-		{"a negative rate", func(c *injectConfig) { c.PPS = -1 }, "--pps"},
-		{"looping without a time limit", func(c *injectConfig) { c.Loop = true }, "--loop"},
-		{"no senders", func(c *injectConfig) { c.Senders = 0 }, "--senders"},
-		{"an unknown method", func(c *injectConfig) { c.Method = "write" }, "--method"},
-		{"a zero batch", func(c *injectConfig) { c.Batch = 0 }, "--batch"},
+		{"no interface", func(c *Config) { c.Iface = "" }, "--iface"},
+		{"a negative rate", func(c *Config) { c.PPS = -1 }, "--pps"},
+		{"looping without a time limit", func(c *Config) { c.Loop = true }, "--loop"},
+		{"no senders", func(c *Config) { c.Senders = 0 }, "--senders"},
+		{"an unknown method", func(c *Config) { c.Method = "write" }, "--method"},
+		{"a zero batch", func(c *Config) { c.Batch = 0 }, "--batch"},
 	}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("a good config: %v", err)
