@@ -128,7 +128,8 @@ type Call struct {
 	// response, whatever the INVITE got afterwards.
 	CancelSeen bool
 	// CallerMedia and CalleeMedia are the audio each side's latest SDP
-	// described; Announced is false when that side sent none.
+	// described; Announced is false when that side sent none. Like the
+	// moments below they serve diagnosis and are not stored.
 	CallerMedia, CalleeMedia SDPMedia
 
 	// When the moments that decided the call were captured (zero when
