@@ -87,6 +87,9 @@ type CallView struct {
 	CancelSeen bool     `json:"cancel_seen"`
 	Findings   []string `json:"findings"`
 	Diagnosis  string   `json:"diagnosis"`
+	// Malformed lists what was broken in the call's SIP (bad_content_length,
+	// missing_to_tag_on_2xx, ...); never null.
+	Malformed []string `json:"malformed"`
 }
 
 // NewCallView converts a correlated call to its JSON view; linked_call_ids
@@ -99,6 +102,10 @@ func NewCallView(c correlate.Call) CallView {
 	findings := c.Findings
 	if findings == nil {
 		findings = []string{}
+	}
+	malformed := c.Malformed
+	if malformed == nil {
+		malformed = []string{}
 	}
 	return CallView{
 		InfoDTMF:        c.InfoDTMF,
@@ -137,6 +144,7 @@ func NewCallView(c correlate.Call) CallView {
 		CancelSeen:      c.CancelSeen,
 		Findings:        findings,
 		Diagnosis:       c.Diagnosis,
+		Malformed:       malformed,
 	}
 }
 

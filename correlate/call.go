@@ -188,6 +188,9 @@ func (c *Correlator) callResponse(d *dialog, ts int64, src, dst netip.AddrPort, 
 		if m.CSeq != d.inviteCSeq {
 			return // a re-INVITE's response does not decide the call
 		}
+		if code >= 200 && code < 300 && len(m.ToTag) == 0 {
+			d.malformed |= badToTag
+		}
 		if code > 100 && code < 300 && len(m.ToTag) > 0 {
 			tag := maphash.Bytes(c.seed, m.ToTag)
 			switch {
@@ -417,6 +420,7 @@ func (c *Correlator) fillCall(call *Call, d *dialog) {
 	// final, whatever it was waiting for.
 	call.Finished = done || c.captureEnded
 	call.Partial = d.partial()
+	call.Malformed = d.malformed.reasons()
 	call.CancelSeen = d.cancelSeen
 	if d.up() {
 		switch d.byeSide {

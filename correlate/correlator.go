@@ -72,6 +72,7 @@ type dialog struct {
 	cancelSeen   bool // the caller sent CANCEL before any final response
 	partiesKnown bool // numbers and addresses came from the INVITE transaction
 	established  bool // a partial dialog showed it was answered (BYE, re-INVITE, 2xx to UPDATE)
+	malformed    malformedBits
 	authSent     bool // the latest INVITE attempt carried credentials
 	byeSide      side
 	hasToTag     bool
@@ -118,6 +119,7 @@ type Stats struct {
 	MediaDropped    int // media endpoints not remembered because MaxMedia was reached
 	NATBindings     int // media sources learned from RTP rather than SDP
 	BadSDP          int // SDP bodies that did not parse
+	Malformed       int // messages kept although a header was broken (Call.Malformed)
 	// Other counts transactions of Call-IDs that are neither calls nor
 	// registrations (OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, ...) per method.
 	Other map[string]int
@@ -237,6 +239,10 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	}
 	if ts > d.updated {
 		d.updated = ts
+	}
+	if bad := malformedOf(m); bad != 0 {
+		c.stats.Malformed++
+		d.malformed |= bad
 	}
 	_, retrans := d.txns.observe(c.seed, m, meth, cseqMeth)
 	if retrans {

@@ -1,6 +1,13 @@
 package correlate
 
-import "testing"
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/sipscope/sipscope/decode"
+	"github.com/sipscope/sipscope/decode/sip"
+)
 
 func TestEndOfCaptureEndsWhatTheFileLeftOpen(t *testing.T) {
 	tests := []struct {
@@ -143,5 +150,42 @@ func TestSDPOfEachSideIsKept(t *testing.T) {
 	// The caller's re-INVITE moved to T.38: no RTP audio announced any more.
 	if got.CallerMedia.Announced || !got.CallerMedia.T38 {
 		t.Errorf("caller media after the T.38 re-INVITE %+v", got.CallerMedia)
+	}
+}
+
+func TestBrokenButIdentifiableMessagesKeepTheirCall(t *testing.T) {
+	offer := inv(0, 1)
+	offer.sdp = sdpBody("10.0.0.1", 40000)
+	answer := ok(sec)
+	answer.toTag = "none" // a 2xx without a To tag
+	answer.sdp = sdpBody("10.0.0.2", 50000)
+	c := New(DefaultConfig())
+	var m sip.Message
+	for i, e := range []sipMsg{offer, trying(10 * msec), answer} {
+		b := buildMsg("broken@test", alice, bob, e)
+		if i == 0 {
+			// The INVITE's Content-Length is not a number.
+			b = bytes.Replace(b, []byte("Content-Length: "), []byte("Content-Length: x"), 1)
+		}
+		if err := m.Unmarshal(b); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		src, dst := alice.addr, bob.addr
+		if !e.isRequest() {
+			src, dst = dst, src
+		}
+		c.HandleSIP(base+int64(e.at), src, dst, decode.TransportUDP, &m)
+	}
+	got := only(t, c)
+	want := []string{MalformedContentLength, MalformedToTag}
+	if !slices.Equal(got.Malformed, want) || got.State != StateAnswered || got.CallID != "broken@test" {
+		t.Errorf("malformed %q state %q, want %q answered", got.Malformed, got.State, want)
+	}
+	// The SDP of the broken INVITE still bound the caller's media.
+	if !got.CallerMedia.Announced || got.CallerMedia.Addr.String() != "10.0.0.1:40000" {
+		t.Errorf("caller media %+v", got.CallerMedia)
+	}
+	if c.Stats().Malformed != 1 {
+		t.Errorf("Stats.Malformed %d, want 1 (the flagged INVITE; the 2xx parsed cleanly)", c.Stats().Malformed)
 	}
 }

@@ -141,6 +141,10 @@ type Call struct {
 	// for live calls.
 	CaptureEndAt time.Time
 
+	// Malformed lists what was broken in the call's SIP messages (the
+	// Malformed* reasons, in that order), nil when nothing was.
+	Malformed []string
+
 	// Findings and Diagnosis are what diagnose made of the call and its
 	// streams (machine codes and one or two plain sentences); correlate
 	// leaves them empty, the pipeline fills them before the record leaves.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
@@ -32,6 +33,7 @@ const (
 	CodeRTPAfterBye        = "rtp_after_bye"        // ":" + direction
 	CodeRetransmissions    = "retransmissions"      // SIP retransmitted at least RetransmissionsMin times
 	CodeT38Fax             = "t38_fax"              // an m=image udptl t38 offer or answer
+	CodeMalformed          = "malformed"            // a SIP message of the call had a broken header (Call.Malformed)
 	CodePartial            = "partial"              // the INVITE was not captured
 	CodeCaptureEnded       = "capture_ended"        // the capture ended before a final response
 )
@@ -340,6 +342,9 @@ func (a *analysis) findings() []Finding {
 	}
 	if c.CallerMedia.T38 || c.CalleeMedia.T38 {
 		add(CodeT38Fax, "")
+	}
+	if len(c.Malformed) > 0 {
+		add(CodeMalformed, strings.Join(c.Malformed, ", "))
 	}
 	if c.Retransmissions >= RetransmissionsMin {
 		add(CodeRetransmissions, fmt.Sprintf("%d SIP retransmissions", c.Retransmissions))

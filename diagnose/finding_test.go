@@ -88,6 +88,13 @@ func TestFindingsOfConstructedCalls(t *testing.T) {
 				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 404, correlate.EndRejected, time.Time{}
 			},
 			nil, []string{"rejected:404"}, 0, "with 404 Not Found"},
+		{"a call whose INVITE had a broken Content-Length says so",
+			func(c *correlate.Call) {
+				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 400, correlate.EndRejected, time.Time{}
+				c.Malformed = []string{correlate.MalformedContentLength}
+			},
+			nil, []string{"rejected:400", "malformed"}, 0,
+			"with 400 Bad Request 2.0 s after the INVITE. Its SIP was malformed: bad content length."},
 		{"streams of other calls do not count",
 			nil,
 			[]quality.Stream{func() quality.Stream {

@@ -116,6 +116,9 @@ func (a *analysis) sentence() string {
 		first = "Seen mid-call (its INVITE was not captured): " + lowerFirst(first)
 	}
 	second := a.mediaSentence()
+	if second == "" && len(a.call.Malformed) > 0 {
+		second = "Its SIP was malformed: " + strings.ReplaceAll(strings.Join(a.call.Malformed, ", "), "_", " ") + "."
+	}
 	if second == "" {
 		return first
 	}

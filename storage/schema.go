@@ -125,6 +125,7 @@ func callsTable() table {
 			// Finding codes as an array: has(findings, 'no_media') in SQL.
 			{Name: "findings", Type: TypeArrayString, Since: revisionDiagnosis},
 			{Name: "diagnosis", Type: TypeString, Since: revisionDiagnosis},
+			{Name: "malformed", Type: TypeArrayString, Since: revisionDiagnosis},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse
