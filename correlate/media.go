@@ -65,6 +65,15 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 		}
 		if !desc.Announced && string(m.Type) == "audio" {
 			desc = SDPMedia{Announced: true, Addr: s.RTPAddr(i), Direction: s.MediaDirection(i).String(), T38: desc.T38}
+			// The caller's offer says what a 488 refused. Only the
+			// caller's are kept, and the same again (re-INVITEs) costs no
+			// copy, so the callee's answer allocates nothing.
+			if old := d.call.CallerMedia.Formats; caller {
+				desc.Formats = old
+				if string(m.Fmt) != old {
+					desc.Formats = string(m.Fmt)
+				}
+			}
 		}
 		if s.OnHold(i) {
 			hold = true

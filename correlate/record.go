@@ -158,6 +158,7 @@ type SDPMedia struct {
 	Announced bool           // an RTP m= line with a port other than 0
 	Addr      netip.AddrPort // where that side wants RTP
 	Direction string         // "sendrecv", "sendonly", "recvonly" or "inactive"
+	Formats   string         // the caller's m= line payload types as written ("0 8 101"); "" for the callee
 	T38       bool           // an m=image udptl t38 section with a port
 }
 

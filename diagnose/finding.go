@@ -290,7 +290,11 @@ func (a *analysis) findings() []Finding {
 	case correlate.EndRejected:
 		switch code {
 		case 488, 606:
-			add(CodeCodecMismatch, statusWords(code))
+			detail := statusWords(code)
+			if c.CallerMedia.Announced {
+				detail += " to an offer of RTP payload types " + c.CallerMedia.Formats
+			}
+			add(CodeCodecMismatch, detail)
 		case 408:
 			add(CodeTimeout, statusWords(code))
 		default:

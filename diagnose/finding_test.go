@@ -81,8 +81,15 @@ func TestFindingsOfConstructedCalls(t *testing.T) {
 		{"a 488 is a codec mismatch",
 			func(c *correlate.Call) {
 				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 488, correlate.EndRejected, time.Time{}
+				c.CallerMedia = correlate.SDPMedia{}
 			},
 			nil, []string{"codec_mismatch"}, 0, "bob at 10.0.0.2 rejected the call from alice at 10.0.0.1 with 488 Not Acceptable Here 2.0 s after the INVITE. The media offered were not acceptable."},
+		{"a 488 to an offer names the payload types offered",
+			func(c *correlate.Call) {
+				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 488, correlate.EndRejected, time.Time{}
+				c.CallerMedia.Formats, c.CalleeMedia = "18 101", correlate.SDPMedia{}
+			},
+			nil, []string{"codec_mismatch"}, 0, "The media offered (RTP payload types 18 101) were not acceptable."},
 		{"a 404 is rejected with its code",
 			func(c *correlate.Call) {
 				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 404, correlate.EndRejected, time.Time{}

@@ -147,7 +147,11 @@ func (a *analysis) outcomeSentence() string {
 	case correlate.EndRejected:
 		s := fmt.Sprintf("%s rejected the call from %s with %s%s%s.", a.callee(), a.caller(), statusWords(code), afterInvite, q)
 		if code == 488 || code == 606 {
-			s += " The media offered were not acceptable."
+			s += " The media offered"
+			if f := c.CallerMedia.Formats; c.CallerMedia.Announced && f != "" {
+				s += " (RTP payload types " + f + ")"
+			}
+			s += " were not acceptable."
 		}
 		return s
 	case correlate.EndAuthFailed:
