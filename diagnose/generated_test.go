@@ -17,7 +17,7 @@ import (
 
 // generate writes a capture of one scenario with the generator and returns
 // its path and ground truth.
-func generate(t *testing.T, sc gen.Scenario, mod func(*gen.Config)) (string, *gen.Truth) {
+func generate(t testing.TB, sc gen.Scenario, mod func(*gen.Config)) (string, *gen.Truth) {
 	t.Helper()
 	cfg := gen.Config{Calls: 1, Seed: 7, Mix: []gen.Scenario{sc}, CallDuration: 5 * time.Second}
 	if mod != nil {

@@ -41,7 +41,7 @@ type packetFilter func(pkt *decode.Packet, isSIP bool) bool
 // analyzeCapture returns the calls and streams of the capture at path,
 // with Apply run over them, as an offline analysis sees them at the end of
 // the file.
-func analyzeCapture(t *testing.T, path string, keep packetFilter) ([]correlate.Call, []quality.Stream) {
+func analyzeCapture(t testing.TB, path string, keep packetFilter) ([]correlate.Call, []quality.Stream) {
 	t.Helper()
 	src, err := capture.OpenFile(path)
 	if err != nil {
