@@ -70,6 +70,9 @@ type dialog struct {
 	answered     bool
 	proceeding   bool // a provisional response arrived
 	cancelSeen   bool // the caller sent CANCEL before any final response
+	partiesKnown bool // numbers and addresses came from the INVITE transaction
+	established  bool // a partial dialog showed it was answered (BYE, re-INVITE, 2xx to UPDATE)
+	malformed    malformedBits
 	authSent     bool // the latest INVITE attempt carried credentials
 	byeSide      side
 	hasToTag     bool
@@ -78,6 +81,8 @@ type dialog struct {
 	callerTag    uint64 // hash of the caller's From tag
 	toTag        uint64 // first To tag of a 1xx/2xx to the latest attempt
 	inviteTS     int64  // first initial INVITE
+	attemptTS    int64  // first copy of the latest initial INVITE attempt
+	reInviteCSeq uint32 // CSeq of a re-INVITE seen in a partial dialog
 	provTS       int64  // first 18x to the initial INVITE
 	finalTS      int64  // first final response to the latest attempt
 	answerTS     int64  // first 2xx to the initial INVITE
@@ -121,6 +126,7 @@ type Stats struct {
 	MediaDropped         int // media endpoints not remembered because MaxMedia was reached
 	NATBindings          int // media sources learned from RTP rather than SDP
 	BadSDP               int // SDP bodies that did not parse
+	Malformed            int // messages kept although a header was broken (Call.Malformed)
 	// Other counts transactions of Call-IDs that are neither calls nor
 	// registrations (OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, ...) per method.
 	Other map[string]int
@@ -143,6 +149,9 @@ type Correlator struct {
 	ndirty     [3]int // dialogs on the changed list, per kind
 	seq        uint64
 	now        int64 // latest capture time seen
+	// captureEnded is set by EndOfCapture: the file has no more frames.
+	captureEnded bool
+	captureEnd   int64 // the last frame's time, given to EndOfCapture
 
 	media endpoints
 	xcids map[string]*dialog // leg header value → the latest call carrying it
@@ -240,6 +249,10 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	}
 	if ts > d.updated {
 		d.updated = ts
+	}
+	if bad := malformedOf(m); bad != 0 {
+		c.stats.Malformed++
+		d.malformed |= bad
 	}
 	_, retrans := d.txns.observe(c.seed, m, meth, cseqMeth)
 	if retrans {

@@ -121,9 +121,9 @@ func (c *Correlator) dueAt(d *dialog) int64 {
 	switch d.kind {
 	case kindCall:
 		switch code := d.call.FinalCode; {
-		case d.answered && d.byeTS != 0:
+		case d.up() && d.byeTS != 0:
 			return d.last + int64(cfg.InviteTimeout) // BYE without a response (Timer F)
-		case d.answered:
+		case d.up():
 			return d.first + int64(cfg.MaxCallAge)
 		case code == 401 || code == 407:
 			return d.last + int64(cfg.AuthTimeout) // the retry with credentials never came
@@ -180,6 +180,24 @@ func (c *Correlator) Expire(now int64) {
 			c.drop(d)
 		}
 		d = next
+	}
+}
+
+// EndOfCapture tells the correlator that its capture file has ended:
+// calls still waiting for a final response end as capture_ended rather
+// than in_progress, and every record is final (Finished), since no more
+// news can come. Offline analysis (analyze, import) calls it after the
+// last frame, with that frame's capture time (Unix ns; 0 when unknown),
+// which calls carry as CaptureEndAt; a live correlator never calls it, and
+// its calls stay in progress until a message or a timer ends them. Calls
+// that changed are handed out again by Updates.
+func (c *Correlator) EndOfCapture(lastFrame int64) {
+	c.captureEnded = true
+	c.captureEnd = max(lastFrame, c.now)
+	for d := c.head; d != nil; d = d.next {
+		if d.kind == kindCall && !d.finished {
+			c.markDirty(d)
+		}
 	}
 }
 

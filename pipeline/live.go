@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/sipscope/sipscope/bpf"
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/diagnose"
 	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/internal/bytering"
 	"github.com/sipscope/sipscope/quality"
@@ -28,12 +31,12 @@ import (
 
 // LiveOptions says where live traffic comes from.
 type LiveOptions struct {
-	Ifaces     []string      // AF_PACKET interfaces
-	HEPUDP     []string      // HEP listen addresses (UDP)
-	HEPTCP     []string      // HEP listen addresses (TCP)
+	Ifaces []string // AF_PACKET interfaces
+	HEPUDP []string // HEP listen addresses (UDP)
+	HEPTCP []string // HEP listen addresses (TCP)
 	// HEP is the listener's limits and access control (its UDP, TCP,
 	// Registerer and Logger are filled in from the fields above).
-	HEP capture.HEPConfig
+	HEP        capture.HEPConfig
 	FlushEvery time.Duration // how often news reaches the store
 	// QueueBytes and QueueFrames bound the queue between the sources and
 	// the pipeline (defaultQueueBytes, defaultQueueFrames).
@@ -454,9 +457,9 @@ type LiveStatus struct {
 	HEPDropped  uint64   `json:"hep_dropped"`
 	// HEP is the listener's own counters: kernel drops of its UDP sockets,
 	// refused connections and packets by reason, the buffer it got.
-	HEP *capture.HEPStats `json:"hep,omitempty"`
-	LastFlush   string   `json:"last_flush"`
-	WriteErrors int      `json:"store_write_errors"`
+	HEP         *capture.HEPStats `json:"hep,omitempty"`
+	LastFlush   string            `json:"last_flush"`
+	WriteErrors int               `json:"store_write_errors"`
 	// StoreLost counts batches that failed to be written and could not be
 	// spooled either (no spool, or the spool refused them).
 	StoreLost int `json:"store_lost_batches"`
@@ -749,7 +752,7 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 		idle := now-s.last > int64(streamIdle) || s.gone
 		if s.dirty || final {
 			st := p.streamRecord(s, QualityOptions{G711PLC: true})
-			p.rememberMOS(s.key, &st)
+			p.rememberStream(s.key, &st)
 			b.Streams = append(b.Streams, st)
 			s.dirty = false
 			if p.OnStreamStats != nil {
@@ -774,37 +777,43 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	p.orderDead = 0
 	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
-		c.MOS = p.worstMOS(c.CallID)
+		// The call MOS, findings and sentence from the latest figures of
+		// the call's streams, as offline analysis decides them.
+		p.diagStreams = p.diagStreams[:0]
+		for _, st := range p.callStreams[c.CallID] {
+			p.diagStreams = append(p.diagStreams, st)
+		}
+		slices.SortFunc(p.diagStreams, func(a, b quality.Stream) int {
+			if n := a.Start.Compare(b.Start); n != 0 {
+				return n
+			}
+			return cmp.Compare(a.SSRC, b.SSRC)
+		})
+		d := diagnose.Diagnose(*c, p.diagStreams)
+		c.MOS, c.Findings, c.Diagnosis = d.MOS, diagnose.Codes(d.Findings), d.Sentence
 		if c.Finished {
-			delete(p.streamMOS, c.CallID)
+			delete(p.callStreams, c.CallID)
 		}
 	}
+	clear(p.diagStreams)
 }
 
-// rememberMOS keeps each bound stream's latest MOS, so that a call record
-// written when only its signalling changed (a BYE after the media stopped)
-// still carries the MOS of its worst direction rather than none.
-func (p *Pipeline) rememberMOS(key streamKey, st *quality.Stream) {
-	if st.CallID == "" || st.MOS <= 0 {
+// rememberStream keeps each bound stream's latest figures (without its
+// timeline, DTMF and RTCP lists), so that a call record written when only
+// its signalling changed (a BYE after the media stopped) is still judged
+// on its media: MOS of its worst direction, one-way audio, loss.
+func (p *Pipeline) rememberStream(key streamKey, st *quality.Stream) {
+	if st.CallID == "" {
 		return
 	}
-	m := p.streamMOS[st.CallID]
+	m := p.callStreams[st.CallID]
 	if m == nil {
-		m = make(map[streamKey]float64, 2)
-		p.streamMOS[st.CallID] = m
+		m = make(map[streamKey]quality.Stream, 2)
+		p.callStreams[st.CallID] = m
 	}
-	m[key] = st.MOS
-}
-
-// worstMOS is the lowest latest MOS of the call's streams, 0 without RTP.
-func (p *Pipeline) worstMOS(callID string) float64 {
-	worst := 0.0
-	for _, mos := range p.streamMOS[callID] {
-		if worst == 0 || mos < worst {
-			worst = mos
-		}
-	}
-	return worst
+	sum := *st
+	sum.MOSTimeline, sum.DTMF = nil, nil
+	m[key] = sum
 }
 
 // streamIdle is how long a stream may see no packet before live mode

@@ -30,12 +30,14 @@ type Pipeline struct {
 	streams map[streamKey]*rtpStream
 	order   []*rtpStream
 	tcp     *stream.Reassembler
-	// streamMOS (live mode) is the latest MOS of each bound stream by call.
-	streamMOS map[string]map[streamKey]float64
-	rtcp      *quality.RTCPTracker
-	emitTCP   func(stream.Message) // p.onTCPMessage, bound once
-	base      int64
-	started   bool
+	// callStreams (live mode) is the latest figures of each bound stream
+	// by call; diagStreams is scratch for diagnosing one call.
+	callStreams map[string]map[streamKey]quality.Stream
+	diagStreams []quality.Stream
+	rtcp        *quality.RTCPTracker
+	emitTCP     func(stream.Message) // p.onTCPMessage, bound once
+	base        int64
+	started     bool
 	// lastPktTS is the latest packet time seen (HEP carries the agent's
 	// capture time, which may differ from when the frame arrived here).
 	lastPktTS int64
@@ -134,13 +136,13 @@ func New(cfg correlate.Config) *Pipeline {
 		panic(err) // the zero config is valid; only a negative MaxSSRCs fails
 	}
 	p := &Pipeline{
-		dec:       dec,
-		defrag:    defrag,
-		corr:      correlate.New(cfg),
-		streams:   make(map[streamKey]*rtpStream),
-		streamMOS: make(map[string]map[streamKey]float64),
-		tcp:       stream.New(stream.Config{}),
-		rtcp:      rtcp,
+		dec:         dec,
+		defrag:      defrag,
+		corr:        correlate.New(cfg),
+		streams:     make(map[streamKey]*rtpStream),
+		callStreams: make(map[string]map[streamKey]quality.Stream),
+		tcp:         stream.New(stream.Config{}),
+		rtcp:        rtcp,
 		counts: counters{
 			decodeErrors: make(map[string]int),
 			ignored:      make(map[string]int),
