@@ -113,11 +113,25 @@ func (e *Engine) tick(ts int64) {
 	if ts <= e.now {
 		return
 	}
-	e.now = ts
-	if ep := ts / e.interval; ep != e.epoch {
-		e.epoch = ep
+	ep := ts / e.interval
+	if ep == e.epoch {
+		e.now = ts
+		return
+	}
+	// Evaluate at every boundary crossed, so a quiet gap resolves alerts
+	// as it would have live; beyond the longest window plus resolve_after
+	// more boundaries change nothing, so a long gap is skipped.
+	limit := int64(maxSlots) + int64(time.Duration(e.cfg.ResolveAfter))/e.interval + 2
+	if ep-e.epoch > limit || len(e.actives) == 0 {
+		e.epoch = max(e.epoch, ep-limit)
+	}
+	for e.epoch < ep-1 && len(e.actives) > 0 {
+		e.epoch++
+		e.now = e.epoch * e.interval
 		e.evaluate()
 	}
+	e.epoch, e.now = ep, ts
+	e.evaluate()
 }
 
 // Advance moves the capture clock to ts without an event (a quiet link,
