@@ -226,13 +226,16 @@ func (sr *scanRule) response(e *Engine, to netip.Addr, m *sip.Message) {
 	}
 	w, ep := sr.r.slots, e.epoch
 	st.resps.add(ep, w, 1)
-	switch c := m.StatusCode; {
-	case c < 300:
-		st.oks.add(ep, w, 1)
-	case c == 401 || c == 407:
+	switch c := m.StatusCode; c {
+	case 401, 407:
 		st.challenges.add(ep, w, 1)
-	case c >= 400:
+	case 403, 404, 484, 485, 604:
+		// What a sweep gets for users that do not exist or are not its
+		// to reach; busy, unavailable or declined answers are what real
+		// callers get too and are not counted.
 		st.hard.add(ep, w, 1)
+	default:
+		st.oks.add(ep, w, 1)
 	}
 }
 
@@ -289,7 +292,7 @@ func hasScannerUA(a *active) bool {
 }
 
 // authState is one source or AoR: attempts that carried credentials,
-// 401/407/403 answers and successes.
+// 401/407/403 answers, and other final answers (accepted: oks).
 type authState struct {
 	creds, rejects, oks series
 	a                   *active
@@ -338,11 +341,10 @@ func (ar *authRule) response(e *Engine, to netip.Addr, m *sip.Message, aor []byt
 	if ar.cfg.Disabled {
 		return
 	}
+	// Any other final answer means the credentials (if any) were
+	// accepted: a busy callee or a declined call is not a failed login.
 	c := m.StatusCode
-	reject, ok := c == 401 || c == 407 || c == 403, c < 300
-	if !reject && !ok {
-		return
-	}
+	reject := c == 401 || c == 407 || c == 403
 	w, ep := ar.r.slots, e.epoch
 	for i, st := range [2]*authState{ar.bySrc.get(to), nil} {
 		if i == 1 && len(aor) > 0 {
@@ -396,15 +398,15 @@ func (ar *authRule) open(e *Engine, st *authState, key string) {
 		f := float64(st.failed(ep, w))
 		return verdict{cond: f >= minF, clear: f < cr*minF, value: f, figures: map[string]float64{
 			"failed_attempts": f, "credentialed_attempts": float64(st.creds.total(ep, w)),
-			"rejects": float64(st.rejects.total(ep, w)), "successes": float64(st.oks.total(ep, w)),
+			"rejects": float64(st.rejects.total(ep, w)), "accepted": float64(st.oks.total(ep, w)),
 		}}
 	})
 }
 
 func (ar *authRule) summary(a *active) string {
 	f := a.figures
-	return fmt.Sprintf("%s had %.0f rejected attempts with credentials (peak %.0f, %.0f successes) within %s",
-		titleKey(a.key), f["failed_attempts"], a.peak, f["successes"], time.Duration(a.thresholds["window_s"]*float64(time.Second))) +
+	return fmt.Sprintf("%s had %.0f rejected attempts with credentials (peak %.0f, %.0f accepted) within %s",
+		titleKey(a.key), f["failed_attempts"], a.peak, f["accepted"], time.Duration(a.thresholds["window_s"]*float64(time.Second))) +
 		topText(a) + stateText(a)
 }
 

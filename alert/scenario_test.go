@@ -100,12 +100,12 @@ func scenarios() []scenario {
 			want:   []string{"invite_flood source 203.0.113.9"},
 		},
 		{
-			name: "the trunk failing 60 % of calls with 503 for 5 minutes is a failure spike globally and at the trunk",
+			name: "a surge of calls the trunk fails with 503 (4 of 5 for 5 minutes) is a failure spike globally and at the trunk",
 			play: func(tr *traffic) {
-				for i := 0; i < 300; i++ {
-					ts := incidentT + time.Duration(i)*time.Second
+				for i := 0; i < 600; i++ {
+					ts := incidentT + time.Duration(i)*500*time.Millisecond
 					code := 200
-					if i%5 < 3 {
+					if i%5 < 4 {
 						code = 503
 					}
 					id := fmt.Sprintf("fail-%d", i)

@@ -146,6 +146,39 @@ func (t *traffic) call(ts time.Duration, phone netip.Addr, from, to, callID stri
 	t.put(ans+dur+10*time.Millisecond, gw, ap(phone), bye.response(200, "OK", "g"+callID, ""))
 }
 
+// pbxCall plays a call from a PBX that authenticates to the trunk: the
+// INVITE is challenged (407), retried with credentials, then answered
+// finalCode (200: talking for 10 s).
+func (t *traffic) pbxCall(ts time.Duration, pbx netip.Addr, from, to, callID string, finalCode int) {
+	r := req{method: "INVITE", ruri: "sip:" + to + "@" + domain, from: "sip:" + from + "@" + domain, to: "sip:" + to + "@" + domain,
+		callID: callID, ua: "Asterisk PBX 20.5", cseq: 1, via: ap(pbx), extra: fmt.Sprintf("Contact: <sip:%s@%s>\r\n", from, ap(pbx))}
+	gw := ap(trunk)
+	t.put(ts, ap(pbx), gw, r.text())
+	t.put(ts+5*time.Millisecond, gw, ap(pbx), r.response(407, "Proxy Authentication Required", "c"+callID, "Proxy-Authenticate: Digest realm=\"example.com\", nonce=\"n\"\r\n"))
+	ack := r
+	ack.method = "ACK"
+	t.put(ts+10*time.Millisecond, ap(pbx), gw, ack.text())
+	r.cseq = 2
+	r.extra += strings.Replace(fmt.Sprintf(authHeader, "pbx"), "Authorization", "Proxy-Authorization", 1)
+	t.put(ts+20*time.Millisecond, ap(pbx), gw, r.text())
+	t.put(ts+30*time.Millisecond, gw, ap(pbx), r.response(100, "Trying", "", ""))
+	if finalCode != 200 {
+		t.put(ts+3*time.Second, gw, ap(pbx), r.response(finalCode, "Busy Here", "g"+callID, ""))
+		ack.cseq = 2
+		t.put(ts+3*time.Second+5*time.Millisecond, ap(pbx), gw, ack.text())
+		return
+	}
+	t.put(ts+time.Second, gw, ap(pbx), r.response(180, "Ringing", "g"+callID, ""))
+	t.put(ts+4*time.Second, gw, ap(pbx), r.response(200, "OK", "g"+callID, "Contact: <sip:gw@10.0.2.1>\r\n"))
+	ack.cseq = 2
+	t.put(ts+4*time.Second+10*time.Millisecond, ap(pbx), gw, ack.text())
+	bye := r
+	bye.method, bye.cseq, bye.extra = "BYE", 3, ""
+	t.put(ts+14*time.Second, ap(pbx), gw, bye.text())
+	t.put(ts+14*time.Second+10*time.Millisecond, gw, ap(pbx), bye.response(200, "OK", "g"+callID, ""))
+	t.mos[callID] = 4.1
+}
+
 // options plays an OPTIONS from src to user, answered with code.
 func (t *traffic) options(ts time.Duration, src, dst netip.Addr, user, callID, ua string, code int) {
 	r := req{method: "OPTIONS", ruri: "sip:" + user + "@" + domain, from: "sip:ping@" + domain, to: "sip:" + user + "@" + domain,
@@ -158,8 +191,11 @@ func (t *traffic) options(ts time.Duration, src, dst netip.Addr, user, callID, u
 
 // baseline is an ordinary office from `from` to `to`: 200 phones
 // re-registering every 5 minutes (challenged, then 200), a call every 2 s
-// to the trunk (90 % answered with good audio, 10 % busy), and a proxy
-// pinging every phone with OPTIONS each minute.
+// to the trunk (90 % answered with good audio, 10 % busy), a proxy
+// pinging every phone with OPTIONS each minute, and a call-centre PBX
+// dialling a new number every 2 s through the trunk with digest
+// credentials, 40 % of them busy or unanswered (what a scanner or a
+// brute force must not be mistaken for).
 func (t *traffic) baseline(from, to time.Duration) {
 	const phones = 200
 	for i := 0; i < phones; i++ {
@@ -169,6 +205,19 @@ func (t *traffic) baseline(from, to time.Duration) {
 		for ts := from + time.Duration(i)*300*time.Millisecond; ts < to; ts += time.Minute {
 			t.options(ts, registrar, phoneAddr(1, i), fmt.Sprint(1000+i), fmt.Sprintf("opt-%d-%d", i, ts/time.Second), "Kamailio", 200)
 		}
+	}
+	pbx := netip.MustParseAddr("10.3.0.1")
+	j := 0
+	for ts := from + 700*time.Millisecond; ts < to; ts += 2 * time.Second {
+		j++
+		code := 200
+		switch j % 5 {
+		case 1:
+			code = 486
+		case 3:
+			code = 480
+		}
+		t.pbxCall(ts, pbx, "cc", fmt.Sprintf("0033%07d", j), fmt.Sprintf("pbx-%d", j), code)
 	}
 	k := 0
 	for ts := from; ts < to; ts += 2 * time.Second {
