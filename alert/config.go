@@ -162,6 +162,11 @@ type Config struct {
 	// TopOffenders and SampleCallIDs bound the evidence of each alert.
 	TopOffenders  int `json:"top_offenders,omitempty"`
 	SampleCallIDs int `json:"sample_call_ids,omitempty"`
+	// PrefixDigits, when > 0, also keys the call rules (failure_spike,
+	// low_mos, one_way_audio, no_media, long_pdd) by the first this many
+	// characters of the dialled number (To user), e.g. 4 for "0044".
+	// 0 (the default) keys them globally and by destination IP only.
+	PrefixDigits int `json:"prefix_digits,omitempty"`
 
 	RegistrationStorm    RateConfig                 `json:"registration_storm"`
 	RegistrationFailures RegistrationFailuresConfig `json:"registration_failures"`
@@ -339,6 +344,9 @@ func (c Config) Validate() error {
 	}
 	if c.TopOffenders < 1 || c.TopOffenders > sketchSize {
 		return bad("top_offenders", c.TopOffenders, fmt.Sprintf("in [1, %d]", sketchSize))
+	}
+	if c.PrefixDigits < 0 || c.PrefixDigits > 32 {
+		return bad("prefix_digits", c.PrefixDigits, "in [0, 32]")
 	}
 	if c.SampleCallIDs < 0 || c.SampleCallIDs > 100 {
 		return bad("sample_call_ids", c.SampleCallIDs, "in [0, 100]")

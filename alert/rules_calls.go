@@ -155,14 +155,14 @@ const (
 	numCallRules
 )
 
-// callStats is one key (global, or a destination) of the call rules.
+// callStats is one key (global, a destination or a prefix) of the call rules.
 type callStats struct {
 	attempts, netFail, answered series
 	mosCalls, mosBad            series
 	oneWay, noMedia             series
 	pdd                         histogram
 	ner                         float64 // baseline network effectiveness
-	nerInit                     bool
+	name                        string  // the alerts' key: "global", "destination IP", "prefix P"
 	bad                         [numCallRules]recent
 	a                           [numCallRules]*active
 }
@@ -172,6 +172,7 @@ type callRules struct {
 	cfg    *Config
 	global callStats
 	dsts   *table[netip.Addr, callStats]
+	prefix *table[uint64, callStats]
 	seen   *table[uint64, uint8]
 	alpha  float64
 }
@@ -193,9 +194,11 @@ func (cr *callRules) init(e *Engine) {
 	cr.r[crNoMedia] = e.newRule(RuleNoMedia, c.NoMedia.Common, "calls", cr.summaryFinding("no media"))
 	cr.r[crPDD] = e.newRule(RuleLongPDD, c.LongPDD.Common, "p95_pdd_ms", cr.summaryPDD)
 	cr.alpha = float64(c.Interval) / float64(c.FailureSpike.BaselineWindow)
-	cr.dsts = newTable[netip.Addr, callStats](min(c.MaxKeys, 1000), evictions(e, "destination", func(v *callStats) []*active { return v.a[:] }))
+	of := func(v *callStats) []*active { return v.a[:] }
+	cr.dsts = newTable[netip.Addr, callStats](min(c.MaxKeys, 1000), evictions(e, "destination", of))
+	cr.prefix = newTable[uint64, callStats](min(c.MaxKeys, 1000), evictions(e, "prefix", of))
 	cr.seen = newTable[uint64, uint8](c.MaxCalls, evictions[uint8](e, "calls", nil))
-	cr.global.ner, cr.global.nerInit = 1, true
+	cr.global.ner, cr.global.name = 1, "global"
 }
 
 func (cr *callRules) disabled(i int) bool {
@@ -247,7 +250,15 @@ func (cr *callRules) observe(e *Engine, c *correlate.Call, findings []string) {
 	if c.DstIP.IsValid() {
 		st, added := cr.dsts.getOrAdd(c.DstIP)
 		if added {
-			st.ner, st.nerInit = 1, true
+			st.ner, st.name = 1, "destination "+c.DstIP.String()
+		}
+		cr.count(e, st, c, add, s)
+	}
+	if n := cr.cfg.PrefixDigits; n > 0 && len(c.ToUser) >= n {
+		p := c.ToUser[:n]
+		st, added := cr.prefix.getOrAdd(fnv64s(p))
+		if added {
+			st.ner, st.name = 1, "prefix "+p
 		}
 		cr.count(e, st, c, add, s)
 	}
@@ -306,11 +317,7 @@ func (cr *callRules) count(e *Engine, st *callStats, c *correlate.Call, add uint
 		}
 		st.bad[i].add(s)
 		if v := cr.verdict(i, st, ep, st.ner); v.cond {
-			key := "global"
-			if st != &cr.global {
-				key = "destination " + c.DstIP.String()
-			}
-			cr.open(e, i, st, key)
+			cr.open(e, i, st, st.name)
 		}
 	}
 }

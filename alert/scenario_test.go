@@ -33,6 +33,7 @@ func TestQuietBaselineRaisesNothing(t *testing.T) {
 // raise: rule and key, firing within the incident and resolved after.
 type scenario struct {
 	name   string
+	cfg    Config
 	play   func(tr *traffic)
 	within time.Duration // the incident's length
 	want   []string      // "rule key"
@@ -117,6 +118,23 @@ func scenarios() []scenario {
 			want:   []string{"failure_spike global", "failure_spike destination 10.0.2.1"},
 		},
 		{
+			name: "with prefix_digits 4, failures to one country are a failure spike of that prefix too",
+			cfg:  Config{PrefixDigits: 4},
+			play: func(tr *traffic) {
+				for i := 0; i < 600; i++ {
+					code := 200
+					if i%5 < 4 {
+						code = 503
+					}
+					id := fmt.Sprintf("fail-%d", i)
+					tr.call(incidentT+time.Duration(i)*500*time.Millisecond+500*time.Millisecond, phoneAddr(1, i%200), fmt.Sprint(1000+i%200), "00441234", id, time.Second, code, 10*time.Second)
+					tr.mos[id] = 4.3
+				}
+			},
+			within: 5 * time.Minute,
+			want:   []string{"failure_spike global", "failure_spike destination 10.0.2.1", "failure_spike prefix 0044"},
+		},
+		{
 			name: "half the calls scoring MOS 2.4 for 5 minutes is low MOS globally and at the trunk",
 			play: func(tr *traffic) {
 				for i := 0; i < 150; i++ {
@@ -174,7 +192,7 @@ func TestEachIncidentFiresInItsWindowAndResolvesAfter(t *testing.T) {
 			tr := newTraffic()
 			tr.baseline(0, total)
 			sc.play(tr)
-			eng, sink := run(t, tr, Config{}, total)
+			eng, sink := run(t, tr, sc.cfg, total)
 			got := map[string]Alert{}
 			for _, a := range eng.Alerts() {
 				got[a.Rule+" "+a.Key] = a
