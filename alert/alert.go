@@ -110,3 +110,12 @@ func alertID(rule, key string, start int64) string {
 	fmt.Fprintf(h, "%s|%s|%d", rule, key, start)
 	return fmt.Sprintf("%016x", h.Sum64())
 }
+
+// String is the alert on one line, as analyze's text output lists it.
+func (a Alert) String() string {
+	end := "…"
+	if !a.End.IsZero() {
+		end = a.End.UTC().Format("15:04:05")
+	}
+	return fmt.Sprintf("%s–%s %-8s %-21s %s: %s", a.Start.UTC().Format("2006-01-02 15:04:05"), end, a.Severity, a.Rule, a.Key, a.Summary)
+}

@@ -73,7 +73,7 @@ func New(cfg Config, opt Options) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: log, sink: opt.Sink, m: m, interval: int64(time.Duration(cfg.Interval))}
 	e.storm.init(e, RuleRegistrationStorm, cfg.RegistrationStorm, "registrar", "REGISTER requests")
-	e.flood.init(e, RuleInviteFlood, cfg.InviteFlood, "source", "new INVITEs")
+	e.flood.init(e, RuleInviteFlood, cfg.InviteFlood, "source", "New INVITEs")
 	e.scan.init(e)
 	e.auth.init(e)
 	e.regFail.init(e)
@@ -105,6 +105,7 @@ func evictions[V any](e *Engine, name string, alertOf func(*V) []*active) func(*
 // tick moves the capture clock to ts (never backwards) and evaluates the
 // alerts at each interval boundary crossed.
 func (e *Engine) tick(ts int64) {
+	ts = max(ts, 0) // slots are indexed by epoch: never negative
 	if !e.started {
 		e.started = true
 		e.now, e.epoch = ts, ts/e.interval

@@ -24,14 +24,16 @@ type sketchEntry struct {
 // sketch counts the heaviest values of one kind (IPs, AoRs, user agents)
 // in fixed memory, without allocating: values are copied into the entries.
 type sketch struct {
-	e    [sketchSize]sketchEntry
-	used int
+	e     [sketchSize]sketchEntry
+	used  int
+	total uint32 // values added
 }
 
 func (s *sketch) add(v []byte) {
 	if len(v) == 0 {
 		return
 	}
+	s.total++
 	if len(v) > sketchName {
 		v = v[:sketchName]
 	}

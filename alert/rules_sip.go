@@ -430,7 +430,9 @@ func topText(a *active) string {
 		name string
 		sk   *sketch
 	}{{"source", &a.ev.ips}, {"AoR", &a.ev.aors}, {"User-Agent", &a.ev.uas}} {
-		if t := sk.sk.top("", 1); len(t) > 0 {
+		// Only a value that stands out (a tenth of what the sketch saw)
+		// is worth a sentence; a storm of equals has no top offender.
+		if t := sk.sk.top("", 1); len(t) > 0 && uint32(t[0].Count)*10 >= sk.sk.total {
 			s += fmt.Sprintf("; top %s %s (%d)", sk.name, t[0].Value, t[0].Count)
 		}
 	}

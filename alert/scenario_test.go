@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -228,7 +229,11 @@ func TestEachIncidentFiresInItsWindowAndResolvesAfter(t *testing.T) {
 				if len(a.Thresholds) == 0 || len(a.Figures) == 0 {
 					t.Errorf("%s lacks thresholds or figures", w)
 				}
-				t.Logf("%s: %s %v", w, a.Summary, a.TopOffenders)
+				b, err := json.Marshal(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s", b)
 			}
 			for k, a := range got {
 				t.Errorf("unexpected alert %s: %s", k, a.Summary)
