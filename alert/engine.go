@@ -88,16 +88,13 @@ func (e *Engine) newRule(name string, c Common, headline string, summary func(*a
 }
 
 // evictions returns the eviction callback of a table that holds alert
-// state: count, then close the key's alert.
-func evictions[V any](e *Engine, name string, alertOf func(*V) []*active) func(*V) {
+// state: count, then close the key's alerts (each hands them to close).
+func evictions[V any](e *Engine, name string, each func(v *V, close func(*active))) func(*V) {
 	c := e.m.evictions.WithLabelValues(name)
 	return func(v *V) {
 		c.Inc()
-		if alertOf == nil {
-			return
-		}
-		for _, a := range alertOf(v) {
-			e.closeEvicted(a)
+		if each != nil {
+			each(v, e.closeEvicted)
 		}
 	}
 }

@@ -194,7 +194,11 @@ func (cr *callRules) init(e *Engine) {
 	cr.r[crNoMedia] = e.newRule(RuleNoMedia, c.NoMedia.Common, "calls", cr.summaryFinding("no media"))
 	cr.r[crPDD] = e.newRule(RuleLongPDD, c.LongPDD.Common, "p95_pdd_ms", cr.summaryPDD)
 	cr.alpha = float64(c.Interval) / float64(c.FailureSpike.BaselineWindow)
-	of := func(v *callStats) []*active { return v.a[:] }
+	of := func(v *callStats, close func(*active)) {
+		for _, a := range v.a {
+			close(a)
+		}
+	}
 	cr.dsts = newTable[netip.Addr, callStats](min(c.MaxKeys, 1000), evictions(e, "destination", of))
 	cr.prefix = newTable[uint64, callStats](min(c.MaxKeys, 1000), evictions(e, "prefix", of))
 	cr.seen = newTable[uint64, uint8](c.MaxCalls, evictions[uint8](e, "calls", nil))

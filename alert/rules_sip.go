@@ -42,7 +42,7 @@ func (rr *rateRule) init(e *Engine, name string, cfg RateConfig, keyName, what s
 	rr.alpha = float64(e.cfg.Interval) / float64(cfg.BaselineWindow)
 	rr.ivSec = time.Duration(e.cfg.Interval).Seconds()
 	rr.winSec = time.Duration(cfg.Window).Seconds()
-	rr.keys = newTable[netip.Addr, rateState](e.cfg.MaxKeys, evictions(e, name+"_"+keyName, func(v *rateState) []*active { return []*active{v.a} }))
+	rr.keys = newTable[netip.Addr, rateState](e.cfg.MaxKeys, evictions(e, name+"_"+keyName, func(v *rateState, close func(*active)) { close(v.a) }))
 }
 
 // roll brings st to the current interval: the slot that ended teaches the
@@ -175,7 +175,7 @@ func (sr *scanRule) init(e *Engine) {
 	sr.cfg = e.cfg.Scanner
 	sr.uas = lowerAll(sr.cfg.UserAgents)
 	sr.r = e.newRule(RuleScanner, sr.cfg.Common, "distinct_users", sr.summary)
-	sr.keys = newTable[netip.Addr, scanState](e.cfg.MaxKeys, evictions(e, "scanner_source", func(v *scanState) []*active { return []*active{v.a} }))
+	sr.keys = newTable[netip.Addr, scanState](e.cfg.MaxKeys, evictions(e, "scanner_source", func(v *scanState, close func(*active)) { close(v.a) }))
 }
 
 func (sr *scanRule) request(e *Engine, src netip.Addr, m *sip.Message) {
@@ -313,7 +313,7 @@ type authRule struct {
 func (ar *authRule) init(e *Engine) {
 	ar.cfg = e.cfg.AuthBruteforce
 	ar.r = e.newRule(RuleAuthBruteforce, ar.cfg.Common, "failed_attempts", ar.summary)
-	of := func(v *authState) []*active { return []*active{v.a} }
+	of := func(v *authState, close func(*active)) { close(v.a) }
 	ar.bySrc = newTable[netip.Addr, authState](e.cfg.MaxKeys, evictions(e, "auth_source", of))
 	ar.byAoR = newTable[uint64, authState](e.cfg.MaxKeys, evictions(e, "auth_aor", of))
 }
