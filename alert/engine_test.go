@@ -393,3 +393,36 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.Counter.GetValue()
 }
+
+func TestAlertsCanBeReadWhileTheEngineRuns(t *testing.T) {
+	tr := newTraffic()
+	tr.baseline(0, 12*time.Minute)
+	for i := 0; i < 500; i++ {
+		tr.options(incidentT+time.Duration(i)*20*time.Millisecond, attacker, registrar, fmt.Sprint(100+i), fmt.Sprintf("scan-%d", i), "friendly-scanner", 404)
+	}
+	eng, err := New(Config{}.WithDefaults(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, a := range eng.Alerts() {
+				_ = a.Summary + a.TopOffenders[0].Value // what the API would serve
+			}
+		}
+	}()
+	feed(t, tr, eng)
+	eng.Advance(t0.Add(12 * time.Minute).UnixNano())
+	close(stop)
+	<-done
+	if len(eng.Alerts()) != 1 {
+		t.Errorf("alerts %v", eng.Alerts())
+	}
+}
