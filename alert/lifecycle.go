@@ -133,14 +133,15 @@ func (e *Engine) fire(a *active) {
 	a.id = alertID(a.rule.name, a.key, a.start)
 	e.m.firing.WithLabelValues(a.rule.name).Inc()
 	e.m.total.WithLabelValues(a.rule.name).Inc()
+	al := e.snapshot(a) // a.slot is -1: not stored yet
+	// Readers of Alerts see the alert whole or not at all.
 	e.mu.Lock()
 	if len(e.history) >= e.cfg.MaxAlerts {
 		e.forgetOldestResolved()
 	}
 	a.slot = len(e.history)
-	e.history = append(e.history, Alert{})
+	e.history = append(e.history, al)
 	e.mu.Unlock()
-	al := e.snapshot(a)
 	e.logTransition(al)
 	if e.sink != nil {
 		e.sink.Alert(al)
