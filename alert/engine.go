@@ -32,6 +32,15 @@ type Options struct {
 
 // Engine evaluates the rules. Its On*/Advance methods are for one
 // goroutine (the pipeline's); Alerts may be called from any goroutine.
+//
+// Feed it, on the pipeline's goroutine: OnSIP with every SIP message right
+// after correlate has it; OnCall (or OnCallFindings, once the diagnosis
+// has findings) with every call record handed to storage, MOS set; and
+// OnRegistration with every registration record. Drain correlate's
+// updates every second of capture time in analyze as live mode does each
+// flush, so a file and live traffic give the same alerts. Call Advance
+// with the capture time when the link is quiet and at the end of a file,
+// before Alerts.
 type Engine struct {
 	cfg  Config
 	log  *slog.Logger
