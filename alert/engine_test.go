@@ -426,3 +426,26 @@ func TestAlertsCanBeReadWhileTheEngineRuns(t *testing.T) {
 		t.Errorf("alerts %v", eng.Alerts())
 	}
 }
+
+func TestASystemBusierThanTheFloorFromTheStartFiresOnceAndSettles(t *testing.T) {
+	// A carrier SBC sending 30 new INVITEs a second from the first
+	// second: above the per-source floor (20/s) before any baseline was
+	// learnt. It fires, and resolves once the baseline has caught up.
+	inv := parse(t, req{method: "INVITE", ruri: "sip:1@x", from: "sip:a@x", to: "sip:1@x", callID: "sbc", cseq: 1, via: ap(trunk)}.text())
+	eng, err := New(Config{}.WithDefaults(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hours = 3
+	for i := int64(0); i < hours*3600*30; i++ {
+		eng.OnSIP(t0.UnixNano()+i*1e9/30, ap(trunk), ap(registrar), inv)
+	}
+	al := eng.Alerts()
+	if len(al) != 1 || al[0].Rule != RuleInviteFlood || al[0].State != StateResolved {
+		t.Fatalf("alerts %+v %v", al, al[0].Figures)
+	}
+	t.Logf("%s %v", al[0].Summary, al[0].Figures)
+	if d := al[0].End.Sub(al[0].Start); d > 90*time.Minute {
+		t.Errorf("took %v to settle", d)
+	}
+}

@@ -11,15 +11,16 @@ import (
 )
 
 // rateState is one key of a rate rule: its window count, its baseline
-// (an exponential moving average of per-interval rates, frozen while the
-// key has an alert) and the count at which the condition holds now.
+// (an exponential moving average of per-interval rates, slowed down while
+// the key has an alert) and the count at which the condition holds now.
 type rateState struct {
-	s     series
-	srcs  distinct
-	base  float64 // per second
-	thr   float64 // trigger level per second
-	armAt uint32  // window count that reaches thr; 0 until first rolled
-	a     *active
+	s      series
+	srcs   distinct
+	base   float64 // per second
+	thr    float64 // trigger level per second
+	armAt  uint32  // window count that reaches thr; 0 until first rolled
+	rolled int64   // the interval the baseline has learnt up to
+	a      *active
 }
 
 // rateRule is registration_storm (keys: global, each registrar) and
@@ -49,18 +50,33 @@ func (rr *rateRule) init(e *Engine, name string, cfg RateConfig, keyName, what s
 // baseline, quiet intervals in between pull it towards zero.
 func (rr *rateRule) roll(e *Engine, st *rateState, floor float64) {
 	w := rr.r.slots
-	if st.s.epoch == e.epoch && st.armAt != 0 {
+	if st.rolled == e.epoch && st.armAt != 0 {
 		return
 	}
-	if st.a == nil && st.armAt != 0 {
-		if gap := e.epoch - st.s.epoch; gap > 0 {
-			last := float64(st.s.slots[st.s.epoch%int64(w)]) / rr.ivSec
-			st.base += rr.alpha * (last - st.base)
+	if st.armAt != 0 {
+		// While the key has an alert the baseline learns at a tenth of
+		// its speed: a short incident barely moves it, and a rate that
+		// stays high for far longer than the baseline window (a busier
+		// system than the floor assumed, from the start) becomes the new
+		// normal and resolves instead of firing for ever.
+		alpha := rr.alpha
+		if st.a != nil {
+			alpha /= 10
+		}
+		// The slot of the interval last rolled is intact while it is in
+		// the window (an evaluation may have advanced the series since).
+		if gap := e.epoch - st.rolled; gap > 0 {
+			last := 0.0
+			if gap < int64(w) {
+				last = float64(st.s.slots[st.rolled%int64(w)]) / rr.ivSec
+			}
+			st.base += alpha * (last - st.base)
 			if gap > 1 {
-				st.base *= math.Pow(1-rr.alpha, float64(gap-1))
+				st.base *= math.Pow(1-alpha, float64(gap-1))
 			}
 		}
 	}
+	st.rolled = e.epoch
 	st.s.advance(e.epoch, w)
 	if st.a == nil {
 		st.thr = max(floor, rr.cfg.Factor*st.base)
@@ -117,13 +133,16 @@ func (rr *rateRule) open(e *Engine, st *rateState, key netip.Addr) {
 		"threshold_per_s": round(st.thr), "factor": rr.cfg.Factor, "min_rate_per_s": floor,
 		"baseline_per_s": round(st.base), "window_s": rr.winSec,
 	}
-	thr, base, clearAt := st.thr, st.base, e.cfg.ClearRatio*st.thr
-	w := rr.r.slots
+	w, factor, cr := rr.r.slots, rr.cfg.Factor, e.cfg.ClearRatio
 	e.open(rr.r, name, &st.a, th, func(ep int64) verdict {
 		n := st.s.total(ep, w)
-		rate := float64(n) / rr.winSec
-		return verdict{cond: rate >= thr, clear: rate < clearAt, value: rate, figures: map[string]float64{
-			"rate_per_s": round(rate), "count": float64(n), "baseline_per_s": round(base),
+		// The newest slot has only just begun at a boundary: the rate is
+		// over the part of the window that has elapsed.
+		span := rr.winSec - rr.ivSec + float64(e.now-ep*e.interval)/1e9
+		rate := float64(n) / max(span, rr.ivSec)
+		thr := max(floor, factor*st.base)
+		return verdict{cond: rate >= thr, clear: rate < cr*thr, value: rate, figures: map[string]float64{
+			"rate_per_s": round(rate), "count": float64(n), "baseline_per_s": round(st.base), "threshold_per_s": round(thr),
 			"distinct_sources": math.Round(st.srcs.estimate(ep / int64(w))),
 		}}
 	})
