@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/decode/sip"
 )
 
@@ -447,5 +448,32 @@ func TestASystemBusierThanTheFloorFromTheStartFiresOnceAndSettles(t *testing.T) 
 	t.Logf("%s %v", al[0].Summary, al[0].Figures)
 	if d := al[0].End.Sub(al[0].Start); d > 90*time.Minute {
 		t.Errorf("took %v to settle", d)
+	}
+}
+
+func TestATrunkThatAlwaysFailsHalfItsCallsFiresOnceAndSettles(t *testing.T) {
+	eng, err := New(Config{}.WithDefaults(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 24*3600/2; i++ {
+		at := t0.Add(time.Duration(i) * 2 * time.Second)
+		c := correlate.Call{CallID: fmt.Sprintf("c%d", i), SrcIP: phoneAddr(1, i%200), DstIP: trunk, State: correlate.StateAnswered,
+			FinalCode: 200, Start: at, End: at.Add(time.Second), LastUpdate: at.Add(time.Second), Finished: true}
+		if i%2 == 0 {
+			c.State, c.FinalCode = correlate.StateFailed, 503
+		}
+		eng.OnCall(c)
+	}
+	eng.Advance(t0.Add(25 * time.Hour).UnixNano())
+	al := eng.Alerts()
+	if len(al) != 2 {
+		t.Fatalf("%d alerts: %v", len(al), al)
+	}
+	for _, a := range al {
+		if a.Rule != RuleFailureSpike || a.State != StateResolved {
+			t.Errorf("%v", a)
+		}
+		t.Logf("%s (%v)", a.Summary, a.End.Sub(a.Start))
 	}
 }

@@ -162,6 +162,7 @@ type callStats struct {
 	oneWay, noMedia             series
 	pdd                         histogram
 	ner                         float64 // baseline network effectiveness
+	rolled                      int64   // the interval of the last outcome counted
 	name                        string  // the alerts' key: "global", "destination IP", "prefix P"
 	bad                         [numCallRules]recent
 	a                           [numCallRules]*active
@@ -273,13 +274,20 @@ func (cr *callRules) count(e *Engine, st *callStats, c *correlate.Call, add uint
 	ep := e.epoch
 	var bad [numCallRules]bool
 	if add&seenOutcome != 0 {
-		// The interval that ended teaches the NER baseline.
-		if st.a[crFailure] == nil && st.attempts.epoch < ep {
-			if n := st.attempts.slots[st.attempts.epoch%int64(w)]; n > 0 {
-				ner := 1 - float64(st.netFail.slots[st.netFail.epoch%int64(w)])/float64(n)
-				st.ner += cr.alpha * (ner - st.ner)
+		// The interval that ended teaches the NER baseline; while the key
+		// has an alert at a tenth of the speed, so that a trunk that was
+		// always this bad becomes the norm and resolves, slowly.
+		if r := st.rolled; r < ep && ep-r < int64(w) && r != 0 {
+			if n := st.attempts.slots[r%int64(w)]; n > 0 {
+				alpha := cr.alpha
+				if st.a[crFailure] != nil {
+					alpha /= 10
+				}
+				ner := 1 - float64(st.netFail.slots[r%int64(w)])/float64(n)
+				st.ner += alpha * (ner - st.ner)
 			}
 		}
+		st.rolled = ep
 		st.attempts.add(ep, w, 1)
 		st.netFail.advance(ep, w)
 		if networkFailure(c) {
@@ -412,8 +420,7 @@ func (cr *callRules) open(e *Engine, i int, st *callStats, key string) {
 		th = map[string]float64{"p95_above_ms": c.LongPDD.P95AboveMs, "min_calls": float64(c.LongPDD.MinCalls)}
 	}
 	th["window_s"] = float64(cr.r[i].slots) * time.Duration(c.Interval).Seconds()
-	ner := st.ner // frozen while the alert lasts
-	a := e.open(cr.r[i], key, &st.a[i], th, func(ep int64) verdict { return cr.verdict(i, st, ep, ner) })
+	a := e.open(cr.r[i], key, &st.a[i], th, func(ep int64) verdict { return cr.verdict(i, st, ep, st.ner) })
 	st.bad[i].seed(&a.ev)
 }
 
