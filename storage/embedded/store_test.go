@@ -299,3 +299,8 @@ func TestOpenWithoutTheLibraryFailsWithAnError(t *testing.T) {
 		t.Errorf("child output:\n%s", out)
 	}
 }
+
+func TestUsersAndTokens(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunAuth(t, func(t *testing.T) storetest.AuthStore { return open(t, dir) })
+}
