@@ -104,9 +104,10 @@ const (
 	MinPasswordLen = 8
 	MaxPasswordLen = 72
 	maxUserName    = 64
-	// BcryptCost is bcrypt's work factor for new hashes (about 50 ms a
-	// check on the development machine; login is rate-limited).
-	BcryptCost = 11
+	// BcryptCost is bcrypt's work factor for new hashes (bcrypt's
+	// default; 50-100 ms a check on the 2-core development machine, and
+	// login is rate-limited).
+	BcryptCost = 10
 )
 
 // ValidUserName accepts 1 to 64 bytes of letters, digits and ". _ @ -":

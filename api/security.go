@@ -67,7 +67,7 @@ func (s *Server) checkHost(c *gin.Context) {
 	}
 	if open && !s.hostAllowed(c.Request.Host) {
 		s.metrics.denied.WithLabelValues("host").Inc()
-		c.AbortWithStatusJSON(http.StatusMisdirectedRequest, gin.H{"error": "host not allowed", "request_id": requestIDOf(c)})
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "host not allowed", "request_id": requestIDOf(c)})
 		return
 	}
 	c.Next()
