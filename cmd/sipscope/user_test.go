@@ -139,7 +139,7 @@ func TestTokenCommandsMakeTokensTheAPIAccepts(t *testing.T) {
 	}
 	id, secret := m[1], m[2]
 	list := must(tokenCmd(t, dir, "token", "list"))
-	if !regexp.MustCompile(`(?m)^` + id + `\s+ops\s+nightly-export\s`).MatchString(list) || strings.Contains(list, secret[21:]) {
+	if !regexp.MustCompile(`(?m)^`+id+`\s+ops\s+nightly-export\s`).MatchString(list) || strings.Contains(list, secret[21:]) {
 		t.Fatalf("token list:\n%s", list)
 	}
 	if out, err := tokenCmd(t, dir, "token", "add", "x", "--user", "ghost"); err == nil {
