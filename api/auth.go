@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -223,14 +224,23 @@ type authState struct {
 	none bool
 	// users is -1 until loaded, else 0 (none) or 1 (some).
 	users atomic.Int32
+	// checked is when users was last read from the store (Unix ns). While
+	// there are none it is read again every usersRecheck, so that a user
+	// added by another process (sipscope user add on a shared ClickHouse
+	// server) closes the open mode without a restart.
+	checked atomic.Int64
 }
+
+const usersRecheck = 10 * time.Second
 
 // hasUsers reports whether any user is defined, reading the store the
 // first time.
 func (a *authState) hasUsers(ctx context.Context) (bool, error) {
 	switch a.users.Load() {
 	case 0:
-		return false, nil
+		if time.Since(time.Unix(0, a.checked.Load())) < usersRecheck {
+			return false, nil
+		}
 	case 1:
 		return true, nil
 	}
@@ -241,6 +251,7 @@ func (a *authState) hasUsers(ctx context.Context) (bool, error) {
 }
 
 func (a *authState) reload(ctx context.Context) error {
+	a.checked.Store(time.Now().UnixNano())
 	if a.store == nil {
 		a.users.Store(0)
 		return nil

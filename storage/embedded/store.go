@@ -150,6 +150,22 @@ func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail,
 	return storage.GetCall(ctx, engine{s}, storage.DefaultDatabase, callID)
 }
 
+// ListRegistrations returns one page of registrations; see storage.ListRegistrations.
+func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFilter) (storage.RegistrationPage, error) {
+	return storage.ListRegistrations(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// GetRegistration returns the exchanges and messages of one registration
+// Call-ID, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetRegistration(ctx context.Context, callID string) (storage.RegistrationDetail, error) {
+	return storage.GetRegistration(ctx, engine{s}, storage.DefaultDatabase, callID)
+}
+
+// ListStreams returns one page of RTP streams; see storage.ListStreams.
+func (s *Store) ListStreams(ctx context.Context, f storage.StreamFilter) (storage.StreamPage, error) {
+	return storage.ListStreams(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
 // PutUser creates or replaces a user; see storage.PutUser.
 func (s *Store) PutUser(ctx context.Context, u storage.User) error {
 	return storage.PutUser(ctx, engine{s}, storage.DefaultDatabase, u, &s.clock)

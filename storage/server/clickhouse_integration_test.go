@@ -344,3 +344,13 @@ func TestUsersAndTokensAgainstARealServer(t *testing.T) {
 		return st
 	})
 }
+
+func TestRegistrationAndStreamListsAgainstARealServer(t *testing.T) {
+	srv := startServer(t)
+	st, err := Open(context.Background(), Config{Addr: srv.addr()})
+	if err != nil {
+		t.Fatalf("open: %v\nserver output:\n%s", err, srv.output())
+	}
+	defer st.Close()
+	storetest.RunListing(t, st)
+}
