@@ -173,6 +173,9 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/calls", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/calls/" + id, nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/status", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/registrations", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/registrations/nope", nil, api.RoleViewer, 404},
+		{"GET", "/api/v1/streams", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},
 		{"POST", "/api/v1/users", newUser, api.RoleAdmin, 201},
@@ -238,6 +241,8 @@ func docPath(p, id string) string {
 		return "/api/v1/calls/{id}/pcap"
 	case strings.HasPrefix(p, "/api/v1/calls/"):
 		return "/api/v1/calls/{id}"
+	case strings.HasPrefix(p, "/api/v1/registrations/"):
+		return "/api/v1/registrations/{id}"
 	case strings.HasPrefix(p, "/api/v1/users/"):
 		return "/api/v1/users/{name}"
 	case strings.HasPrefix(p, "/api/v1/tokens/"):

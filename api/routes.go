@@ -75,6 +75,8 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	POST /api/v1/logout            viewer
 //	GET  /api/v1/me                viewer
 //	GET  /api/v1/calls, /calls/:id viewer
+//	GET  /api/v1/registrations[/:id] viewer
+//	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
 //	GET  /api/v1/status            viewer
 //	*    /api/v1/users, /tokens    admin
@@ -110,6 +112,16 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/api/v1/calls/:id/pcap", access: accessOperator, handler: s.callPCAP,
 			summary: "the call's SIP messages as a pcap file", params: []param{idParam},
 			ok: 200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/registrations", access: accessViewer, handler: s.listRegistrations,
+			summary: "search registrations (REGISTER exchanges), newest first", params: registrationFilterParams,
+			ok: 200, okType: jsonType, okBody: RegistrationListView{}, errs: []int{400, 501}},
+		{method: http.MethodGet, path: "/api/v1/registrations/:id", access: accessViewer, handler: s.getRegistration,
+			summary: "every exchange of one registration Call-ID with its SIP messages",
+			params:  []param{{name: "id", in: "path", typ: "string", desc: "the Call-ID, path-escaped"}},
+			ok:      200, okType: jsonType, okBody: RegistrationDetailView{}, errs: []int{400, 404, 501}},
+		{method: http.MethodGet, path: "/api/v1/streams", access: accessViewer, handler: s.listStreams,
+			summary: "search RTP streams, bound to a call or not, newest first", params: streamFilterParams,
+			ok: 200, okType: jsonType, okBody: StreamListView{}, errs: []int{400, 501}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
 			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
 
