@@ -111,7 +111,12 @@ func (s *Server) login(c *gin.Context) {
 		s.tooManyLogins(c, wait)
 		return
 	}
-	if blocked, wait := s.loginUsr.blocked(req.User); blocked {
+	// Longer names are never valid; cutting them keeps the table's keys small.
+	userKey := req.User
+	if len(userKey) > maxUserName+1 {
+		userKey = userKey[:maxUserName+1]
+	}
+	if blocked, wait := s.loginUsr.blocked(userKey); blocked {
 		s.tooManyLogins(c, wait)
 		return
 	}
@@ -127,9 +132,9 @@ func (s *Server) login(c *gin.Context) {
 	}
 	_, known := roleAccess(u.Role)
 	if !checkPassword(u.PasswordHash, req.Password) || !known {
-		s.loginUsr.add(req.User)
+		s.loginUsr.add(userKey)
 		s.metrics.logins.WithLabelValues("bad_credentials").Inc()
-		s.log.Info("api login failed", "user", req.User, "client", ip, "request_id", requestIDOf(c))
+		s.log.Info("api login failed", "user", userKey, "client", ip, "request_id", requestIDOf(c))
 		c.JSON(http.StatusUnauthorized, gin.H{"error": "wrong user name or password"})
 		return
 	}
