@@ -12,10 +12,6 @@ import (
 	"github.com/sipscope/sipscope/storage"
 )
 
-func (s *Server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
-}
-
 func (s *Server) listCalls(c *gin.Context) {
 	f, err := ParseCallFilter(c.Request.URL.Query())
 	if err != nil {
@@ -47,8 +43,9 @@ func (s *Server) callPCAP(c *gin.Context) {
 	// clean 500 rather than a truncated download; a call's SIP is small.
 	var buf bytes.Buffer
 	if err := WritePCAP(&buf, detail.Messages); err != nil {
-		s.log.Error("api pcap export failed", "call_id", detail.Call.CallID, "err", err)
-		c.JSON(http.StatusInternalServerError, gin.H{"error": "cannot export this call as PCAP"})
+		id := requestIDOf(c)
+		s.log.Error("api pcap export failed", "call_id", detail.Call.CallID, "err", err, "request_id", id)
+		c.JSON(http.StatusInternalServerError, gin.H{"error": "cannot export this call as PCAP", "request_id": id})
 		return
 	}
 	c.Header("Content-Disposition", `attachment; filename="`+PCAPFilename(detail.Call.CallID)+`"`)
@@ -99,8 +96,9 @@ func (s *Server) storeFailed(c *gin.Context, op string, err error) {
 		c.Status(499) // nginx's "client closed request"; nobody reads it
 		return
 	}
-	s.log.Error("api storage failed", "op", op, "err", err)
-	c.JSON(http.StatusInternalServerError, gin.H{"error": "storage unavailable"})
+	id := requestIDOf(c)
+	s.log.Error("api storage failed", "op", op, "err", err, "request_id", id)
+	c.JSON(http.StatusInternalServerError, gin.H{"error": "storage unavailable", "request_id": id})
 }
 
 // PCAPFilename is the download name for a call's PCAP: the Call-ID with

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -13,12 +17,38 @@ const (
 	DefaultListen            = "127.0.0.1:8080"
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultSessionTTL        = 12 * time.Hour
+	DefaultMaxSessions       = 10000
+	DefaultLoginPerIP        = 10 // attempts per minute
+	DefaultLoginPerUser      = 5  // failed attempts per minute
+	DefaultLoginTableSize    = 10000
 )
+
+// Values of Config.AuthMode.
+const (
+	// AuthAuto (the default) asks for credentials once a user exists;
+	// with none, the server runs open on a loopback address and refuses
+	// to start on any other.
+	AuthAuto = ""
+	// AuthNone never asks for credentials, on any address (with a warning
+	// at start). For a deployment behind an authenticating proxy.
+	AuthNone = "none"
+)
+
+// Values of Config.MetricsAccess and Config.HealthAccess.
+const (
+	AccessOpen  = "open"  // the default: anyone who reaches the port
+	AccessToken = "token" // any authenticated user or token
+)
+
+// DefaultAllowedHosts are the Host names accepted while the server runs
+// open on a loopback address; any port is accepted with them.
+var DefaultAllowedHosts = []string{"localhost", "127.0.0.1", "::1"}
 
 // Config configures the HTTP server. Zero fields take the Default* values.
 type Config struct {
-	// Listen is the TCP address to listen on, host:port. Loopback by default
-	// because the API has no authentication of its own.
+	// Listen is the TCP address to listen on, host:port. Loopback by
+	// default: without users the server runs open only there.
 	Listen string
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
 	ReadHeaderTimeout time.Duration
@@ -36,6 +66,29 @@ type Config struct {
 	// counters: packets, kernel and queue drops); it must be safe to call
 	// from any goroutine.
 	Status func() any
+
+	// AuthMode is AuthAuto ("") or AuthNone ("none"); see those.
+	AuthMode string
+	// TLSCert and TLSKey, both set, are PEM files: the server then speaks
+	// HTTPS only and its session cookie is Secure.
+	TLSCert, TLSKey string
+	// MetricsAccess and HealthAccess say who may read /metrics and the
+	// health checks: AccessOpen (default) or AccessToken.
+	MetricsAccess, HealthAccess string
+	// AllowedHosts are the Host header names (any port) accepted while
+	// the server runs open on a loopback address, against DNS rebinding.
+	// Default DefaultAllowedHosts.
+	AllowedHosts []string
+	// SessionTTL is how long a UI login lasts; MaxSessions bounds the
+	// session table (the oldest is dropped and counted when full).
+	SessionTTL  time.Duration
+	MaxSessions int
+	// LoginPerIP bounds login attempts per client address and minute,
+	// LoginPerUser failed attempts per user name and minute.
+	LoginPerIP, LoginPerUser int
+	// Registerer, when set, receives the API's metrics
+	// (sipscope_api_*).
+	Registerer prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {
@@ -47,6 +100,27 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MetricsAccess == "" {
+		c.MetricsAccess = AccessOpen
+	}
+	if c.HealthAccess == "" {
+		c.HealthAccess = AccessOpen
+	}
+	if c.AllowedHosts == nil {
+		c.AllowedHosts = DefaultAllowedHosts
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.LoginPerIP == 0 {
+		c.LoginPerIP = DefaultLoginPerIP
+	}
+	if c.LoginPerUser == 0 {
+		c.LoginPerUser = DefaultLoginPerUser
 	}
 	return c
 }
@@ -70,7 +144,41 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("%w: ShutdownTimeout %v is negative", ErrInvalidConfig, c.ShutdownTimeout)
 	}
+	if c.AuthMode != AuthAuto && c.AuthMode != AuthNone {
+		return fmt.Errorf("%w: AuthMode %q is not \"\" or %q", ErrInvalidConfig, c.AuthMode, AuthNone)
+	}
+	for name, v := range map[string]string{"MetricsAccess": c.MetricsAccess, "HealthAccess": c.HealthAccess} {
+		if v != AccessOpen && v != AccessToken {
+			return fmt.Errorf("%w: %s %q is not %q or %q", ErrInvalidConfig, name, v, AccessOpen, AccessToken)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: TLSCert and TLSKey go together", ErrInvalidConfig)
+	}
+	if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return fmt.Errorf("%w: TLSCert/TLSKey: %v", ErrInvalidConfig, err)
+		}
+	}
+	for _, h := range c.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, ":/ ") && net.ParseIP(h) == nil {
+			return fmt.Errorf("%w: AllowedHosts %q: a host name or IP without port", ErrInvalidConfig, h)
+		}
+	}
+	if c.SessionTTL < 0 || c.MaxSessions < 0 || c.LoginPerIP < 0 || c.LoginPerUser < 0 {
+		return fmt.Errorf("%w: SessionTTL, MaxSessions, LoginPerIP and LoginPerUser must not be negative", ErrInvalidConfig)
+	}
 	return nil
+}
+
+// isLoopbackHost reports whether a listen host only reaches this machine.
+// An empty host (all interfaces) does not.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validHostname accepts names like "localhost" or "monitor.example.net".

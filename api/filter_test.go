@@ -42,6 +42,7 @@ func FuzzParseCallFilter(f *testing.F) {
 		"", "state=failed&limit=10", "from=2024-01-01T00:00:00Z&to=2023-01-01T00:00:00Z",
 		"ip=fe80::1%25eth0", "final_code=%2B200", "limit=1e3", "offset=99999999999999999999",
 		"q=%00%FF", "from=2024-02-30T00:00:00Z", "end_reason=busy", "end_reason=BUSY",
+		"q=%zz", "q='; DROP TABLE calls; --", "from_user=%5C%27",
 	} {
 		f.Add(s)
 	}
@@ -59,6 +60,9 @@ func FuzzParseCallFilter(f *testing.F) {
 		}
 		if flt.Limit < 0 || flt.Limit > storage.MaxLimit || flt.Offset < 0 {
 			t.Fatalf("paging out of bounds: %+v", flt)
+		}
+		if len(flt.FromUser) > 256 || len(flt.ToUser) > 256 || len(flt.Query) > 256 || len(flt.CallID) > 1024 {
+			t.Fatalf("oversized text accepted: %d %d %d %d", len(flt.FromUser), len(flt.ToUser), len(flt.Query), len(flt.CallID))
 		}
 		if flt.FinalCode != 0 && (flt.FinalCode < 100 || flt.FinalCode > 699) {
 			t.Fatalf("final code %d", flt.FinalCode)

@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,31 +16,49 @@ import (
 
 // Server serves the JSON API, the PCAP export and, when configured, the UI.
 type Server struct {
-	cfg    Config
-	store  Store
-	log    *slog.Logger
-	engine *gin.Engine
+	cfg      Config
+	store    Store
+	log      *slog.Logger
+	engine   *gin.Engine
+	routes   []route
+	auth     *authState
+	sessions *sessions
+	loginIP  *limiter
+	loginUsr *limiter
+	metrics  *metrics
+	// loopback is true when the server listens only on this machine; the
+	// Host check applies then (see checkHost).
+	loopback atomic.Bool
 }
 
 // New builds a Server over store. A nil logger discards logs. Config errors
 // are reported by Run (and by Config.Validate), so that New cannot fail.
-//
-// Routes:
-//
-//	GET /healthz, /api/v1/healthz   {"status":"ok"}
-//	GET /api/v1/calls               CallListView; filters as ParseCallFilter reads them
-//	GET /api/v1/calls/:id           CallDetailView; :id is the path-escaped Call-ID
-//	GET /api/v1/calls/:id/pcap      the call's SIP as a pcap file (WritePCAP)
-//	GET /, /ui/*                    Config.UI, when set
-//	GET /metrics                    Config.Metrics (Prometheus), when set
+// When store also implements AuthStore (both storage backends do), its
+// users and tokens guard the routes; see Routes for who may call what.
 //
 // Errors are JSON {"error": "..."}: 400 with "param" naming a bad
-// parameter, 404 for an unknown call or route, 500 when storage fails.
+// parameter, 401 without valid credentials, 403 for a role too low or a
+// missing CSRF header, 404 for an unknown record or route, 429 when login
+// is rate-limited, 500 with "request_id" (the id in the server's log)
+// when storage fails. Storage error text never reaches the client.
 func New(cfg Config, store Store, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg.withDefaults(), store: store, log: logger}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, store: store, log: logger, metrics: newMetrics(cfg.Registerer)}
+	s.auth = &authState{none: cfg.AuthMode == AuthNone}
+	if as, ok := store.(AuthStore); ok {
+		s.auth.store = as
+	}
+	s.auth.users.Store(-1)
+	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil && isLoopbackHost(host) {
+		s.loopback.Store(true)
+		s.auth.openWithoutUsers.Store(true)
+	}
+	s.sessions = newSessions(cfg.MaxSessions, cfg.SessionTTL, func() { s.metrics.evictions.WithLabelValues("sessions").Inc() })
+	s.loginIP = newLimiter(cfg.LoginPerIP, time.Minute, DefaultLoginTableSize, func() { s.metrics.evictions.WithLabelValues("login_ip").Inc() })
+	s.loginUsr = newLimiter(cfg.LoginPerUser, time.Minute, DefaultLoginTableSize, func() { s.metrics.evictions.WithLabelValues("login_user").Inc() })
 
 	// gin keeps its mode in a package variable; release mode is the only one
 	// that does not print route tables and warnings to stdout. Setting it is
@@ -54,31 +74,11 @@ func New(cfg Config, store Store, logger *slog.Logger) *Server {
 	// The API is not meant to sit behind proxies it must trust; never take
 	// client addresses from X-Forwarded-For.
 	_ = e.SetTrustedProxies(nil)
-	e.Use(s.recoverPanics, s.logRequests)
+	e.Use(s.recoverPanics, s.requestID, s.securityHeaders, s.logRequests, s.checkHost, s.checkQuery)
 
-	e.GET("/healthz", s.healthz)
-	v1 := e.Group("/api/v1")
-	v1.GET("/healthz", s.healthz)
-	v1.GET("/calls", s.listCalls)
-	v1.GET("/calls/:id", s.getCall)
-	v1.GET("/calls/:id/pcap", s.callPCAP)
-	v1.GET("/status", func(c *gin.Context) {
-		var st any = gin.H{}
-		if s.cfg.Status != nil {
-			st = s.cfg.Status()
-		}
-		c.JSON(http.StatusOK, gin.H{"live": st})
-	})
-
-	if s.cfg.Metrics != nil {
-		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
-	}
-	if s.cfg.UI != nil {
-		ui := gin.WrapH(s.cfg.UI)
-		e.GET("/", ui)
-		e.HEAD("/", ui)
-		e.GET("/ui/*path", ui)
-		e.HEAD("/ui/*path", ui)
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		e.Handle(r.method, r.path, s.require(r.access), r.handler)
 	}
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "no such route"})
@@ -108,14 +108,36 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve is Run on a listener the caller opened (for instance on port 0 in
-// tests). It closes ln.
+// tests). It closes ln. The authentication policy is decided on ln's
+// address: with no user defined it serves open on a loopback address
+// (and says so), refuses any other address with ErrNoUsers unless
+// AuthMode is "none" (and warns then). With TLSCert/TLSKey it serves TLS.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.cfg.Validate(); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := s.checkPolicy(ctx, ln.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.engine,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	s.log.Info("api listening", "addr", ln.Addr().String())
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("%w: TLSCert/TLSKey: %v", ErrInvalidConfig, err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+			NextProtos: []string{"h2", "http/1.1"}})
+		scheme = "https"
+	}
+	s.log.Info("api listening", "addr", ln.Addr().String(), "scheme", scheme)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -176,5 +198,30 @@ func (s *Server) logRequests(c *gin.Context) {
 		slog.Int("bytes", c.Writer.Size()),
 		slog.Duration("took", time.Since(start)),
 		slog.String("client", c.ClientIP()),
+		slog.String("request_id", requestIDOf(c)),
 	)
+}
+
+// checkPolicy applies the rule on running without users to the address
+// the server listens on, and logs what it decided.
+func (s *Server) checkPolicy(ctx context.Context, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	loop := err == nil && isLoopbackHost(host)
+	s.loopback.Store(loop)
+	s.auth.openWithoutUsers.Store(loop || s.auth.none)
+	if err := s.auth.reload(ctx); err != nil {
+		return fmt.Errorf("api: read users: %w", err)
+	}
+	has := s.auth.users.Load() == 1
+	switch {
+	case s.auth.none:
+		s.log.Warn("api authentication is disabled (auth mode none): anyone who reaches the port reads every call", "addr", addr)
+	case has:
+		s.log.Info("api authentication required", "addr", addr)
+	case loop:
+		s.log.Warn("api runs open: no users defined, serving loopback only; add one with sipscope user add", "addr", addr)
+	default:
+		return ErrNoUsers
+	}
+	return nil
 }

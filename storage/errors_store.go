@@ -18,3 +18,7 @@ var (
 	// ErrClosed is returned by a store used after Close.
 	ErrClosed = errors.New("storage: store closed")
 )
+
+// ErrInvalidRecord is returned for a user or token that cannot be stored
+// (an empty or oversized name or ID).
+var ErrInvalidRecord = errors.New("storage: invalid record")

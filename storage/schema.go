@@ -14,6 +14,8 @@ const (
 	TableRegistrations = "registrations"
 	TableMessages      = "sip_messages"
 	TableStreams       = "rtp_streams"
+	TableUsers         = "users"
+	TableTokens        = "api_tokens"
 
 	LocalSuffix = "_local"
 )
@@ -37,10 +39,12 @@ const (
 	// diagnosis), whether its INVITE was captured, whether the caller
 	// cancelled and the post-dial delay from the first INVITE.
 	revisionDiagnosis = 5
+	// revisionAuth added the users and api_tokens tables.
+	revisionAuth = 6
 
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionDiagnosis
+	SchemaRevision = revisionAuth
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -82,6 +86,13 @@ type table struct {
 	dedupe bool
 	// shardKey spreads rows over the shards of a cluster.
 	shardKey string
+	// unpartitioned tables have no date column: they hold a few
+	// long-lived records (users, tokens) whose versions must collapse
+	// whenever they were written, and ReplacingMergeTree only collapses
+	// rows within one partition. They get no retention TTL either.
+	unpartitioned bool
+	// since is the schema revision that added the table (0: the first).
+	since int
 }
 
 func callsTable() table {
@@ -306,7 +317,7 @@ func streamsTable() table {
 }
 
 func tables() []table {
-	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable()}
+	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable()}
 }
 
 // SchemaColumns is the columns of table (one of the Table* names) in the
@@ -344,6 +355,9 @@ func SchemaAt(version string, cfg SchemaConfig, rev int) []string {
 	onCluster := cfg.onCluster()
 	stmts := []string{"CREATE DATABASE IF NOT EXISTS " + db + onCluster}
 	for _, t := range tables() {
+		if t.since > rev {
+			continue
+		}
 		t.columns = slices.DeleteFunc(t.columns, func(c Column) bool { return c.Since > rev })
 		local := t.name
 		if cfg.Cluster != "" {
@@ -385,8 +399,11 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 	}
 	b.WriteString(") ENGINE = ")
 	b.WriteString(engine(cfg, db, name, t))
-	b.WriteString(" PARTITION BY " + partitionKey + " ORDER BY (" + t.orderBy + ")")
-	if keep := cfg.retention(t.name); keep > 0 && v.modern() {
+	if !t.unpartitioned {
+		b.WriteString(" PARTITION BY " + partitionKey)
+	}
+	b.WriteString(" ORDER BY (" + t.orderBy + ")")
+	if keep := cfg.retention(t.name); keep > 0 && v.modern() && !t.unpartitioned {
 		days := int64((keep + 24*time.Hour - 1) / (24 * time.Hour))
 		fmt.Fprintf(&b, " TTL date + toIntervalDay(%d)", days)
 	}

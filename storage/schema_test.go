@@ -8,8 +8,8 @@ import (
 
 func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 	stmts := Schema("18.16.1", SchemaConfig{Retention: 30 * 24 * time.Hour})
-	if len(stmts) != 5 {
-		t.Fatalf("%d statements, want 5:\n%s", len(stmts), strings.Join(stmts, "\n"))
+	if len(stmts) != 7 {
+		t.Fatalf("%d statements, want 7:\n%s", len(stmts), strings.Join(stmts, "\n"))
 	}
 	if stmts[0] != "CREATE DATABASE IF NOT EXISTS sipscope" {
 		t.Errorf("first statement %q", stmts[0])
@@ -70,6 +70,13 @@ func TestSchemaForModernServersAddsLowCardinalityCodecAndTTL(t *testing.T) {
 				}
 			}
 			for _, s := range stmts[1:] {
+				if strings.Contains(s, ".users (") || strings.Contains(s, ".api_tokens (") {
+					// Accounts do not expire with the traffic.
+					if strings.Contains(s, "TTL") {
+						t.Errorf("TTL on an auth table: %s", s)
+					}
+					continue
+				}
 				if c.ttl == "" && strings.Contains(s, "TTL") {
 					t.Errorf("unexpected TTL: %s", s)
 				}
@@ -83,8 +90,8 @@ func TestSchemaForModernServersAddsLowCardinalityCodecAndTTL(t *testing.T) {
 
 func TestSchemaForAClusterIsReplicatedBehindDistributed(t *testing.T) {
 	stmts := Schema("18.16.1", SchemaConfig{Cluster: "sip-cluster"})
-	if len(stmts) != 9 {
-		t.Fatalf("%d statements, want 9:\n%s", len(stmts), strings.Join(stmts, "\n"))
+	if len(stmts) != 13 {
+		t.Fatalf("%d statements, want 13:\n%s", len(stmts), strings.Join(stmts, "\n"))
 	}
 	if stmts[0] != "CREATE DATABASE IF NOT EXISTS sipscope ON CLUSTER `sip-cluster`" {
 		t.Errorf("database: %s", stmts[0])
@@ -127,5 +134,19 @@ func TestSchemaReplicaPathTemplate(t *testing.T) {
 func TestUnreadableVersionGivesTheBaseSchema(t *testing.T) {
 	if got, want := Schema("", SchemaConfig{}), Schema("18.16.1", SchemaConfig{}); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("schema for an unknown version differs from the 18.16 one")
+	}
+}
+
+func TestAuthTablesAreUnpartitionedAndNewInRevision5(t *testing.T) {
+	stmts := Schema("18.16.1", SchemaConfig{})
+	wantUsers := "CREATE TABLE IF NOT EXISTS sipscope.users (name String, role String, password_hash String, " +
+		"created_us UInt64, updated_us UInt64, deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY (name)"
+	wantTokens := "CREATE TABLE IF NOT EXISTS sipscope.api_tokens (id String, token_hash String, owner String, name String, " +
+		"created_us UInt64, deleted UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY (id)"
+	if stmts[5] != wantUsers || stmts[6] != wantTokens {
+		t.Errorf("auth DDL:\n%s\n%s", stmts[5], stmts[6])
+	}
+	if got := SchemaAt("18.16.1", SchemaConfig{}, revisionInfoDTMF); len(got) != 5 || strings.Contains(strings.Join(got, "\n"), "users") {
+		t.Errorf("revision 4 schema has auth tables:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/hepsend"
@@ -35,6 +36,15 @@ type serveConfig struct {
 	Fanout    int      `json:"fanout"`
 	Import    []string `json:"import"`
 	NoResume  bool     `json:"no_resume"`
+
+	// The API's access: auth (""/"none"), TLS, who reads /metrics and the
+	// health checks, the Host names accepted while running open.
+	Auth          string   `json:"auth"`
+	TLSCert       string   `json:"tls_cert"`
+	TLSKey        string   `json:"tls_key"`
+	MetricsAccess string   `json:"metrics_access"`
+	HealthAccess  string   `json:"health_access"`
+	AllowedHosts  []string `json:"allowed_hosts"`
 
 	// The HEP listener's limits and access control.
 	HEPMaxConns          int      `json:"hep_max_conns"`
@@ -174,6 +184,15 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		return nil
 	})
 	fs.BoolVar(&c.NoResume, "no-resume", c.NoResume, "start with no call in progress instead of continuing the calls the store holds as open")
+	fs.StringVar(&c.Auth, "auth", c.Auth, `"none" serves the API and UI without users even on a non-loopback address (with a warning); "" needs users there`)
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate: serve HTTPS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key of --tls-cert")
+	fs.StringVar(&c.MetricsAccess, "metrics-access", c.MetricsAccess, `who may read /metrics: "open" (default) or "token"`)
+	fs.StringVar(&c.HealthAccess, "health-access", c.HealthAccess, `who may read /healthz: "open" (default) or "token"`)
+	fs.Func("allowed-hosts", "Host names (comma-separated) the API accepts while it runs open on loopback (default localhost, 127.0.0.1, ::1)", func(v string) error {
+		c.AllowedHosts = splitList(v)
+		return nil
+	})
 	fs.IntVar(&c.HEPMaxConns, "hep-max-conns", c.HEPMaxConns, "HEP over TCP: connections open at once, from all sources (0: 256)")
 	fs.IntVar(&c.HEPMaxConnsPerSource, "hep-max-conns-per-source", c.HEPMaxConnsPerSource, "HEP over TCP: connections open at once from one address, an IPv6 /64 (0: 8)")
 	fs.Var(&c.HEPIdleTimeout, "hep-idle-timeout", "HEP over TCP: close a connection silent this long (0: 5m)")
@@ -259,6 +278,9 @@ func (c serveConfig) Validate() error {
 	if c.Flush <= 0 {
 		return fmt.Errorf("flush %v: want more than 0", time.Duration(c.Flush))
 	}
+	if err := c.apiConfig().Validate(); err != nil {
+		return err
+	}
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
 	}
@@ -267,6 +289,12 @@ func (c serveConfig) Validate() error {
 	}
 	_, err := c.liveOptions()
 	return err
+}
+
+// apiConfig is the API server's part of c.
+func (c serveConfig) apiConfig() api.Config {
+	return api.Config{Listen: c.Listen, AuthMode: c.Auth, TLSCert: c.TLSCert, TLSKey: c.TLSKey,
+		MetricsAccess: c.MetricsAccess, HealthAccess: c.HealthAccess, AllowedHosts: c.AllowedHosts}
 }
 
 // liveOptions is what the live runner is told; it checks what the capture

@@ -68,7 +68,8 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	apiCfg := api.Config{Listen: c.Listen, UI: ui.Handler(), Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
+	apiCfg := c.apiConfig()
+	apiCfg.UI, apiCfg.Metrics, apiCfg.Registerer = ui.Handler(), promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), reg
 	if err := apiCfg.Validate(); err != nil {
 		return err
 	}

@@ -177,6 +177,62 @@ func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int
 	return storage.OpenCallMessages(ctx, engine{s}, storage.DefaultDatabase, since, limit, fn)
 }
 
+// ListRegistrations returns one page of registrations; see storage.ListRegistrations.
+func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFilter) (storage.RegistrationPage, error) {
+	return storage.ListRegistrations(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// GetRegistration returns the exchanges and messages of one registration
+// Call-ID, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetRegistration(ctx context.Context, callID string) (storage.RegistrationDetail, error) {
+	return storage.GetRegistration(ctx, engine{s}, storage.DefaultDatabase, callID)
+}
+
+// ListStreams returns one page of RTP streams; see storage.ListStreams.
+func (s *Store) ListStreams(ctx context.Context, f storage.StreamFilter) (storage.StreamPage, error) {
+	return storage.ListStreams(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// PutUser creates or replaces a user; see storage.PutUser.
+func (s *Store) PutUser(ctx context.Context, u storage.User) error {
+	return storage.PutUser(ctx, engine{s}, storage.DefaultDatabase, u, &s.clock)
+}
+
+// DeleteUser removes a user; see storage.DeleteUser.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	return storage.DeleteUser(ctx, engine{s}, engine{s}, storage.DefaultDatabase, name, &s.clock)
+}
+
+// GetUser reads a user, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, name string) (storage.User, error) {
+	return storage.GetUser(ctx, engine{s}, storage.DefaultDatabase, name)
+}
+
+// ListUsers returns every user by name.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	return storage.ListUsers(ctx, engine{s}, storage.DefaultDatabase)
+}
+
+// PutToken stores a new API token; see storage.PutToken.
+func (s *Store) PutToken(ctx context.Context, t storage.Token) error {
+	return storage.PutToken(ctx, engine{s}, storage.DefaultDatabase, t, &s.clock)
+}
+
+// DeleteToken revokes a token; see storage.DeleteToken.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	return storage.DeleteToken(ctx, engine{s}, engine{s}, storage.DefaultDatabase, id, &s.clock)
+}
+
+// GetToken reads a live token, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetToken(ctx context.Context, id string) (storage.Token, error) {
+	return storage.GetToken(ctx, engine{s}, storage.DefaultDatabase, id)
+}
+
+// ListTokens returns every live token, oldest first.
+func (s *Store) ListTokens(ctx context.Context) ([]storage.Token, error) {
+	return storage.ListTokens(ctx, engine{s}, storage.DefaultDatabase)
+}
+
 // Close ends the chDB session; data is on disk. A later Open (of this or
 // another directory) may follow. Close is idempotent.
 func (s *Store) Close() error {

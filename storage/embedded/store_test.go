@@ -309,3 +309,14 @@ func TestKPIsOfAGeneratedCaptureEqualItsTruth(t *testing.T) {
 	defer s.Close()
 	storetest.KPIs(t, s)
 }
+
+func TestUsersAndTokens(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunAuth(t, func(t *testing.T) storetest.AuthStore { return open(t, dir) })
+}
+
+func TestRegistrationAndStreamLists(t *testing.T) {
+	st := open(t, t.TempDir())
+	defer st.Close()
+	storetest.RunListing(t, st)
+}

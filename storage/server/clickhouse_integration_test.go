@@ -136,3 +136,29 @@ func BenchmarkOpen(b *testing.B) {
 		st.Close()
 	}
 }
+
+func TestUsersAndTokensAgainstARealServer(t *testing.T) {
+	srv := startServer(t)
+	opened := 0
+	storetest.RunAuth(t, func(t *testing.T) storetest.AuthStore {
+		if opened > 0 {
+			srv.restart()
+		}
+		opened++
+		st, err := Open(context.Background(), Config{Addr: srv.addr()})
+		if err != nil {
+			t.Fatalf("open: %v\nserver output:\n%s", err, srv.output())
+		}
+		return st
+	})
+}
+
+func TestRegistrationAndStreamListsAgainstARealServer(t *testing.T) {
+	srv := startServer(t)
+	st, err := Open(context.Background(), Config{Addr: srv.addr()})
+	if err != nil {
+		t.Fatalf("open: %v\nserver output:\n%s", err, srv.output())
+	}
+	defer st.Close()
+	storetest.RunListing(t, st)
+}

@@ -150,6 +150,62 @@ func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int
 	return storage.OpenCallMessages(ctx, querier{s}, s.db, since, limit, fn)
 }
 
+// ListRegistrations returns one page of registrations; see storage.ListRegistrations.
+func (s *Store) ListRegistrations(ctx context.Context, f storage.RegistrationFilter) (storage.RegistrationPage, error) {
+	return storage.ListRegistrations(ctx, querier{s}, s.db, f)
+}
+
+// GetRegistration returns the exchanges and messages of one registration
+// Call-ID, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetRegistration(ctx context.Context, callID string) (storage.RegistrationDetail, error) {
+	return storage.GetRegistration(ctx, querier{s}, s.db, callID)
+}
+
+// ListStreams returns one page of RTP streams; see storage.ListStreams.
+func (s *Store) ListStreams(ctx context.Context, f storage.StreamFilter) (storage.StreamPage, error) {
+	return storage.ListStreams(ctx, querier{s}, s.db, f)
+}
+
+// PutUser creates or replaces a user; see storage.PutUser.
+func (s *Store) PutUser(ctx context.Context, u storage.User) error {
+	return storage.PutUser(ctx, inserter{s}, s.db, u, &s.clock)
+}
+
+// DeleteUser removes a user; see storage.DeleteUser.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	return storage.DeleteUser(ctx, querier{s}, inserter{s}, s.db, name, &s.clock)
+}
+
+// GetUser reads a user, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, name string) (storage.User, error) {
+	return storage.GetUser(ctx, querier{s}, s.db, name)
+}
+
+// ListUsers returns every user by name.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	return storage.ListUsers(ctx, querier{s}, s.db)
+}
+
+// PutToken stores a new API token; see storage.PutToken.
+func (s *Store) PutToken(ctx context.Context, t storage.Token) error {
+	return storage.PutToken(ctx, inserter{s}, s.db, t, &s.clock)
+}
+
+// DeleteToken revokes a token; see storage.DeleteToken.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	return storage.DeleteToken(ctx, querier{s}, inserter{s}, s.db, id, &s.clock)
+}
+
+// GetToken reads a live token, or an error wrapping storage.ErrNotFound.
+func (s *Store) GetToken(ctx context.Context, id string) (storage.Token, error) {
+	return storage.GetToken(ctx, querier{s}, s.db, id)
+}
+
+// ListTokens returns every live token, oldest first.
+func (s *Store) ListTokens(ctx context.Context) ([]storage.Token, error) {
+	return storage.ListTokens(ctx, querier{s}, s.db)
+}
+
 // Close closes the connections. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {

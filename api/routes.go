@@ -1,0 +1,186 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// route is one registered route with what it requires and its OpenAPI
+// description. New registers exactly these and openAPI documents exactly
+// these, so the two cannot drift apart; TestOpenAPIDocumentsEveryRoute
+// checks the result against the engine.
+type route struct {
+	method  string
+	path    string // gin syntax: /calls/:id
+	access  access
+	handler gin.HandlerFunc
+	summary string
+	params  []param
+	body    any // a value of the request body's type; nil without body
+	// ok is the success status; okType its content type ("" for no body)
+	// and okBody a value of its JSON type.
+	ok     int
+	okType string
+	okBody any
+	// errs are the error statuses the route answers besides the ones its
+	// access implies (401, 403) and 500.
+	errs []int
+}
+
+// param is one path or query parameter.
+type param struct {
+	name     string
+	in       string // "path" or "query"
+	typ      string // "string", "integer"
+	format   string // "date-time", "ip"...
+	desc     string
+	enum     []string
+	min, max int // for integers, when max > 0
+	// bad is a value the route refuses with 400 naming this parameter;
+	// empty when every value is accepted.
+	bad string
+}
+
+const jsonType = "application/json"
+
+// callFilterParams are the query parameters ParseCallFilter reads.
+var callFilterParams = []param{
+	{name: "from", in: "query", typ: "string", format: "date-time", desc: "calls that started at or after this RFC 3339 time", bad: "yesterday"},
+	{name: "to", in: "query", typ: "string", format: "date-time", desc: "calls that started before this RFC 3339 time", bad: "2024-13-01T00:00:00Z"},
+	{name: "from_user", in: "query", typ: "string", desc: "substring of the caller's user part (case-insensitive, at most 256 bytes)", bad: longParam},
+	{name: "to_user", in: "query", typ: "string", desc: "substring of the callee's user part (case-insensitive, at most 256 bytes)", bad: longParam},
+	{name: "call_id", in: "query", typ: "string", desc: "exact Call-ID (at most 1024 bytes)"},
+	{name: "q", in: "query", typ: "string", desc: "substring of Call-ID, caller or callee (at most 256 bytes)", bad: longParam},
+	{name: "ip", in: "query", typ: "string", format: "ip", desc: "caller or callee IPv4 or IPv6 address", bad: "300.1.1.1"},
+	{name: "state", in: "query", typ: "string", desc: "call state", enum: []string{"answered", "failed", "cancelled", "no_final"}, bad: "ringing"},
+	{name: "end_reason", in: "query", typ: "string", desc: "how the call ended", bad: "hung_up"},
+	{name: "final_code", in: "query", typ: "integer", min: 100, max: 699, desc: "final SIP response code", bad: "99"},
+	{name: "limit", in: "query", typ: "integer", min: 1, max: 1000, desc: "page size (default 50)", bad: "0"},
+	{name: "offset", in: "query", typ: "integer", min: 0, max: 1<<31 - 1, desc: "calls to skip", bad: "-1"},
+}
+
+// longParam is longer than any text parameter accepts.
+var longParam = string(make([]byte, maxTextParam+1))
+
+var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, path-escaped ('/' as %2F)"}
+
+// routeTable is every route the server registers, with the role it needs.
+//
+//	route                          needs
+//	GET  /healthz, /api/v1/healthz Config.HealthAccess (open or any user)
+//	GET  /metrics                  Config.MetricsAccess (open or any user)
+//	GET  /api/v1/openapi.json      open
+//	POST /api/v1/login             open (rate-limited per address and user)
+//	POST /api/v1/logout            viewer
+//	GET  /api/v1/me                viewer
+//	GET  /api/v1/calls, /calls/:id viewer
+//	GET  /api/v1/registrations[/:id] viewer
+//	GET  /api/v1/streams           viewer
+//	GET  /api/v1/calls/:id/pcap    operator
+//	GET  /api/v1/status            viewer
+//	*    /api/v1/users, /tokens    admin
+//	GET  /, /ui/*                  open (the page; its data comes from the API)
+//
+// While the server runs open (no users on loopback, or AuthMode "none")
+// every caller has every role.
+func (s *Server) routeTable() []route {
+	health := accessOpen
+	if s.cfg.HealthAccess == AccessToken {
+		health = accessViewer
+	}
+	rs := []route{
+		{method: http.MethodGet, path: "/healthz", access: health, handler: s.healthz, summary: "liveness check",
+			ok: 200, okType: jsonType, okBody: healthView{}},
+		{method: http.MethodGet, path: "/api/v1/healthz", access: health, handler: s.healthz, summary: "liveness check",
+			ok: 200, okType: jsonType, okBody: healthView{}},
+		{method: http.MethodGet, path: "/api/v1/openapi.json", access: accessOpen, handler: s.openAPIDoc,
+			summary: "this document", ok: 200, okType: jsonType, okBody: map[string]any{}},
+		{method: http.MethodPost, path: "/api/v1/login", access: accessOpen, handler: s.login,
+			summary: "log in; sets the session cookie and the CSRF cookie, whose value state-changing requests send in X-CSRF-Token",
+			body:    loginRequest{}, ok: 200, okType: jsonType, okBody: loginView{}, errs: []int{400, 401, 415, 429}},
+		{method: http.MethodPost, path: "/api/v1/logout", access: accessViewer, handler: s.logout,
+			summary: "end this session", ok: 204},
+		{method: http.MethodGet, path: "/api/v1/me", access: accessViewer, handler: s.me,
+			summary: "who the request acts as", ok: 200, okType: jsonType, okBody: meView{}},
+		{method: http.MethodGet, path: "/api/v1/calls", access: accessViewer, handler: s.listCalls,
+			summary: "search calls, newest first", params: callFilterParams,
+			ok: 200, okType: jsonType, okBody: CallListView{}, errs: []int{400}},
+		{method: http.MethodGet, path: "/api/v1/calls/:id", access: accessViewer, handler: s.getCall,
+			summary: "one call with its SIP messages and RTP streams", params: []param{idParam},
+			ok: 200, okType: jsonType, okBody: CallDetailView{}, errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/calls/:id/pcap", access: accessOperator, handler: s.callPCAP,
+			summary: "the call's SIP messages as a pcap file", params: []param{idParam},
+			ok: 200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/registrations", access: accessViewer, handler: s.listRegistrations,
+			summary: "search registrations (REGISTER exchanges), newest first", params: registrationFilterParams,
+			ok: 200, okType: jsonType, okBody: RegistrationListView{}, errs: []int{400, 501}},
+		{method: http.MethodGet, path: "/api/v1/registrations/:id", access: accessViewer, handler: s.getRegistration,
+			summary: "every exchange of one registration Call-ID with its SIP messages",
+			params:  []param{{name: "id", in: "path", typ: "string", desc: "the Call-ID, path-escaped"}},
+			ok:      200, okType: jsonType, okBody: RegistrationDetailView{}, errs: []int{400, 404, 501}},
+		{method: http.MethodGet, path: "/api/v1/streams", access: accessViewer, handler: s.listStreams,
+			summary: "search RTP streams, bound to a call or not, newest first", params: streamFilterParams,
+			ok: 200, okType: jsonType, okBody: StreamListView{}, errs: []int{400, 501}},
+		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
+			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
+
+		{method: http.MethodGet, path: "/api/v1/users", access: accessAdmin, handler: s.listUsers,
+			summary: "list users", ok: 200, okType: jsonType, okBody: []userView{}, errs: []int{501}},
+		{method: http.MethodPost, path: "/api/v1/users", access: accessAdmin, handler: s.addUser,
+			summary: "add a user", body: userRequest{}, ok: 201, okType: jsonType, okBody: userView{}, errs: []int{400, 409, 415, 501}},
+		{method: http.MethodPut, path: "/api/v1/users/:name", access: accessAdmin, handler: s.changeUser,
+			summary: "change a user's role or password", params: []param{userParam}, body: userChange{},
+			ok: 200, okType: jsonType, okBody: userView{}, errs: []int{400, 404, 409, 415, 501}},
+		{method: http.MethodDelete, path: "/api/v1/users/:name", access: accessAdmin, handler: s.deleteUser,
+			summary: "delete a user; its sessions and tokens stop working", params: []param{userParam},
+			ok: 204, errs: []int{400, 404, 409, 501}},
+		{method: http.MethodGet, path: "/api/v1/tokens", access: accessAdmin, handler: s.listTokens,
+			summary: "list API tokens (never their secrets)", ok: 200, okType: jsonType, okBody: []tokenView{}, errs: []int{501}},
+		{method: http.MethodPost, path: "/api/v1/tokens", access: accessAdmin, handler: s.addToken,
+			summary: "create an API token for a user; the secret is in this answer only", body: tokenRequest{},
+			ok: 201, okType: jsonType, okBody: newTokenView{}, errs: []int{400, 404, 415, 501}},
+		{method: http.MethodDelete, path: "/api/v1/tokens/:id", access: accessAdmin, handler: s.deleteToken,
+			summary: "revoke an API token", params: []param{{name: "id", in: "path", typ: "string", desc: "the token's ID"}},
+			ok: 204, errs: []int{404, 501}},
+	}
+	if s.cfg.Metrics != nil {
+		a := accessOpen
+		if s.cfg.MetricsAccess == AccessToken {
+			a = accessViewer
+		}
+		rs = append(rs, route{method: http.MethodGet, path: "/metrics", access: a, handler: gin.WrapH(s.cfg.Metrics),
+			summary: "Prometheus metrics", ok: 200, okType: "text/plain"})
+	}
+	if s.cfg.UI != nil {
+		ui := gin.WrapH(s.cfg.UI)
+		uiPath := param{name: "path", in: "path", typ: "string", desc: "an asset of the UI"}
+		rs = append(rs,
+			route{method: http.MethodGet, path: "/", access: accessOpen, handler: ui, summary: "the web UI", ok: 200, okType: "text/html"},
+			route{method: http.MethodHead, path: "/", access: accessOpen, handler: ui, summary: "the web UI", ok: 200},
+			route{method: http.MethodGet, path: "/ui/*path", access: accessOpen, handler: ui, summary: "the web UI's assets",
+				params: []param{uiPath}, ok: 200, okType: "application/octet-stream", errs: []int{404}},
+			route{method: http.MethodHead, path: "/ui/*path", access: accessOpen, handler: ui, summary: "the web UI's assets",
+				params: []param{uiPath}, ok: 200, errs: []int{404}},
+		)
+	}
+	return rs
+}
+
+var userParam = param{name: "name", in: "path", typ: "string", desc: "the user's name"}
+
+type healthView struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, healthView{Status: "ok"})
+}
+
+func (s *Server) status(c *gin.Context) {
+	var st any = gin.H{}
+	if s.cfg.Status != nil {
+		st = s.cfg.Status()
+	}
+	c.JSON(http.StatusOK, gin.H{"live": st})
+}
