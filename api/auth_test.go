@@ -176,6 +176,8 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/registrations", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/registrations/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/streams", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/alerts", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},
 		{"POST", "/api/v1/users", newUser, api.RoleAdmin, 201},
@@ -243,6 +245,8 @@ func docPath(p, id string) string {
 		return "/api/v1/calls/{id}"
 	case strings.HasPrefix(p, "/api/v1/registrations/"):
 		return "/api/v1/registrations/{id}"
+	case strings.HasPrefix(p, "/api/v1/alerts/"):
+		return "/api/v1/alerts/{id}"
 	case strings.HasPrefix(p, "/api/v1/users/"):
 		return "/api/v1/users/{name}"
 	case strings.HasPrefix(p, "/api/v1/tokens/"):

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipscope/sipscope/alert"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -66,6 +67,9 @@ type Config struct {
 	// counters: packets, kernel and queue drops); it must be safe to call
 	// from any goroutine.
 	Status func() any
+	// Alerts, when set, lists the alerts of live traffic (GET
+	// /api/v1/alerts); it must be safe to call from any goroutine.
+	Alerts func() []alert.Alert
 
 	// AuthMode is AuthAuto ("") or AuthNone ("none"); see those.
 	AuthMode string

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/sipscope/sipscope/alert"
 )
 
 // route is one registered route with what it requires and its OpenAPI
@@ -78,6 +79,7 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/registrations[/:id] viewer
 //	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
+//	GET  /api/v1/alerts[/:id]      viewer
 //	GET  /api/v1/status            viewer
 //	*    /api/v1/users, /tokens    admin
 //	GET  /, /ui/*                  open (the page; its data comes from the API)
@@ -122,6 +124,13 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/api/v1/streams", access: accessViewer, handler: s.listStreams,
 			summary: "search RTP streams, bound to a call or not, newest first", params: streamFilterParams,
 			ok: 200, okType: jsonType, okBody: StreamListView{}, errs: []int{400, 501}},
+		{method: http.MethodGet, path: "/api/v1/alerts", access: accessViewer, handler: s.listAlerts,
+			summary: "alerts raised by live traffic (registration storms, scanners, floods, failure spikes, bad audio), newest first, with the counts of firing ones",
+			params:  alertFilterParams, ok: 200, okType: jsonType, okBody: alertListView{}, errs: []int{400}},
+		{method: http.MethodGet, path: "/api/v1/alerts/:id", access: accessViewer, handler: s.getAlert,
+			summary: "one alert: its figures, thresholds, top offenders and sample Call-IDs",
+			params:  []param{{name: "id", in: "path", typ: "string", desc: "the alert's id"}},
+			ok:      200, okType: jsonType, okBody: alert.Alert{}, errs: []int{404}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
 			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
 

@@ -23,17 +23,35 @@ const messageBatch = 50000
 
 // AnalyzeFile runs the whole offline pipeline over one capture file.
 func AnalyzeFile(path string, opts QualityOptions) (Report, error) {
-	src, err := capture.OpenFile(path)
+	return AnalyzeFileContext(context.Background(), path, opts, nil)
+}
+
+// AnalyzeFileContext is AnalyzeFile with an observer of the correlated
+// stream (nil for none) and a context that stops a read from a FIFO or a
+// slow file. A file damaged in the middle gives the calls around the
+// damage and a warning in Report.Warnings; one whose damage cannot be
+// stepped over ends there, with a warning too.
+func AnalyzeFileContext(ctx context.Context, path string, opts QualityOptions, obs Observer) (Report, error) {
+	src, err := capture.OpenFileContext(ctx, path)
 	if err != nil {
 		return Report{}, err
 	}
 	defer src.Close()
 	p := New(correlate.DefaultConfig())
+	if obs != nil {
+		p.SetObserver(obs)
+		p.offline = true
+	}
 	if err := p.RunSource(src); err != nil {
 		return Report{}, fmt.Errorf("%s: %w", path, err)
 	}
 	p.EndOfCapture()
-	return BuildReport(path, p, opts), nil
+	r := BuildReport(path, p, opts)
+	if err := src.Damage(); err != nil {
+		r.Warnings = append(r.Warnings, err.Error())
+	}
+	r.Warnings = append(r.Warnings, p.warnings...)
+	return r, nil
 }
 
 // EndOfCapture tells the correlator that the file has ended: calls still
@@ -44,7 +62,7 @@ func (p *Pipeline) EndOfCapture() { p.corr.EndOfCapture(p.counts.lastTS) }
 // ImportFile runs the pipeline over one file and writes its records; it
 // returns how many calls it stored.
 func ImportFile(ctx context.Context, store StoreWriter, path string) (int, error) {
-	src, err := capture.OpenFile(path)
+	src, err := capture.OpenFileContext(ctx, path)
 	if err != nil {
 		return 0, err
 	}

@@ -49,6 +49,9 @@ type LiveOptions struct {
 	Promisc                       bool
 	Fanout                        int
 	Spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
+	// Observer, when set, sees the correlated stream: every SIP message,
+	// and each flush's call (diagnosed) and registration records.
+	Observer Observer
 	// NoResume starts with an empty correlator instead of continuing the
 	// calls the store holds as open (Pipeline.Resume).
 	NoResume bool
@@ -224,6 +227,9 @@ func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg
 		opts.MaxStreams = DefaultLiveMaxStreams
 	}
 	r.p.SetMaxStreams(opts.MaxStreams)
+	if opts.Observer != nil {
+		r.p.SetObserver(opts.Observer)
+	}
 	return r
 }
 
@@ -736,7 +742,7 @@ func (r *LiveRunner) replay(ctx context.Context) bool {
 // only active streams.
 func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	p.corr.Expire(now)
-	first := len(b.Calls)
+	first, firstReg := len(b.Calls), len(b.Registrations)
 	b.Calls = p.corr.AppendUpdates(b.Calls)
 	b.Registrations = p.corr.AppendUpdatedRegistrations(b.Registrations)
 	if b.Messages == nil {
@@ -796,6 +802,7 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 		}
 	}
 	clear(p.diagStreams)
+	p.observeLive(b.Calls[first:], b.Registrations[firstReg:], now)
 }
 
 // rememberStream keeps each bound stream's latest figures (without its

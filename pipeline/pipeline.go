@@ -52,6 +52,14 @@ type Pipeline struct {
 	// mode writes them, and a last time (final) when it forgets the stream.
 	OnStreamStats func(st *quality.Stream, final bool)
 	counts        counters
+	// obs sees the correlated stream (SetObserver); offline says the
+	// pipeline runs over a file (it drains updates for obs itself), and
+	// observedTS is when it last did.
+	obs        Observer
+	offline    bool
+	observedTS int64
+	// warnings are what a file source reported and the run survived.
+	warnings []string
 	// streamsForgotten counts streams live mode dropped after streamIdle.
 	streamsForgotten int
 	// maxStreams bounds the streams held (SetMaxStreams); streamsEvicted
@@ -182,6 +190,13 @@ func (p *Pipeline) RunSourceEach(src Source, after func()) error {
 		}
 		if errors.Is(err, capture.ErrTruncated) {
 			p.counts.decodeErrors["truncated_file"]++
+			p.flushTCP()
+			return nil
+		}
+		if errors.Is(err, capture.ErrCorrupt) {
+			// Damage nothing plausible follows: what came before stands.
+			p.counts.decodeErrors["corrupt_file"]++
+			p.warnings = append(p.warnings, err.Error())
 			p.flushTCP()
 			return nil
 		}
@@ -452,6 +467,12 @@ func (p *Pipeline) handleSIP(b []byte) {
 		return
 	}
 	p.corr.HandleSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, p.pkt.Transport, &p.msg)
+	if p.obs != nil {
+		p.obs.OnSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, &p.msg)
+		if p.offline {
+			p.observeOffline(p.pkt.TS)
+		}
+	}
 	if p.OnSIP != nil {
 		p.OnSIP(&p.pkt, p.msg.Raw)
 	}

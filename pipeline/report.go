@@ -33,6 +33,9 @@ type Report struct {
 	Calls         []api.CallView     `json:"calls"`
 	Registrations []RegistrationJSON `json:"registrations"`
 	RTPStreams    []api.StreamView   `json:"rtp_streams"`
+	// Warnings say what was wrong with the file though the analysis went
+	// on: damaged records stepped over, or the point a damage ended it.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TCPSummary is what stream reassembly did with SIP over TCP and WebSocket.
@@ -89,6 +92,7 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 	streams := p.FinishStreams(opts)
 	calls := p.corr.Calls()
 	diagnose.Apply(calls, streams) // call MOS, findings and the sentence
+	p.observeFinal(calls)
 	r := Report{
 		File:         file,
 		Packets:      c.packets,

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipscope/sipscope/alert"
+	"github.com/sipscope/sipscope/alert/webhook"
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
@@ -45,6 +47,10 @@ type serveConfig struct {
 	MetricsAccess string   `json:"metrics_access"`
 	HealthAccess  string   `json:"health_access"`
 	AllowedHosts  []string `json:"allowed_hosts"`
+
+	// Alert rules, and where alerts are sent.
+	Alerts        alert.Config     `json:"alerts"`
+	AlertWebhooks []webhook.Target `json:"alert_webhooks"`
 
 	// The HEP listener's limits and access control.
 	HEPMaxConns          int      `json:"hep_max_conns"`
@@ -193,6 +199,10 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		c.AllowedHosts = splitList(v)
 		return nil
 	})
+	fs.Func("alert-webhook", "POST every alert that fires or resolves to this URL as JSON (repeatable; config alert_webhooks also takes slack and alertmanager formats)", func(v string) error {
+		c.AlertWebhooks = append(c.AlertWebhooks, webhook.Target{URL: v})
+		return nil
+	})
 	fs.IntVar(&c.HEPMaxConns, "hep-max-conns", c.HEPMaxConns, "HEP over TCP: connections open at once, from all sources (0: 256)")
 	fs.IntVar(&c.HEPMaxConnsPerSource, "hep-max-conns-per-source", c.HEPMaxConnsPerSource, "HEP over TCP: connections open at once from one address, an IPv6 /64 (0: 8)")
 	fs.Var(&c.HEPIdleTimeout, "hep-idle-timeout", "HEP over TCP: close a connection silent this long (0: 5m)")
@@ -281,6 +291,12 @@ func (c serveConfig) Validate() error {
 	if err := c.apiConfig().Validate(); err != nil {
 		return err
 	}
+	if err := c.Alerts.WithDefaults().Validate(); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	if err := c.webhooks().Validate(); err != nil {
+		return fmt.Errorf("alert_webhooks: %w", err)
+	}
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
 	}
@@ -289,6 +305,11 @@ func (c serveConfig) Validate() error {
 	}
 	_, err := c.liveOptions()
 	return err
+}
+
+// webhooks is the notifier's configuration.
+func (c serveConfig) webhooks() webhook.Config {
+	return webhook.Config{Targets: c.AlertWebhooks}.WithDefaults()
 }
 
 // apiConfig is the API server's part of c.

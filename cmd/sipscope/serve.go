@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sipscope/sipscope/alert"
+	"github.com/sipscope/sipscope/alert/webhook"
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
@@ -110,6 +112,12 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		g.Go(func() error { return retainer.Run(gctx) })
 	}
 	if live.Enabled() {
+		eng, err := startAlerts(g, gctx, c, logger, reg)
+		if err != nil {
+			return err
+		}
+		live.Observer = eng
+		apiCfg.Alerts = func() []alert.Alert { return eng.Alerts() }
 		runner := pipeline.NewLiveRunner(live, store, logger, reg)
 		apiCfg.Status = func() any { return liveStatus{runner.Status(), retentionStatus(retainer)} }
 		if err := runner.Open(gctx); err != nil {
@@ -192,3 +200,18 @@ type namedStore struct {
 }
 
 func (n namedStore) String() string { return n.name }
+
+// startAlerts builds the alert engine of live traffic, with the webhook
+// notifier (run in g) as its sink when receivers are configured.
+func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer) (*alert.Engine, error) {
+	opts := alert.Options{Registerer: reg, Logger: logger}
+	if len(c.AlertWebhooks) > 0 {
+		n, err := webhook.New(c.webhooks(), nil, reg, logger)
+		if err != nil {
+			return nil, err
+		}
+		g.Go(func() error { return n.Run(ctx) })
+		opts.Sink = n
+	}
+	return alert.New(c.Alerts.WithDefaults(), opts)
+}
