@@ -96,13 +96,17 @@ type dialog struct {
 	mediaBuf [2]mediaRef
 	reg      *regState // registrations only
 
-	call Call
+	call callState
 }
 
 // regState is a registration dialog's record and what follows it.
 type regState struct {
 	Registration
 	reqExpires int // expiry the latest REGISTER asked for, -1 if none
+	// rprev/rnext link the registrations' own idle list, which
+	// MaxRegistrations eviction takes from. They live here, not in
+	// dialog, so calls do not pay for them.
+	rprev, rnext *dialog
 }
 
 // Stats counts what the correlator saw, dropped and decided.
@@ -114,12 +118,15 @@ type Stats struct {
 	TimedOut        int // dialogs ended by a timer (Config.*Timeout, MaxCallAge, Linger)
 	Evicted         int // dialogs dropped to stay within MaxDialogs
 	EvictedActive   int // of those, dialogs that had not finished yet
-	Late            int // messages of a dropped dialog that came after it, ignored
-	UpdatesDropped  int // finished records dropped because nobody called Updates
-	MediaDropped    int // media endpoints not remembered because MaxMedia was reached
-	NATBindings     int // media sources learned from RTP rather than SDP
-	BadSDP          int // SDP bodies that did not parse
-	Malformed       int // messages kept although a header was broken (Call.Malformed)
+	// RegistrationsEvicted counts registrations dropped to stay within
+	// MaxRegistrations (those dropped by MaxDialogs are in Evicted).
+	RegistrationsEvicted int
+	Late                 int // messages of a dropped dialog that came after it, ignored
+	UpdatesDropped       int // finished records dropped because nobody called Updates
+	MediaDropped         int // media endpoints not remembered because MaxMedia was reached
+	NATBindings          int // media sources learned from RTP rather than SDP
+	BadSDP               int // SDP bodies that did not parse
+	Malformed            int // messages kept although a header was broken (Call.Malformed)
 	// Other counts transactions of Call-IDs that are neither calls nor
 	// registrations (OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, ...) per method.
 	Other map[string]int
@@ -134,6 +141,9 @@ type Correlator struct {
 
 	dialogs    dialogTable
 	head, tail *dialog // idle list
+	rhead      *dialog // registrations' idle list (regState.rprev/rnext)
+	rtail      *dialog
+	nregs      int     // registrations held
 	dhead      *dialog // changed since the last Updates/UpdatedRegistrations
 	dtail      *dialog
 	ndirty     [3]int // dialogs on the changed list, per kind
@@ -271,6 +281,9 @@ func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Me
 	if c.dialogs.len() >= c.cfg.MaxDialogs {
 		c.evictOldest()
 	}
+	if kind == kindRegistration && c.nregs >= c.cfg.MaxRegistrations {
+		c.evictOldestRegistration()
+	}
 	c.stats.CallIDs++
 	c.seq++
 	d := c.allocDialog()
@@ -299,6 +312,7 @@ func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Me
 		d.call.CallID, d.call.Start = d.callID, start
 	case kindRegistration:
 		d.reg = &regState{Registration: Registration{CallID: d.callID, Start: start, SrcIP: src.Addr(), Expires: -1}, reqExpires: -1}
+		c.pushRegTail(d)
 	}
 	return d
 }

@@ -368,6 +368,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		mod   func(*Config)
 	}{
 		{"MaxDialogs", func(c *Config) { c.MaxDialogs = 0 }},
+		{"MaxRegistrations", func(c *Config) { c.MaxRegistrations = -1 }},
 		{"MaxMedia", func(c *Config) { c.MaxMedia = 0 }},
 		{"InviteTimeout", func(c *Config) { c.InviteTimeout = 0 }},
 		{"ProceedingTimeout", func(c *Config) { c.ProceedingTimeout = -1 }},

@@ -40,11 +40,44 @@ func (c *Correlator) unlinkIdle(d *dialog) {
 
 // touch marks d as the most recently active dialog.
 func (c *Correlator) touch(d *dialog) {
+	if d.kind == kindRegistration && c.rtail != d {
+		c.unlinkReg(d)
+		c.pushRegTail(d)
+	}
 	if c.tail == d {
 		return
 	}
 	c.unlinkIdle(d)
 	c.pushTail(d)
+}
+
+// pushRegTail appends registration d to the registrations' idle list.
+func (c *Correlator) pushRegTail(d *dialog) {
+	r := d.reg
+	r.rprev, r.rnext = c.rtail, nil
+	if c.rtail != nil {
+		c.rtail.reg.rnext = d
+	} else {
+		c.rhead = d
+	}
+	c.rtail = d
+	c.nregs++
+}
+
+func (c *Correlator) unlinkReg(d *dialog) {
+	r := d.reg
+	if r.rprev != nil {
+		r.rprev.reg.rnext = r.rnext
+	} else {
+		c.rhead = r.rnext
+	}
+	if r.rnext != nil {
+		r.rnext.reg.rprev = r.rprev
+	} else {
+		c.rtail = r.rprev
+	}
+	r.rprev, r.rnext = nil, nil
+	c.nregs--
 }
 
 // markDirty queues d's record for the next Updates or UpdatedRegistrations.
@@ -155,7 +188,7 @@ func (c *Correlator) Expire(now int64) {
 // than in_progress, and every record is final (Finished), since no more
 // news can come. Offline analysis (analyze, import) calls it after the
 // last frame, with that frame's capture time (Unix ns; 0 when unknown),
-// which calls carry as CaptureEndAt; a live correlator never calls it, and
+// which calls carry as CaptureEndNs; a live correlator never calls it, and
 // its calls stay in progress until a message or a timer ends them. Calls
 // that changed are handed out again by Updates.
 func (c *Correlator) EndOfCapture(lastFrame int64) {
@@ -194,6 +227,20 @@ func (c *Correlator) evictOldest() {
 	c.drop(d)
 }
 
+// evictOldestRegistration makes room for a new registration by dropping
+// the one idle longest.
+func (c *Correlator) evictOldestRegistration() {
+	d := c.rhead
+	if d == nil {
+		return
+	}
+	c.stats.RegistrationsEvicted++
+	if !d.finished {
+		c.finish(d, c.now)
+	}
+	c.drop(d)
+}
+
 // drop removes d from memory, handing its last record to the pending and
 // retained lists, and remembers its Call-ID for a while so that late
 // copies of its messages do not start a new, headless record that would
@@ -201,6 +248,9 @@ func (c *Correlator) evictOldest() {
 func (c *Correlator) drop(d *dialog) {
 	c.dialogs.remove(d)
 	c.unlinkIdle(d)
+	if d.kind == kindRegistration {
+		c.unlinkReg(d)
+	}
 	c.freeMedia(d)
 	c.unlinkLegs(d)
 	emit := d.dirty

@@ -45,6 +45,11 @@ type LiveOptions struct {
 	Promisc                       bool
 	Fanout                        int
 	Spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
+	// NoResume starts with an empty correlator instead of continuing the
+	// calls the store holds as open (Pipeline.Resume).
+	NoResume bool
+	// MaxStreams bounds the RTP streams held (0: DefaultLiveMaxStreams).
+	MaxStreams int
 	// Correlate is the correlator's configuration (correlate.DefaultConfig
 	// when zero); live mode always keeps messages and retains nothing.
 	Correlate correlate.Config
@@ -119,12 +124,15 @@ func (q *frameQueue) push(f *frame.Frame) bool {
 // LiveRunner runs the pipeline over live sources and writes what it learns
 // to the store every flushEvery, and once more, after draining, at shutdown.
 type LiveRunner struct {
-	opts   LiveOptions
-	store  StoreWriter
-	logger *slog.Logger
-	reg    prometheus.Registerer
-	q      *frameQueue
-	p      *Pipeline
+	opts  LiveOptions
+	store StoreWriter
+	// corrCfg is the correlator's configuration (its bounds and timers
+	// also bound what a restart resumes).
+	corrCfg correlate.Config
+	logger  *slog.Logger
+	reg     prometheus.Registerer
+	q       *frameQueue
+	p       *Pipeline
 
 	filter     *bpf.Filter
 	portUsers  map[uint16]int // calls expecting media on each learned port
@@ -185,7 +193,12 @@ func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg
 	cfg.KeepMessages = true
 	cfg.Retain = false
 	cfg.OnMedia = r.mediaPort
+	r.corrCfg = cfg
 	r.p = New(cfg)
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultLiveMaxStreams
+	}
+	r.p.SetMaxStreams(opts.MaxStreams)
 	return r
 }
 
@@ -278,6 +291,30 @@ func (r *LiveRunner) Open(ctx context.Context) error {
 		}
 		r.hep = h
 		r.sources = append(r.sources, h)
+	}
+	if err := r.resume(ctx); err != nil {
+		r.closeAll()
+		return err
+	}
+	return nil
+}
+
+// resume continues the calls the store says were open when the last run
+// stopped, before any new frame is read (see Pipeline.Resume): those whose
+// latest message is younger than the longest a call may last.
+func (r *LiveRunner) resume(ctx context.Context) error {
+	rs, ok := r.store.(CallResumer)
+	if !ok || r.opts.NoResume {
+		return nil
+	}
+	since := time.Now().Add(-r.corrCfg.MaxCallAge)
+	n, bad, err := r.p.Resume(ctx, rs, since, max(r.corrCfg.MaxDialogs/2, 1))
+	if err != nil {
+		return fmt.Errorf("resume open calls: %w", err)
+	}
+	if n > 0 {
+		r.logger.Info("continued the calls open at the last stop", "messages", n, "unreadable", bad,
+			"dialogs", r.p.corr.Stats().Held)
 	}
 	return nil
 }
@@ -567,7 +604,10 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	}
 	keep := p.order[:0]
 	for _, s := range p.order {
-		idle := now-s.last > int64(streamIdle)
+		if s == nil {
+			continue
+		}
+		idle := now-s.last > int64(streamIdle) || s.gone
 		if s.dirty || final {
 			st := p.streamRecord(s, QualityOptions{G711PLC: true})
 			p.rememberStream(s.key, &st)
@@ -581,14 +621,18 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 			p.OnStreamStats(&st, true)
 		}
 		if idle && !final {
-			delete(p.streams, s.key)
-			p.streamsForgotten++
+			if !s.gone {
+				delete(p.streams, s.key)
+				p.streamsForgotten++
+			}
 			continue
 		}
+		s.at = len(keep)
 		keep = append(keep, s)
 	}
 	clear(p.order[len(keep):])
 	p.order = keep
+	p.orderDead = 0
 	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
 		// The call MOS, findings and sentence from the latest figures of

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/api"
+	"github.com/sipscope/sipscope/decode/sip"
 	"github.com/sipscope/sipscope/decode/stream"
 	"github.com/sipscope/sipscope/diagnose"
 )
@@ -101,7 +102,7 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 		SIP: SIPSummary{
 			Messages:           c.sipMessages,
 			CallIDs:            p.corr.Stats().CallIDs,
-			Requests:           c.requests,
+			Requests:           map[string]int{},
 			Responses:          map[string]int{},
 			TCPRetransmissions: int(p.tcp.Stats().Retransmissions),
 		},
@@ -112,6 +113,11 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 	if c.packets > 0 {
 		r.Start = api.FormatTime(time.Unix(0, c.firstTS))
 		r.End = api.FormatTime(time.Unix(0, c.lastTS))
+	}
+	for m, n := range c.requests {
+		if n > 0 {
+			r.SIP.Requests[sip.Method(m).String()] = n
+		}
 	}
 	for code, n := range c.responses {
 		if n > 0 {

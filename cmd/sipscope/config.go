@@ -31,6 +31,7 @@ type serveConfig struct {
 	Promisc   bool     `json:"promisc"`
 	Fanout    int      `json:"fanout"`
 	Import    []string `json:"import"`
+	NoResume  bool     `json:"no_resume"`
 
 	SpoolDir      string   `json:"spool_dir"`
 	SpoolSizeMB   float64  `json:"spool_size_mb"`
@@ -76,6 +77,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		c.Import = append(c.Import, v)
 		return nil
 	})
+	fs.BoolVar(&c.NoResume, "no-resume", c.NoResume, "start with no call in progress instead of continuing the calls the store holds as open")
 	fs.StringVar(&c.SpoolDir, "spool-dir", c.SpoolDir, "also write every frame captured on --iface to rotating pcap files in this directory")
 	fs.Float64Var(&c.SpoolSizeMB, "spool-size", c.SpoolSizeMB, "start the next spool file at this size, in MB (10^6 bytes); config key spool_size_mb")
 	fs.Var(&c.SpoolInterval, "spool-interval", "also start the next spool file at every multiple of this in UTC (0: by size only)")
@@ -159,7 +161,7 @@ func (c serveConfig) Validate() error {
 func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 	o := pipeline.LiveOptions{
 		Ifaces: c.Ifaces, FlushEvery: time.Duration(c.Flush), NoEBPF: c.NoEBPF,
-		SnapLen: c.SnapLen, Promisc: c.Promisc, Fanout: c.Fanout,
+		SnapLen: c.SnapLen, Promisc: c.Promisc, Fanout: c.Fanout, NoResume: c.NoResume,
 	}
 	var err error
 	if c.RingMB != 0 {
