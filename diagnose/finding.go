@@ -216,7 +216,8 @@ func analyze(c *correlate.Call, streams []quality.Stream) analysis {
 		return a
 	}
 	if a.streams == 0 {
-		a.noMedia = true
+		// A call that moved to T.38 sends UDPTL, not RTP.
+		a.noMedia = !c.CallerMedia.T38 && !c.CalleeMedia.T38
 		return a
 	}
 	for d := range 2 {

@@ -105,6 +105,19 @@ func TestFindingsOfConstructedCalls(t *testing.T) {
 			},
 			nil, []string{"rejected:400", "malformed"}, 0,
 			"with 400 Bad Request 2.0 s after the INVITE. Its SIP was malformed: bad content length."},
+		{"a CANCEL before anything rang is cancelled",
+			func(c *correlate.Call) {
+				c.State, c.FinalCode, c.EndReason, c.ByeNs, c.CancelSeen = correlate.StateCancelled, 487, correlate.EndCancelled, 0, true
+			},
+			nil, []string{"cancelled"}, 0, "alice at 10.0.0.1 cancelled the call to bob at 10.0.0.2 before it rang."},
+		{"a 480 that crossed the caller's CANCEL is rejected with the CANCEL noted",
+			func(c *correlate.Call) {
+				c.State, c.FinalCode, c.EndReason, c.ByeNs, c.CancelSeen = correlate.StateFailed, 480, correlate.EndRejected, 0, true
+			},
+			nil, []string{"rejected:480", "cancelled"}, 0, "with 480 Temporarily Unavailable"},
+		{"a T.38 call without RTP switched to fax",
+			func(c *correlate.Call) { c.CallerMedia.T38, c.CalleeMedia.T38 = true, true },
+			nil, []string{"t38_fax"}, 0, "It switched to T.38 fax."},
 		{"streams of other calls do not count",
 			nil,
 			[]quality.Stream{func() quality.Stream {
