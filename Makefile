@@ -70,6 +70,7 @@ conformance:
 # in unit: they need no tag, only the tools `make apt` installs.
 integration:
 	$(GO) test -count=1 -tags integration ./storage/server/...
+	$(GO) test -count=1 -tags integration -run 'WithClickHouse' ./cmd/sipscope
 
 # fuzz runs every native fuzz target for FUZZTIME (found by name, so no
 # test binary is built just to list them).

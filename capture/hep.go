@@ -170,29 +170,29 @@ func checkListenAddr(a string) error {
 // BadPackets, AuthFailed and NotAllowed partition every packet read from a
 // socket; KernelDrops are the UDP datagrams that never got that far.
 type HEPStats struct {
-	Received         uint64 // queued for Next
-	DroppedQueueFull uint64 // dropped because QueueLen packets were waiting
-	BadPackets       uint64 // not HEP, malformed, or a TCP stream that lost its framing
-	AuthFailed       uint64 // without the configured AuthKey
-	NotAllowed       uint64 // UDP datagrams from a source outside Allow
+	Received         uint64 `json:"received"`           // queued for Next
+	DroppedQueueFull uint64 `json:"dropped_queue_full"` // dropped because QueueLen packets were waiting
+	BadPackets       uint64 `json:"bad_packets"`        // not HEP, malformed, or a TCP stream that lost its framing
+	AuthFailed       uint64 `json:"auth_failed"`        // without the configured AuthKey
+	NotAllowed       uint64 `json:"not_allowed"`        // UDP datagrams from a source outside Allow
 	// KernelDrops are UDP datagrams the kernel dropped because a socket's
 	// receive buffer was full (SO_RXQ_OVFL, brought up to date with
 	// SO_MEMINFO when read); always 0 off Linux.
-	KernelDrops uint64
+	KernelDrops uint64 `json:"kernel_drops"`
 	// ReadBuffer is the receive buffer the kernel granted the UDP sockets
 	// (the smallest if several), as getsockopt(SO_RCVBUF) reports it:
 	// twice the bytes asked for, on Linux.
-	ReadBuffer int
+	ReadBuffer int `json:"read_buffer"`
 
-	TCPConnsRejected   uint64 // connections refused, whatever the reason (the sum of the next three)
-	RejectedMaxConns   uint64 // refused because MaxTCPConns were open
-	RejectedPerSource  uint64 // refused because MaxTCPConnsPerSource were open from the address
-	RejectedNotAllowed uint64 // refused because the address is outside Allow
-	ClosedIdle         uint64 // closed after IdleTimeout without a byte
-	ClosedReadTimeout  uint64 // closed because a packet took longer than ReadTimeout
-	ClosedAuth         uint64 // closed after a packet without the AuthKey
-	ReadErrors         uint64 // socket errors other than shutdown
-	TCPConns           int64  // connections open now
+	TCPConnsRejected   uint64 `json:"tcp_conns_rejected"`   // connections refused, whatever the reason (the sum of the next three)
+	RejectedMaxConns   uint64 `json:"rejected_max_conns"`   // refused because MaxTCPConns were open
+	RejectedPerSource  uint64 `json:"rejected_per_source"`  // refused because MaxTCPConnsPerSource were open from the address
+	RejectedNotAllowed uint64 `json:"rejected_not_allowed"` // refused because the address is outside Allow
+	ClosedIdle         uint64 `json:"closed_idle"`          // closed after IdleTimeout without a byte
+	ClosedReadTimeout  uint64 `json:"closed_read_timeout"`  // closed because a packet took longer than ReadTimeout
+	ClosedAuth         uint64 `json:"closed_auth"`          // closed after a packet without the AuthKey
+	ReadErrors         uint64 `json:"read_errors"`          // socket errors other than shutdown
+	TCPConns           int64  `json:"tcp_conns"`            // connections open now
 }
 
 // hepSlot carries one received packet from a socket reader to Next.

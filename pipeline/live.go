@@ -26,13 +26,17 @@ import (
 	"github.com/sipscope/sipscope/internal/bytering"
 	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/spool"
 )
 
 // LiveOptions says where live traffic comes from.
 type LiveOptions struct {
-	Ifaces     []string      // AF_PACKET interfaces
-	HEPUDP     []string      // HEP listen addresses (UDP)
-	HEPTCP     []string      // HEP listen addresses (TCP)
+	Ifaces []string // AF_PACKET interfaces
+	HEPUDP []string // HEP listen addresses (UDP)
+	HEPTCP []string // HEP listen addresses (TCP)
+	// HEP is the listener's limits and access control (its UDP, TCP,
+	// Registerer and Logger are filled in from the fields above).
+	HEP        capture.HEPConfig
 	FlushEvery time.Duration // how often news reaches the store
 	// QueueBytes and QueueFrames bound the queue between the sources and
 	// the pipeline (defaultQueueBytes, defaultQueueFrames).
@@ -53,6 +57,26 @@ type LiveOptions struct {
 	// Correlate is the correlator's configuration (correlate.DefaultConfig
 	// when zero); live mode always keeps messages and retains nothing.
 	Correlate correlate.Config
+	// StoreSpool, when set, keeps the batches the store did not take on
+	// disk and replays them, in order and before anything newer, once it
+	// takes them again. Without it a failed write is lost (counted).
+	StoreSpool StoreSpool
+	// StoreRetry is how often a spool with batches waiting is replayed
+	// while no new batch comes (default 1 s).
+	StoreRetry time.Duration
+}
+
+// StoreSpool is the disk spool of batches the store did not acknowledge
+// (storage/spool.Spool).
+type StoreSpool interface {
+	AppendBatch(b storage.Batch) error
+	// PeekBatch returns the oldest waiting batch; an error that is not
+	// ErrClosed means it cannot be read, and Skip drops it.
+	PeekBatch() (b storage.Batch, appended time.Time, ok bool, err error)
+	Ack() error  // the oldest batch is stored
+	Skip() error // the oldest batch is unreadable: drop it (counted)
+	Len() int
+	Stats() spool.Stats
 }
 
 // Enabled tells whether any live source is configured.
@@ -162,6 +186,7 @@ type LiveRunner struct {
 	lastFlush   time.Time
 	written     int
 	writeErrors int
+	storeLost   int
 }
 
 func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg prometheus.Registerer) *LiveRunner {
@@ -284,7 +309,9 @@ func (r *LiveRunner) Open(ctx context.Context) error {
 		}
 	}
 	if len(r.opts.HEPUDP)+len(r.opts.HEPTCP) > 0 {
-		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.HEPUDP, TCP: r.opts.HEPTCP, Registerer: r.reg, Logger: r.logger})
+		hc := r.opts.HEP
+		hc.UDP, hc.TCP, hc.Registerer, hc.Logger = r.opts.HEPUDP, r.opts.HEPTCP, r.reg, r.logger
+		h, err := capture.ListenHEP(ctx, hc)
 		if err != nil {
 			r.closeAll()
 			return fmt.Errorf("HEP listener: %w", err)
@@ -428,8 +455,16 @@ type LiveStatus struct {
 	QueueDrops  uint64   `json:"queue_drops"`
 	HEPReceived uint64   `json:"hep_received"`
 	HEPDropped  uint64   `json:"hep_dropped"`
-	LastFlush   string   `json:"last_flush"`
-	WriteErrors int      `json:"store_write_errors"`
+	// HEP is the listener's own counters: kernel drops of its UDP sockets,
+	// refused connections and packets by reason, the buffer it got.
+	HEP         *capture.HEPStats `json:"hep,omitempty"`
+	LastFlush   string            `json:"last_flush"`
+	WriteErrors int               `json:"store_write_errors"`
+	// StoreLost counts batches that failed to be written and could not be
+	// spooled either (no spool, or the spool refused them).
+	StoreLost int `json:"store_lost_batches"`
+	// StoreSpool is the store spool's depth, age and counters.
+	StoreSpool *spool.Stats `json:"store_spool,omitempty"`
 
 	Spool *capture.SpoolStats `json:"spool,omitempty"`
 	// Stages has every stage's counters as of the last flush, the figures
@@ -451,7 +486,8 @@ func (r *LiveRunner) Status() LiveStatus {
 	}
 	if r.hep != nil {
 		h := r.hep.Stats()
-		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull
+		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull+h.KernelDrops
+		st.HEP = &h
 	}
 	st.QueueDrops = r.q.dropped.Load()
 	if r.spool != nil {
@@ -460,8 +496,13 @@ func (r *LiveRunner) Status() LiveStatus {
 	}
 	stages := r.stageStats()
 	st.Stages = stages.statusDocument()
+	if r.opts.StoreSpool != nil {
+		sp := r.opts.StoreSpool.Stats()
+		st.StoreSpool = &sp
+	}
 	r.mu.Lock()
 	st.WriteErrors = r.writeErrors
+	st.StoreLost = r.storeLost
 	if !r.lastFlush.IsZero() {
 		st.LastFlush = r.lastFlush.UTC().Format(time.RFC3339)
 	}
@@ -482,8 +523,12 @@ func (r *LiveRunner) checkDrops() {
 	st := r.Status()
 	lost := st.KernelDrops + st.QueueDrops + st.HEPDropped
 	if lost > r.lostSeen && time.Since(r.lastDropWarn) >= time.Minute {
+		hepKernel := uint64(0)
+		if st.HEP != nil {
+			hepKernel = st.HEP.KernelDrops
+		}
 		r.logger.Warn("packets are being dropped", "kernel_drops", st.KernelDrops, "queue_drops", st.QueueDrops,
-			"hep_dropped", st.HEPDropped, "new", lost-r.lostSeen)
+			"hep_dropped", st.HEPDropped, "hep_kernel_drops", hepKernel, "new", lost-r.lostSeen)
 		r.lastDropWarn = time.Now()
 		r.lostSeen = lost
 	}
@@ -560,32 +605,129 @@ func emptied(b storage.Batch) storage.Batch {
 // storeLoop writes the batches flush hands over until writes is closed.
 // Later batches carry newer versions of the same records, so they are
 // written in the order they came. A failed write is logged and counted
-// (status store_write_errors); a call's record is written again by its next
+// (status store_write_errors) and, with a store spool, spooled: while the
+// spool holds batches, new ones go behind them, and the spool is replayed
+// oldest first on every new batch and every StoreRetry, so the store sees
+// every batch once and in order. Without a spool a failed batch is lost
+// (store_lost_batches); a call's record is written again by its next
 // change, its messages are not.
 func (r *LiveRunner) storeLoop(ctx context.Context) error {
 	var last error
-	for b := range r.writes {
-		wctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
-		err := r.store.Write(wctx, b)
-		cancel()
-		r.mu.Lock()
-		if err != nil {
-			r.writeErrors++
-		} else {
-			r.lastFlush = time.Now()
-			r.written += len(b.Messages)
+	var retry <-chan time.Time
+	if r.opts.StoreSpool != nil {
+		every := r.opts.StoreRetry
+		if every <= 0 {
+			every = time.Second
 		}
-		r.mu.Unlock()
-		if err != nil {
-			r.logger.Error("store write failed", "err", err, "messages", len(b.Messages), "calls", len(b.Calls))
-		}
-		last = err
+		t := time.NewTicker(every)
+		defer t.Stop()
+		retry = t.C
+	}
+	for {
 		select {
-		case r.spent <- emptied(b):
-		default:
+		case b, ok := <-r.writes:
+			if !ok {
+				// Shutdown: one more go at the spool; what stays is replayed
+				// by the next run.
+				r.replay(ctx)
+				return last // whether the last batch, the one written at shutdown, is stored or spooled
+			}
+			last = r.storeBatch(ctx, b)
+			select {
+			case r.spent <- emptied(b):
+			default:
+			}
+		case <-retry:
+			r.replay(ctx)
 		}
 	}
-	return last // whether the last batch, the one written at shutdown, is stored
+}
+
+// storeBatch writes b, or spools it behind older batches still waiting
+// or when the write fails. It returns an error only when b is lost.
+func (r *LiveRunner) storeBatch(ctx context.Context, b storage.Batch) error {
+	sp := r.opts.StoreSpool
+	if sp != nil && sp.Len() > 0 && !r.replay(ctx) {
+		return r.spoolBatch(b, nil)
+	}
+	err := r.writeBatch(ctx, b)
+	if err == nil {
+		return nil
+	}
+	if sp == nil {
+		r.mu.Lock()
+		r.storeLost++
+		r.mu.Unlock()
+		return err
+	}
+	return r.spoolBatch(b, err)
+}
+
+// writeBatch is one write to the store, counted.
+func (r *LiveRunner) writeBatch(ctx context.Context, b storage.Batch) error {
+	wctx, cancel := context.WithTimeout(ctx, storeWriteTimeout)
+	err := r.store.Write(wctx, b)
+	cancel()
+	r.mu.Lock()
+	if err != nil {
+		r.writeErrors++
+	} else {
+		r.lastFlush = time.Now()
+		r.written += len(b.Messages)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		r.logger.Error("store write failed", "err", err, "messages", len(b.Messages), "calls", len(b.Calls))
+	}
+	return err
+}
+
+// spoolBatch appends b to the store spool; writeErr is why (nil: older
+// batches are waiting in front of it).
+func (r *LiveRunner) spoolBatch(b storage.Batch, writeErr error) error {
+	if err := r.opts.StoreSpool.AppendBatch(b); err != nil {
+		r.mu.Lock()
+		r.storeLost++
+		r.mu.Unlock()
+		r.logger.Error("store spool append failed: batch lost", "err", err, "messages", len(b.Messages), "calls", len(b.Calls))
+		return errors.Join(writeErr, err)
+	}
+	return nil
+}
+
+// replay writes the spooled batches, oldest first, until the spool is
+// empty (true) or the store fails again (false).
+func (r *LiveRunner) replay(ctx context.Context) bool {
+	sp := r.opts.StoreSpool
+	if sp == nil {
+		return true
+	}
+	for sp.Len() > 0 {
+		b, _, ok, err := sp.PeekBatch()
+		if errors.Is(err, spool.ErrClosed) {
+			return false
+		}
+		if err != nil {
+			r.logger.Error("store spool: unreadable batch skipped", "err", err)
+			if serr := sp.Skip(); serr != nil {
+				return false
+			}
+			continue
+		}
+		if !ok {
+			return true
+		}
+		if r.writeBatch(ctx, b) != nil {
+			return false
+		}
+		if err := sp.Ack(); err != nil {
+			// Stored, but the spool could not record it: it would be
+			// written again, which the store's keys make harmless.
+			r.logger.Error("store spool ack failed", "err", err)
+			return false
+		}
+	}
+	return true
 }
 
 // appendLiveBatch appends to b what changed since the previous call; b's

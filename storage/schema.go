@@ -60,6 +60,9 @@ type SchemaConfig struct {
 	// Retention, when positive, adds a TTL on the date column (modern
 	// servers only).
 	Retention time.Duration
+	// TableRetention overrides Retention per table (Table* names); see
+	// RetentionPolicy.TableRetention.
+	TableRetention map[string]time.Duration
 }
 
 // table is one table of the schema. Its insert column list and the DDL come
@@ -382,9 +385,9 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 	}
 	b.WriteString(") ENGINE = ")
 	b.WriteString(engine(cfg, db, name, t))
-	b.WriteString(" PARTITION BY toYYYYMM(date) ORDER BY (" + t.orderBy + ")")
-	if cfg.Retention > 0 && v.modern() {
-		days := int64((cfg.Retention + 24*time.Hour - 1) / (24 * time.Hour))
+	b.WriteString(" PARTITION BY " + partitionKey + " ORDER BY (" + t.orderBy + ")")
+	if keep := cfg.retention(t.name); keep > 0 && v.modern() {
+		days := int64((keep + 24*time.Hour - 1) / (24 * time.Hour))
 		fmt.Fprintf(&b, " TTL date + toIntervalDay(%d)", days)
 	}
 	return b.String()
@@ -425,4 +428,17 @@ func engine(cfg SchemaConfig, db, name string, t table) string {
 		args += ", " + t.version
 	}
 	return "Replicated" + kind + "(" + args + ")"
+}
+
+// Retention (see retention.go): partitions by day, so that the size rule
+// can drop a day at a time and an age limit in days drops whole
+// partitions. Tables created by month before keep their months.
+const partitionKey = "toYYYYMMDD(date)"
+
+// retention is the age limit of table: its TableRetention, else Retention.
+func (cfg SchemaConfig) retention(table string) time.Duration {
+	if d, ok := cfg.TableRetention[table]; ok && d > 0 {
+		return d
+	}
+	return cfg.Retention
 }

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/server"
 )
 
 // serveConfig is everything `sipscope serve` is told, from its JSON config
@@ -33,6 +36,20 @@ type serveConfig struct {
 	Import    []string `json:"import"`
 	NoResume  bool     `json:"no_resume"`
 
+	// The HEP listener's limits and access control.
+	HEPMaxConns          int      `json:"hep_max_conns"`
+	HEPMaxConnsPerSource int      `json:"hep_max_conns_per_source"`
+	HEPIdleTimeout       duration `json:"hep_idle_timeout"`
+	HEPReadTimeout       duration `json:"hep_read_timeout"`
+	HEPReadBuffer        int      `json:"hep_read_buffer"`
+	HEPListenAuthKey     string   `json:"hep_listen_auth_key"`
+	HEPAllow             []string `json:"hep_allow"`
+
+	// Memory bounds of the live pipeline.
+	MaxDialogs       int `json:"max_dialogs"`
+	MaxRegistrations int `json:"max_registrations"`
+	MaxStreams       int `json:"max_streams"`
+
 	SpoolDir      string   `json:"spool_dir"`
 	SpoolSizeMB   float64  `json:"spool_size_mb"`
 	SpoolInterval duration `json:"spool_interval"`
@@ -41,6 +58,84 @@ type serveConfig struct {
 	// hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp,
 	// hep_send_stats: agent mode.
 	hepsend.Config
+
+	// clickhouse, clickhouse_cluster: which store.
+	storeConfig
+}
+
+// storeConfig chooses the store serve and import write to: the embedded
+// chDB in the data directory unless a ClickHouse server URL is given.
+type storeConfig struct {
+	ClickHouse        string `json:"clickhouse"`
+	ClickHouseCluster string `json:"clickhouse_cluster"`
+	// SpoolStoreMB bounds the disk spool (in the data directory) of live
+	// batches the store did not take; 0 turns it off.
+	SpoolStoreMB float64 `json:"spool_store_mb"`
+	// Retention: days each table keeps (0 keeps for ever; registrations
+	// follow calls) and the disk bound of all tables in GB (10^9 bytes).
+	RetentionCallsDays    int     `json:"retention_calls_days"`
+	RetentionMessagesDays int     `json:"retention_messages_days"`
+	RetentionStreamsDays  int     `json:"retention_streams_days"`
+	RetentionMaxGB        float64 `json:"retention_max_gb"`
+}
+
+// retention is the policy the retention keys make.
+func (c storeConfig) retention() storage.RetentionPolicy {
+	day := 24 * time.Hour
+	return storage.RetentionPolicy{
+		Calls: time.Duration(c.RetentionCallsDays) * day, Messages: time.Duration(c.RetentionMessagesDays) * day,
+		Streams: time.Duration(c.RetentionStreamsDays) * day, MaxBytes: int64(c.RetentionMaxGB * 1e9),
+	}
+}
+
+func (c *storeConfig) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ClickHouse, "clickhouse", c.ClickHouse, "store in this ClickHouse server instead of the embedded one, e.g. clickhouse://user:pass@host:9000/sipscope?secure=true")
+	fs.Float64Var(&c.SpoolStoreMB, "spool-store-mb", c.SpoolStoreMB, "disk bound in MB of the spool (in --data) that keeps live batches the store did not take until it does; 0: no spool, a failed write is lost")
+	fs.IntVar(&c.RetentionCallsDays, "retention-calls-days", c.RetentionCallsDays, "drop calls and registrations older than this many days (0: keep)")
+	fs.IntVar(&c.RetentionMessagesDays, "retention-messages-days", c.RetentionMessagesDays, "drop SIP messages older than this many days (0: keep)")
+	fs.IntVar(&c.RetentionStreamsDays, "retention-streams-days", c.RetentionStreamsDays, "drop RTP stream records older than this many days (0: keep)")
+	fs.Float64Var(&c.RetentionMaxGB, "retention-max-gb", c.RetentionMaxGB, "bound of the store's disk use in GB: the oldest days are dropped first (0: none)")
+	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
+}
+
+// server is the ClickHouse server configuration, or false for the
+// embedded store.
+func (c storeConfig) server() (server.Config, bool, error) {
+	if c.ClickHouse == "" {
+		if c.ClickHouseCluster != "" {
+			return server.Config{}, false, errors.New("clickhouse_cluster: needs clickhouse (a server URL)")
+		}
+		return server.Config{}, false, nil
+	}
+	sc, err := server.ParseURL(c.ClickHouse)
+	if err != nil {
+		return sc, false, fmt.Errorf("clickhouse: %w", err)
+	}
+	sc.Cluster = c.ClickHouseCluster
+	sc.Policy = c.retention()
+	if err := sc.Validate(); err != nil {
+		return sc, false, fmt.Errorf("clickhouse_cluster: %w", err)
+	}
+	return sc, true, nil
+}
+
+func (c storeConfig) Validate() error {
+	if c.SpoolStoreMB < 0 || c.SpoolStoreMB > 0 && c.SpoolStoreMB*1e6 < 64<<10 {
+		return fmt.Errorf("spool_store_mb %v: want 0 (off) or at least 0.07", c.SpoolStoreMB)
+	}
+	for _, d := range []struct {
+		key  string
+		days int
+	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}} {
+		if d.days < 0 {
+			return fmt.Errorf("%s %d: want 0 (keep) or more", d.key, d.days)
+		}
+	}
+	if c.RetentionMaxGB < 0 {
+		return fmt.Errorf("retention_max_gb %v: want 0 (no bound) or more", c.RetentionMaxGB)
+	}
+	_, _, err := c.server()
+	return err
 }
 
 func defaultServeConfig() serveConfig {
@@ -52,6 +147,7 @@ func defaultServeConfig() serveConfig {
 		SpoolSizeMB:   100,
 		SpoolInterval: duration(time.Hour),
 		SpoolKeepMB:   10000,
+		storeConfig:   storeConfig{SpoolStoreMB: 1000},
 	}
 }
 
@@ -78,11 +174,25 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		return nil
 	})
 	fs.BoolVar(&c.NoResume, "no-resume", c.NoResume, "start with no call in progress instead of continuing the calls the store holds as open")
+	fs.IntVar(&c.HEPMaxConns, "hep-max-conns", c.HEPMaxConns, "HEP over TCP: connections open at once, from all sources (0: 256)")
+	fs.IntVar(&c.HEPMaxConnsPerSource, "hep-max-conns-per-source", c.HEPMaxConnsPerSource, "HEP over TCP: connections open at once from one address, an IPv6 /64 (0: 8)")
+	fs.Var(&c.HEPIdleTimeout, "hep-idle-timeout", "HEP over TCP: close a connection silent this long (0: 5m)")
+	fs.Var(&c.HEPReadTimeout, "hep-read-timeout", "HEP over TCP: close a connection whose packet takes longer than this to arrive (0: 30s)")
+	fs.IntVar(&c.HEPReadBuffer, "hep-read-buffer", c.HEPReadBuffer, "HEP over UDP: socket receive buffer in bytes, raised past rmem_max as root (0: 8 MiB)")
+	fs.StringVar(&c.HEPListenAuthKey, "hep-listen-auth-key", c.HEPListenAuthKey, "accept only HEP packets carrying this auth key (chunk 14); others are counted and dropped")
+	fs.Func("hep-allow", "accept HEP only from these addresses or CIDRs (comma-separated); others are counted and refused", func(v string) error {
+		c.HEPAllow = splitList(v)
+		return nil
+	})
+	fs.IntVar(&c.MaxDialogs, "max-dialogs", c.MaxDialogs, "Call-IDs held at once (calls, registrations, others); the idle longest is evicted beyond it (0: 262144, about 1.8 KB each)")
+	fs.IntVar(&c.MaxRegistrations, "max-registrations", c.MaxRegistrations, "registrations held at once, within max-dialogs (0: 65536)")
+	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "RTP streams held at once (0: 100000, about 4 KB each)")
 	fs.StringVar(&c.SpoolDir, "spool-dir", c.SpoolDir, "also write every frame captured on --iface to rotating pcap files in this directory")
 	fs.Float64Var(&c.SpoolSizeMB, "spool-size", c.SpoolSizeMB, "start the next spool file at this size, in MB (10^6 bytes); config key spool_size_mb")
 	fs.Var(&c.SpoolInterval, "spool-interval", "also start the next spool file at every multiple of this in UTC (0: by size only)")
 	fs.Float64Var(&c.SpoolKeepMB, "spool-keep-mb", c.SpoolKeepMB, "disk bound of the spool in MB: the oldest files are deleted first")
 	c.Config.AddFlags(fs)
+	c.storeConfig.addFlags(fs)
 	return fs
 }
 
@@ -152,6 +262,9 @@ func (c serveConfig) Validate() error {
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
 	}
+	if err := c.storeConfig.Validate(); err != nil {
+		return err
+	}
 	_, err := c.liveOptions()
 	return err
 }
@@ -161,7 +274,29 @@ func (c serveConfig) Validate() error {
 func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 	o := pipeline.LiveOptions{
 		Ifaces: c.Ifaces, FlushEvery: time.Duration(c.Flush), NoEBPF: c.NoEBPF,
-		SnapLen: c.SnapLen, Promisc: c.Promisc, Fanout: c.Fanout, NoResume: c.NoResume,
+		SnapLen: c.SnapLen, Promisc: c.Promisc, Fanout: c.Fanout, NoResume: c.NoResume, MaxStreams: c.MaxStreams,
+		HEP: capture.HEPConfig{
+			MaxTCPConns: c.HEPMaxConns, MaxTCPConnsPerSource: c.HEPMaxConnsPerSource,
+			IdleTimeout: time.Duration(c.HEPIdleTimeout), ReadTimeout: time.Duration(c.HEPReadTimeout),
+			ReadBuffer: c.HEPReadBuffer, AuthKey: c.HEPListenAuthKey, Allow: c.HEPAllow,
+		},
+		Correlate: correlate.DefaultConfig(),
+	}
+	if c.MaxDialogs != 0 {
+		o.Correlate.MaxDialogs = c.MaxDialogs
+	}
+	if c.MaxRegistrations != 0 {
+		o.Correlate.MaxRegistrations = c.MaxRegistrations
+	}
+	if err := o.Correlate.Validate(); err != nil {
+		return o, fmt.Errorf("max-dialogs, max-registrations: %w", err)
+	}
+	if len(o.HEPUDP)+len(o.HEPTCP) > 0 {
+		hc := o.HEP
+		hc.UDP, hc.TCP = o.HEPUDP, o.HEPTCP
+		if err := hc.Validate(); err != nil {
+			return o, fmt.Errorf("hep-*: %w", err)
+		}
 	}
 	var err error
 	if c.RingMB != 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,13 +17,18 @@ import (
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
+	"github.com/sipscope/sipscope/storage/server"
+	"github.com/sipscope/sipscope/storage/spool"
 	"github.com/sipscope/sipscope/ui"
 )
 
 func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
+	var sc storeConfig
+	sc.addFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -30,7 +36,10 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if len(files) == 0 {
 		return errors.New("need at least one capture file")
 	}
-	store, err := embedded.Open(ctx, *dataDir)
+	if err := sc.Validate(); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, *dataDir, sc, logger)
 	if err != nil {
 		return err
 	}
@@ -67,7 +76,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
-	store, err := embedded.Open(ctx, c.Data)
+	store, err := openStore(ctx, c.Data, c.storeConfig, logger)
 	if err != nil {
 		return err
 	}
@@ -80,9 +89,28 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		logger.Info("imported", "file", f, "calls", n)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if live.Enabled() && c.SpoolStoreMB > 0 {
+		sp, err := spool.Open(spool.Config{Dir: filepath.Join(c.Data, storeSpoolDir), MaxBytes: int64(c.SpoolStoreMB * 1e6),
+			Registerer: reg, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		if n := sp.Len(); n > 0 {
+			logger.Info("store spool: batches left by the last run will be replayed", "batches", n)
+		}
+		live.StoreSpool = sp
+	}
+	var retainer *storage.Retainer
+	if policy := c.retention(); policy.Enabled() {
+		if retainer, err = storage.NewRetainer(store, policy, 0, logger, reg); err != nil {
+			return err
+		}
+		g.Go(func() error { return retainer.Run(gctx) })
+	}
 	if live.Enabled() {
 		runner := pipeline.NewLiveRunner(live, store, logger, reg)
-		apiCfg.Status = func() any { return runner.Status() }
+		apiCfg.Status = func() any { return liveStatus{runner.Status(), retentionStatus(retainer)} }
 		if err := runner.Open(gctx); err != nil {
 			return err
 		}
@@ -95,6 +123,71 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	srv := api.New(apiCfg, store, logger)
 	g.Go(func() error { return srv.Run(gctx) })
-	fmt.Fprintf(stdout, "sipscope serving http://%s/ (data %s)\n", c.Listen, c.Data)
+	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, store)
 	return g.Wait()
 }
+
+// liveStatus is the live runner's status with the store's retention
+// figures (disk use per table) beside its keys.
+type liveStatus struct {
+	pipeline.LiveStatus
+	Retention *storage.RetentionStatus `json:"retention,omitempty"`
+}
+
+func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
+	if r == nil {
+		return nil
+	}
+	st := r.Status()
+	return &st
+}
+
+// storeSpoolDir is the store spool's directory inside the data directory.
+const storeSpoolDir = "sipscope-store-spool"
+
+// appStore is what serve and import need of a store, whichever backend.
+type appStore interface {
+	pipeline.StoreWriter
+	api.Store
+	storage.RetentionEnforcer
+	Close() error
+	String() string // where the data is, without secrets
+}
+
+// openStore opens the ClickHouse server sc names, or else the embedded
+// store in dataDir. sc is assumed valid.
+func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog.Logger) (appStore, error) {
+	cfg, remote, err := sc.server()
+	if err != nil {
+		return nil, err
+	}
+	if !remote {
+		st, err := embedded.Open(ctx, dataDir, embedded.WithRetentionPolicy(sc.retention()))
+		if err != nil {
+			return nil, err
+		}
+		return namedStore{st, "data " + dataDir}, nil
+	}
+	st, err := server.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("store", "clickhouse", cfg.Redacted(), "cluster", cfg.Cluster, "version", st.ServerVersion())
+	return namedStore{st, "clickhouse " + cfg.Redacted()}, nil
+}
+
+type storeBackend interface {
+	pipeline.StoreWriter
+	pipeline.CallResumer
+	api.Store
+	storage.RetentionEnforcer
+	Close() error
+}
+
+// namedStore gives a backend the description serve prints.
+type namedStore struct {
+	storeBackend
+	name string
+}
+
+func (n namedStore) String() string { return n.name }

@@ -40,6 +40,14 @@ type Option func(*options)
 
 type options struct {
 	retention time.Duration
+	policy    storage.RetentionPolicy
+}
+
+// WithRetentionPolicy gives new tables the policy's age limits as a TTL
+// per table (storage.SchemaConfig.TableRetention); EnforceRetention
+// applies the policy to tables old and new.
+func WithRetentionPolicy(p storage.RetentionPolicy) Option {
+	return func(o *options) { o.policy = p }
 }
 
 // WithRetention drops data older than d through a table TTL, as
@@ -118,7 +126,7 @@ func (s *Store) init(ctx context.Context, o options) error {
 	}
 	s.version = version
 	// The engine's database "default" stays untouched; sipscope lives in its own.
-	cfg := storage.SchemaConfig{Database: storage.DefaultDatabase, Retention: o.retention}
+	cfg := storage.SchemaConfig{Database: storage.DefaultDatabase, Retention: o.retention, TableRetention: o.policy.TableRetention()}
 	for _, stmt := range storage.Schema(version, cfg) {
 		if err := e.exec(ctx, stmt); err != nil {
 			return fmt.Errorf("embedded: create schema: %w", err)
@@ -138,6 +146,12 @@ func (s *Store) ServerVersion() string { return s.version }
 // Write stores a batch; see storage.Write.
 func (s *Store) Write(ctx context.Context, b storage.Batch) error {
 	return storage.Write(ctx, engine{s}, storage.DefaultDatabase, b, &s.clock)
+}
+
+// EnforceRetention drops the partitions p no longer keeps; see
+// storage.EnforceRetention.
+func (s *Store) EnforceRetention(ctx context.Context, p storage.RetentionPolicy, now time.Time) (storage.RetentionResult, error) {
+	return storage.EnforceRetention(ctx, engine{s}, engine{s}, storage.DefaultDatabase, "", p, now)
 }
 
 // ListCalls returns one page of calls; see storage.ListCalls.
