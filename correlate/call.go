@@ -410,7 +410,7 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 // fillCall writes the record of d into call, in place: Updates fills the
 // slice it returns without copying each record twice.
 func (c *Correlator) fillCall(call *Call, d *dialog) {
-	*call = d.call
+	d.call.fill(call)
 	call.Messages = d.messages
 	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
 	done := d.finished || c.now >= c.dueAt(d)
@@ -435,23 +435,15 @@ func (c *Correlator) fillCall(call *Call, d *dialog) {
 	} else {
 		call.RingMs = spanMs(d.provTS, d.finalTS)
 	}
-	call.InviteAt, call.AttemptAt, call.RingingAt = timeOf(d.inviteTS), timeOf(d.attemptTS), timeOf(d.provTS)
-	call.FinalAt, call.ByeAt = timeOf(d.finalTS), timeOf(d.byeTS)
+	call.InviteNs, call.AttemptNs, call.RingingNs = d.inviteTS, d.attemptTS, d.provTS
+	call.FinalNs, call.ByeNs = d.finalTS, d.byeTS
 	if c.captureEnded {
-		call.CaptureEndAt = timeOf(c.captureEnd)
+		call.CaptureEndNs = c.captureEnd
 	}
 	call.PDDMs = spanMs(d.attemptTS, d.provTS)
 	call.SetupMs = spanMs(d.inviteTS, d.provTS)
 	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)
 	call.LastUpdate = time.Unix(0, d.updated).UTC()
-}
-
-// timeOf is a capture time as a time.Time, zero when not seen.
-func timeOf(ts int64) time.Time {
-	if ts == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ts).UTC()
 }
 
 // spanMs is b-a in milliseconds rounded to the microsecond, 0 when either

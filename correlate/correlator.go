@@ -96,7 +96,7 @@ type dialog struct {
 	mediaBuf [2]mediaRef
 	reg      *regState // registrations only
 
-	call Call
+	call callState
 }
 
 // regState is a registration dialog's record and what follows it.

@@ -103,7 +103,7 @@ func TestAnUnansweredInviteFloodStaysWithinItsHeapBound(t *testing.T) {
 	const (
 		rate     = 40_000 // INVITEs per second of capture time
 		heapCap  = 600 << 20
-		perDlgKB = 1.8 // the figure the Config comments quote; checked below
+		perDlgKB = 1.2 // the figure the Config comments quote; checked below
 	)
 	cfg := DefaultConfig()
 	cfg.Retain = false

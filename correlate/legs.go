@@ -95,7 +95,7 @@ func (c *Correlator) link(a, b *dialog) bool {
 	return slices.Contains(a.call.LinkedCallIDs, b.callID)
 }
 
-func addLeg(call *Call, id string) bool {
+func addLeg(call *callState, id string) bool {
 	if id == call.CallID || len(call.LinkedCallIDs) >= maxLinkedLegs || slices.Contains(call.LinkedCallIDs, id) {
 		return false
 	}

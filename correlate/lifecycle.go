@@ -188,7 +188,7 @@ func (c *Correlator) Expire(now int64) {
 // than in_progress, and every record is final (Finished), since no more
 // news can come. Offline analysis (analyze, import) calls it after the
 // last frame, with that frame's capture time (Unix ns; 0 when unknown),
-// which calls carry as CaptureEndAt; a live correlator never calls it, and
+// which calls carry as CaptureEndNs; a live correlator never calls it, and
 // its calls stay in progress until a message or a timer ends them. Calls
 // that changed are handed out again by Updates.
 func (c *Correlator) EndOfCapture(lastFrame int64) {

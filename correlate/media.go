@@ -64,15 +64,12 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 			continue
 		}
 		if !desc.Announced && string(m.Type) == "audio" {
-			desc = SDPMedia{Announced: true, Addr: s.RTPAddr(i), Direction: s.MediaDirection(i).String(), T38: desc.T38}
+			desc = SDPMedia{Announced: true, Addr: s.RTPAddr(i), Direction: s.MediaDirection(i), T38: desc.T38}
 			// The caller's offer says what a 488 refused. Only the
 			// caller's are kept, and the same again (re-INVITEs) costs no
 			// copy, so the callee's answer allocates nothing.
-			if old := d.call.CallerMedia.Formats; caller {
-				desc.Formats = old
-				if string(m.Fmt) != old {
-					desc.Formats = string(m.Fmt)
-				}
+			if caller && string(m.Fmt) != d.call.OfferFormats {
+				d.call.OfferFormats = string(m.Fmt)
 			}
 		}
 		if s.OnHold(i) {

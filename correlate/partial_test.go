@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/decode"
+	"github.com/sipscope/sipscope/decode/sdp"
 	"github.com/sipscope/sipscope/decode/sip"
 )
 
@@ -141,15 +142,14 @@ func TestSDPOfEachSideIsKept(t *testing.T) {
 	c := New(DefaultConfig())
 	feed(t, c, "sdp@test", []sipMsg{offer, answer, ack(sec+msec, 1, false), fax})
 	got := only(t, c)
-	if !got.CalleeMedia.Announced || got.CalleeMedia.Addr.String() != "10.0.0.2:50000" || got.CalleeMedia.Direction != "recvonly" ||
-		got.CalleeMedia.Formats != "" {
+	if !got.CalleeMedia.Announced || got.CalleeMedia.Addr.String() != "10.0.0.2:50000" || got.CalleeMedia.Direction != sdp.RecvOnly {
 		t.Errorf("callee media %+v", got.CalleeMedia)
 	}
 	if got.CalleeMedia.Sends() || !got.CalleeMedia.Receives() {
 		t.Errorf("a recvonly answer sends %v receives %v", got.CalleeMedia.Sends(), got.CalleeMedia.Receives())
 	}
 	// The caller's re-INVITE moved to T.38: no RTP audio announced any more.
-	if got.CallerMedia.Announced || !got.CallerMedia.T38 || got.CallerMedia.Formats != "" {
+	if got.CallerMedia.Announced || !got.CallerMedia.T38 || got.OfferFormats != "8 101" {
 		t.Errorf("caller media after the T.38 re-INVITE %+v", got.CallerMedia)
 	}
 }
@@ -183,7 +183,7 @@ func TestBrokenButIdentifiableMessagesKeepTheirCall(t *testing.T) {
 		t.Errorf("malformed %q state %q, want %q answered", got.Malformed, got.State, want)
 	}
 	// The SDP of the broken INVITE still bound the caller's media.
-	if !got.CallerMedia.Announced || got.CallerMedia.Addr.String() != "10.0.0.1:40000" || got.CallerMedia.Formats != "8 101" {
+	if !got.CallerMedia.Announced || got.CallerMedia.Addr.String() != "10.0.0.1:40000" || got.OfferFormats != "8 101" {
 		t.Errorf("caller media %+v", got.CallerMedia)
 	}
 	if c.Stats().Malformed != 1 {

@@ -3,6 +3,8 @@ package correlate
 import (
 	"net/netip"
 	"time"
+
+	"github.com/sipscope/sipscope/decode/sdp"
 )
 
 // Call states: the public four-value contract of analyze --json and the API.
@@ -132,14 +134,17 @@ type Call struct {
 	// moments below they serve diagnosis and are not stored.
 	CallerMedia, CalleeMedia SDPMedia
 
-	// When the moments that decided the call were captured (zero when
-	// not): the first initial INVITE, the INVITE attempt that was not
-	// challenged, the first 18x, the final response to that attempt, the
-	// first BYE. Records read back from storage leave them zero.
-	InviteAt, AttemptAt, RingingAt, FinalAt, ByeAt time.Time
-	// CaptureEndAt is when the capture file ended (EndOfCapture), zero
-	// for live calls.
-	CaptureEndAt time.Time
+	// When the moments that decided the call were captured, in Unix
+	// nanoseconds of the capture clock (0 when not seen): the first
+	// initial INVITE, the INVITE attempt that was not challenged, the
+	// first 18x, the final response to that attempt, the first BYE, and
+	// the end of the capture file (EndOfCapture; 0 for live calls).
+	// Integers rather than time.Time: every dialog and every record in a
+	// batch carries them. Records read back from storage leave them 0.
+	InviteNs, AttemptNs, RingingNs, FinalNs, ByeNs, CaptureEndNs int64
+	// OfferFormats are the payload types of the audio the caller offered
+	// last, as its m= line wrote them ("0 8 101"): what a 488 refused.
+	OfferFormats string
 
 	// Malformed lists what was broken in the call's SIP messages (the
 	// Malformed* reasons, in that order), nil when nothing was.
@@ -155,21 +160,20 @@ type Call struct {
 // SDPMedia is the first RTP audio section of one side's latest session
 // description, and whether any of its sections moved to T.38 fax.
 type SDPMedia struct {
-	Announced bool           // an RTP m= line with a port other than 0
 	Addr      netip.AddrPort // where that side wants RTP
-	Direction string         // "sendrecv", "sendonly", "recvonly" or "inactive"
-	Formats   string         // the caller's m= line payload types as written ("0 8 101"); "" for the callee
+	Direction sdp.Direction  // of that m= line (session level, else sendrecv)
+	Announced bool           // an RTP m= line with a port other than 0
 	T38       bool           // an m=image udptl t38 section with a port
 }
 
 // Sends reports whether this side's description lets it send audio.
 func (m SDPMedia) Sends() bool {
-	return m.Announced && (m.Direction == "sendrecv" || m.Direction == "sendonly") && !m.Addr.Addr().IsUnspecified()
+	return m.Announced && (m.Direction == sdp.SendRecv || m.Direction == sdp.SendOnly) && !m.Addr.Addr().IsUnspecified()
 }
 
 // Receives reports whether this side's description asks for audio.
 func (m SDPMedia) Receives() bool {
-	return m.Announced && (m.Direction == "sendrecv" || m.Direction == "recvonly") && !m.Addr.Addr().IsUnspecified()
+	return m.Announced && (m.Direction == sdp.SendRecv || m.Direction == sdp.RecvOnly) && !m.Addr.Addr().IsUnspecified()
 }
 
 // Registration is a REGISTER exchange grouped by Call-ID. A live correlator

@@ -203,8 +203,8 @@ func analyze(c *correlate.Call, streams []quality.Stream) analysis {
 			f.srcMismatch = true
 			f.src = s.Src.Addr()
 		}
-		if !c.ByeAt.IsZero() {
-			f.afterBye = max(f.afterBye, s.End.Sub(c.ByeAt))
+		if c.ByeNs != 0 {
+			f.afterBye = max(f.afterBye, s.End.Sub(at(c.ByeNs)))
 		}
 	}
 	if c.State != correlate.StateAnswered {
@@ -216,7 +216,8 @@ func analyze(c *correlate.Call, streams []quality.Stream) analysis {
 		return a
 	}
 	if a.streams == 0 {
-		a.noMedia = true
+		// A call that moved to T.38 sends UDPTL, not RTP.
+		a.noMedia = !c.CallerMedia.T38 && !c.CalleeMedia.T38
 		return a
 	}
 	for d := range 2 {
@@ -280,7 +281,7 @@ func (a *analysis) findings() []Finding {
 	case correlate.EndTimeout, correlate.EndNoFinal:
 		add(CodeTimeout, statusWords(code))
 	case correlate.EndCancelled:
-		if !c.RingingAt.IsZero() {
+		if c.RingingNs != 0 {
 			add(CodeCancelledAfterRing, "")
 		} else {
 			add(CodeCancelled, "")
@@ -291,8 +292,8 @@ func (a *analysis) findings() []Finding {
 		switch code {
 		case 488, 606:
 			detail := statusWords(code)
-			if c.CallerMedia.Announced {
-				detail += " to an offer of RTP payload types " + c.CallerMedia.Formats
+			if c.OfferFormats != "" {
+				detail += " to an offer of RTP payload types " + c.OfferFormats
 			}
 			add(CodeCodecMismatch, detail)
 		case 408:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/decode/sdp"
 	"github.com/sipscope/sipscope/quality"
 )
 
@@ -21,9 +22,9 @@ func answeredCall() correlate.Call {
 		SrcIP: netip.MustParseAddr("10.0.0.1"), DstIP: netip.MustParseAddr("10.0.0.2"),
 		State: correlate.StateAnswered, FinalCode: 200, EndReason: correlate.EndCallerBye, ByeBy: correlate.SideCaller,
 		AnswerMs: 2000, DurationMs: 30000,
-		InviteAt: t0, AttemptAt: t0, FinalAt: t0.Add(2 * time.Second), ByeAt: t0.Add(32 * time.Second),
-		CallerMedia: correlate.SDPMedia{Announced: true, Addr: netip.MustParseAddrPort("10.0.0.1:4000"), Direction: "sendrecv"},
-		CalleeMedia: correlate.SDPMedia{Announced: true, Addr: netip.MustParseAddrPort("10.0.0.2:5000"), Direction: "sendrecv"},
+		InviteNs: t0.UnixNano(), AttemptNs: t0.UnixNano(), FinalNs: t0.Add(2 * time.Second).UnixNano(), ByeNs: t0.Add(32 * time.Second).UnixNano(),
+		CallerMedia: correlate.SDPMedia{Announced: true, Addr: netip.MustParseAddrPort("10.0.0.1:4000"), Direction: sdp.SendRecv},
+		CalleeMedia: correlate.SDPMedia{Announced: true, Addr: netip.MustParseAddrPort("10.0.0.2:5000"), Direction: sdp.SendRecv},
 	}
 }
 
@@ -61,7 +62,10 @@ func TestFindingsOfConstructedCalls(t *testing.T) {
 			[]quality.Stream{stream("10.0.0.1:4000", "10.0.0.2:5000", 4.4), stream("10.0.0.2:5000", "10.0.0.1:4000", 4.4)},
 			[]string{"t38_fax", "retransmissions"}, 4.4, ""},
 		{"one held direction (sendonly) carrying no RTP is not one-way audio",
-			func(c *correlate.Call) { c.CallerMedia.Direction = "sendonly"; c.CalleeMedia.Direction = "recvonly" },
+			func(c *correlate.Call) {
+				c.CallerMedia.Direction = sdp.SendOnly
+				c.CalleeMedia.Direction = sdp.RecvOnly
+			},
 			[]quality.Stream{stream("10.0.0.1:4000", "10.0.0.2:5000", 4.4)},
 			[]string{}, 4.4, "Audio flowed from the caller to the callee only; MOS 4.40"},
 		{"a silent direction while the other flowed only 1 s is not one-way audio",
@@ -74,34 +78,46 @@ func TestFindingsOfConstructedCalls(t *testing.T) {
 			[]string{}, 4.4, ""},
 		{"a failed call's early media is early media, not the call's MOS",
 			func(c *correlate.Call) {
-				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 486, correlate.EndBusy, time.Time{}
+				c.State, c.FinalCode, c.EndReason, c.ByeNs = correlate.StateFailed, 486, correlate.EndBusy, 0
 			},
 			[]quality.Stream{stream("10.0.0.2:5000", "10.0.0.1:4000", 3.22)},
 			[]string{"busy", "early_media"}, 0, "bob at 10.0.0.2 answered 486 Busy Here 2.0 s after the INVITE. It carried 1500 RTP packets of early media."},
 		{"a 488 is a codec mismatch",
 			func(c *correlate.Call) {
-				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 488, correlate.EndRejected, time.Time{}
-				c.CallerMedia = correlate.SDPMedia{}
+				c.State, c.FinalCode, c.EndReason, c.ByeNs = correlate.StateFailed, 488, correlate.EndRejected, 0
 			},
 			nil, []string{"codec_mismatch"}, 0, "bob at 10.0.0.2 rejected the call from alice at 10.0.0.1 with 488 Not Acceptable Here 2.0 s after the INVITE. The media offered were not acceptable."},
 		{"a 488 to an offer names the payload types offered",
 			func(c *correlate.Call) {
-				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 488, correlate.EndRejected, time.Time{}
-				c.CallerMedia.Formats, c.CalleeMedia = "18 101", correlate.SDPMedia{}
+				c.State, c.FinalCode, c.EndReason, c.ByeNs = correlate.StateFailed, 488, correlate.EndRejected, 0
+				c.OfferFormats = "18 101"
 			},
 			nil, []string{"codec_mismatch"}, 0, "The media offered (RTP payload types 18 101) were not acceptable."},
 		{"a 404 is rejected with its code",
 			func(c *correlate.Call) {
-				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 404, correlate.EndRejected, time.Time{}
+				c.State, c.FinalCode, c.EndReason, c.ByeNs = correlate.StateFailed, 404, correlate.EndRejected, 0
 			},
 			nil, []string{"rejected:404"}, 0, "with 404 Not Found"},
 		{"a call whose INVITE had a broken Content-Length says so",
 			func(c *correlate.Call) {
-				c.State, c.FinalCode, c.EndReason, c.ByeAt = correlate.StateFailed, 400, correlate.EndRejected, time.Time{}
+				c.State, c.FinalCode, c.EndReason, c.ByeNs = correlate.StateFailed, 400, correlate.EndRejected, 0
 				c.Malformed = []string{correlate.MalformedContentLength}
 			},
 			nil, []string{"rejected:400", "malformed"}, 0,
 			"with 400 Bad Request 2.0 s after the INVITE. Its SIP was malformed: bad content length."},
+		{"a CANCEL before anything rang is cancelled",
+			func(c *correlate.Call) {
+				c.State, c.FinalCode, c.EndReason, c.ByeNs, c.CancelSeen = correlate.StateCancelled, 487, correlate.EndCancelled, 0, true
+			},
+			nil, []string{"cancelled"}, 0, "alice at 10.0.0.1 cancelled the call to bob at 10.0.0.2 before it rang."},
+		{"a 480 that crossed the caller's CANCEL is rejected with the CANCEL noted",
+			func(c *correlate.Call) {
+				c.State, c.FinalCode, c.EndReason, c.ByeNs, c.CancelSeen = correlate.StateFailed, 480, correlate.EndRejected, 0, true
+			},
+			nil, []string{"rejected:480", "cancelled"}, 0, "with 480 Temporarily Unavailable"},
+		{"a T.38 call without RTP switched to fax",
+			func(c *correlate.Call) { c.CallerMedia.T38, c.CalleeMedia.T38 = true, true },
+			nil, []string{"t38_fax"}, 0, "It switched to T.38 fax."},
 		{"streams of other calls do not count",
 			nil,
 			[]quality.Stream{func() quality.Stream {

@@ -71,6 +71,14 @@ func party(user, ip, fallback string) string {
 	return fallback
 }
 
+// at is a capture time in Unix ns as a time, zero for 0 (not seen).
+func at(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
 // after is the time from a to b as "0.9 s", "" when either is unknown.
 func after(a, b time.Time) string {
 	if a.IsZero() || b.IsZero() || b.Before(a) {
@@ -135,7 +143,7 @@ func lowerFirst(s string) string {
 func (a *analysis) outcomeSentence() string {
 	c := a.call
 	code := c.FinalCode
-	when := after(c.AttemptAt, c.FinalAt)
+	when := after(at(c.AttemptNs), at(c.FinalNs))
 	afterInvite := ""
 	if when != "" {
 		afterInvite = " " + when + " after the INVITE"
@@ -148,7 +156,7 @@ func (a *analysis) outcomeSentence() string {
 		s := fmt.Sprintf("%s rejected the call from %s with %s%s%s.", a.callee(), a.caller(), statusWords(code), afterInvite, q)
 		if code == 488 || code == 606 {
 			s += " The media offered"
-			if f := c.CallerMedia.Formats; c.CallerMedia.Announced && f != "" {
+			if f := c.OfferFormats; f != "" {
 				s += " (RTP payload types " + f + ")"
 			}
 			s += " were not acceptable."
@@ -158,7 +166,7 @@ func (a *analysis) outcomeSentence() string {
 		if code == 401 || code == 407 {
 			return fmt.Sprintf("%s challenged %s with %s and no retry with credentials followed.", a.callee(), a.caller(), statusWords(code))
 		}
-		if c.AttemptAt.After(c.InviteAt) && when != "" {
+		if c.AttemptNs > c.InviteNs && when != "" {
 			afterInvite = " " + when + " after the INVITE with credentials"
 		}
 		return fmt.Sprintf("%s refused the credentials %s sent: %s%s.", a.callee(), a.caller(), statusWords(code), afterInvite)
@@ -173,7 +181,7 @@ func (a *analysis) outcomeSentence() string {
 	case correlate.EndNoFinal:
 		return fmt.Sprintf("No final response came from %s to the INVITE of %s; the call timed out.", a.callee(), a.caller())
 	case correlate.EndCancelled:
-		if !c.RingingAt.IsZero() {
+		if c.RingingNs != 0 {
 			ring := ""
 			if c.RingMs > 0 {
 				ring = " for " + msWords(c.RingMs)
@@ -183,15 +191,15 @@ func (a *analysis) outcomeSentence() string {
 		return fmt.Sprintf("%s cancelled the call to %s before it rang.", a.caller(), a.callee())
 	case correlate.EndCaptureEnded:
 		state := "before any final response"
-		if !c.RingingAt.IsZero() {
+		if c.RingingNs != 0 {
 			state = "while it rang, before any final response"
 		}
-		if w := after(c.InviteAt, c.CaptureEndAt); w != "" {
+		if w := after(at(c.InviteNs), at(c.CaptureEndNs)); w != "" {
 			return fmt.Sprintf("The capture ended %s after the INVITE of %s to %s, %s.", w, a.caller(), a.callee(), state)
 		}
 		return fmt.Sprintf("The capture ended during the call of %s to %s, %s.", a.caller(), a.callee(), state)
 	case correlate.EndInProgress:
-		if !c.RingingAt.IsZero() {
+		if c.RingingNs != 0 {
 			return fmt.Sprintf("%s is ringing %s.", a.caller(), a.callee())
 		}
 		return fmt.Sprintf("%s is calling %s.", a.caller(), a.callee())

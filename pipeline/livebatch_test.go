@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/sipscope/sipscope/correlate"
@@ -11,8 +12,8 @@ import (
 // TestLiveBatchesEndWithTheOfflineCallRecords replays testdata/loss.pcap
 // through the live pipeline, taking a batch after every frame (a flush
 // timer faster than the traffic: the BYE's batch holds no stream), and checks that the last record written for each call has
-// the state, end reason and MOS (worst direction) that offline analysis
-// gives — also when the call's last update carries no stream.
+// the state, end reason, MOS, findings and diagnosis that offline
+// analysis gives — also when the call's last update carries no stream.
 func TestLiveBatchesEndWithTheOfflineCallRecords(t *testing.T) {
 	const path = "../testdata/loss.pcap"
 	offline, err := AnalyzeFile(path, QualityOptions{G711PLC: true})
@@ -52,6 +53,10 @@ func TestLiveBatchesEndWithTheOfflineCallRecords(t *testing.T) {
 		}
 		if want.MOS == 0 || math.Abs(got.MOS-want.MOS) > 1e-9 {
 			t.Errorf("call %s: MOS %.4f, offline %.4f", want.CallID, got.MOS, want.MOS)
+		}
+		// diagnose judges the live record on its streams' latest figures.
+		if !slices.Equal(got.Findings, want.Findings) || got.Diagnosis != want.Diagnosis || len(want.Findings) == 0 {
+			t.Errorf("call %s: findings %q %q\noffline %q %q", want.CallID, got.Findings, got.Diagnosis, want.Findings, want.Diagnosis)
 		}
 	}
 }
