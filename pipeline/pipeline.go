@@ -466,6 +466,10 @@ func (p *Pipeline) handleSIP(b []byte) {
 		c.decodeErrors[sipReason(err)]++
 		return
 	}
+	if p.msg.Flags.Has(sip.FlagBadContentLength) {
+		// Kept (its body runs to the end of the datagram) and counted.
+		c.decodeErrors["sip_bad_content_length"]++
+	}
 	p.corr.HandleSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, p.pkt.Transport, &p.msg)
 	if p.obs != nil {
 		p.obs.OnSIP(p.pkt.TS, p.pkt.Src, p.pkt.Dst, &p.msg)

@@ -169,6 +169,13 @@ func WriteSummary(w io.Writer, r *Report) {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", c.Start, c.FromUser, c.ToUser, c.State, c.FinalCode, c.Messages, mos, c.CallID)
 		}
+		tw.Flush()
+		fmt.Fprintf(w, "\nDIAGNOSIS\n")
+		for _, c := range r.Calls {
+			if c.Diagnosis != "" {
+				fmt.Fprintf(w, "%s  %s\n", c.CallID, c.Diagnosis)
+			}
+		}
 	}
 	if len(r.Registrations) > 0 {
 		fmt.Fprintf(tw, "\nREGISTRATIONS (%d)\nSTART\tAOR\tCHALLENGED\tCODE\tMSGS\tCALL-ID\n", len(r.Registrations))

@@ -213,7 +213,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		c.HEPAllow = splitList(v)
 		return nil
 	})
-	fs.IntVar(&c.MaxDialogs, "max-dialogs", c.MaxDialogs, "Call-IDs held at once (calls, registrations, others); the idle longest is evicted beyond it (0: 262144, about 1.8 KB each)")
+	fs.IntVar(&c.MaxDialogs, "max-dialogs", c.MaxDialogs, "Call-IDs held at once (calls, registrations, others); the idle longest is evicted beyond it (0: 262144, about 1.2 KB each)")
 	fs.IntVar(&c.MaxRegistrations, "max-registrations", c.MaxRegistrations, "registrations held at once, within max-dialogs (0: 65536)")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "RTP streams held at once (0: 100000, about 4 KB each)")
 	fs.StringVar(&c.SpoolDir, "spool-dir", c.SpoolDir, "also write every frame captured on --iface to rotating pcap files in this directory")
