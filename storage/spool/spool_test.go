@@ -363,4 +363,3 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		})
 	}
 }
-
