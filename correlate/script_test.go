@@ -142,4 +142,3 @@ func only(t testing.TB, c *Correlator) Call {
 	}
 	return calls[0]
 }
-

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/diagnose"
 	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/storage"
 )
@@ -31,8 +32,14 @@ func AnalyzeFile(path string, opts QualityOptions) (Report, error) {
 	if err := p.RunSource(src); err != nil {
 		return Report{}, fmt.Errorf("%s: %w", path, err)
 	}
+	p.EndOfCapture()
 	return BuildReport(path, p, opts), nil
 }
+
+// EndOfCapture tells the correlator that the file has ended: calls still
+// waiting for a final response end as capture_ended, not in progress.
+// Only offline analysis calls it; live calls stay in progress.
+func (p *Pipeline) EndOfCapture() { p.corr.EndOfCapture(p.counts.lastTS) }
 
 // ImportFile runs the pipeline over one file and writes its records; it
 // returns how many calls it stored.
@@ -63,9 +70,10 @@ func ImportFile(ctx context.Context, store StoreWriter, path string) (int, error
 	if writeErr != nil {
 		return 0, writeErr
 	}
+	p.EndOfCapture()
 	streams := p.FinishStreams(QualityOptions{G711PLC: true})
 	calls := p.corr.Calls()
-	ApplyCallMOS(calls, streams)
+	diagnose.Apply(calls, streams)
 	b := storage.Batch{Calls: calls, Registrations: p.corr.Registrations(), Streams: streams}
 	if err := store.Write(ctx, b); err != nil {
 		return 0, err

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/sipscope/sipscope/bpf"
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/diagnose"
 	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/internal/bytering"
 	"github.com/sipscope/sipscope/quality"
@@ -28,9 +31,12 @@ import (
 
 // LiveOptions says where live traffic comes from.
 type LiveOptions struct {
-	Ifaces     []string      // AF_PACKET interfaces
-	HEPUDP     []string      // HEP listen addresses (UDP)
-	HEPTCP     []string      // HEP listen addresses (TCP)
+	Ifaces []string // AF_PACKET interfaces
+	HEPUDP []string // HEP listen addresses (UDP)
+	HEPTCP []string // HEP listen addresses (TCP)
+	// HEP is the listener's limits and access control (its UDP, TCP,
+	// Registerer and Logger are filled in from the fields above).
+	HEP        capture.HEPConfig
 	FlushEvery time.Duration // how often news reaches the store
 	// QueueBytes and QueueFrames bound the queue between the sources and
 	// the pipeline (defaultQueueBytes, defaultQueueFrames).
@@ -43,6 +49,11 @@ type LiveOptions struct {
 	Promisc                       bool
 	Fanout                        int
 	Spool                         *capture.SpoolConfig // --spool-dir: frames also go to rotating pcap files
+	// NoResume starts with an empty correlator instead of continuing the
+	// calls the store holds as open (Pipeline.Resume).
+	NoResume bool
+	// MaxStreams bounds the RTP streams held (0: DefaultLiveMaxStreams).
+	MaxStreams int
 	// Correlate is the correlator's configuration (correlate.DefaultConfig
 	// when zero); live mode always keeps messages and retains nothing.
 	Correlate correlate.Config
@@ -137,12 +148,15 @@ func (q *frameQueue) push(f *frame.Frame) bool {
 // LiveRunner runs the pipeline over live sources and writes what it learns
 // to the store every flushEvery, and once more, after draining, at shutdown.
 type LiveRunner struct {
-	opts   LiveOptions
-	store  StoreWriter
-	logger *slog.Logger
-	reg    prometheus.Registerer
-	q      *frameQueue
-	p      *Pipeline
+	opts  LiveOptions
+	store StoreWriter
+	// corrCfg is the correlator's configuration (its bounds and timers
+	// also bound what a restart resumes).
+	corrCfg correlate.Config
+	logger  *slog.Logger
+	reg     prometheus.Registerer
+	q       *frameQueue
+	p       *Pipeline
 
 	filter     *bpf.Filter
 	portUsers  map[uint16]int // calls expecting media on each learned port
@@ -204,7 +218,12 @@ func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg
 	cfg.KeepMessages = true
 	cfg.Retain = false
 	cfg.OnMedia = r.mediaPort
+	r.corrCfg = cfg
 	r.p = New(cfg)
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultLiveMaxStreams
+	}
+	r.p.SetMaxStreams(opts.MaxStreams)
 	return r
 }
 
@@ -290,13 +309,39 @@ func (r *LiveRunner) Open(ctx context.Context) error {
 		}
 	}
 	if len(r.opts.HEPUDP)+len(r.opts.HEPTCP) > 0 {
-		h, err := capture.ListenHEP(ctx, capture.HEPConfig{UDP: r.opts.HEPUDP, TCP: r.opts.HEPTCP, Registerer: r.reg, Logger: r.logger})
+		hc := r.opts.HEP
+		hc.UDP, hc.TCP, hc.Registerer, hc.Logger = r.opts.HEPUDP, r.opts.HEPTCP, r.reg, r.logger
+		h, err := capture.ListenHEP(ctx, hc)
 		if err != nil {
 			r.closeAll()
 			return fmt.Errorf("HEP listener: %w", err)
 		}
 		r.hep = h
 		r.sources = append(r.sources, h)
+	}
+	if err := r.resume(ctx); err != nil {
+		r.closeAll()
+		return err
+	}
+	return nil
+}
+
+// resume continues the calls the store says were open when the last run
+// stopped, before any new frame is read (see Pipeline.Resume): those whose
+// latest message is younger than the longest a call may last.
+func (r *LiveRunner) resume(ctx context.Context) error {
+	rs, ok := r.store.(CallResumer)
+	if !ok || r.opts.NoResume {
+		return nil
+	}
+	since := time.Now().Add(-r.corrCfg.MaxCallAge)
+	n, bad, err := r.p.Resume(ctx, rs, since, max(r.corrCfg.MaxDialogs/2, 1))
+	if err != nil {
+		return fmt.Errorf("resume open calls: %w", err)
+	}
+	if n > 0 {
+		r.logger.Info("continued the calls open at the last stop", "messages", n, "unreadable", bad,
+			"dialogs", r.p.corr.Stats().Held)
 	}
 	return nil
 }
@@ -410,8 +455,11 @@ type LiveStatus struct {
 	QueueDrops  uint64   `json:"queue_drops"`
 	HEPReceived uint64   `json:"hep_received"`
 	HEPDropped  uint64   `json:"hep_dropped"`
-	LastFlush   string   `json:"last_flush"`
-	WriteErrors int      `json:"store_write_errors"`
+	// HEP is the listener's own counters: kernel drops of its UDP sockets,
+	// refused connections and packets by reason, the buffer it got.
+	HEP         *capture.HEPStats `json:"hep,omitempty"`
+	LastFlush   string            `json:"last_flush"`
+	WriteErrors int               `json:"store_write_errors"`
 	// StoreLost counts batches that failed to be written and could not be
 	// spooled either (no spool, or the spool refused them).
 	StoreLost int `json:"store_lost_batches"`
@@ -438,7 +486,8 @@ func (r *LiveRunner) Status() LiveStatus {
 	}
 	if r.hep != nil {
 		h := r.hep.Stats()
-		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull
+		st.HEPReceived, st.HEPDropped = h.Received, h.DroppedQueueFull+h.KernelDrops
+		st.HEP = &h
 	}
 	st.QueueDrops = r.q.dropped.Load()
 	if r.spool != nil {
@@ -474,8 +523,12 @@ func (r *LiveRunner) checkDrops() {
 	st := r.Status()
 	lost := st.KernelDrops + st.QueueDrops + st.HEPDropped
 	if lost > r.lostSeen && time.Since(r.lastDropWarn) >= time.Minute {
+		hepKernel := uint64(0)
+		if st.HEP != nil {
+			hepKernel = st.HEP.KernelDrops
+		}
 		r.logger.Warn("packets are being dropped", "kernel_drops", st.KernelDrops, "queue_drops", st.QueueDrops,
-			"hep_dropped", st.HEPDropped, "new", lost-r.lostSeen)
+			"hep_dropped", st.HEPDropped, "hep_kernel_drops", hepKernel, "new", lost-r.lostSeen)
 		r.lastDropWarn = time.Now()
 		r.lostSeen = lost
 	}
@@ -693,10 +746,13 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	}
 	keep := p.order[:0]
 	for _, s := range p.order {
-		idle := now-s.last > int64(streamIdle)
+		if s == nil {
+			continue
+		}
+		idle := now-s.last > int64(streamIdle) || s.gone
 		if s.dirty || final {
 			st := p.streamRecord(s, QualityOptions{G711PLC: true})
-			p.rememberMOS(s.key, &st)
+			p.rememberStream(s.key, &st)
 			b.Streams = append(b.Streams, st)
 			s.dirty = false
 			if p.OnStreamStats != nil {
@@ -707,47 +763,57 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 			p.OnStreamStats(&st, true)
 		}
 		if idle && !final {
-			delete(p.streams, s.key)
-			p.streamsForgotten++
+			if !s.gone {
+				delete(p.streams, s.key)
+				p.streamsForgotten++
+			}
 			continue
 		}
+		s.at = len(keep)
 		keep = append(keep, s)
 	}
 	clear(p.order[len(keep):])
 	p.order = keep
+	p.orderDead = 0
 	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
-		c.MOS = p.worstMOS(c.CallID)
+		// The call MOS, findings and sentence from the latest figures of
+		// the call's streams, as offline analysis decides them.
+		p.diagStreams = p.diagStreams[:0]
+		for _, st := range p.callStreams[c.CallID] {
+			p.diagStreams = append(p.diagStreams, st)
+		}
+		slices.SortFunc(p.diagStreams, func(a, b quality.Stream) int {
+			if n := a.Start.Compare(b.Start); n != 0 {
+				return n
+			}
+			return cmp.Compare(a.SSRC, b.SSRC)
+		})
+		d := diagnose.Diagnose(*c, p.diagStreams)
+		c.MOS, c.Findings, c.Diagnosis = d.MOS, diagnose.Codes(d.Findings), d.Sentence
 		if c.Finished {
-			delete(p.streamMOS, c.CallID)
+			delete(p.callStreams, c.CallID)
 		}
 	}
+	clear(p.diagStreams)
 }
 
-// rememberMOS keeps each bound stream's latest MOS, so that a call record
-// written when only its signalling changed (a BYE after the media stopped)
-// still carries the MOS of its worst direction rather than none.
-func (p *Pipeline) rememberMOS(key streamKey, st *quality.Stream) {
-	if st.CallID == "" || st.MOS <= 0 {
+// rememberStream keeps each bound stream's latest figures (without its
+// timeline, DTMF and RTCP lists), so that a call record written when only
+// its signalling changed (a BYE after the media stopped) is still judged
+// on its media: MOS of its worst direction, one-way audio, loss.
+func (p *Pipeline) rememberStream(key streamKey, st *quality.Stream) {
+	if st.CallID == "" {
 		return
 	}
-	m := p.streamMOS[st.CallID]
+	m := p.callStreams[st.CallID]
 	if m == nil {
-		m = make(map[streamKey]float64, 2)
-		p.streamMOS[st.CallID] = m
+		m = make(map[streamKey]quality.Stream, 2)
+		p.callStreams[st.CallID] = m
 	}
-	m[key] = st.MOS
-}
-
-// worstMOS is the lowest latest MOS of the call's streams, 0 without RTP.
-func (p *Pipeline) worstMOS(callID string) float64 {
-	worst := 0.0
-	for _, mos := range p.streamMOS[callID] {
-		if worst == 0 || mos < worst {
-			worst = mos
-		}
-	}
-	return worst
+	sum := *st
+	sum.MOSTimeline, sum.DTMF = nil, nil
+	m[key] = sum
 }
 
 // streamIdle is how long a stream may see no packet before live mode

@@ -30,12 +30,14 @@ type Pipeline struct {
 	streams map[streamKey]*rtpStream
 	order   []*rtpStream
 	tcp     *stream.Reassembler
-	// streamMOS (live mode) is the latest MOS of each bound stream by call.
-	streamMOS map[string]map[streamKey]float64
-	rtcp      *quality.RTCPTracker
-	emitTCP   func(stream.Message) // p.onTCPMessage, bound once
-	base      int64
-	started   bool
+	// callStreams (live mode) is the latest figures of each bound stream
+	// by call; diagStreams is scratch for diagnosing one call.
+	callStreams map[string]map[streamKey]quality.Stream
+	diagStreams []quality.Stream
+	rtcp        *quality.RTCPTracker
+	emitTCP     func(stream.Message) // p.onTCPMessage, bound once
+	base        int64
+	started     bool
 	// lastPktTS is the latest packet time seen (HEP carries the agent's
 	// capture time, which may differ from when the frame arrived here).
 	lastPktTS int64
@@ -52,6 +54,38 @@ type Pipeline struct {
 	counts        counters
 	// streamsForgotten counts streams live mode dropped after streamIdle.
 	streamsForgotten int
+	// maxStreams bounds the streams held (SetMaxStreams); streamsEvicted
+	// counts those evicted to stay within it, streamsDropped the part of
+	// them dropped unwritten, and orderDead the empty slots they left in order.
+	maxStreams                     int
+	streamsEvicted, streamsDropped int
+	orderDead                      int
+}
+
+// DefaultMaxStreams bounds the RTP streams an analysis holds at once: a
+// held stream costs about 4 KB (TestLivePipelineHoldsAFloodOfSSRCsWithinItsStreamBound
+// measures it), so 2 GB at the bound. Live mode holds fewer
+// (DefaultLiveMaxStreams, 400 MB): its streams leave memory when idle.
+const (
+	DefaultMaxStreams     = 500_000
+	DefaultLiveMaxStreams = 100_000
+)
+
+// worthKeeping is the packet count from which an evicted stream that no
+// SDP explains is still written: below it, it is most likely one of a
+// flood of spoofed SSRCs.
+const worthKeeping = 50
+
+// SetMaxStreams bounds the RTP streams held at once (0: DefaultMaxStreams).
+// A new stream beyond it evicts the one idle longest of a sample: a stream
+// of a call, or one with enough packets, is written a last time (live) or
+// kept for the report (offline); one that is neither is dropped and
+// counted.
+func (p *Pipeline) SetMaxStreams(n int) {
+	if n <= 0 {
+		n = DefaultMaxStreams
+	}
+	p.maxStreams = n
 }
 
 type streamKey struct {
@@ -68,6 +102,10 @@ type rtpStream struct {
 	q      quality.StreamQuality // tshark statistics, loss pattern, jitter buffer, timeline
 	dtmf   quality.DTMFTracker
 	dirty  bool // saw packets since live mode last wrote it
+	// gone: evicted to stay within the stream bound, it is written a last
+	// time and dropped (one dropped unwritten leaves order at once).
+	gone bool
+	at   int // index in Pipeline.order
 }
 
 // counters are plain integers on the hot path; maps are filled from them
@@ -76,7 +114,7 @@ type counters struct {
 	packets           int
 	bytes             int64
 	sipMessages       int
-	requests          map[string]int
+	requests          [sip.NumMethods]int // by method; tokens no RFC defines under MethodOther
 	responses         [700]int
 	decodeErrors      map[string]int
 	ignored           map[string]int
@@ -98,20 +136,20 @@ func New(cfg correlate.Config) *Pipeline {
 		panic(err) // the zero config is valid; only a negative MaxSSRCs fails
 	}
 	p := &Pipeline{
-		dec:       dec,
-		defrag:    defrag,
-		corr:      correlate.New(cfg),
-		streams:   make(map[streamKey]*rtpStream),
-		streamMOS: make(map[string]map[streamKey]float64),
-		tcp:       stream.New(stream.Config{}),
-		rtcp:      rtcp,
+		dec:         dec,
+		defrag:      defrag,
+		corr:        correlate.New(cfg),
+		streams:     make(map[streamKey]*rtpStream),
+		callStreams: make(map[string]map[streamKey]quality.Stream),
+		tcp:         stream.New(stream.Config{}),
+		rtcp:        rtcp,
 		counts: counters{
-			requests:     make(map[string]int),
 			decodeErrors: make(map[string]int),
 			ignored:      make(map[string]int),
 		},
 	}
 	p.emitTCP = p.onTCPMessage
+	p.SetMaxStreams(0)
 	return p
 }
 
@@ -281,10 +319,14 @@ func (p *Pipeline) handleRTP() {
 	key := streamKey{src: p.pkt.Src, dst: p.pkt.Dst, ssrc: h.SSRC}
 	s := p.streams[key]
 	if s == nil {
+		if len(p.streams) >= p.maxStreams {
+			p.evictStream()
+		}
 		s = &rtpStream{key: key, pt: h.PayloadType, first: p.pkt.TS}
 		// SDP-announced endpoints, or a NATed source sending to one of them.
 		s.callID = p.corr.BindMedia(key.src, key.dst).CallID
 		p.streams[key] = s
+		s.at = len(p.order)
 		p.order = append(p.order, s)
 	}
 	s.last = p.pkt.TS
@@ -296,6 +338,53 @@ func (p *Pipeline) handleRTP() {
 			p.counts.decodeErrors["rtp_event_malformed"]++
 		}
 	}
+}
+
+// evictSample is how many streams eviction compares; sampling keeps it
+// O(1) where an exact LRU would cost list updates on every packet.
+const evictSample = 8
+
+// evictStream removes the longest idle of a few streams from the table.
+func (p *Pipeline) evictStream() {
+	var victim *rtpStream
+	n := 0
+	for _, s := range p.streams { // Go starts a map range at a random place
+		if victim == nil || s.last < victim.last {
+			victim = s
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	if victim == nil {
+		return
+	}
+	delete(p.streams, victim.key)
+	victim.gone = true
+	p.streamsEvicted++
+	if victim.callID != "" || victim.q.Stats().Packets() >= worthKeeping {
+		return
+	}
+	p.streamsDropped++
+	// Its memory goes now; its slot in order at the next compaction.
+	p.order[victim.at] = nil
+	if p.orderDead++; p.orderDead > len(p.order)/2 {
+		p.compactOrder()
+	}
+}
+
+// compactOrder drops the empty slots dropped streams left in order.
+func (p *Pipeline) compactOrder() {
+	keep := p.order[:0]
+	for _, s := range p.order {
+		if s != nil {
+			s.at = len(keep)
+			keep = append(keep, s)
+		}
+	}
+	clear(p.order[len(keep):])
+	p.order = keep
+	p.orderDead = 0
 }
 
 // handleTCP feeds the segment to the stream reassembler, which hands back
@@ -352,7 +441,7 @@ func (p *Pipeline) handleSIP(b []byte) {
 	}
 	c.sipMessages++
 	if p.msg.IsRequest {
-		c.requests[string(p.msg.Method)]++
+		c.requests[sip.ParseMethod(p.msg.Method)]++
 	} else if p.msg.StatusCode > 0 && p.msg.StatusCode < len(c.responses) {
 		c.responses[p.msg.StatusCode]++
 	}
@@ -413,6 +502,9 @@ func sipReason(err error) string {
 func (p *Pipeline) FinishStreams(opts QualityOptions) []quality.Stream {
 	out := make([]quality.Stream, 0, len(p.order))
 	for _, s := range p.order {
+		if s == nil {
+			continue
+		}
 		st := p.streamRecord(s, opts)
 		if st.CallID == "" && !plausibleHeuristicStream(&st) {
 			p.counts.ignored["rtp_heuristic_rejected"] += st.Packets

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/api"
-	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/decode/sip"
 	"github.com/sipscope/sipscope/decode/stream"
-	"github.com/sipscope/sipscope/quality"
+	"github.com/sipscope/sipscope/diagnose"
 )
 
 // Report is the analyze --json document. Its field names are a public
@@ -88,7 +88,7 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 	c := &p.counts
 	streams := p.FinishStreams(opts)
 	calls := p.corr.Calls()
-	ApplyCallMOS(calls, streams)
+	diagnose.Apply(calls, streams) // call MOS, findings and the sentence
 	r := Report{
 		File:         file,
 		Packets:      c.packets,
@@ -102,7 +102,7 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 		SIP: SIPSummary{
 			Messages:           c.sipMessages,
 			CallIDs:            p.corr.Stats().CallIDs,
-			Requests:           c.requests,
+			Requests:           map[string]int{},
 			Responses:          map[string]int{},
 			TCPRetransmissions: int(p.tcp.Stats().Retransmissions),
 		},
@@ -113,6 +113,11 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 	if c.packets > 0 {
 		r.Start = api.FormatTime(time.Unix(0, c.firstTS))
 		r.End = api.FormatTime(time.Unix(0, c.lastTS))
+	}
+	for m, n := range c.requests {
+		if n > 0 {
+			r.SIP.Requests[sip.Method(m).String()] = n
+		}
 	}
 	for code, n := range c.responses {
 		if n > 0 {
@@ -138,23 +143,6 @@ func BuildReport(file string, p *Pipeline, opts QualityOptions) Report {
 		r.RTPStreams = append(r.RTPStreams, api.NewStreamView(st))
 	}
 	return r
-}
-
-// applyCallMOS gives each call the MOS of its worst bound direction.
-func ApplyCallMOS(calls []correlate.Call, streams []quality.Stream) {
-	idx := make(map[string]int, len(calls))
-	for i := range calls {
-		idx[calls[i].CallID] = i
-	}
-	for i := range streams {
-		j, ok := idx[streams[i].CallID]
-		if !ok || streams[i].CallID == "" {
-			continue
-		}
-		if calls[j].MOS == 0 || streams[i].MOS < calls[j].MOS {
-			calls[j].MOS = streams[i].MOS
-		}
-	}
 }
 
 // writeSummary prints the human table: totals, calls, registrations, streams.

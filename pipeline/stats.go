@@ -25,15 +25,17 @@ type Stats struct {
 	DecodeErrors      map[string]int `json:"decode_errors"`
 	Ignored           map[string]int `json:"ignored"`
 
-	TCP    stream.Stats      `json:"tcp"`
+	TCP    stream.Stats       `json:"tcp"`
 	Defrag decode.DefragStats `json:"defrag"`
-	RTCP   quality.RTCPStats `json:"rtcp"`
+	RTCP   quality.RTCPStats  `json:"rtcp"`
 	// Correlate's Other (transactions per method of Call-IDs that are
 	// neither calls nor registrations) is left out: it is the report's.
 	Correlate correlate.Stats `json:"correlate"`
 
 	RTPStreamsActive    int `json:"rtp_streams_active"`
 	RTPStreamsForgotten int `json:"rtp_streams_forgotten"` // idle streams written a last time and dropped (live mode)
+	RTPStreamsEvicted   int `json:"rtp_streams_evicted"`   // streams evicted to stay within the stream bound
+	RTPStreamsDropped   int `json:"rtp_streams_dropped"`   // of those, dropped unwritten (no call, few packets)
 }
 
 // Stats copies the counters of every stage. It runs on the pipeline's
@@ -49,5 +51,6 @@ func (p *Pipeline) Stats() Stats {
 		DecodeErrors:  maps.Clone(c.decodeErrors), Ignored: maps.Clone(c.ignored),
 		TCP: p.tcp.Stats(), Defrag: p.defrag.Stats(), RTCP: p.rtcp.Stats(), Correlate: cs,
 		RTPStreamsActive: len(p.streams), RTPStreamsForgotten: p.streamsForgotten,
+		RTPStreamsEvicted: p.streamsEvicted, RTPStreamsDropped: p.streamsDropped,
 	}
 }

@@ -33,10 +33,14 @@ const (
 	// revisionInfoDTMF added the digits calls sent in SIP INFO and the
 	// capture node of each SIP message.
 	revisionInfoDTMF = 4
+	// revisionDiagnosis added what diagnose says about a call (findings,
+	// diagnosis), whether its INVITE was captured, whether the caller
+	// cancelled and the post-dial delay from the first INVITE.
+	revisionDiagnosis = 5
 
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionInfoDTMF
+	SchemaRevision = revisionDiagnosis
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -118,6 +122,13 @@ func callsTable() table {
 			{Name: "last_update_us", Type: TypeUInt64, Since: revisionCallDetail},
 			{Name: "finished", Type: TypeUInt8, Since: revisionCallDetail},
 			{Name: "info_dtmf", Type: TypeString, Since: revisionInfoDTMF},
+			{Name: "setup_ms", Type: TypeFloat64, Since: revisionDiagnosis},
+			{Name: "partial", Type: TypeUInt8, Since: revisionDiagnosis},
+			{Name: "cancel_seen", Type: TypeUInt8, Since: revisionDiagnosis},
+			// Finding codes as an array: has(findings, 'no_media') in SQL.
+			{Name: "findings", Type: TypeArrayString, Since: revisionDiagnosis},
+			{Name: "diagnosis", Type: TypeString, Since: revisionDiagnosis},
+			{Name: "malformed", Type: TypeArrayString, Since: revisionDiagnosis},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage"
@@ -33,6 +34,21 @@ type serveConfig struct {
 	Promisc   bool     `json:"promisc"`
 	Fanout    int      `json:"fanout"`
 	Import    []string `json:"import"`
+	NoResume  bool     `json:"no_resume"`
+
+	// The HEP listener's limits and access control.
+	HEPMaxConns          int      `json:"hep_max_conns"`
+	HEPMaxConnsPerSource int      `json:"hep_max_conns_per_source"`
+	HEPIdleTimeout       duration `json:"hep_idle_timeout"`
+	HEPReadTimeout       duration `json:"hep_read_timeout"`
+	HEPReadBuffer        int      `json:"hep_read_buffer"`
+	HEPListenAuthKey     string   `json:"hep_listen_auth_key"`
+	HEPAllow             []string `json:"hep_allow"`
+
+	// Memory bounds of the live pipeline.
+	MaxDialogs       int `json:"max_dialogs"`
+	MaxRegistrations int `json:"max_registrations"`
+	MaxStreams       int `json:"max_streams"`
 
 	SpoolDir      string   `json:"spool_dir"`
 	SpoolSizeMB   float64  `json:"spool_size_mb"`
@@ -157,6 +173,20 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 		c.Import = append(c.Import, v)
 		return nil
 	})
+	fs.BoolVar(&c.NoResume, "no-resume", c.NoResume, "start with no call in progress instead of continuing the calls the store holds as open")
+	fs.IntVar(&c.HEPMaxConns, "hep-max-conns", c.HEPMaxConns, "HEP over TCP: connections open at once, from all sources (0: 256)")
+	fs.IntVar(&c.HEPMaxConnsPerSource, "hep-max-conns-per-source", c.HEPMaxConnsPerSource, "HEP over TCP: connections open at once from one address, an IPv6 /64 (0: 8)")
+	fs.Var(&c.HEPIdleTimeout, "hep-idle-timeout", "HEP over TCP: close a connection silent this long (0: 5m)")
+	fs.Var(&c.HEPReadTimeout, "hep-read-timeout", "HEP over TCP: close a connection whose packet takes longer than this to arrive (0: 30s)")
+	fs.IntVar(&c.HEPReadBuffer, "hep-read-buffer", c.HEPReadBuffer, "HEP over UDP: socket receive buffer in bytes, raised past rmem_max as root (0: 8 MiB)")
+	fs.StringVar(&c.HEPListenAuthKey, "hep-listen-auth-key", c.HEPListenAuthKey, "accept only HEP packets carrying this auth key (chunk 14); others are counted and dropped")
+	fs.Func("hep-allow", "accept HEP only from these addresses or CIDRs (comma-separated); others are counted and refused", func(v string) error {
+		c.HEPAllow = splitList(v)
+		return nil
+	})
+	fs.IntVar(&c.MaxDialogs, "max-dialogs", c.MaxDialogs, "Call-IDs held at once (calls, registrations, others); the idle longest is evicted beyond it (0: 262144, about 1.8 KB each)")
+	fs.IntVar(&c.MaxRegistrations, "max-registrations", c.MaxRegistrations, "registrations held at once, within max-dialogs (0: 65536)")
+	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "RTP streams held at once (0: 100000, about 4 KB each)")
 	fs.StringVar(&c.SpoolDir, "spool-dir", c.SpoolDir, "also write every frame captured on --iface to rotating pcap files in this directory")
 	fs.Float64Var(&c.SpoolSizeMB, "spool-size", c.SpoolSizeMB, "start the next spool file at this size, in MB (10^6 bytes); config key spool_size_mb")
 	fs.Var(&c.SpoolInterval, "spool-interval", "also start the next spool file at every multiple of this in UTC (0: by size only)")
@@ -244,7 +274,29 @@ func (c serveConfig) Validate() error {
 func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 	o := pipeline.LiveOptions{
 		Ifaces: c.Ifaces, FlushEvery: time.Duration(c.Flush), NoEBPF: c.NoEBPF,
-		SnapLen: c.SnapLen, Promisc: c.Promisc, Fanout: c.Fanout,
+		SnapLen: c.SnapLen, Promisc: c.Promisc, Fanout: c.Fanout, NoResume: c.NoResume, MaxStreams: c.MaxStreams,
+		HEP: capture.HEPConfig{
+			MaxTCPConns: c.HEPMaxConns, MaxTCPConnsPerSource: c.HEPMaxConnsPerSource,
+			IdleTimeout: time.Duration(c.HEPIdleTimeout), ReadTimeout: time.Duration(c.HEPReadTimeout),
+			ReadBuffer: c.HEPReadBuffer, AuthKey: c.HEPListenAuthKey, Allow: c.HEPAllow,
+		},
+		Correlate: correlate.DefaultConfig(),
+	}
+	if c.MaxDialogs != 0 {
+		o.Correlate.MaxDialogs = c.MaxDialogs
+	}
+	if c.MaxRegistrations != 0 {
+		o.Correlate.MaxRegistrations = c.MaxRegistrations
+	}
+	if err := o.Correlate.Validate(); err != nil {
+		return o, fmt.Errorf("max-dialogs, max-registrations: %w", err)
+	}
+	if len(o.HEPUDP)+len(o.HEPTCP) > 0 {
+		hc := o.HEP
+		hc.UDP, hc.TCP = o.HEPUDP, o.HEPTCP
+		if err := hc.Validate(); err != nil {
+			return o, fmt.Errorf("hep-*: %w", err)
+		}
 	}
 	var err error
 	if c.RingMB != 0 {

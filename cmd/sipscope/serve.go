@@ -178,6 +178,7 @@ func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog
 
 type storeBackend interface {
 	pipeline.StoreWriter
+	pipeline.CallResumer
 	api.Store
 	storage.RetentionEnforcer
 	Close() error

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -37,17 +36,7 @@ func TestServeShowsEveryStageCounterInMetricsAndStatus(t *testing.T) {
 	hepAddr := freeUDPAddr(t)
 	base, stop := startServe(t, "--data", t.TempDir(), "--hep-listen", "udp://"+hepAddr, "--flush", "100ms")
 	defer stop()
-	conn, err := net.Dial("udp", hepAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, b := range pkts {
-		if _, err := conn.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Microsecond) // a loopback socket buffer is small
-	}
+	sendHEP(t, hepAddr, pkts)
 	wantSIP := len(pkts) - 1 // all but the garbage have a SIP start line
 	var st struct {
 		Live pipeline.LiveStatus `json:"live"`

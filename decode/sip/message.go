@@ -314,7 +314,10 @@ func (m *Message) interpret(id headerID, v []byte) error {
 	case hContentLength:
 		n, ok := parseUint(v, MaxBodyBytes)
 		if !ok {
-			return fmt.Errorf("%w: %q", ErrBadContentLength, v[:min(len(v), 24)])
+			// A broken Content-Length is often why a call failed: keep
+			// the message, flagged, with the rest of the datagram as body.
+			m.Flags |= FlagBadContentLength
+			return nil
 		}
 		m.ContentLength = int(n)
 	case hContentType:

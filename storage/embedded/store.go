@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded/libchdb"
 )
@@ -162,6 +163,18 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
 	return storage.GetCall(ctx, engine{s}, storage.DefaultDatabase, callID)
+}
+
+// KPIs computes call and registration KPIs per time bucket; see
+// storage.KPIs.
+func (s *Store) KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error) {
+	return storage.KPIs(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// OpenCallMessages reads the messages of the calls not finished when last
+// written; see storage.OpenCallMessages.
+func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error {
+	return storage.OpenCallMessages(ctx, engine{s}, storage.DefaultDatabase, since, limit, fn)
 }
 
 // Close ends the chDB session; data is on disk. A later Open (of this or

@@ -300,3 +300,12 @@ func TestOpenWithoutTheLibraryFailsWithAnError(t *testing.T) {
 		t.Errorf("child output:\n%s", out)
 	}
 }
+
+func TestKPIsOfAGeneratedCaptureEqualItsTruth(t *testing.T) {
+	s, err := Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.KPIs(t, s)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 )
 
@@ -135,6 +136,18 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
 	return storage.GetCall(ctx, querier{s}, s.db, callID)
+}
+
+// KPIs computes call and registration KPIs per time bucket; see
+// storage.KPIs.
+func (s *Store) KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error) {
+	return storage.KPIs(ctx, querier{s}, s.db, f)
+}
+
+// OpenCallMessages reads the messages of the calls not finished when last
+// written; see storage.OpenCallMessages.
+func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error {
+	return storage.OpenCallMessages(ctx, querier{s}, s.db, since, limit, fn)
 }
 
 // Close closes the connections. It is idempotent.
