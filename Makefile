@@ -9,7 +9,7 @@ CHDB_LIB ?= /usr/local/lib/libchdb.so
 DATA ?= ./sipscope-data
 LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 20s
-APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2
+APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2 zookeeper
 export CHDB_LIB_PATH ?= $(CHDB_LIB)
 
 .PHONY: all build run test lint unit conformance integration fuzz bench bench-capture deps libchdb apt clean

@@ -24,7 +24,7 @@ type RetentionPolicy struct {
 	Calls         time.Duration // calls and registrations
 	Messages      time.Duration // SIP messages
 	Streams       time.Duration // RTP streams
-	MaxBytes      int64         // all four tables together, on the disk of the server queried
+	MaxBytes      int64         // all four tables together (in a cluster: on all its servers)
 	Registrations time.Duration // default: Calls
 }
 
@@ -98,8 +98,11 @@ func retentionTables(cluster string) map[string]string {
 	return out
 }
 
-// TablePartitions lists the partitions of the sipscope data tables in db
-// (in a cluster, of the _local tables on the server queried), oldest first.
+// TablePartitions lists the partitions of the sipscope data tables in db,
+// oldest first. In a cluster they are the _local tables' partitions on
+// every server of the cluster (cluster table function), summed: a shard
+// may hold a day another lacks, and the sizes are the cluster's, replicas
+// included.
 func TablePartitions(ctx context.Context, q Querier, db, cluster string) ([]Partition, error) {
 	names := retentionTables(cluster)
 	quoted := make([]string, 0, len(names))
@@ -111,7 +114,7 @@ func TablePartitions(ctx context.Context, q Querier, db, cluster string) ([]Part
 	var bytes, rows uint64
 	var out []Partition
 	err := q.Query(ctx, "SELECT table, partition, toString(min(min_date)), toString(max(max_date)), sum(bytes_on_disk), sum(rows)"+
-		" FROM system.parts WHERE active AND database = "+QuoteString(db)+" AND table IN ("+strings.Join(quoted, ", ")+")"+
+		" FROM "+partsSource(cluster)+" WHERE active AND database = "+QuoteString(db)+" AND table IN ("+strings.Join(quoted, ", ")+")"+
 		" GROUP BY table, partition",
 		[]any{&p.Table, &p.Partition, &p.MinDate, &p.MaxDate, &bytes, &rows}, func() error {
 			p.Bytes, p.Rows = int64(bytes), int64(rows)
@@ -127,13 +130,21 @@ func TablePartitions(ctx context.Context, q Querier, db, cluster string) ([]Part
 	return out, nil
 }
 
+func partsSource(cluster string) string {
+	if cluster == "" {
+		return "system.parts"
+	}
+	return "cluster(" + QuoteString(cluster) + ", system, parts)"
+}
+
 // EnforceRetention drops the partitions the policy no longer keeps: first
 // every partition whose newest row is older than its table's age limit,
 // then, while the tables together use more than MaxBytes, the partitions
 // of the oldest day left, all tables at once (a call without its messages
 // is of no use), but never a partition holding today (UTC) or later. now
 // is the clock the ages are measured on. In a cluster the drops are ON
-// CLUSTER on the _local tables; the sizes are those of the server queried.
+// CLUSTER on the _local tables and MaxBytes bounds the whole cluster's
+// disk use, replicas included (see TablePartitions).
 func EnforceRetention(ctx context.Context, q Querier, ex Execer, db, cluster string, p RetentionPolicy, now time.Time) (RetentionResult, error) {
 	res := RetentionResult{TableBytes: map[string]int64{}}
 	parts, err := TablePartitions(ctx, q, db, cluster)

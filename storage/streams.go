@@ -76,6 +76,7 @@ func appendDTMF(row []any, events []quality.DTMFEvent) []any {
 
 // streamScan holds one rtp_streams row as read.
 type streamScan struct {
+	version                               uint64 // read only for FINAL over Distributed (see callSelect)
 	ssrc                                  uint32
 	srcIP                                 string
 	srcPort                               uint16
@@ -131,7 +132,7 @@ func (s *streamScan) columns() (string, []any) {
 		{"packets", &s.packets}, {"expected", &s.expected}, {"lost", &s.lost}, {"seq_errors", &s.seqErrors},
 		{"min_delta_ms", &s.minDelta}, {"mean_delta_ms", &s.meanDelta}, {"max_delta_ms", &s.maxDelta},
 		{"min_jitter_ms", &s.minJitter}, {"mean_jitter_ms", &s.meanJitter}, {"max_jitter_ms", &s.maxJitter},
-		{"mos", &s.mos}, {"call_id", &s.callID},
+		{"mos", &s.mos}, {"call_id", &s.callID}, {"version", &s.version},
 		{"late", &s.late}, {"effective_lost", &s.effectiveLost}, {"jitter_buffer", &s.jitterBuffer},
 		{"jitter_buffer_ms", &s.jitterBufferMs}, {"burst_r", &s.burstR}, {"rtt_ms", &s.rtt}, {"r_factor", &s.r},
 		{"rtcp_reports", &s.rtcpReports}, {"rtcp_cname", &s.rtcpCNAME}, {"rtcp_bye", &s.rtcpBye},

@@ -77,8 +77,8 @@ func TestTheStreamSelectReadsEveryColumnItWrites(t *testing.T) {
 	var want []string
 	for _, c := range streamsTable().columns {
 		switch c.Name {
-		case "date", "start_time", "version": // derived or bookkeeping
-		default:
+		case "date", "start_time": // derived
+		default: // version too: FINAL over Distributed on 18.16 needs it selected
 			want = append(want, c.Name)
 		}
 	}

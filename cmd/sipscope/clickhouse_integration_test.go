@@ -5,9 +5,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -71,4 +73,88 @@ func countRows(ctx context.Context, addr, query string, n *uint64) error {
 	}
 	defer conn.Close()
 	return conn.QueryRow(ctx, query).Scan(n)
+}
+
+// TestServeWithClickHouseRidesOutAServerOutage feeds serve --clickhouse
+// over HEP while the ClickHouse server is stopped part-way: the batches it
+// refuses go to the store spool (status shows them waiting), and once the
+// server is back they are replayed, so every SIP message is in the server
+// exactly once (counted without FINAL, which would hide a duplicate) and
+// every call is whole.
+func TestServeWithClickHouseRidesOutAServerOutage(t *testing.T) {
+	const capture = "../../testdata/calls.pcap"
+	pkts, _ := hepMessages(t, capture)
+	srv := servertest.Start(t, servertest.Options{})
+	hepAddr := freeUDPAddr(t)
+	base, stop := startServe(t, "--data", t.TempDir(), "--clickhouse", "clickhouse://default@"+srv.Addr()+"/outage",
+		"--hep-listen", "udp://"+hepAddr, "--flush", "100ms")
+	defer stop()
+	conn, err := net.Dial("udp", hepAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	type status struct {
+		Live pipeline.LiveStatus `json:"live"`
+	}
+	send := func(from, to int) {
+		for _, b := range pkts[from:to] {
+			if _, err := conn.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Microsecond) // a loopback socket buffer is small
+		}
+	}
+	waitFor := func(what string, ok func(st status) bool) status {
+		t.Helper()
+		var st status
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			getJSON(t, base+"/api/v1/status", &st)
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %+v, spool %+v", what, st.Live, st.Live.StoreSpool)
+			}
+		}
+	}
+	half := len(pkts) / 2
+	send(0, half)
+	waitFor("the first half stored", func(st status) bool {
+		return st.Live.HEPReceived == uint64(half) && st.Live.LastFlush != "" && st.Live.StoreSpool != nil
+	})
+	srv.Stop()
+	send(half, len(pkts))
+	st := waitFor("the second half spooled", func(st status) bool {
+		return st.Live.HEPReceived == uint64(len(pkts)) && st.Live.StoreSpool.Records > 0
+	})
+	if st.Live.WriteErrors == 0 {
+		t.Error("no write error counted while the server was down")
+	}
+	srv.Start()
+	st = waitFor("the spool replayed", func(st status) bool {
+		return st.Live.StoreSpool.Records == 0 && st.Live.StoreSpool.Replayed > 0
+	})
+	if sp := st.Live.StoreSpool; sp.Dropped != 0 || st.Live.StoreLost != 0 || sp.Replayed != sp.Appended {
+		t.Errorf("spool %+v, %d batches lost: want every spooled batch replayed", sp, st.Live.StoreLost)
+	}
+
+	var rows uint64
+	if err := countRows(t.Context(), srv.Addr(), "SELECT count() FROM outage.sip_messages", &rows); err != nil {
+		t.Fatal(err)
+	}
+	if int(rows) != len(pkts) {
+		t.Errorf("the server holds %d SIP message rows, %d messages were sent", rows, len(pkts))
+	}
+	want, err := pipeline.AnalyzeFile(capture, pipeline.QualityOptions{G711PLC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range want.Calls {
+		var d api.CallDetailView
+		getJSON(t, base+"/api/v1/calls/"+url.PathEscape(c.CallID), &d)
+		if d.Call.State != c.State || len(d.Messages) != c.Messages {
+			t.Errorf("call %s: %s with %d messages, want %s with %d", c.CallID, d.Call.State, len(d.Messages), c.State, c.Messages)
+		}
+	}
 }

@@ -166,3 +166,40 @@ func firstDifference(a, b reflect.Value, path string) string {
 	}
 	return ""
 }
+
+// BenchmarkAppendAndReplayBatch spools and replays the batches of a real
+// capture's import: gob encoding, CRC32C, one fsync per batch, and the
+// durable head update per acknowledgement.
+func BenchmarkAppendAndReplayBatch(b *testing.B) {
+	var rec recorder
+	if _, err := pipeline.ImportFile(b.Context(), &rec, "../../testdata/calls.pcap"); err != nil {
+		b.Fatal(err)
+	}
+	s, err := spool.Open(spool.Config{Dir: b.TempDir(), MaxBytes: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	msgs := 0
+	for _, bt := range rec.batches {
+		msgs += len(bt.Messages)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, bt := range rec.batches {
+			if err := s.AppendBatch(bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range rec.batches {
+			if _, _, _, err := s.PeekBatch(); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Ack(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(rec.batches))/b.Elapsed().Seconds(), "batches/s")
+	b.ReportMetric(float64(b.N*msgs)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -25,6 +25,9 @@ type Options struct {
 	// ExtraConfig is XML put inside the server's <yandex> element:
 	// remote_servers, zookeeper, macros for a cluster.
 	ExtraConfig string
+	// Port is the native protocol's port; 0 picks a free one. A cluster's
+	// configuration names its servers' ports before they start.
+	Port int
 }
 
 // serverTimezone is deliberately not UTC: nothing sipscope stores or reads
@@ -109,7 +112,10 @@ func FreePort(t testing.TB) int {
 // runs as the clickhouse user, as the package's init script does. The
 // server is stopped and its directory removed when the test ends.
 func Start(t testing.TB, o Options) *Server {
-	s := &Server{t: t, bin: findServerBinary(t), port: FreePort(t)}
+	s := &Server{t: t, bin: findServerBinary(t), port: o.Port}
+	if s.port == 0 {
+		s.port = FreePort(t)
+	}
 	// Not t.TempDir: its parents are mode 0700 and the server may run as
 	// another user.
 	dir, err := os.MkdirTemp("", "sipscope-clickhouse-")
