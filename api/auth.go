@@ -106,8 +106,8 @@ const (
 	MaxPasswordLen = 72
 	maxUserName    = 64
 	// BcryptCost is bcrypt's work factor for new hashes (bcrypt's
-	// default; 50-100 ms a check on the 2-core development machine, and
-	// login is rate-limited).
+	// default): one check took 164 ms on the shared 2-core development
+	// machine at load 9 (2026-12-07), and login is rate-limited.
 	BcryptCost = 10
 )
 
