@@ -12,7 +12,7 @@ FUZZTIME ?= 20s
 APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2
 export CHDB_LIB_PATH ?= $(CHDB_LIB)
 
-.PHONY: all build run test unit conformance integration fuzz bench bench-capture deps libchdb apt clean
+.PHONY: all build run test lint unit conformance integration fuzz bench bench-capture deps libchdb apt clean
 
 all: build
 
@@ -46,8 +46,14 @@ libchdb:
 	fi
 
 test: deps
-	$(GO) vet ./...
+	bash .ci/lint
 	$(MAKE) unit conformance integration fuzz
+
+# lint: gofmt, go vet, staticcheck, a tidy go.mod and the leaf stages'
+# dependency rule (decode, correlate, quality link no capture, eBPF,
+# metrics, web or database code).
+lint:
+	bash .ci/lint
 
 # unit: every package's tests; artifacts (UI screenshots) land in test-output/.
 unit:
@@ -64,6 +70,7 @@ conformance:
 # in unit: they need no tag, only the tools `make apt` installs.
 integration:
 	$(GO) test -count=1 -tags integration ./storage/server/...
+	$(GO) test -count=1 -tags integration -run 'WithClickHouse' ./cmd/sipscope
 
 # fuzz runs every native fuzz target for FUZZTIME (found by name, so no
 # test binary is built just to list them).

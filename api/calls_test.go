@@ -107,9 +107,10 @@ func testCallJSONShape(t *testing.T, srv *httptest.Server, fs []fixture) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"answer_ms", "bye_by", "call_id", "dst_ip", "duration_ms", "end", "end_reason", "final_code", "finished",
-		"forked", "from_user", "hold", "info_dtmf", "last_update", "linked_call_ids", "messages", "mos", "pdd_ms", "q850_cause", "re_invites",
-		"reason_header", "retransmissions", "ring_ms", "src_ip", "start", "state", "to_user", "user_agent", "x_call_id"}
+	want := []string{"answer_ms", "bye_by", "call_id", "cancel_seen", "diagnosis", "dst_ip", "duration_ms", "end", "end_reason",
+		"final_code", "final_text", "findings", "finished", "forked", "from_user", "hold", "info_dtmf", "last_update", "linked_call_ids",
+		"malformed", "messages", "mos", "partial", "pdd_ms", "q850_cause", "q850_text", "re_invites", "reason_header", "retransmissions", "ring_ms",
+		"setup_ms", "src_ip", "start", "state", "to_user", "user_agent", "x_call_id"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("call keys %q, want %q", keys, want)
 	}
@@ -123,6 +124,16 @@ func testCallJSONShape(t *testing.T, srv *httptest.Server, fs []fixture) {
 		"pdd_ms": 340.0, "ring_ms": 2160.0, "answer_ms": 2500.0, "duration_ms": 11500.001,
 		"retransmissions": 1.0, "re_invites": 2.0, "hold": true, "forked": false, "user_agent": "Linphone/5.2",
 		"x_call_id": "leg-a@sbc.example.com", "last_update": "2024-03-05T10:20:44.132456Z", "finished": true,
+		"final_text": "OK", "q850_text": "Normal call clearing", "partial": false, "cancel_seen": false,
+	}
+	// What diagnose wrote comes back through the store.
+	if l, ok := c["findings"].([]any); !ok || len(l) != 0 {
+		t.Errorf("findings = %#v, want an empty list", c["findings"])
+	}
+	const diagnosis = "alice at 192.0.2.10 called bob at 198.51.100.20, answered after 2.5 s; the caller hung up after 11.5 s of talk " +
+		"(Q.850 cause 16, Normal call clearing). Audio flowed both ways; MOS 4.20 (good)."
+	if c["diagnosis"] != diagnosis {
+		t.Errorf("diagnosis = %q, want %q", c["diagnosis"], diagnosis)
 	}
 	if l, ok := c["linked_call_ids"].([]any); !ok || len(l) != 1 || l[0] != "leg-a@sbc.example.com" {
 		t.Errorf("linked_call_ids = %#v", c["linked_call_ids"])

@@ -130,7 +130,7 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
-		return fmt.Errorf("%w: Listen %q: %v", ErrInvalidConfig, c.Listen, err)
+		return fmt.Errorf("%w: Listen %q: %w", ErrInvalidConfig, c.Listen, err)
 	}
 	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
 		return fmt.Errorf("%w: Listen %q: bad host", ErrInvalidConfig, c.Listen)

@@ -98,13 +98,15 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 // endReasonList names the values the end_reason filter accepts.
 const endReasonList = correlate.EndCallerBye + ", " + correlate.EndCalleeBye + ", " + correlate.EndNoBye + ", " +
 	correlate.EndBusy + ", " + correlate.EndNoAnswer + ", " + correlate.EndCancelled + ", " + correlate.EndRejected + ", " +
-	correlate.EndAuthFailed + ", " + correlate.EndInProgress + ", " + correlate.EndNoFinal
+	correlate.EndAuthFailed + ", " + correlate.EndInProgress + ", " + correlate.EndNoFinal + ", " +
+	correlate.EndCaptureEnded + ", " + correlate.EndTimeout + ", " + correlate.EndBye
 
 func validEndReason(v string) bool {
 	switch v {
 	case correlate.EndCallerBye, correlate.EndCalleeBye, correlate.EndNoBye,
 		correlate.EndBusy, correlate.EndNoAnswer, correlate.EndCancelled, correlate.EndRejected,
-		correlate.EndAuthFailed, correlate.EndInProgress, correlate.EndNoFinal:
+		correlate.EndAuthFailed, correlate.EndInProgress, correlate.EndNoFinal,
+		correlate.EndCaptureEnded, correlate.EndTimeout, correlate.EndBye:
 		return true
 	}
 	return false

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/diagnose"
 	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
@@ -199,7 +200,14 @@ func fixtures() []fixture {
 	})
 	cancelled.call.EndReason, cancelled.call.PDDMs, cancelled.call.RingMs = correlate.EndCancelled, 200, 2826
 	cancelled.call.Forked = true
-	return []fixture{answered, failed, cancelled}
+	fs := []fixture{answered, failed, cancelled}
+	// What the pipeline's diagnose step writes into each record; the MOS
+	// stays the fixture's.
+	for i := range fs {
+		d := diagnose.Diagnose(fs[i].call, fs[i].streams)
+		fs[i].call.Findings, fs[i].call.Diagnosis = diagnose.Codes(d.Findings), d.Sentence
+	}
+	return fs
 }
 
 // openStore starts the real embedded store in a temporary directory and

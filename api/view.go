@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/diagnose"
 	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 )
@@ -73,6 +74,22 @@ type CallView struct {
 	LastUpdate      string   `json:"last_update"`
 	Finished        bool     `json:"finished"`
 	InfoDTMF        string   `json:"info_dtmf"`
+	// Added with diagnose: the registered phrase of final_code and the
+	// Q.850 name of q850_cause ("" when unknown), the post-dial delay from
+	// the very first INVITE (pdd_ms counts from the INVITE that was not
+	// challenged, RFC 6076), whether the INVITE was captured, whether the
+	// caller sent CANCEL, the finding codes and the plain-English
+	// diagnosis. findings is never null.
+	FinalText  string   `json:"final_text"`
+	Q850Text   string   `json:"q850_text"`
+	SetupMs    float64  `json:"setup_ms"`
+	Partial    bool     `json:"partial"`
+	CancelSeen bool     `json:"cancel_seen"`
+	Findings   []string `json:"findings"`
+	Diagnosis  string   `json:"diagnosis"`
+	// Malformed lists what was broken in the call's SIP (bad_content_length,
+	// missing_to_tag_on_2xx, ...); never null.
+	Malformed []string `json:"malformed"`
 }
 
 // NewCallView converts a correlated call to its JSON view; linked_call_ids
@@ -81,6 +98,14 @@ func NewCallView(c correlate.Call) CallView {
 	linked := c.LinkedCallIDs
 	if linked == nil {
 		linked = []string{}
+	}
+	findings := c.Findings
+	if findings == nil {
+		findings = []string{}
+	}
+	malformed := c.Malformed
+	if malformed == nil {
+		malformed = []string{}
 	}
 	return CallView{
 		InfoDTMF:        c.InfoDTMF,
@@ -112,6 +137,14 @@ func NewCallView(c correlate.Call) CallView {
 		LinkedCallIDs:   linked,
 		LastUpdate:      FormatTime(c.LastUpdate),
 		Finished:        c.Finished,
+		FinalText:       diagnose.StatusText(c.FinalCode),
+		Q850Text:        diagnose.Q850Text(c.Q850Cause),
+		SetupMs:         c.SetupMs,
+		Partial:         c.Partial,
+		CancelSeen:      c.CancelSeen,
+		Findings:        findings,
+		Diagnosis:       c.Diagnosis,
+		Malformed:       malformed,
 	}
 }
 

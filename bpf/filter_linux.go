@@ -61,9 +61,9 @@ func load(dataAfterMAC bool) (*Filter, error) {
 func loadError(err error) error {
 	switch {
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, missingCapability(), err)
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, missingCapability(), err)
 	case errors.Is(err, unix.ENOSYS) || errors.Is(err, ebpf.ErrNotSupported):
-		return fmt.Errorf("%w: the kernel does not support eBPF socket filters: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: the kernel does not support eBPF socket filters: %w", ErrUnavailable, err)
 	}
 	return fmt.Errorf("bpf: load socket filter: %w", err)
 }

@@ -103,6 +103,9 @@ func OpenLive(cfg LiveConfig) (*LiveSource, error) {
 }
 
 func (s *LiveSource) setup(cfg LiveConfig) error {
+	if cfg.beforeFilter != nil {
+		cfg.beforeFilter()
+	}
 	if cfg.Filter != nil {
 		fd := cfg.Filter.FD()
 		if fd < 0 {

@@ -16,4 +16,17 @@ var (
 	// the snap length or the original length, an unknown interface, ...), so
 	// the rest of the file cannot be trusted.
 	ErrCorrupt = errors.New("capture: corrupt record")
+	// ErrResynced (from FileSource.Damage, never from Next) means a damaged
+	// pcap record header was stepped over: the frames returned are whole,
+	// but the damaged record and any bytes up to the next plausible record
+	// header were skipped. It is a warning, not a failure.
+	ErrResynced = errors.New("capture: resynchronised past a damaged record header")
+	// ErrLinkType means a file declares a link type no capture file format
+	// defines (such as sipscope's internal HEP pseudo link type).
+	ErrLinkType = errors.New("capture: link type not defined for capture files")
+	// ErrHEPConfig means a HEPConfig field is invalid; the error names it.
+	ErrHEPConfig = errors.New("capture: invalid HEP listener config")
+	// ErrHEPClosed means Run was called on a source that already ran or
+	// was closed.
+	ErrHEPClosed = errors.New("capture: HEP source already ran or was closed")
 )

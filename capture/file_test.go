@@ -361,14 +361,21 @@ func gzipped(b []byte) []byte {
 	return buf.Bytes()
 }
 
-func TestARecordLongerThanItsOriginalIsCorrupt(t *testing.T) {
+func TestARecordLongerThanItsOriginalIsSteppedOver(t *testing.T) {
 	full := mustReadFixture(t, pcapFixture)
+	whole := readAllFrames(t, pcapFixture)
 	bad := bytes.Clone(full)
 	// First record header: caplen at 24+8, origlen at 24+12; make origlen tiny.
 	binary.LittleEndian.PutUint32(bad[24+12:], 1)
-	got := readAllFrames(t, writeTempFile(t, "bad.pcap", bad))
-	if !errors.Is(got.err, ErrCorrupt) || len(got.frames) != 0 {
-		t.Fatalf("got %d frames and %v, want 0 frames and ErrCorrupt", len(got.frames), got.err)
+	path := writeTempFile(t, "bad.pcap", bad)
+	got := readAllFrames(t, path)
+	if got.err != nil || len(got.frames) != len(whole.frames)-1 {
+		t.Fatalf("got %d frames and %v, want the %d after the damaged first one", len(got.frames), got.err, len(whole.frames)-1)
+	}
+	for i, f := range got.frames {
+		if !bytes.Equal(f.Data, whole.frames[i+1].Data) || f.TS != whole.frames[i+1].TS {
+			t.Fatalf("frame %d differs from the file's frame %d", i+1, i+2)
+		}
 	}
 }
 

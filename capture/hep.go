@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,8 +22,27 @@ import (
 
 // Defaults for the zero values of HEPConfig.
 const (
-	DefaultHEPQueueLen    = 4096
-	DefaultHEPMaxTCPConns = 64
+	DefaultHEPQueueLen = 4096
+	// DefaultHEPMaxTCPConns bounds the TCP connections open at once. Each
+	// holds a 64 KiB buffer, so the default pins at most 16 MiB.
+	DefaultHEPMaxTCPConns = 256
+	// DefaultHEPMaxTCPConnsPerSource keeps one address from taking every
+	// connection: a sender needs one, a few while it reconnects.
+	DefaultHEPMaxTCPConnsPerSource = 8
+	// DefaultHEPIdleTimeout closes a TCP connection that sent nothing for
+	// this long. Agents send keep-alives or traffic far more often; one
+	// that went quiet reconnects on its next packet.
+	DefaultHEPIdleTimeout = 5 * time.Minute
+	// DefaultHEPReadTimeout closes a TCP connection whose current packet
+	// has not arrived in full this long after its first byte: a packet is
+	// at most 64 KiB, which no live sender spreads over seconds, so only a
+	// slow-drip attacker hits it.
+	DefaultHEPReadTimeout = 30 * time.Second
+	// DefaultHEPReadBuffer is the UDP receive buffer asked of the kernel:
+	// about a second of 7,000 packets of 1 KiB with room to spare, where
+	// the system default (208 KiB) overflowed within milliseconds of a
+	// burst.
+	DefaultHEPReadBuffer = 8 << 20
 )
 
 const (
@@ -39,16 +59,6 @@ const (
 	hepMaxNodeNameLen = 64
 )
 
-// Errors of the HEP listener. (They belong with the package's other
-// sentinels in errors.go, which another change owns; move them there.)
-var (
-	// ErrHEPConfig means a HEPConfig field is invalid; the error names it.
-	ErrHEPConfig = errors.New("capture: invalid HEP listener config")
-	// ErrHEPClosed means Run was called on a source that already ran or
-	// was closed.
-	ErrHEPClosed = errors.New("capture: HEP source already ran or was closed")
-)
-
 // HEPConfig configures a HEP listener. Zero values of the numeric fields
 // select the defaults.
 type HEPConfig struct {
@@ -59,11 +69,35 @@ type HEPConfig struct {
 	// all taken, further packets are dropped and counted, never waited for.
 	QueueLen int
 	// MaxTCPConns bounds concurrent TCP connections; more are refused and
-	// counted.
+	// counted (reason max_conns).
 	MaxTCPConns int
-	// ReadBuffer sets the kernel receive buffer (SO_RCVBUF) of every
-	// socket, in bytes; 0 keeps the system default.
+	// MaxTCPConnsPerSource bounds the TCP connections open from one
+	// address (one /64 for IPv6), so one host cannot take them all
+	// (reason max_conns_per_source).
+	MaxTCPConnsPerSource int
+	// IdleTimeout closes a TCP connection that sent nothing for this long
+	// (reason idle_timeout), so abandoned or hostile idle connections give
+	// their place back.
+	IdleTimeout time.Duration
+	// ReadTimeout closes a TCP connection whose current packet is not
+	// complete this long after its first bytes arrived (reason
+	// read_timeout).
+	ReadTimeout time.Duration
+	// ReadBuffer is the kernel receive buffer of every UDP socket, in
+	// bytes, set with SO_RCVBUFFORCE when the process may (root, beyond
+	// net.core.rmem_max), else SO_RCVBUF (capped at rmem_max, logged when
+	// the kernel grants less). TCP connections keep the kernel's
+	// autotuning, which a fixed size would turn off.
 	ReadBuffer int
+
+	// AuthKey, when set, must be in every packet's HEPv3 auth key chunk
+	// (type 14). Packets without it (HEPv1/v2 cannot carry one) are
+	// dropped and counted; a TCP connection that sends one is closed.
+	AuthKey string
+	// Allow lists the sources that may send, as CIDRs ("10.0.0.0/8") or
+	// addresses; empty allows every source. Datagrams from elsewhere are
+	// dropped and connections refused, both counted (reason not_allowed).
+	Allow []string
 
 	// Registerer receives the listener's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
@@ -93,14 +127,33 @@ func (c HEPConfig) Validate() error {
 	}{
 		{"QueueLen", c.QueueLen, 1 << 20},
 		{"MaxTCPConns", c.MaxTCPConns, 1 << 16},
+		{"MaxTCPConnsPerSource", c.MaxTCPConnsPerSource, 1 << 16},
 		{"ReadBuffer", c.ReadBuffer, 1 << 30},
 	} {
 		if f.val < 0 || f.val > f.max {
 			return fmt.Errorf("%w: %s %d: want 0 (default) to %d", ErrHEPConfig, f.field, f.val, f.max)
 		}
 	}
+	for _, d := range []struct {
+		field string
+		val   time.Duration
+	}{{"IdleTimeout", c.IdleTimeout}, {"ReadTimeout", c.ReadTimeout}} {
+		if d.val < 0 {
+			return fmt.Errorf("%w: %s %v: want 0 (default) or more", ErrHEPConfig, d.field, d.val)
+		}
+	}
+	if len(c.AuthKey) > maxHEP3AuthKey {
+		return fmt.Errorf("%w: AuthKey: %d bytes, a HEPv3 chunk holds at most %d", ErrHEPConfig, len(c.AuthKey), maxHEP3AuthKey)
+	}
+	if _, err := parseHEPAllow(c.Allow); err != nil {
+		return fmt.Errorf("%w: %v", ErrHEPConfig, err)
+	}
 	return nil
 }
+
+// maxHEP3AuthKey is the longest key a HEPv3 chunk can carry beside its
+// header and the packet's own.
+const maxHEP3AuthKey = 0xffff - 6 - 6
 
 func checkListenAddr(a string) error {
 	_, port, err := net.SplitHostPort(a)
@@ -113,15 +166,33 @@ func checkListenAddr(a string) error {
 	return nil
 }
 
-// HEPStats counts what the listener did. Received, DroppedQueueFull and
-// BadPackets partition every packet read from a socket.
+// HEPStats counts what the listener did. Received, DroppedQueueFull,
+// BadPackets, AuthFailed and NotAllowed partition every packet read from a
+// socket; KernelDrops are the UDP datagrams that never got that far.
 type HEPStats struct {
-	Received         uint64 // queued for Next
-	DroppedQueueFull uint64 // dropped because QueueLen packets were waiting
-	BadPackets       uint64 // not HEP, malformed, or a TCP stream that lost its framing
-	TCPConnsRejected uint64 // connections refused beyond MaxTCPConns
-	ReadErrors       uint64 // socket errors other than shutdown
-	TCPConns         int64  // connections open now
+	Received         uint64 `json:"received"`           // queued for Next
+	DroppedQueueFull uint64 `json:"dropped_queue_full"` // dropped because QueueLen packets were waiting
+	BadPackets       uint64 `json:"bad_packets"`        // not HEP, malformed, or a TCP stream that lost its framing
+	AuthFailed       uint64 `json:"auth_failed"`        // without the configured AuthKey
+	NotAllowed       uint64 `json:"not_allowed"`        // UDP datagrams from a source outside Allow
+	// KernelDrops are UDP datagrams the kernel dropped because a socket's
+	// receive buffer was full (SO_RXQ_OVFL, brought up to date with
+	// SO_MEMINFO when read); always 0 off Linux.
+	KernelDrops uint64 `json:"kernel_drops"`
+	// ReadBuffer is the receive buffer the kernel granted the UDP sockets
+	// (the smallest if several), as getsockopt(SO_RCVBUF) reports it:
+	// twice the bytes asked for, on Linux.
+	ReadBuffer int `json:"read_buffer"`
+
+	TCPConnsRejected   uint64 `json:"tcp_conns_rejected"`   // connections refused, whatever the reason (the sum of the next three)
+	RejectedMaxConns   uint64 `json:"rejected_max_conns"`   // refused because MaxTCPConns were open
+	RejectedPerSource  uint64 `json:"rejected_per_source"`  // refused because MaxTCPConnsPerSource were open from the address
+	RejectedNotAllowed uint64 `json:"rejected_not_allowed"` // refused because the address is outside Allow
+	ClosedIdle         uint64 `json:"closed_idle"`          // closed after IdleTimeout without a byte
+	ClosedReadTimeout  uint64 `json:"closed_read_timeout"`  // closed because a packet took longer than ReadTimeout
+	ClosedAuth         uint64 `json:"closed_auth"`          // closed after a packet without the AuthKey
+	ReadErrors         uint64 `json:"read_errors"`          // socket errors other than shutdown
+	TCPConns           int64  `json:"tcp_conns"`            // connections open now
 }
 
 // hepSlot carries one received packet from a socket reader to Next.
@@ -144,12 +215,17 @@ const (
 // until its context ends, and Next, called from one goroutine, returns the
 // packets in arrival order.
 type HEPSource struct {
-	cfg  HEPConfig
-	log  *slog.Logger
-	udp  []*net.UDPConn
-	tcp  []*net.TCPListener
-	reg  prometheus.Registerer
-	coll prometheus.Collector
+	cfg   HEPConfig
+	log   *slog.Logger
+	udp   []*hepUDPSocket
+	tcp   []*net.TCPListener
+	allow hepAllow
+	key   []byte // nil: no AuthKey
+	warn  hepWarnings
+
+	readBuffer int // granted to the UDP sockets
+	reg        prometheus.Registerer
+	coll       prometheus.Collector
 
 	// Packets travel from the readers to Next through queue and their
 	// buffers come back through free. There is one slot more than queue
@@ -158,18 +234,62 @@ type HEPSource struct {
 	free  chan *hepSlot
 	held  *hepSlot // owned by Next
 
-	mu      sync.Mutex
-	state   hepState
-	closing bool                      // no new TCP connections
-	conns   map[*net.TCPConn]struct{} // open TCP connections
-	stop    chan struct{}             // closed by Close to stop Run
-	done    chan struct{}             // closed when Run has shut down
-	wg      sync.WaitGroup            // socket readers and TCP connections
+	mu       sync.Mutex
+	state    hepState
+	closing  bool                        // no new TCP connections
+	conns    map[*net.TCPConn]netip.Addr // open TCP connections and their sources
+	bySource map[netip.Addr]int          // open TCP connections per sourceKey; bounded by MaxTCPConns
+	stop     chan struct{}               // closed by Close to stop Run
+	done     chan struct{}               // closed when Run has shut down
+	wg       sync.WaitGroup              // socket readers and TCP connections
 
 	unregister sync.Once
 
-	received, queueFull, bad, rejected, readErrors atomic.Uint64
-	tcpConns                                       atomic.Int64
+	received, queueFull, bad, authFailed, notAllowed, readErrors atomic.Uint64
+	refused                                                      [numHEPRefusals]atomic.Uint64
+	tcpConns                                                     atomic.Int64
+}
+
+// hepUDPSocket is one UDP listen socket and the kernel drop counter its
+// reader follows. The counter is a wrapping uint32 in the kernel; drops
+// accumulates its increments.
+type hepUDPSocket struct {
+	c *net.UDPConn
+
+	mu      sync.Mutex
+	raw     uint32 // the kernel's counter when drops was last brought up to date
+	drops   uint64
+	counted bool // SO_RXQ_OVFL is on
+}
+
+// observe takes a counter value from a datagram's control message. The
+// reader calls it only when the value changed, so the lock is taken only
+// while the kernel is dropping.
+func (u *hepUDPSocket) observe(raw uint32) {
+	u.mu.Lock()
+	if d := raw - u.raw; d < 1<<31 { // an older value read late is no news
+		u.drops += uint64(d)
+		u.raw = raw
+	}
+	u.mu.Unlock()
+}
+
+// kernelDrops returns the drops so far, including those after the latest
+// datagram read (SO_MEMINFO), which no control message reports until the
+// next datagram arrives. It stays monotonic: what it adds is measured from
+// the same base observe moves.
+func (u *hepUDPSocket) kernelDrops() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.counted {
+		return 0
+	}
+	if now, ok := socketDrops(u.c); ok {
+		if d := now - u.raw; d < 1<<31 {
+			return u.drops + uint64(d)
+		}
+	}
+	return u.drops
 }
 
 // ListenHEP validates cfg and binds every listen address, so that Addrs
@@ -185,18 +305,37 @@ func ListenHEP(ctx context.Context, cfg HEPConfig) (*HEPSource, error) {
 	if cfg.MaxTCPConns == 0 {
 		cfg.MaxTCPConns = DefaultHEPMaxTCPConns
 	}
+	if cfg.MaxTCPConnsPerSource == 0 {
+		cfg.MaxTCPConnsPerSource = DefaultHEPMaxTCPConnsPerSource
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultHEPIdleTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultHEPReadTimeout
+	}
+	if cfg.ReadBuffer == 0 {
+		cfg.ReadBuffer = DefaultHEPReadBuffer
+	}
+	allow, _ := parseHEPAllow(cfg.Allow) // Validate has checked it
 	s := &HEPSource{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		queue: make(chan *hepSlot, cfg.QueueLen),
-		free:  make(chan *hepSlot, cfg.QueueLen+1),
-		conns: make(map[*net.TCPConn]struct{}),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		allow:    allow,
+		queue:    make(chan *hepSlot, cfg.QueueLen),
+		free:     make(chan *hepSlot, cfg.QueueLen+1),
+		conns:    make(map[*net.TCPConn]netip.Addr),
+		bySource: make(map[netip.Addr]int),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if cfg.AuthKey != "" {
+		s.key = []byte(cfg.AuthKey)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.warn = hepWarnings{log: s.log, every: hepWarnEvery}
 	for range cfg.QueueLen + 1 {
 		s.free <- &hepSlot{}
 	}
@@ -208,13 +347,25 @@ func ListenHEP(ctx context.Context, cfg HEPConfig) (*HEPSource, error) {
 			s.closeSockets()
 			return nil, fmt.Errorf("capture: HEP listen udp %s: %w", a, err)
 		}
-		c := pc.(*net.UDPConn)
-		s.udp = append(s.udp, c)
-		if cfg.ReadBuffer > 0 {
-			if err := c.SetReadBuffer(cfg.ReadBuffer); err != nil {
-				s.closeSockets()
-				return nil, fmt.Errorf("capture: HEP udp %s: read buffer: %w", a, err)
-			}
+		u := &hepUDPSocket{c: pc.(*net.UDPConn)}
+		s.udp = append(s.udp, u)
+		granted, err := setReadBuffer(u.c, cfg.ReadBuffer)
+		if err != nil {
+			s.closeSockets()
+			return nil, fmt.Errorf("capture: HEP udp %s: read buffer: %w", a, err)
+		}
+		if s.readBuffer == 0 || granted < s.readBuffer {
+			s.readBuffer = granted
+		}
+		if granted < cfg.ReadBuffer {
+			// Linux reports twice what it set, so this is well short.
+			s.log.Warn("HEP UDP receive buffer smaller than asked: run as root or raise net.core.rmem_max",
+				"addr", a, "asked", cfg.ReadBuffer, "granted", granted)
+		}
+		if err := enableDropCount(u.c); err == nil {
+			u.counted = true
+		} else {
+			s.log.Info("HEP UDP kernel drops are not counted", "addr", a, "err", err)
 		}
 	}
 	for _, a := range cfg.TCP {
@@ -240,8 +391,8 @@ func ListenHEP(ctx context.Context, cfg HEPConfig) (*HEPSource, error) {
 // Addrs returns the bound UDP and TCP addresses, in the order of the
 // config, with the ports the system chose for port 0.
 func (s *HEPSource) Addrs() (udp, tcp []netip.AddrPort) {
-	for _, c := range s.udp {
-		udp = append(udp, c.LocalAddr().(*net.UDPAddr).AddrPort())
+	for _, u := range s.udp {
+		udp = append(udp, u.c.LocalAddr().(*net.UDPAddr).AddrPort())
 	}
 	for _, l := range s.tcp {
 		tcp = append(tcp, l.Addr().(*net.TCPAddr).AddrPort())
@@ -251,14 +402,27 @@ func (s *HEPSource) Addrs() (udp, tcp []netip.AddrPort) {
 
 // Stats returns the counters so far.
 func (s *HEPSource) Stats() HEPStats {
-	return HEPStats{
-		Received:         s.received.Load(),
-		DroppedQueueFull: s.queueFull.Load(),
-		BadPackets:       s.bad.Load(),
-		TCPConnsRejected: s.rejected.Load(),
-		ReadErrors:       s.readErrors.Load(),
-		TCPConns:         s.tcpConns.Load(),
+	st := HEPStats{
+		Received:           s.received.Load(),
+		DroppedQueueFull:   s.queueFull.Load(),
+		BadPackets:         s.bad.Load(),
+		AuthFailed:         s.authFailed.Load(),
+		NotAllowed:         s.notAllowed.Load(),
+		ReadBuffer:         s.readBuffer,
+		RejectedMaxConns:   s.refused[refusedMaxConns].Load(),
+		RejectedPerSource:  s.refused[refusedPerSource].Load(),
+		RejectedNotAllowed: s.refused[refusedNotAllowed].Load(),
+		ClosedIdle:         s.refused[closedIdle].Load(),
+		ClosedReadTimeout:  s.refused[closedReadTimeout].Load(),
+		ClosedAuth:         s.refused[closedAuth].Load(),
+		ReadErrors:         s.readErrors.Load(),
+		TCPConns:           s.tcpConns.Load(),
 	}
+	st.TCPConnsRejected = st.RejectedMaxConns + st.RejectedPerSource + st.RejectedNotAllowed
+	for _, u := range s.udp {
+		st.KernelDrops += u.kernelDrops()
+	}
+	return st
 }
 
 // Run reads every socket until ctx ends or Close is called, then closes
@@ -272,9 +436,9 @@ func (s *HEPSource) Run(ctx context.Context) error {
 		return ErrHEPClosed
 	}
 	s.state = hepRunning
-	for _, c := range s.udp {
+	for _, u := range s.udp {
 		s.wg.Add(1)
-		go s.readUDP(c)
+		go s.readUDP(u)
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)
@@ -365,8 +529,8 @@ func (s *HEPSource) release(slot *hepSlot) {
 // closeSockets closes the listeners and every TCP connection, which ends
 // their readers, and refuses connections accepted from now on.
 func (s *HEPSource) closeSockets() {
-	for _, c := range s.udp {
-		c.Close()
+	for _, u := range s.udp {
+		u.c.Close()
 	}
 	for _, l := range s.tcp {
 		l.Close()
@@ -382,18 +546,23 @@ func (s *HEPSource) closeSockets() {
 // deliver validates one received packet and queues a copy of it; it never
 // blocks. Running hep.Unmarshal here costs little (it only walks the chunk
 // headers) and keeps garbage out of the queue, counted where it arrived.
-func (s *HEPSource) deliver(pkt []byte, from netip.Addr, names *hepNodeNames) {
+// It returns false for a packet without the configured auth key.
+func (s *HEPSource) deliver(pkt []byte, from netip.Addr, names *hepNodeNames) bool {
 	var p hep.Packet
 	if err := p.Unmarshal(pkt); err != nil {
 		s.bad.Add(1)
-		return
+		return true
+	}
+	if !authorized(s.key, &p) {
+		s.authFailed.Add(1)
+		return false
 	}
 	var slot *hepSlot
 	select {
 	case slot = <-s.free:
 	default:
 		s.queueFull.Add(1)
-		return
+		return true
 	}
 	slot.buf = append(slot.buf[:0], pkt...)
 	slot.ts = time.Now().UnixNano()
@@ -410,14 +579,23 @@ func (s *HEPSource) deliver(pkt []byte, from netip.Addr, names *hepNodeNames) {
 		s.queueFull.Add(1)
 		s.release(slot)
 	}
+	return true
 }
 
-func (s *HEPSource) readUDP(c *net.UDPConn) {
+// readUDP reads one socket until it is closed. Each read also brings the
+// kernel's drop counter (SO_RXQ_OVFL) in its control message; the reader
+// compares it with the last one it saw, so a steady socket costs no lock.
+// Nothing here allocates per datagram.
+func (s *HEPSource) readUDP(u *hepUDPSocket) {
 	defer s.wg.Done()
 	buf := make([]byte, hepMaxPacket+1) // one more, to see an oversized datagram
-	var names hepNodeNames
+	oob := make([]byte, hepOOBLen)
+	var (
+		names    hepNodeNames
+		lastDrop uint32
+	)
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := u.c.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -426,11 +604,23 @@ func (s *HEPSource) readUDP(c *net.UDPConn) {
 			time.Sleep(time.Millisecond) // no busy loop on a persistent error
 			continue
 		}
+		if v, ok := rxqOverflow(oob[:oobn]); ok && v != lastDrop {
+			lastDrop = v
+			u.observe(v)
+		}
+		addr := from.Addr().Unmap()
+		if !s.allow.allows(addr) {
+			s.notAllowed.Add(1)
+			s.warn.note(refusedNotAllowed, addr)
+			continue
+		}
 		if n > hepMaxPacket {
 			s.bad.Add(1)
 			continue
 		}
-		s.deliver(buf[:n], from.Addr().Unmap(), &names)
+		if !s.deliver(buf[:n], addr, &names) {
+			s.warn.note(droppedAuth, addr)
+		}
 	}
 }
 
@@ -447,38 +637,59 @@ func (s *HEPSource) acceptTCP(l *net.TCPListener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if !s.addConn(c) {
-			s.rejected.Add(1)
-			s.log.Debug("HEP TCP connection refused", "remote", c.RemoteAddr().String(), "max_conns", s.cfg.MaxTCPConns)
+		from := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+		if reason, ok := s.addConn(c, from); !ok {
+			if reason >= 0 {
+				s.refuse(reason, from)
+			}
 			c.Close()
 			continue
 		}
-		if s.cfg.ReadBuffer > 0 {
-			if err := c.SetReadBuffer(s.cfg.ReadBuffer); err != nil {
-				s.log.Warn("HEP TCP read buffer", "remote", c.RemoteAddr().String(), "err", err)
-			}
-		}
 		s.wg.Add(1) // the accept loop's own count keeps wg above zero here
-		go s.readTCP(c)
+		go s.readTCP(c, from)
 	}
 }
 
-// addConn registers a new connection unless the source is shutting down or
-// at MaxTCPConns.
-func (s *HEPSource) addConn(c *net.TCPConn) bool {
+// refuse counts a refused, closed or dropped connection and maybe logs it.
+func (s *HEPSource) refuse(r hepRefusal, from netip.Addr) {
+	s.refused[r].Add(1)
+	s.warn.note(r, from)
+}
+
+// addConn registers a new connection unless the source is shutting down
+// (reason -1, not counted), outside Allow, or at one of the connection
+// limits.
+func (s *HEPSource) addConn(c *net.TCPConn, from netip.Addr) (hepRefusal, bool) {
+	if !s.allow.allows(from) {
+		return refusedNotAllowed, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || len(s.conns) >= s.cfg.MaxTCPConns {
-		return false
+	switch {
+	case s.closing:
+		return -1, false
+	case len(s.conns) >= s.cfg.MaxTCPConns:
+		return refusedMaxConns, false
+	case s.bySource[sourceKey(from)] >= s.cfg.MaxTCPConnsPerSource:
+		return refusedPerSource, false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = from
+	s.bySource[sourceKey(from)]++
 	s.tcpConns.Add(1)
-	return true
+	return 0, true
 }
 
 func (s *HEPSource) removeConn(c *net.TCPConn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	if from, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		k := sourceKey(from)
+		if n := s.bySource[k] - 1; n > 0 {
+			s.bySource[k] = n
+		} else {
+			delete(s.bySource, k)
+		}
+	}
 	s.mu.Unlock()
 	s.tcpConns.Add(-1)
 	c.Close()
@@ -488,17 +699,23 @@ func (s *HEPSource) removeConn(c *net.TCPConn) {
 // hep.FrameLength. Its buffer holds the largest possible packet, so it is
 // bounded and never grows. A stream that loses its framing cannot be
 // resynchronised and is dropped.
-func (s *HEPSource) readTCP(c *net.TCPConn) {
+//
+// Every read has a deadline: IdleTimeout while no packet is under way,
+// else ReadTimeout from the moment the current packet's first bytes
+// arrived, so neither an idle connection nor one dripping a byte at a time
+// holds its place for long.
+func (s *HEPSource) readTCP(c *net.TCPConn, from netip.Addr) {
 	defer s.wg.Done()
 	defer s.removeConn(c)
-	from := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
 	buf := make([]byte, hepMaxPacket+1)
 	var (
 		names      hepNodeNames
 		start, end int
 		readErr    error
+		pktStart   time.Time // when the bytes of the incomplete packet at buf[start:end] began
 	)
 	for {
+		delivered := false
 		for {
 			n, err := hep.FrameLength(buf[start:end])
 			if err == hep.ErrTruncated || (err == nil && end-start < n) {
@@ -509,11 +726,22 @@ func (s *HEPSource) readTCP(c *net.TCPConn) {
 				s.log.Debug("HEP TCP stream lost its framing", "remote", from.String(), "err", err)
 				return
 			}
-			s.deliver(buf[start:start+n], from, &names)
+			if !s.deliver(buf[start:start+n], from, &names) {
+				s.refuse(closedAuth, from)
+				return
+			}
+			delivered = true
 			start += n
 		}
 		if readErr != nil {
 			switch {
+			case errors.Is(readErr, os.ErrDeadlineExceeded):
+				if end > start {
+					s.bad.Add(1) // abandoned in the middle of a packet
+					s.refuse(closedReadTimeout, from)
+				} else {
+					s.refuse(closedIdle, from)
+				}
 			case errors.Is(readErr, net.ErrClosed):
 				// Shutdown: whatever was in flight is abandoned.
 			case errors.Is(readErr, io.EOF):
@@ -528,6 +756,17 @@ func (s *HEPSource) readTCP(c *net.TCPConn) {
 		if start > 0 {
 			end = copy(buf, buf[start:end])
 			start = 0
+		}
+		now := time.Now()
+		switch {
+		case end == 0:
+			pktStart = time.Time{}
+			c.SetReadDeadline(now.Add(s.cfg.IdleTimeout))
+		default:
+			if delivered || pktStart.IsZero() {
+				pktStart = now // the leftover came with the latest read
+			}
+			c.SetReadDeadline(pktStart.Add(s.cfg.ReadTimeout))
 		}
 		// The buffer holds a whole packet, and an incomplete one is all it
 		// can hold here, so buf[end:] is never empty.
@@ -590,7 +829,8 @@ func (c *hepNodeNames) name(p *hep.Packet, from netip.Addr) string {
 type hepCollector struct {
 	s                          *HEPSource
 	packets, rejected, readErr *prometheus.Desc
-	conns                      *prometheus.Desc
+	conns, refused, closed     *prometheus.Desc
+	readBuffer                 *prometheus.Desc
 }
 
 func newHEPCollector(s *HEPSource) *hepCollector {
@@ -599,11 +839,17 @@ func newHEPCollector(s *HEPSource) *hepCollector {
 		packets: prometheus.NewDesc("sipscope_capture_hep_packets_total",
 			"HEP packets read from the listener's sockets, by what became of them.", []string{"result"}, nil),
 		rejected: prometheus.NewDesc("sipscope_capture_hep_tcp_conns_rejected_total",
-			"HEP TCP connections refused because MaxTCPConns were open.", nil, nil),
+			"HEP TCP connections refused, all reasons (see sipscope_capture_hep_connections_rejected_total).", nil, nil),
 		readErr: prometheus.NewDesc("sipscope_capture_hep_read_errors_total",
 			"Socket read or accept errors of the HEP listener, shutdown aside.", nil, nil),
 		conns: prometheus.NewDesc("sipscope_capture_hep_tcp_conns",
 			"HEP TCP connections open now.", nil, nil),
+		refused: prometheus.NewDesc("sipscope_capture_hep_connections_rejected_total",
+			"HEP TCP connections refused, by reason (max_conns, max_conns_per_source, not_allowed).", []string{"reason"}, nil),
+		closed: prometheus.NewDesc("sipscope_capture_hep_connections_closed_total",
+			"HEP TCP connections the listener closed, by reason (idle_timeout, read_timeout, auth_failed).", []string{"reason"}, nil),
+		readBuffer: prometheus.NewDesc("sipscope_capture_hep_udp_read_buffer_bytes",
+			"Receive buffer the kernel granted the HEP UDP sockets, as getsockopt(SO_RCVBUF) reports it.", nil, nil),
 	}
 }
 
@@ -612,6 +858,9 @@ func (c *hepCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.rejected
 	ch <- c.readErr
 	ch <- c.conns
+	ch <- c.refused
+	ch <- c.closed
+	ch <- c.readBuffer
 }
 
 func (c *hepCollector) Collect(ch chan<- prometheus.Metric) {
@@ -619,7 +868,23 @@ func (c *hepCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(st.Received), "received")
 	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(st.DroppedQueueFull), "dropped_queue_full")
 	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(st.BadPackets), "bad_packet")
+	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(st.AuthFailed), "auth_failed")
+	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(st.NotAllowed), "not_allowed")
+	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(st.KernelDrops), "kernel_drop")
 	ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(st.TCPConnsRejected))
+	for _, r := range []struct {
+		n      uint64
+		reason hepRefusal
+	}{{st.RejectedMaxConns, refusedMaxConns}, {st.RejectedPerSource, refusedPerSource}, {st.RejectedNotAllowed, refusedNotAllowed}} {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(r.n), hepRefusalNames[r.reason])
+	}
+	for _, r := range []struct {
+		n      uint64
+		reason hepRefusal
+	}{{st.ClosedIdle, closedIdle}, {st.ClosedReadTimeout, closedReadTimeout}, {st.ClosedAuth, closedAuth}} {
+		ch <- prometheus.MustNewConstMetric(c.closed, prometheus.CounterValue, float64(r.n), hepRefusalNames[r.reason])
+	}
+	ch <- prometheus.MustNewConstMetric(c.readBuffer, prometheus.GaugeValue, float64(st.ReadBuffer))
 	ch <- prometheus.MustNewConstMetric(c.readErr, prometheus.CounterValue, float64(st.ReadErrors))
 	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(st.TCPConns))
 }

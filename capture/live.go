@@ -77,6 +77,11 @@ type LiveConfig struct {
 	// nil registers nothing. Several sources on one interface (a fanout
 	// group) need distinct registerers, e.g. prometheus.WrapRegistererWith.
 	Registerer prometheus.Registerer
+
+	// beforeFilter, when set (by this package's tests), runs once the ring
+	// is live and before the filter is attached: the window in which
+	// unfiltered frames can reach the ring.
+	beforeFilter func()
 }
 
 // Validate checks every field and names the first bad one.

@@ -21,7 +21,7 @@ func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m 
 		return
 	}
 	// The From of every message of an INVITE transaction is the caller's.
-	if !d.hasCallerTag && cseqMeth == methodInvite && len(m.FromTag) > 0 {
+	if !d.hasCallerTag && cseqMeth == methodInvite && len(m.FromTag) > 0 && !d.isReInvite(m) {
 		d.callerTag = maphash.Bytes(c.seed, m.FromTag)
 		d.hasCallerTag = true
 	}
@@ -29,6 +29,16 @@ func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m 
 		c.callRequest(d, ts, src, dst, m, meth)
 	} else {
 		c.callResponse(d, ts, src, dst, m, cseqMeth)
+	}
+	if !d.partiesKnown && call.FromUser == "" && call.ToUser == "" {
+		// A partial dialog whose INVITE transaction was not seen: name
+		// the parties from this message, as a best guess at who is who.
+		call.FromUser, call.ToUser = string(m.FromUser), string(m.ToUser)
+		if m.IsRequest {
+			call.SrcIP, call.DstIP = src.Addr(), dst.Addr()
+		} else {
+			call.SrcIP, call.DstIP = dst.Addr(), src.Addr()
+		}
 	}
 	if body := m.SDP(); len(body) > 0 {
 		hold := c.learnMedia(d, body, c.sender(d, m, src) == sideCaller)
@@ -45,6 +55,12 @@ func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m
 	case methodInvite:
 		if len(m.ToTag) > 0 {
 			call.ReInvites++
+			if d.inviteTS == 0 {
+				// Only a confirmed dialog takes a re-INVITE (RFC 3261
+				// §14.1): a partial dialog that has one was answered.
+				d.established = true
+				d.reInviteCSeq = m.CSeq
+			}
 			return
 		}
 		// Another copy of the current attempt (e.g. the same INVITE
@@ -52,8 +68,10 @@ func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m
 		if d.inviteTS != 0 && m.CSeq <= d.inviteCSeq {
 			return
 		}
+		d.attemptTS = ts
 		if d.inviteTS == 0 {
 			d.inviteTS = ts
+			d.partiesKnown = true
 			// newDialog usually copied these already (comparing does not
 			// allocate).
 			if call.FromUser != string(m.FromUser) {
@@ -88,6 +106,9 @@ func (c *Correlator) callRequest(d *dialog, ts int64, src, dst netip.AddrPort, m
 		if d.byeTS == 0 {
 			d.byeTS = ts
 			d.byeSide = c.sender(d, m, src)
+		}
+		if d.inviteTS == 0 {
+			d.established = true
 		}
 		c.noteReason(d, m)
 	case methodInfo:
@@ -147,16 +168,28 @@ func (c *Correlator) callResponse(d *dialog, ts int64, src, dst netip.AddrPort, 
 	switch cseqMeth {
 	case methodInvite:
 		if d.inviteCSeq == 0 {
+			if d.reInviteCSeq != 0 && m.CSeq == d.reInviteCSeq {
+				// A partial dialog: this answers the re-INVITE seen, not
+				// the INVITE that set the call up.
+				if code >= 200 && code < 300 {
+					d.established = true
+				}
+				return
+			}
 			// The INVITE itself was not captured (the capture started
 			// after it): the response still names the parties.
 			d.inviteCSeq = m.CSeq
-			if call.FromUser == "" && call.ToUser == "" {
+			if !d.partiesKnown {
+				d.partiesKnown = true
 				call.FromUser, call.ToUser = string(m.FromUser), string(m.ToUser)
 				call.SrcIP, call.DstIP = dst.Addr(), src.Addr()
 			}
 		}
 		if m.CSeq != d.inviteCSeq {
 			return // a re-INVITE's response does not decide the call
+		}
+		if code >= 200 && code < 300 && len(m.ToTag) == 0 {
+			d.malformed |= badToTag
 		}
 		if code > 100 && code < 300 && len(m.ToTag) > 0 {
 			tag := maphash.Bytes(c.seed, m.ToTag)
@@ -198,9 +231,16 @@ func (c *Correlator) callResponse(d *dialog, ts int64, src, dst netip.AddrPort, 
 				d.finished = true
 			}
 		}
+	case methodUpdate:
+		if code >= 200 && code < 300 && d.inviteTS == 0 {
+			d.established = true // an UPDATE answered in a dialog seen mid-way
+		}
 	case methodBye:
 		if code < 200 {
 			return
+		}
+		if d.inviteTS == 0 {
+			d.established = true
 		}
 		if d.byeTS == 0 {
 			// The BYE was not captured: its sender is the other side.
@@ -228,7 +268,9 @@ func (c *Correlator) sender(d *dialog, m *sip.Message, src netip.AddrPort) side 
 		}
 		return sideCallee
 	}
-	if d.call.SrcIP.IsValid() {
+	// Addresses named by a guess (a partial dialog's first message) do
+	// not tell who the caller was.
+	if d.call.SrcIP.IsValid() && d.partiesKnown {
 		if src.Addr() == d.call.SrcIP {
 			return sideCaller
 		}
@@ -276,10 +318,34 @@ func q850Cause(v []byte) int {
 	return 0
 }
 
+// isReInvite tells, in a dialog whose initial INVITE was not captured, a
+// message of a re-INVITE transaction: its From tag may be either side's,
+// so it must not name the caller. Once the initial INVITE was seen its
+// transaction has named the caller already.
+func (d *dialog) isReInvite(m *sip.Message) bool {
+	if d.inviteTS != 0 {
+		return false
+	}
+	if m.IsRequest {
+		return len(m.ToTag) > 0
+	}
+	return d.reInviteCSeq != 0 && m.CSeq == d.reInviteCSeq
+}
+
+// partial tells a call dialog whose initial INVITE was not captured.
+func (d *dialog) partial() bool { return d.kind == kindCall && d.inviteTS == 0 }
+
+// up tells an answered call: a 2xx to its INVITE, or, when the INVITE was
+// not captured, what only an established dialog does (a BYE, a re-INVITE,
+// a 2xx to a re-INVITE or UPDATE) with no failure to the INVITE seen.
+func (d *dialog) up() bool {
+	return d.answered || d.partial() && d.established && d.call.FinalCode == 0
+}
+
 // state is the four-value outcome of the initial INVITE.
 func (d *dialog) state() string {
 	switch {
-	case d.answered:
+	case d.up():
 		return StateAnswered
 	case d.call.FinalCode == 487, d.call.FinalCode == 0 && d.cancelSeen:
 		return StateCancelled
@@ -290,23 +356,34 @@ func (d *dialog) state() string {
 }
 
 // endReason says why the call ended; done means no more news is expected
-// (finished, or its timer has run out).
-func (d *dialog) endReason(done bool) string {
-	if d.answered {
+// (finished, or its timer has run out), captureEnded that the capture file
+// ended (EndOfCapture).
+func (d *dialog) endReason(done, captureEnded bool) string {
+	if d.up() {
 		switch d.byeSide {
 		case sideCaller:
 			return EndCallerBye
 		case sideCallee:
 			return EndCalleeBye
 		}
+		if d.byeTS != 0 {
+			return EndBye // a partial dialog: who sent it is unknown
+		}
 		return EndNoBye
 	}
 	code := d.call.FinalCode
+	// One rule for state and end reason: a CANCEL ends the call as
+	// cancelled only when the INVITE got 487 or nothing; any other final
+	// crossed it and decides, the CANCEL staying on record (CancelSeen).
 	switch {
-	case d.cancelSeen:
+	case d.cancelSeen && (code == 0 || code == 487):
 		return EndCancelled
+	case d.cancelSeen && code == 408:
+		return EndTimeout
 	case code == 0 && done:
 		return EndNoFinal
+	case code == 0 && captureEnded:
+		return EndCaptureEnded
 	case code == 0:
 		return EndInProgress
 	case code == 486, code == 600:
@@ -338,9 +415,14 @@ func (c *Correlator) fillCall(call *Call, d *dialog) {
 	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
 	done := d.finished || c.now >= c.dueAt(d)
 	call.State = d.state()
-	call.EndReason = d.endReason(done)
-	call.Finished = done
-	if d.answered {
+	call.EndReason = d.endReason(done, c.captureEnded)
+	// At the end of a capture file no more news can come: the record is
+	// final, whatever it was waiting for.
+	call.Finished = done || c.captureEnded
+	call.Partial = d.partial()
+	call.Malformed = d.malformed.reasons()
+	call.CancelSeen = d.cancelSeen
+	if d.up() {
 		switch d.byeSide {
 		case sideCaller:
 			call.ByeBy = SideCaller
@@ -353,9 +435,23 @@ func (c *Correlator) fillCall(call *Call, d *dialog) {
 	} else {
 		call.RingMs = spanMs(d.provTS, d.finalTS)
 	}
-	call.PDDMs = spanMs(d.inviteTS, d.provTS)
+	call.InviteAt, call.AttemptAt, call.RingingAt = timeOf(d.inviteTS), timeOf(d.attemptTS), timeOf(d.provTS)
+	call.FinalAt, call.ByeAt = timeOf(d.finalTS), timeOf(d.byeTS)
+	if c.captureEnded {
+		call.CaptureEndAt = timeOf(c.captureEnd)
+	}
+	call.PDDMs = spanMs(d.attemptTS, d.provTS)
+	call.SetupMs = spanMs(d.inviteTS, d.provTS)
 	call.LinkedCallIDs = slices.Clip(call.LinkedCallIDs)
 	call.LastUpdate = time.Unix(0, d.updated).UTC()
+}
+
+// timeOf is a capture time as a time.Time, zero when not seen.
+func timeOf(ts int64) time.Time {
+	if ts == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ts).UTC()
 }
 
 // spanMs is b-a in milliseconds rounded to the microsecond, 0 when either

@@ -70,6 +70,9 @@ type dialog struct {
 	answered     bool
 	proceeding   bool // a provisional response arrived
 	cancelSeen   bool // the caller sent CANCEL before any final response
+	partiesKnown bool // numbers and addresses came from the INVITE transaction
+	established  bool // a partial dialog showed it was answered (BYE, re-INVITE, 2xx to UPDATE)
+	malformed    malformedBits
 	authSent     bool // the latest INVITE attempt carried credentials
 	byeSide      side
 	hasToTag     bool
@@ -78,6 +81,8 @@ type dialog struct {
 	callerTag    uint64 // hash of the caller's From tag
 	toTag        uint64 // first To tag of a 1xx/2xx to the latest attempt
 	inviteTS     int64  // first initial INVITE
+	attemptTS    int64  // first copy of the latest initial INVITE attempt
+	reInviteCSeq uint32 // CSeq of a re-INVITE seen in a partial dialog
 	provTS       int64  // first 18x to the initial INVITE
 	finalTS      int64  // first final response to the latest attempt
 	answerTS     int64  // first 2xx to the initial INVITE
@@ -98,6 +103,10 @@ type dialog struct {
 type regState struct {
 	Registration
 	reqExpires int // expiry the latest REGISTER asked for, -1 if none
+	// rprev/rnext link the registrations' own idle list, which
+	// MaxRegistrations eviction takes from. They live here, not in
+	// dialog, so calls do not pay for them.
+	rprev, rnext *dialog
 }
 
 // Stats counts what the correlator saw, dropped and decided.
@@ -109,11 +118,15 @@ type Stats struct {
 	TimedOut        int // dialogs ended by a timer (Config.*Timeout, MaxCallAge, Linger)
 	Evicted         int // dialogs dropped to stay within MaxDialogs
 	EvictedActive   int // of those, dialogs that had not finished yet
-	Late            int // messages of a dropped dialog that came after it, ignored
-	UpdatesDropped  int // finished records dropped because nobody called Updates
-	MediaDropped    int // media endpoints not remembered because MaxMedia was reached
-	NATBindings     int // media sources learned from RTP rather than SDP
-	BadSDP          int // SDP bodies that did not parse
+	// RegistrationsEvicted counts registrations dropped to stay within
+	// MaxRegistrations (those dropped by MaxDialogs are in Evicted).
+	RegistrationsEvicted int
+	Late                 int // messages of a dropped dialog that came after it, ignored
+	UpdatesDropped       int // finished records dropped because nobody called Updates
+	MediaDropped         int // media endpoints not remembered because MaxMedia was reached
+	NATBindings          int // media sources learned from RTP rather than SDP
+	BadSDP               int // SDP bodies that did not parse
+	Malformed            int // messages kept although a header was broken (Call.Malformed)
 	// Other counts transactions of Call-IDs that are neither calls nor
 	// registrations (OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, ...) per method.
 	Other map[string]int
@@ -128,11 +141,17 @@ type Correlator struct {
 
 	dialogs    dialogTable
 	head, tail *dialog // idle list
+	rhead      *dialog // registrations' idle list (regState.rprev/rnext)
+	rtail      *dialog
+	nregs      int     // registrations held
 	dhead      *dialog // changed since the last Updates/UpdatedRegistrations
 	dtail      *dialog
 	ndirty     [3]int // dialogs on the changed list, per kind
 	seq        uint64
 	now        int64 // latest capture time seen
+	// captureEnded is set by EndOfCapture: the file has no more frames.
+	captureEnded bool
+	captureEnd   int64 // the last frame's time, given to EndOfCapture
 
 	media endpoints
 	xcids map[string]*dialog // leg header value → the latest call carrying it
@@ -231,6 +250,10 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	if ts > d.updated {
 		d.updated = ts
 	}
+	if bad := malformedOf(m); bad != 0 {
+		c.stats.Malformed++
+		d.malformed |= bad
+	}
 	_, retrans := d.txns.observe(c.seed, m, meth, cseqMeth)
 	if retrans {
 		c.stats.Retransmissions++
@@ -257,6 +280,9 @@ func startsDialog(m *sip.Message, meth method) bool {
 func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Message, meth method, kind dialogKind) *dialog {
 	if c.dialogs.len() >= c.cfg.MaxDialogs {
 		c.evictOldest()
+	}
+	if kind == kindRegistration && c.nregs >= c.cfg.MaxRegistrations {
+		c.evictOldestRegistration()
 	}
 	c.stats.CallIDs++
 	c.seq++
@@ -286,6 +312,7 @@ func (c *Correlator) newDialog(ts int64, h uint64, src netip.AddrPort, m *sip.Me
 		d.call.CallID, d.call.Start = d.callID, start
 	case kindRegistration:
 		d.reg = &regState{Registration: Registration{CallID: d.callID, Start: start, SrcIP: src.Addr(), Expires: -1}, reqExpires: -1}
+		c.pushRegTail(d)
 	}
 	return d
 }

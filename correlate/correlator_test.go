@@ -83,16 +83,19 @@ func TestCallOutcomes(t *testing.T) {
 		{"a CANCEL without any final is cancelled",
 			[]sipMsg{inv(0, 1), cancel(1 * sec)},
 			StateCancelled, 0, EndCancelled, "", 0, false, [4]float64{}},
-		{"a CANCEL answered 408 while the INVITE fails 480 is failed but cancelled by the caller",
+		{"a 480 that crossed the caller's CANCEL decides the call: failed and rejected, not cancelled",
 			[]sipMsg{inv(0, 1), cancel(1 * sec), res(1100*msec, "408 Request Timeout", "1 CANCEL"), res(1200*msec, "480 Temporarily Unavailable", "1 INVITE")},
-			StateFailed, 480, EndCancelled, "", 0, true, [4]float64{}},
+			StateFailed, 480, EndRejected, "", 0, true, [4]float64{}},
+		{"a 408 to the INVITE after an unanswered CANCEL is a timeout",
+			[]sipMsg{inv(0, 1), trying(10 * msec), cancel(1 * sec), cancel(1500 * msec), res(32*sec, "408 Request Timeout", "1 INVITE")},
+			StateFailed, 408, EndTimeout, "", 0, true, [4]float64{}},
 		{"a 407 never retried is auth_failed",
 			[]sipMsg{inv(0, 1), res(100*msec, "407 Proxy Authentication Required", "1 INVITE"), ack(110*msec, 1, true)},
 			StateFailed, 407, EndAuthFailed, "", 0, false, [4]float64{}},
-		{"a 407 then an authenticated INVITE answered is answered, timed from the first INVITE",
+		{"a 407 then an authenticated INVITE answered is answered, its PDD from the retry and its setup from the first INVITE",
 			[]sipMsg{inv(0, 1), res(100*msec, "407 Proxy Authentication Required", "1 INVITE"), ack(110*msec, 1, true),
 				authRetry, res(4*sec, "180 Ringing", "2 INVITE"), res(6*sec, "200 OK", "2 INVITE"), ack(6*sec+msec, 2, false)},
-			StateAnswered, 200, EndNoBye, "", 0, false, [4]float64{4000, 2000, 6000, 0}},
+			StateAnswered, 200, EndNoBye, "", 0, false, [4]float64{1000, 2000, 6000, 0}},
 		{"a 403 to an INVITE with credentials is auth_failed",
 			[]sipMsg{inv(0, 1), res(100*msec, "407 Proxy Authentication Required", "1 INVITE"), ack(110*msec, 1, true),
 				authRetry, res(3*sec+200*msec, "403 Forbidden", "2 INVITE"), ack(3*sec+210*msec, 2, true)},
@@ -128,6 +131,15 @@ func TestCallOutcomes(t *testing.T) {
 					t.Errorf("pdd/ring/answer/duration %v ms, want %v", timings, tt.timings)
 					break
 				}
+			}
+			// Setup counts from the first INVITE: 3 s more than the PDD
+			// after the challenge, the PDD itself otherwise.
+			wantSetup := tt.timings[0]
+			if strings.Contains(tt.name, "407 then") && tt.state == StateAnswered {
+				wantSetup += 3000
+			}
+			if math.Abs(got.SetupMs-wantSetup) > 1e-9 {
+				t.Errorf("setup %v ms, want %v", got.SetupMs, wantSetup)
 			}
 			if got.FromUser != "alice" || got.ToUser != "bob" || got.Messages != len(tt.script) {
 				t.Errorf("from %q to %q messages %d, want alice bob %d", got.FromUser, got.ToUser, got.Messages, len(tt.script))
@@ -356,6 +368,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		mod   func(*Config)
 	}{
 		{"MaxDialogs", func(c *Config) { c.MaxDialogs = 0 }},
+		{"MaxRegistrations", func(c *Config) { c.MaxRegistrations = -1 }},
 		{"MaxMedia", func(c *Config) { c.MaxMedia = 0 }},
 		{"InviteTimeout", func(c *Config) { c.InviteTimeout = 0 }},
 		{"ProceedingTimeout", func(c *Config) { c.ProceedingTimeout = -1 }},

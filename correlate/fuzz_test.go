@@ -32,6 +32,7 @@ func FuzzHandleSIP(f *testing.F) {
 		cfg := DefaultConfig()
 		cfg.Retain = false
 		cfg.MaxDialogs = 4
+		cfg.MaxRegistrations = 2
 		cfg.MaxMedia = 8
 		c := New(cfg)
 		var m sip.Message
@@ -51,6 +52,7 @@ func FuzzHandleSIP(f *testing.F) {
 			if c.dialogs.len() > cfg.MaxDialogs {
 				t.Fatalf("%d dialogs held", c.dialogs.len())
 			}
+			checkRegistrationList(t, c, cfg.MaxRegistrations)
 			c.BindMedia(netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:50001"))
 		}
 		for _, call := range append(c.Updates(), c.Calls()...) {
@@ -62,8 +64,37 @@ func FuzzHandleSIP(f *testing.F) {
 		c.Registrations()
 		c.Stats()
 		c.Expire(ts + int64(5*time.Hour))
+		checkRegistrationList(t, c, 0)
 		if c.Stats().Held != 0 || c.media.len() != 0 {
 			t.Fatalf("held %d, media %d after expiring everything", c.Stats().Held, c.media.len())
 		}
 	})
+}
+
+// checkRegistrationList checks the registrations' idle list against the
+// dialog table: every registration held on it once, in both directions,
+// and no more than max of them.
+func checkRegistrationList(t *testing.T, c *Correlator, max int) {
+	t.Helper()
+	n := 0
+	var prev *dialog
+	for d := c.rhead; d != nil; d = d.reg.rnext {
+		if d.kind != kindRegistration || d.removed || d.reg.rprev != prev || c.dialogs.getString(d.hash, d.callID) != d {
+			t.Fatalf("registration list entry %d (%q) is inconsistent", n, d.callID)
+		}
+		prev = d
+		n++
+	}
+	if prev != c.rtail || n != c.nregs || n > max {
+		t.Fatalf("registration list: %d entries, count %d, limit %d", n, c.nregs, max)
+	}
+	held := 0
+	for _, sl := range c.dialogs.slots {
+		if sl.d != nil && sl.d.kind == kindRegistration {
+			held++
+		}
+	}
+	if held != n {
+		t.Fatalf("%d registrations in the table, %d on the list", held, n)
+	}
 }

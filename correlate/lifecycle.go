@@ -40,11 +40,44 @@ func (c *Correlator) unlinkIdle(d *dialog) {
 
 // touch marks d as the most recently active dialog.
 func (c *Correlator) touch(d *dialog) {
+	if d.kind == kindRegistration && c.rtail != d {
+		c.unlinkReg(d)
+		c.pushRegTail(d)
+	}
 	if c.tail == d {
 		return
 	}
 	c.unlinkIdle(d)
 	c.pushTail(d)
+}
+
+// pushRegTail appends registration d to the registrations' idle list.
+func (c *Correlator) pushRegTail(d *dialog) {
+	r := d.reg
+	r.rprev, r.rnext = c.rtail, nil
+	if c.rtail != nil {
+		c.rtail.reg.rnext = d
+	} else {
+		c.rhead = d
+	}
+	c.rtail = d
+	c.nregs++
+}
+
+func (c *Correlator) unlinkReg(d *dialog) {
+	r := d.reg
+	if r.rprev != nil {
+		r.rprev.reg.rnext = r.rnext
+	} else {
+		c.rhead = r.rnext
+	}
+	if r.rnext != nil {
+		r.rnext.reg.rprev = r.rprev
+	} else {
+		c.rtail = r.rprev
+	}
+	r.rprev, r.rnext = nil, nil
+	c.nregs--
 }
 
 // markDirty queues d's record for the next Updates or UpdatedRegistrations.
@@ -88,9 +121,9 @@ func (c *Correlator) dueAt(d *dialog) int64 {
 	switch d.kind {
 	case kindCall:
 		switch code := d.call.FinalCode; {
-		case d.answered && d.byeTS != 0:
+		case d.up() && d.byeTS != 0:
 			return d.last + int64(cfg.InviteTimeout) // BYE without a response (Timer F)
-		case d.answered:
+		case d.up():
 			return d.first + int64(cfg.MaxCallAge)
 		case code == 401 || code == 407:
 			return d.last + int64(cfg.AuthTimeout) // the retry with credentials never came
@@ -150,6 +183,24 @@ func (c *Correlator) Expire(now int64) {
 	}
 }
 
+// EndOfCapture tells the correlator that its capture file has ended:
+// calls still waiting for a final response end as capture_ended rather
+// than in_progress, and every record is final (Finished), since no more
+// news can come. Offline analysis (analyze, import) calls it after the
+// last frame, with that frame's capture time (Unix ns; 0 when unknown),
+// which calls carry as CaptureEndAt; a live correlator never calls it, and
+// its calls stay in progress until a message or a timer ends them. Calls
+// that changed are handed out again by Updates.
+func (c *Correlator) EndOfCapture(lastFrame int64) {
+	c.captureEnded = true
+	c.captureEnd = max(lastFrame, c.now)
+	for d := c.head; d != nil; d = d.next {
+		if d.kind == kindCall && !d.finished {
+			c.markDirty(d)
+		}
+	}
+}
+
 // finish ends d at now without a message saying so (timer or eviction).
 func (c *Correlator) finish(d *dialog, now int64) {
 	d.finished = true
@@ -176,6 +227,20 @@ func (c *Correlator) evictOldest() {
 	c.drop(d)
 }
 
+// evictOldestRegistration makes room for a new registration by dropping
+// the one idle longest.
+func (c *Correlator) evictOldestRegistration() {
+	d := c.rhead
+	if d == nil {
+		return
+	}
+	c.stats.RegistrationsEvicted++
+	if !d.finished {
+		c.finish(d, c.now)
+	}
+	c.drop(d)
+}
+
 // drop removes d from memory, handing its last record to the pending and
 // retained lists, and remembers its Call-ID for a while so that late
 // copies of its messages do not start a new, headless record that would
@@ -183,6 +248,9 @@ func (c *Correlator) evictOldest() {
 func (c *Correlator) drop(d *dialog) {
 	c.dialogs.remove(d)
 	c.unlinkIdle(d)
+	if d.kind == kindRegistration {
+		c.unlinkReg(d)
+	}
 	c.freeMedia(d)
 	c.unlinkLegs(d)
 	emit := d.dirty

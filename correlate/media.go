@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"net/netip"
 
 	"github.com/sipscope/sipscope/decode/sdp"
@@ -53,10 +54,26 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 			c.media.set(r.ap, e)
 		}
 	}
+	var desc SDPMedia
 	for i := 0; i < s.NumMedia; i++ {
 		m := &s.Media[i]
+		if m.Port != 0 && isT38(m) {
+			desc.T38 = true
+		}
 		if m.Port == 0 || !m.IsRTP() {
 			continue
+		}
+		if !desc.Announced && string(m.Type) == "audio" {
+			desc = SDPMedia{Announced: true, Addr: s.RTPAddr(i), Direction: s.MediaDirection(i).String(), T38: desc.T38}
+			// The caller's offer says what a 488 refused. Only the
+			// caller's are kept, and the same again (re-INVITEs) costs no
+			// copy, so the callee's answer allocates nothing.
+			if old := d.call.CallerMedia.Formats; caller {
+				desc.Formats = old
+				if string(m.Fmt) != old {
+					desc.Formats = string(m.Fmt)
+				}
+			}
 		}
 		if s.OnHold(i) {
 			hold = true
@@ -68,7 +85,26 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 			c.bindMedia(d, rtcp, mediaEntry{d: d, caller: caller})
 		}
 	}
+	if caller {
+		d.call.CallerMedia = desc
+	} else {
+		d.call.CalleeMedia = desc
+	}
 	return hold
+}
+
+// isT38 tells an m=image section carrying T.38 over UDPTL (RFC 3362).
+func isT38(m *sdp.Media) bool {
+	if !bytes.EqualFold(m.Type, []byte("image")) {
+		return false
+	}
+	const udptl = "udptl"
+	for i := 0; i+len(udptl) <= len(m.Proto); i++ {
+		if bytes.EqualFold(m.Proto[i:i+len(udptl)], []byte(udptl)) {
+			return true
+		}
+	}
+	return false
 }
 
 // mediaRef is an endpoint a dialog bound, with the side and kind of the

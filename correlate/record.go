@@ -22,13 +22,25 @@ const (
 	EndNoBye     = "no_bye"     // no BYE seen: still up, timed out (MaxCallAge) or the capture ended
 
 	// Calls that were not answered.
-	EndBusy       = "busy"        // 486 or 600
-	EndNoAnswer   = "no_answer"   // 408, 480 or 487 after an 18x, without a CANCEL from the caller
-	EndCancelled  = "cancelled"   // the caller sent CANCEL before any final response
+	EndBusy      = "busy"      // 486 or 600
+	EndNoAnswer  = "no_answer" // 408, 480 or 487 after an 18x, without a CANCEL from the caller
+	EndCancelled = "cancelled" // the caller sent CANCEL before any final response, and the INVITE got 487 or nothing
+	// EndTimeout: the caller sent CANCEL, the CANCEL got no answer and the
+	// INVITE ended 408 (Call.CancelSeen notes the CANCEL). A final other
+	// than 487 or 408 after a CANCEL crossed it: the end reason is that
+	// final's, with CancelSeen set.
+	EndTimeout    = "timeout"
 	EndRejected   = "rejected"    // any other 3xx-6xx final response (see FinalCode)
 	EndAuthFailed = "auth_failed" // 401/407 not followed by success, or 403 to an INVITE with credentials
 	EndInProgress = "in_progress" // no final response yet, and not timed out
 	EndNoFinal    = "no_final"    // no final response before the dialog timed out or was evicted
+	// EndCaptureEnded: the capture file ended before any final response
+	// (offline analysis, after Correlator.EndOfCapture); a live call in the
+	// same situation is in_progress.
+	EndCaptureEnded = "capture_ended"
+	// EndBye: a BYE ended an answered call whose sides are unknown, because
+	// no message of its INVITE transaction was captured (a partial dialog).
+	EndBye = "bye"
 )
 
 // Sides of a call, for Call.ByeBy.
@@ -80,7 +92,13 @@ type Call struct {
 	Q850Cause    int    // cause from a "Q.850;cause=N" Reason header, 0 if none
 	ReasonHeader string // the first Reason header of a BYE, CANCEL or final INVITE response
 
-	PDDMs      float64 // post-dial delay: first INVITE → first 18x
+	// PDDMs is the post-dial delay as RFC 6076 §4.2 measures the session
+	// request delay: from the INVITE attempt that was not challenged (the
+	// retry with credentials after a 401/407, else the first INVITE) to
+	// the first 18x. SetupMs is the same end measured from the very first
+	// INVITE, challenge round trips included (pdd_ms before RFC 6076).
+	PDDMs      float64
+	SetupMs    float64
 	RingMs     float64 // first 18x → final response
 	AnswerMs   float64 // setup time: first INVITE → 200
 	DurationMs float64 // talk time: 200 → BYE
@@ -101,6 +119,57 @@ type Call struct {
 	InfoDTMF   string
 	LastUpdate time.Time // capture time of the latest change to this record
 	Finished   bool      // the call ended (BYE answered, final failure, timeout or eviction)
+
+	// Partial is set when the dialog's initial INVITE was not captured (the
+	// capture began mid-call, or lost it): its state is inferred from what
+	// was seen, and its timings from the INVITE are 0.
+	Partial bool
+	// CancelSeen is set when the caller sent CANCEL before any final
+	// response, whatever the INVITE got afterwards.
+	CancelSeen bool
+	// CallerMedia and CalleeMedia are the audio each side's latest SDP
+	// described; Announced is false when that side sent none. Like the
+	// moments below they serve diagnosis and are not stored.
+	CallerMedia, CalleeMedia SDPMedia
+
+	// When the moments that decided the call were captured (zero when
+	// not): the first initial INVITE, the INVITE attempt that was not
+	// challenged, the first 18x, the final response to that attempt, the
+	// first BYE. Records read back from storage leave them zero.
+	InviteAt, AttemptAt, RingingAt, FinalAt, ByeAt time.Time
+	// CaptureEndAt is when the capture file ended (EndOfCapture), zero
+	// for live calls.
+	CaptureEndAt time.Time
+
+	// Malformed lists what was broken in the call's SIP messages (the
+	// Malformed* reasons, in that order), nil when nothing was.
+	Malformed []string
+
+	// Findings and Diagnosis are what diagnose made of the call and its
+	// streams (machine codes and one or two plain sentences); correlate
+	// leaves them empty, the pipeline fills them before the record leaves.
+	Findings  []string
+	Diagnosis string
+}
+
+// SDPMedia is the first RTP audio section of one side's latest session
+// description, and whether any of its sections moved to T.38 fax.
+type SDPMedia struct {
+	Announced bool           // an RTP m= line with a port other than 0
+	Addr      netip.AddrPort // where that side wants RTP
+	Direction string         // "sendrecv", "sendonly", "recvonly" or "inactive"
+	Formats   string         // the caller's m= line payload types as written ("0 8 101"); "" for the callee
+	T38       bool           // an m=image udptl t38 section with a port
+}
+
+// Sends reports whether this side's description lets it send audio.
+func (m SDPMedia) Sends() bool {
+	return m.Announced && (m.Direction == "sendrecv" || m.Direction == "sendonly") && !m.Addr.Addr().IsUnspecified()
+}
+
+// Receives reports whether this side's description asks for audio.
+func (m SDPMedia) Receives() bool {
+	return m.Announced && (m.Direction == "sendrecv" || m.Direction == "recvonly") && !m.Addr.Addr().IsUnspecified()
 }
 
 // Registration is a REGISTER exchange grouped by Call-ID. A live correlator

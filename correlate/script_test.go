@@ -142,5 +142,3 @@ func only(t testing.TB, c *Correlator) Call {
 	}
 	return calls[0]
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

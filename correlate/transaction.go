@@ -6,98 +6,30 @@ import (
 	"github.com/sipscope/sipscope/decode/sip"
 )
 
-// method is a SIP method as a small number, so the hot path compares bytes
-// once and counts in arrays.
-type method uint8
+// method is a SIP method as a small number (sip.Method), so the hot path
+// compares bytes once and counts in arrays.
+type method = sip.Method
 
 const (
-	methodOther method = iota
-	methodInvite
-	methodAck
-	methodBye
-	methodCancel
-	methodPrack
-	methodUpdate
-	methodRegister
-	methodOptions
-	methodMessage
-	methodSubscribe
-	methodNotify
-	methodInfo
-	methodRefer
-	methodPublish
-	numMethods
+	methodOther     = sip.MethodOther
+	methodInvite    = sip.MethodInvite
+	methodAck       = sip.MethodAck
+	methodBye       = sip.MethodBye
+	methodCancel    = sip.MethodCancel
+	methodPrack     = sip.MethodPrack
+	methodUpdate    = sip.MethodUpdate
+	methodRegister  = sip.MethodRegister
+	methodOptions   = sip.MethodOptions
+	methodMessage   = sip.MethodMessage
+	methodSubscribe = sip.MethodSubscribe
+	methodNotify    = sip.MethodNotify
+	methodInfo      = sip.MethodInfo
+	methodRefer     = sip.MethodRefer
+	methodPublish   = sip.MethodPublish
+	numMethods      = sip.NumMethods
 )
 
-// parseMethod maps a method token (case-sensitive, RFC 3261 §7.1) to its
-// number; the string conversion in the switch does not allocate.
-func parseMethod(b []byte) method {
-	switch string(b) {
-	case "INVITE":
-		return methodInvite
-	case "ACK":
-		return methodAck
-	case "BYE":
-		return methodBye
-	case "CANCEL":
-		return methodCancel
-	case "PRACK":
-		return methodPrack
-	case "UPDATE":
-		return methodUpdate
-	case "REGISTER":
-		return methodRegister
-	case "OPTIONS":
-		return methodOptions
-	case "MESSAGE":
-		return methodMessage
-	case "SUBSCRIBE":
-		return methodSubscribe
-	case "NOTIFY":
-		return methodNotify
-	case "INFO":
-		return methodInfo
-	case "REFER":
-		return methodRefer
-	case "PUBLISH":
-		return methodPublish
-	}
-	return methodOther
-}
-
-func (m method) String() string {
-	switch m {
-	case methodInvite:
-		return "INVITE"
-	case methodAck:
-		return "ACK"
-	case methodBye:
-		return "BYE"
-	case methodCancel:
-		return "CANCEL"
-	case methodPrack:
-		return "PRACK"
-	case methodUpdate:
-		return "UPDATE"
-	case methodRegister:
-		return "REGISTER"
-	case methodOptions:
-		return "OPTIONS"
-	case methodMessage:
-		return "MESSAGE"
-	case methodSubscribe:
-		return "SUBSCRIBE"
-	case methodNotify:
-		return "NOTIFY"
-	case methodInfo:
-		return "INFO"
-	case methodRefer:
-		return "REFER"
-	case methodPublish:
-		return "PUBLISH"
-	}
-	return "other"
-}
+func parseMethod(b []byte) method { return sip.ParseMethod(b) }
 
 // maxTxns is how many recent transactions a dialog remembers for
 // retransmission detection. A call needs about four (INVITE, its ACK or

@@ -35,7 +35,7 @@ func (p *Packet) DecompressPayload(dst []byte) ([]byte, error) {
 		return nil, ErrBadCompression
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadCompression, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadCompression, err)
 	}
 	out := dst[:0]
 	for {
@@ -49,7 +49,7 @@ func (p *Packet) DecompressPayload(dst []byte) ([]byte, error) {
 			if err == io.EOF {
 				return out, nil
 			}
-			return nil, fmt.Errorf("%w: %v", ErrBadCompression, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadCompression, err)
 		}
 		n, err := r.Read(out[len(out):cap(out)])
 		out = out[:len(out)+n]
@@ -57,7 +57,7 @@ func (p *Packet) DecompressPayload(dst []byte) ([]byte, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadCompression, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadCompression, err)
 		}
 	}
 }

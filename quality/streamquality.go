@@ -27,7 +27,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("JitterBuffer: %w: %d", ErrBadJitterMode, c.JitterBuffer)
 	}
 	if c.Interval != 0 && (c.Interval < 100*time.Millisecond || c.Interval > time.Hour) {
-		return fmt.Errorf("Interval: %w: %v", ErrBadInterval, c.Interval)
+		return fmt.Errorf("interval: %w: %v", ErrBadInterval, c.Interval)
 	}
 	if c.MaxIntervals != 0 && c.MaxIntervals < 2 {
 		return fmt.Errorf("MaxIntervals: %w: %d", ErrBadMaxInterval, c.MaxIntervals)

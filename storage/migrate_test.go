@@ -40,8 +40,20 @@ func stmtsOf(as []alteration) []string {
 	return out
 }
 
+// diagnosisColumns is how revision 5 extends an ALTER of calls that ends
+// with info_dtmf.
+const diagnosisColumns = ", ADD COLUMN setup_ms Float64 AFTER info_dtmf, ADD COLUMN partial UInt8 AFTER setup_ms, " +
+	"ADD COLUMN cancel_seen UInt8 AFTER partial, ADD COLUMN findings Array(String) AFTER cancel_seen, " +
+	"ADD COLUMN diagnosis String AFTER findings, ADD COLUMN malformed Array(String) AFTER diagnosis"
+
 func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T) {
 	v1816 := ParseServerVersion("18.16.1")
+	t.Run("revision 4 tables gain the diagnosis columns of calls", func(t *testing.T) {
+		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionInfoDTMF, allTables("")))
+		if len(got) != 1 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN"+diagnosisColumns[len(", ADD COLUMN"):] {
+			t.Fatalf("statements %q", stmtsOf(got))
+		}
+	})
 	t.Run("current tables need nothing", func(t *testing.T) {
 		if got := migrationDDL(v1816, SchemaConfig{}, columnsAt(SchemaRevision, allTables(""))); len(got) != 0 {
 			t.Errorf("statements for an up-to-date schema: %q", stmtsOf(got))
@@ -49,7 +61,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 	})
 	t.Run("revision 3 tables gain the INFO DTMF column of calls and the node of messages", func(t *testing.T) {
 		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionStreamQuality, allTables("")))
-		if len(got) != 2 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN info_dtmf String AFTER finished" ||
+		if len(got) != 2 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN info_dtmf String AFTER finished"+diagnosisColumns ||
 			got[1].stmt != "ALTER TABLE sipscope.sip_messages ADD COLUMN node String AFTER raw" {
 			t.Fatalf("statements %q, want one for calls and one for sip_messages", stmtsOf(got))
 		}
@@ -91,7 +103,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 			t.Fatalf("tables altered %q", tables)
 		}
 		if !strings.HasPrefix(got[0].stmt, "ALTER TABLE voip.calls ADD COLUMN end_reason String AFTER mos, ") ||
-			!strings.HasSuffix(got[0].stmt, "ADD COLUMN finished UInt8 AFTER last_update_us, ADD COLUMN info_dtmf String AFTER finished") {
+			!strings.HasSuffix(got[0].stmt, "ADD COLUMN finished UInt8 AFTER last_update_us, ADD COLUMN info_dtmf String AFTER finished"+diagnosisColumns) {
 			t.Errorf("calls: %s", got[0].stmt)
 		}
 	})
@@ -123,8 +135,8 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 		if len(got) != 4 {
 			t.Fatalf("statements %q, want four", stmtsOf(got))
 		}
-		if got[0].stmt != "ALTER TABLE sipscope.calls_local ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" ||
-			got[1].stmt != "ALTER TABLE sipscope.calls ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished" ||
+		if got[0].stmt != "ALTER TABLE sipscope.calls_local ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished"+diagnosisColumns ||
+			got[1].stmt != "ALTER TABLE sipscope.calls ON CLUSTER `sip-cluster` ADD COLUMN info_dtmf String AFTER finished"+diagnosisColumns ||
 			got[2].stmt != "ALTER TABLE sipscope.sip_messages_local ON CLUSTER `sip-cluster` ADD COLUMN node String AFTER raw" ||
 			got[3].stmt != "ALTER TABLE sipscope.sip_messages ON CLUSTER `sip-cluster` ADD COLUMN node String AFTER raw" {
 			t.Errorf("statements:\n%s", strings.Join(stmtsOf(got), "\n"))

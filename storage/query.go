@@ -181,7 +181,8 @@ func contains(column, sub string) string {
 
 const callSelect = "call_id, from_user, to_user, src_ip, dst_ip, state, final_code, start_us, end_us, messages, mos, " +
 	"end_reason, bye_by, q850_cause, reason_header, pdd_ms, ring_ms, answer_ms, duration_ms, " +
-	"retransmissions, re_invites, hold, forked, user_agent, x_call_id, linked_call_ids, last_update_us, finished, info_dtmf"
+	"retransmissions, re_invites, hold, forked, user_agent, x_call_id, linked_call_ids, last_update_us, finished, info_dtmf, " +
+	"setup_ms, partial, cancel_seen, findings, diagnosis, malformed"
 
 type callScan struct {
 	callID, fromUser, toUser, srcIP, dstIP, state string
@@ -199,6 +200,11 @@ type callScan struct {
 	lastUpdateUS                                  uint64
 	finished                                      uint8
 	infoDTMF                                      string
+	setup                                         float64
+	partial, cancelSeen                           uint8
+	findings                                      []string
+	diagnosis                                     string
+	malformed                                     []string
 }
 
 func (s *callScan) dest() []any {
@@ -206,7 +212,7 @@ func (s *callScan) dest() []any {
 		&s.finalCode, &s.startUS, &s.endUS, &s.messages, &s.mos,
 		&s.endReason, &s.byeBy, &s.q850, &s.reasonHeader, &s.pdd, &s.ring, &s.answer, &s.duration,
 		&s.retrans, &s.reInvites, &s.hold, &s.forked, &s.userAgent, &s.xCallID, &s.linked,
-		&s.lastUpdateUS, &s.finished, &s.infoDTMF}
+		&s.lastUpdateUS, &s.finished, &s.infoDTMF, &s.setup, &s.partial, &s.cancelSeen, &s.findings, &s.diagnosis, &s.malformed}
 }
 
 func (s *callScan) call() (correlate.Call, error) {
@@ -228,6 +234,8 @@ func (s *callScan) call() (correlate.Call, error) {
 		Retransmissions: int(s.retrans), ReInvites: int(s.reInvites), Hold: s.hold != 0, Forked: s.forked != 0,
 		UserAgent: s.userAgent, XCallID: s.xCallID, LinkedCallIDs: splitCallIDs(s.linked),
 		LastUpdate: timeOfMicros(s.lastUpdateUS), Finished: s.finished != 0, InfoDTMF: s.infoDTMF,
+		SetupMs: s.setup, Partial: s.partial != 0, CancelSeen: s.cancelSeen != 0, Findings: s.findings, Diagnosis: s.diagnosis,
+		Malformed: s.malformed,
 	}, nil
 }
 

@@ -97,8 +97,16 @@ func callRow(c *correlate.Call, version uint64) []any {
 		c.PDDMs, c.RingMs, c.AnswerMs, c.DurationMs,
 		clampUint32(c.Retransmissions), clampUint32(c.ReInvites), flag(c.Hold), flag(c.Forked),
 		c.UserAgent, c.XCallID, joinCallIDs(c.LinkedCallIDs), microsOf(c.LastUpdate), flag(c.Finished),
-		c.InfoDTMF, version,
+		c.InfoDTMF, c.SetupMs, flag(c.Partial), flag(c.CancelSeen), nonNil(c.Findings), c.Diagnosis, nonNil(c.Malformed), version,
 	}
+}
+
+// nonNil is ss, or an empty slice for nil: an array value is never nil.
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
 }
 
 func registrationRow(r *correlate.Registration, version uint64) []any {
@@ -216,7 +224,7 @@ func parseAddr(s string) (netip.Addr, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: address %q: %v", ErrBadRow, s, err)
+		return netip.Addr{}, fmt.Errorf("%w: address %q: %w", ErrBadRow, s, err)
 	}
 	return a, nil
 }

@@ -35,8 +35,12 @@ const (
 	// revisionInfoDTMF added the digits calls sent in SIP INFO and the
 	// capture node of each SIP message.
 	revisionInfoDTMF = 4
+	// revisionDiagnosis added what diagnose says about a call (findings,
+	// diagnosis), whether its INVITE was captured, whether the caller
+	// cancelled and the post-dial delay from the first INVITE.
+	revisionDiagnosis = 5
 	// revisionAuth added the users and api_tokens tables.
-	revisionAuth = 5
+	revisionAuth = 6
 
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
@@ -60,6 +64,9 @@ type SchemaConfig struct {
 	// Retention, when positive, adds a TTL on the date column (modern
 	// servers only).
 	Retention time.Duration
+	// TableRetention overrides Retention per table (Table* names); see
+	// RetentionPolicy.TableRetention.
+	TableRetention map[string]time.Duration
 }
 
 // table is one table of the schema. Its insert column list and the DDL come
@@ -126,6 +133,13 @@ func callsTable() table {
 			{Name: "last_update_us", Type: TypeUInt64, Since: revisionCallDetail},
 			{Name: "finished", Type: TypeUInt8, Since: revisionCallDetail},
 			{Name: "info_dtmf", Type: TypeString, Since: revisionInfoDTMF},
+			{Name: "setup_ms", Type: TypeFloat64, Since: revisionDiagnosis},
+			{Name: "partial", Type: TypeUInt8, Since: revisionDiagnosis},
+			{Name: "cancel_seen", Type: TypeUInt8, Since: revisionDiagnosis},
+			// Finding codes as an array: has(findings, 'no_media') in SQL.
+			{Name: "findings", Type: TypeArrayString, Since: revisionDiagnosis},
+			{Name: "diagnosis", Type: TypeString, Since: revisionDiagnosis},
+			{Name: "malformed", Type: TypeArrayString, Since: revisionDiagnosis},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse
@@ -386,11 +400,11 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 	b.WriteString(") ENGINE = ")
 	b.WriteString(engine(cfg, db, name, t))
 	if !t.unpartitioned {
-		b.WriteString(" PARTITION BY toYYYYMM(date)")
+		b.WriteString(" PARTITION BY " + partitionKey)
 	}
 	b.WriteString(" ORDER BY (" + t.orderBy + ")")
-	if cfg.Retention > 0 && v.modern() && !t.unpartitioned {
-		days := int64((cfg.Retention + 24*time.Hour - 1) / (24 * time.Hour))
+	if keep := cfg.retention(t.name); keep > 0 && v.modern() && !t.unpartitioned {
+		days := int64((keep + 24*time.Hour - 1) / (24 * time.Hour))
 		fmt.Fprintf(&b, " TTL date + toIntervalDay(%d)", days)
 	}
 	return b.String()
@@ -431,4 +445,17 @@ func engine(cfg SchemaConfig, db, name string, t table) string {
 		args += ", " + t.version
 	}
 	return "Replicated" + kind + "(" + args + ")"
+}
+
+// Retention (see retention.go): partitions by day, so that the size rule
+// can drop a day at a time and an age limit in days drops whole
+// partitions. Tables created by month before keep their months.
+const partitionKey = "toYYYYMMDD(date)"
+
+// retention is the age limit of table: its TableRetention, else Retention.
+func (cfg SchemaConfig) retention(table string) time.Duration {
+	if d, ok := cfg.TableRetention[table]; ok && d > 0 {
+		return d
+	}
+	return cfg.Retention
 }

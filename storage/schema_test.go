@@ -20,8 +20,9 @@ func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 		"end_reason String, bye_by String, q850_cause UInt16, reason_header String, " +
 		"pdd_ms Float64, ring_ms Float64, answer_ms Float64, duration_ms Float64, " +
 		"retransmissions UInt32, re_invites UInt32, hold UInt8, forked UInt8, user_agent String, " +
-		"x_call_id String, linked_call_ids String, last_update_us UInt64, finished UInt8, info_dtmf String, version UInt64) " +
-		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (call_id)"
+		"x_call_id String, linked_call_ids String, last_update_us UInt64, finished UInt8, info_dtmf String, " +
+		"setup_ms Float64, partial UInt8, cancel_seen UInt8, findings Array(String), diagnosis String, malformed Array(String), version UInt64) " +
+		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (call_id)"
 	if stmts[1] != wantCalls {
 		t.Errorf("calls DDL:\n%s\nwant\n%s", stmts[1], wantCalls)
 	}
@@ -33,9 +34,9 @@ func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"sipscope.registrations (", "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(date) ORDER BY (call_id, start_us)",
+		"sipscope.registrations (", "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (call_id, start_us)",
 		"sipscope.sip_messages (", "raw String", "ts DateTime, ts_us UInt64", "src_port UInt16",
-		"ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(date) ORDER BY (call_id, ts_us, msg_hash)",
+		"ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(date) ORDER BY (call_id, ts_us, msg_hash)",
 		"sipscope.rtp_streams (", "ORDER BY (ssrc, src_ip, src_port, dst_ip, dst_port, start_us)",
 	} {
 		if !strings.Contains(all, want) {
@@ -97,7 +98,7 @@ func TestSchemaForAClusterIsReplicatedBehindDistributed(t *testing.T) {
 	}
 	wantPrefix := "CREATE TABLE IF NOT EXISTS sipscope.calls_local ON CLUSTER `sip-cluster` (date Date, "
 	wantEngine := " ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sipscope/calls_local', '{replica}', version)" +
-		" PARTITION BY toYYYYMM(date) ORDER BY (call_id)"
+		" PARTITION BY toYYYYMMDD(date) ORDER BY (call_id)"
 	if !strings.HasPrefix(stmts[1], wantPrefix) || !strings.HasSuffix(stmts[1], wantEngine) {
 		t.Errorf("calls_local:\n%s", stmts[1])
 	}

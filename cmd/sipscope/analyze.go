@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 
-	"github.com/sipscope/sipscope/capture"
-	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 func cmdAnalyze(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,7 +22,7 @@ func cmdAnalyze(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(files) != 1 {
 		return errors.New("need exactly one capture file")
 	}
-	r, err := analyzeFile(files[0], qualityOptions{g711PLC: !*noPLC})
+	r, err := pipeline.AnalyzeFile(files[0], pipeline.QualityOptions{G711PLC: !*noPLC})
 	if err != nil {
 		return err
 	}
@@ -33,20 +31,6 @@ func cmdAnalyze(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	writeSummary(stdout, &r)
+	pipeline.WriteSummary(stdout, &r)
 	return nil
-}
-
-// analyzeFile runs the whole offline pipeline over one capture file.
-func analyzeFile(path string, opts qualityOptions) (report, error) {
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		return report{}, err
-	}
-	defer src.Close()
-	p := newPipeline(correlate.DefaultConfig())
-	if err := p.runSource(src); err != nil {
-		return report{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return buildReport(path, p, opts), nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/api"
+	"github.com/sipscope/sipscope/pipeline"
 
 	"github.com/sipscope/sipscope/gen"
 )
@@ -32,7 +33,7 @@ func TestAnalyzeGeneratedCapturesMatchGroundTruth(t *testing.T) {
 			if err := json.Unmarshal(b, &truth); err != nil {
 				t.Fatal(err)
 			}
-			r, err := analyzeFile(pcap, qualityOptions{g711PLC: true})
+			r, err := pipeline.AnalyzeFile(pcap, pipeline.QualityOptions{G711PLC: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +42,7 @@ func TestAnalyzeGeneratedCapturesMatchGroundTruth(t *testing.T) {
 	}
 }
 
-func compareWithTruth(t *testing.T, r *report, truth *gen.Truth) {
+func compareWithTruth(t *testing.T, r *pipeline.Report, truth *gen.Truth) {
 	t.Helper()
 	if r.Packets != truth.Totals.Packets || r.SIP.Messages != truth.Totals.SIPMessages || r.SIP.CallIDs != truth.Totals.CallIDs {
 		t.Errorf("totals: packets %d sip %d call-ids %d, truth %d %d %d", r.Packets, r.SIP.Messages, r.SIP.CallIDs,
@@ -77,7 +78,7 @@ func compareWithTruth(t *testing.T, r *report, truth *gen.Truth) {
 			t.Errorf("call %s: %s..%s, truth %s..%s", w.CallID, g.Start, g.End, api.FormatTime(w.Start.Time), api.FormatTime(w.End.Time))
 		}
 	}
-	regs := map[string]registrationJSON{}
+	regs := map[string]pipeline.RegistrationJSON{}
 	for _, g := range r.Registrations {
 		regs[g.CallID] = g
 	}

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
-	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/frame"
+	"github.com/sipscope/sipscope/inject"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // cmdBench runs `bench decode`, which measures the offline pipeline on a
@@ -28,9 +33,9 @@ func cmdBench(args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) != 2 || pos[0] != "decode" {
-		return errors.New("usage: sipscope bench decode FILE | sipscope bench inject --iface IF --pcap FILE [--pps N] ...")
+		return errors.New("usage: sipscope bench decode FILE, or sipscope bench inject --iface IF --pcap FILE [--pps N] (see -h)")
 	}
-	frames, err := loadFrames(pos[1])
+	frames, err := pipeline.LoadFrames(pos[1])
 	if err != nil {
 		return err
 	}
@@ -43,9 +48,9 @@ func cmdBench(args []string, stdout io.Writer) error {
 	mallocs := ms.Mallocs
 	start := time.Now()
 	for range *rounds {
-		p := newPipeline(correlate.DefaultConfig())
+		p := pipeline.New(correlate.DefaultConfig())
 		for i := range frames {
-			p.handleFrame(&frames[i])
+			p.HandleFrame(&frames[i])
 		}
 	}
 	el := time.Since(start)
@@ -57,24 +62,58 @@ func cmdBench(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func loadFrames(path string) ([]frame.Frame, error) {
-	src, err := capture.OpenFile(path)
+// cmdBenchInject is `sipscope bench inject`: flags to an inject.Config.
+func cmdBenchInject(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench inject", flag.ContinueOnError)
+	cfg := inject.Config{}
+	fs.StringVar(&cfg.Iface, "iface", "", "interface to send on")
+	pcap := fs.String("pcap", "", "pcap/pcapng file of Ethernet frames, sent as they are")
+	fs.Float64Var(&cfg.PPS, "pps", 0, "frames per second over all senders (0 = as fast as possible)")
+	seconds := fs.Float64("seconds", 0, "stop after this many seconds (0 = after one pass)")
+	fs.BoolVar(&cfg.Loop, "loop", false, "repeat the capture until --seconds have passed")
+	fs.IntVar(&cfg.Senders, "senders", 1, "sender threads, each with its own socket and every n-th frame")
+	fs.StringVar(&cfg.Method, "method", inject.MethodRing, "ring (PACKET_TX_RING) or sendmmsg")
+	fs.IntVar(&cfg.Batch, "batch", 256, "frames per system call at most")
+	fs.BoolVar(&cfg.Pin, "pin", false, "pin sender i to CPU i mod the CPU count")
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer src.Close()
-	var frames []frame.Frame
-	var f frame.Frame
-	for {
-		err := src.Next(&f)
-		if err == io.EOF || errors.Is(err, capture.ErrTruncated) {
-			return frames, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		g := f
-		g.Data = append([]byte(nil), f.Data...)
-		frames = append(frames, g)
+	if len(pos) != 0 || *pcap == "" {
+		return errors.New("usage: sipscope bench inject --iface IF --pcap FILE [--pps N] [--seconds S [--loop]] [--senders N] [--method ring|sendmmsg]")
 	}
+	cfg.Duration = time.Duration(*seconds * float64(time.Second))
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	frames, err := pipeline.LoadFrames(*pcap)
+	if err != nil {
+		return err
+	}
+	if len(frames) == 0 {
+		return fmt.Errorf("%s: no frames", *pcap)
+	}
+	for i := range frames {
+		if frames[i].LinkType != frame.LinkEthernet {
+			return fmt.Errorf("%s: frame %d has link type %d: only Ethernet frames can be sent as they are", *pcap, i+1, frames[i].LinkType)
+		}
+	}
+	cfg.Senders = min(cfg.Senders, len(frames))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := inject.Run(ctx, cfg, frames)
+	if err != nil {
+		return err
+	}
+	cpu := 0.0
+	if res.Elapsed > 0 {
+		cpu = 100 * res.CPU.Seconds() / res.Elapsed.Seconds()
+	}
+	fmt.Fprintf(stdout, "inject: %d frames sent on %s in %v by %d sender(s) (%s): %.0f pps, %.1f Mbit/s; %d ENOBUFS retries, %d send errors; CPU %.0f%%\n",
+		res.Sent, cfg.Iface, res.Elapsed.Round(time.Millisecond), cfg.Senders, cfg.Method,
+		res.PPS(), float64(res.Bytes)*8/max(res.Elapsed.Seconds(), 1e-9)/1e6, res.ENOBUFS, res.Errors, cpu)
+	// One line of key=value for scripts.
+	fmt.Fprintf(stdout, "result: sent=%d seconds=%.3f pps=%.0f enobufs=%d errors=%d cpu=%.0f\n",
+		res.Sent, res.Elapsed.Seconds(), res.PPS(), res.ENOBUFS, res.Errors, cpu)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/api"
+	"github.com/sipscope/sipscope/pipeline"
 
 	"github.com/sipscope/sipscope/capture/oracle"
 )
@@ -46,7 +47,7 @@ func TestConformanceSharedCaptures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := analyzeFile(path, qualityOptions{g711PLC: true})
+			got, err := pipeline.AnalyzeFile(path, pipeline.QualityOptions{G711PLC: true})
 			if err != nil {
 				t.Fatal(err)
 			}

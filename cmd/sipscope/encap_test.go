@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/gen"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // TestAnalyzeEncapsulationsMatchGroundTruth runs the real analyze pipeline
@@ -32,7 +33,7 @@ func TestAnalyzeEncapsulationsMatchGroundTruth(t *testing.T) {
 			if err := json.Unmarshal(b, &truth); err != nil {
 				t.Fatalf("%s: %v", tp, err)
 			}
-			r, err := analyzeFile(pcap, qualityOptions{g711PLC: true})
+			r, err := pipeline.AnalyzeFile(pcap, pipeline.QualityOptions{G711PLC: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sipscope/sipscope/gen"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // writeHEPOverTCP captures an agent's TCP connection to a collector that
@@ -75,7 +76,7 @@ func TestAnalyzeHEPOverTCPInACapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, seg := range []int{100, 1400} {
-		r, err := analyzeFile(writeHEPOverTCP(t, pkts, seg), qualityOptions{g711PLC: true})
+		r, err := pipeline.AnalyzeFile(writeHEPOverTCP(t, pkts, seg), pipeline.QualityOptions{G711PLC: true})
 		if err != nil {
 			t.Fatal(err)
 		}

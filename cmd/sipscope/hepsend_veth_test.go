@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/hep"
+	"github.com/sipscope/sipscope/internal/heptest"
+	"github.com/sipscope/sipscope/internal/netnstest"
 )
 
 // TestServeSendsTheRTPStatsOfACallCapturedOnAVeth replays heplify's example
@@ -19,39 +21,39 @@ import (
 // the final ones with the packet counts and loss tshark found (timing
 // values differ on a replay), and the call's RTCP.
 func TestServeSendsTheRTPStatsOfACallCapturedOnAVeth(t *testing.T) {
-	requireLiveRoot(t, "tcpreplay", "sysctl")
-	mc := readMediaCapture(t, rtcpCapture)
-	oracle := tsharkStreams(t, rtcpCapture)
-	link := newUACLink(t)
-	coll, collAddr := udpCollector(t)
-	_, stop := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
+	netnstest.RequireLiveRoot(t, "tcpreplay", "sysctl")
+	mc := heptest.ReadMediaCapture(t, heptest.RTCPCapture)
+	oracle := heptest.TsharkStreams(t, heptest.RTCPCapture)
+	link := netnstest.NewUACLink(t)
+	coll, collAddr := heptest.UDPCollector(t)
+	_, stop := startServe(t, "--data", t.TempDir(), "--iface", link.RootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
 		"--hep-send", "udp://"+collAddr, "--hep-send-stats", "--hep-send-rtcp",
-		"--hep-node-id", strconv.Itoa(int(hepTestNode.HEPNodeID)), "--hep-node-name", hepTestNode.HEPNodeName, "--hep-auth-key", hepTestNode.HEPAuthKey)
+		"--hep-node-id", strconv.Itoa(int(heptest.Node.HEPNodeID)), "--hep-node-name", heptest.Node.HEPNodeName, "--hep-auth-key", heptest.Node.HEPAuthKey)
 	t.Cleanup(stop) // before the veth goes away
-	out, err := exec.Command("ip", "netns", "exec", link.ns, "tcpreplay", "-q", "-i", link.nsIf, "--multiplier", "8", rtcpCapture).CombinedOutput()
+	out, err := exec.Command("ip", "netns", "exec", link.NS, "tcpreplay", "-q", "-i", link.NsIf, "--multiplier", "8", heptest.RTCPCapture).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tcpreplay: %v\n%s", err, out)
 	}
 	time.Sleep(500 * time.Millisecond) // the last frames through the ring and the pipeline
 	stop()
-	got := byProtoType(collectUDP(t, coll, 300*time.Millisecond))
+	got := heptest.ByProtoType(heptest.CollectUDP(t, coll, 300*time.Millisecond))
 
-	if n := len(got[hep.ProtoSIP]); n != mc.sipMessages {
-		t.Errorf("%d SIP messages forwarded, the capture has %d", n, mc.sipMessages)
+	if n := len(got[hep.ProtoSIP]); n != mc.SIPMessages {
+		t.Errorf("%d SIP messages forwarded, the capture has %d", n, mc.SIPMessages)
 	}
-	var wantRTCP []capturedRTCP
-	for _, c := range mc.rtcp {
-		if c.callID != "" {
+	var wantRTCP []heptest.CapturedRTCP
+	for _, c := range mc.RTCP {
+		if c.CallID != "" {
 			wantRTCP = append(wantRTCP, c)
 		}
 	}
 	if n := len(got[hep.ProtoRTCP]); n != len(wantRTCP) {
 		t.Errorf("%d RTCP packets forwarded, want %d", n, len(wantRTCP))
 	}
-	finals := map[string]statsJSON{}
+	finals := map[string]heptest.StatsJSON{}
 	for _, r := range got[hep.ProtoMOSFull] {
-		var st statsJSON
-		decodeStrict(t, r.p.Payload, &st)
+		var st heptest.StatsJSON
+		heptest.DecodeStrict(t, r.P.Payload, &st)
 		if st.Type == "FINAL" {
 			key := fmt.Sprintf("%s %s:%d", st.SSRC, st.SrcIP, st.SrcPort)
 			if _, dup := finals[key]; dup {
@@ -59,14 +61,14 @@ func TestServeSendsTheRTPStatsOfACallCapturedOnAVeth(t *testing.T) {
 			}
 			finals[key] = st
 		}
-		if string(r.p.CorrelationID) != st.CorrelationID || r.p.NodeID != hepTestNode.HEPNodeID {
-			t.Errorf("report with correlation id %q (JSON %q), node %d", r.p.CorrelationID, st.CorrelationID, r.p.NodeID)
+		if string(r.P.CorrelationID) != st.CorrelationID || r.P.NodeID != heptest.Node.HEPNodeID {
+			t.Errorf("report with correlation id %q (JSON %q), node %d", r.P.CorrelationID, st.CorrelationID, r.P.NodeID)
 		}
 	}
 	// The call's two directions are the SDP-learned streams with the
 	// INVITE's Call-ID; the third SDP-learned stream belongs to SDP without
 	// SIP (MGCP) and is bound to no call.
-	callID := wantRTCP[0].callID
+	callID := wantRTCP[0].CallID
 	matched := 0
 	for key, ts := range oracle {
 		st, ok := finals[key]
@@ -74,8 +76,8 @@ func TestServeSendsTheRTPStatsOfACallCapturedOnAVeth(t *testing.T) {
 			continue
 		}
 		matched++
-		if st.CorrelationID != callID || st.TotalPK != ts.packets || st.PacketLoss != max(ts.lost, 0) || st.MOS < 1 {
-			t.Errorf("%s: final report %+v; want Call-ID %s, %d packets, %d lost (tshark)", key, st, callID, ts.packets, ts.lost)
+		if st.CorrelationID != callID || st.TotalPK != ts.Packets || st.PacketLoss != max(ts.Lost, 0) || st.MOS < 1 {
+			t.Errorf("%s: final report %+v; want Call-ID %s, %d packets, %d lost (tshark)", key, st, callID, ts.Packets, ts.Lost)
 		}
 	}
 	if matched != 2 || len(finals) != 2 {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sipscope/sipscope/internal/netnstest"
 )
 
 // freeUDPPort finds a UDP port nobody uses on ip (127.0.0.x).
@@ -76,7 +78,7 @@ func startKamailio(t *testing.T, listen, uas netip.AddrPort, hepTo string, nodeI
 			t.Logf("kamailio log:\n%s", log.String())
 		}
 	})
-	waitUDPBound(t, listen)
+	netnstest.WaitUDPBound(t, listen)
 }
 
 // TestKamailioSiptraceCallsAppearInSipscope runs sipp UAC → Kamailio (a
@@ -84,7 +86,7 @@ func startKamailio(t *testing.T, listen, uas netip.AddrPort, hepTo string, nodeI
 // siptrace mirroring every message as HEPv3 to serve's HEP listener. The
 // calls must appear answered, each with every message Kamailio saw.
 func TestKamailioSiptraceCallsAppearInSipscope(t *testing.T) {
-	requireLiveRoot(t, "sipp", "kamailio")
+	netnstest.RequireLiveRoot(t, "sipp", "kamailio")
 	hepIn := freeUDPAddr(t)
 	base, stopServe := startServe(t, "--data", t.TempDir(), "--hep-listen", "udp://"+hepIn, "--flush", "200ms")
 	t.Cleanup(stopServe)
@@ -93,10 +95,10 @@ func TestKamailioSiptraceCallsAppearInSipscope(t *testing.T) {
 	const nodeID = 2001
 	startKamailio(t, proxy, uasAddr, hepIn, nodeID)
 
-	uasDir, uacDir := sippDir(t, "uas"), sippDir(t, "uac")
-	stopUAS := startSipp(t, uasDir, "-sn", "uas", "-i", uasAddr.Addr().String(), "-p", strconv.Itoa(int(uasAddr.Port())),
+	uasDir, uacDir := netnstest.SippDir(t, "uas"), netnstest.SippDir(t, "uac")
+	stopUAS := netnstest.StartSipp(t, uasDir, "-sn", "uas", "-i", uasAddr.Addr().String(), "-p", strconv.Itoa(int(uasAddr.Port())),
 		"-nostdin", "-trace_counts")
-	waitUDPBound(t, uasAddr)
+	netnstest.WaitUDPBound(t, uasAddr)
 
 	const calls = 2
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -110,7 +112,7 @@ func TestKamailioSiptraceCallsAppearInSipscope(t *testing.T) {
 	}
 	stopUAS()
 
-	uacStat := sippCSV(t, uacDir, "uac_*_.csv")
+	uacStat := netnstest.SippCSV(t, uacDir, "uac_*_.csv")
 	if uacStat["SuccessfulCall(C)"] != calls {
 		t.Fatalf("sipp UAC: %d successful calls, want %d", uacStat["SuccessfulCall(C)"], calls)
 	}
@@ -123,8 +125,8 @@ func TestKamailioSiptraceCallsAppearInSipscope(t *testing.T) {
 	// no 100): 13, twice the end-to-end dialog minus the one 100.
 	// Kamailio's 100 is hop-by-hop, and tm absorbs nothing here as long as
 	// nobody retransmits.
-	uacSent, uacRetrans, uacRecv := sippMessages(sippCSV(t, uacDir, "uac_*_counts.csv"))
-	uasSent, uasRetrans, uasRecv := sippMessages(sippCSV(t, uasDir, "uas_*_counts.csv"))
+	uacSent, uacRetrans, uacRecv := netnstest.SippMessages(netnstest.SippCSV(t, uacDir, "uac_*_counts.csv"))
+	uasSent, uasRetrans, uasRecv := netnstest.SippMessages(netnstest.SippCSV(t, uasDir, "uas_*_counts.csv"))
 	if uacRetrans+uasRetrans != 0 {
 		t.Fatalf("sipp saw %d retransmissions on loopback: the expected count would be ambiguous", uacRetrans+uasRetrans)
 	}

@@ -21,6 +21,10 @@ Usage:
   sipscope import [--data DIR] FILE...    import captures into the embedded ClickHouse store
   sipscope serve [--data DIR] [--listen ADDR] [--import FILE...]
                                           serve the API and web UI from the store
+  sipscope user add|del|passwd|list [--data DIR] NAME [--role admin|operator|viewer]
+                                          manage the users of the API and UI
+  sipscope token add|del|list [--data DIR] ...
+                                          manage API tokens for scripts (shown once, stored hashed)
   sipscope gen [flags] OUT.pcap           write a generated capture with known ground truth
   sipscope bench decode FILE              measure decode throughput on a capture
   sipscope bench inject --iface IF --pcap FILE [--pps N] [--seconds S --loop]
@@ -52,6 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdImport(ctx, args[1:], stdout, logger)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, logger)
+	case "user":
+		err = cmdUser(ctx, args[1:], stdout, logger)
+	case "token":
+		err = cmdToken(ctx, args[1:], stdout, logger)
 	case "gen":
 		err = cmdGen(args[1:], stdout)
 	case "bench":

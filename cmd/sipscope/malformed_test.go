@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // writeUDPCapture writes one Ethernet/IPv4/UDP frame per payload, all to
@@ -79,7 +80,7 @@ func TestAnalyzeGarbageOnSIPPortIsCountedNeverFatal(t *testing.T) {
 	if code := run(t.Context(), []string{"analyze", path, "--json"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	r, err := analyzeFile(path, qualityOptions{g711PLC: true})
+	r, err := pipeline.AnalyzeFile(path, pipeline.QualityOptions{G711PLC: true})
 	if err != nil {
 		t.Fatal(err)
 	}

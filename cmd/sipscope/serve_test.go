@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -15,24 +14,13 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/sipscope/sipscope/capture"
+	"github.com/sipscope/sipscope/internal/heptest"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // startServe runs "sipscope serve" in-process until the returned stop is called.
 func startServe(t *testing.T, args ...string) (base string, stop func()) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := heptest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	var out, errb bytes.Buffer
@@ -162,35 +150,4 @@ func TestServeImportsAndSurvivesRestart(t *testing.T) {
 		}
 	}
 	fmt.Fprintln(io.Discard, out.String())
-}
-
-func TestRingGeometry(t *testing.T) {
-	for _, c := range []struct {
-		mb, size, blocks int
-		bad              bool
-	}{
-		{mb: 2, size: 128 << 10, blocks: 16},
-		{mb: 8, size: 512 << 10, blocks: 16},
-		{mb: 64, size: 4 << 20, blocks: 16},
-		{mb: 128, size: 4 << 20, blocks: 32},
-		{mb: 1, bad: true},
-		{mb: -4, bad: true},
-		{mb: 66, bad: true},
-	} {
-		size, blocks, err := ringGeometry(c.mb)
-		if c.bad {
-			if err == nil {
-				t.Errorf("--ring-mb %d: accepted as %d × %d", c.mb, blocks, size)
-			}
-			continue
-		}
-		if err != nil || size != c.size || blocks != c.blocks {
-			t.Errorf("--ring-mb %d: %d × %d (%v), want %d × %d", c.mb, blocks, size, err, c.blocks, c.size)
-			continue
-		}
-		cfg := capture.LiveConfig{Interface: "lo", BlockSize: size, NumBlocks: blocks}
-		if err := cfg.Validate(); err != nil {
-			t.Errorf("--ring-mb %d: the capture refuses its geometry: %v", c.mb, err)
-		}
-	}
 }

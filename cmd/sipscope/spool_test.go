@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipscope/sipscope/internal/netnstest"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // TestLiveSpoolHoldsEveryCapturedFrame places 3 sipp calls with RTP across
@@ -19,28 +22,28 @@ import (
 // took in, in time order over finished files, with exactly the SIP messages
 // the sipps exchanged and the RTP packets they played and echoed.
 func TestLiveSpoolHoldsEveryCapturedFrame(t *testing.T) {
-	requireLiveRoot(t, "sipp", "sysctl", "tshark", "capinfos")
-	link := newUACLink(t)
+	netnstest.RequireLiveRoot(t, "sipp", "sysctl", "tshark", "capinfos")
+	link := netnstest.NewUACLink(t)
 	spool := t.TempDir()
 	// 0.1 MB files: the calls' ~1 MB of RTP needs about ten of them.
-	base, stopServe := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
+	base, stopServe := startServe(t, "--data", t.TempDir(), "--iface", link.RootIf, "--flush", "200ms", "--ring-mb", "8", "--promisc",
 		"--spool-dir", spool, "--spool-size", "0.1", "--spool-keep-mb", "100")
 	t.Cleanup(stopServe) // before the veth goes away
 
 	const calls = 3
-	uacOut, uasOut, uacDir, uasDir := runSippCalls(t, link, calls)
-	uacSent, uacRetrans, _ := sippMessages(sippCSV(t, uacDir, "uac_pcap_*_counts.csv"))
-	uasSent, uasRetrans, _ := sippMessages(sippCSV(t, uasDir, "uas_*_counts.csv"))
+	uacOut, uasOut, uacDir, uasDir := netnstest.RunSippCalls(t, link, calls)
+	uacSent, uacRetrans, _ := netnstest.SippMessages(netnstest.SippCSV(t, uacDir, "uac_pcap_*_counts.csv"))
+	uasSent, uasRetrans, _ := netnstest.SippMessages(netnstest.SippCSV(t, uasDir, "uas_*_counts.csv"))
 	wireSIP := uacSent + uacRetrans + uasSent + uasRetrans
-	played := sippNumber(t, uacOut, `In pcap pcap/g711a\.pcap, npkts (\d+)`)
-	dtmf := sippNumber(t, uacOut, `In pcap pcap/dtmf_2833_1\.pcap, npkts (\d+)`)
-	echoed := sippNumber(t, uasOut, `(\d+) Total echo RTP pckts 1st stream`)
+	played := netnstest.SippNumber(t, uacOut, `In pcap pcap/g711a\.pcap, npkts (\d+)`)
+	dtmf := netnstest.SippNumber(t, uacOut, `In pcap pcap/dtmf_2833_1\.pcap, npkts (\d+)`)
+	echoed := netnstest.SippNumber(t, uasOut, `(\d+) Total echo RTP pckts 1st stream`)
 	wireRTP := calls*(played+dtmf) + echoed
 
 	// Wait until the spool has written what the socket took in, and the
 	// count stands still.
 	var st struct {
-		Live liveStatus `json:"live"`
+		Live pipeline.LiveStatus `json:"live"`
 	}
 	for deadline, last := time.Now().Add(10*time.Second), uint64(0); ; time.Sleep(300 * time.Millisecond) {
 		getJSON(t, base+"/api/v1/status", &st)

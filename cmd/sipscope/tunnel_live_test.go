@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/gen"
+	"github.com/sipscope/sipscope/internal/netnstest"
+	"github.com/sipscope/sipscope/pipeline"
 )
 
 // TestLiveCaptureOfMirroredTunnels is what a switch mirroring a port to
@@ -22,7 +24,7 @@ import (
 // captures with the eBPF filter, which must keep the tunnels whole, and the
 // calls must come out of the store as the generator's truth has them.
 func TestLiveCaptureOfMirroredTunnels(t *testing.T) {
-	requireLiveRoot(t, "tcpreplay", "sysctl")
+	netnstest.RequireLiveRoot(t, "tcpreplay", "sysctl")
 	for _, name := range []string{"erspan2", "vxlan", "tzsp"} {
 		t.Run(name, func(t *testing.T) {
 			pcap := filepath.Join("../../testdata/encap", name+".pcap")
@@ -34,10 +36,10 @@ func TestLiveCaptureOfMirroredTunnels(t *testing.T) {
 			if err := json.Unmarshal(b, &truth); err != nil {
 				t.Fatal(err)
 			}
-			link := newUACLink(t)
-			base, stop := startServe(t, "--data", t.TempDir(), "--iface", link.rootIf, "--flush", "200ms", "--promisc")
+			link := netnstest.NewUACLink(t)
+			base, stop := startServe(t, "--data", t.TempDir(), "--iface", link.RootIf, "--flush", "200ms", "--promisc")
 			t.Cleanup(stop) // before the veth goes away
-			out, err := exec.Command("ip", "netns", "exec", link.ns, "tcpreplay", "-q", "-i", link.nsIf, "--multiplier", "4", pcap).CombinedOutput()
+			out, err := exec.Command("ip", "netns", "exec", link.NS, "tcpreplay", "-q", "-i", link.NsIf, "--multiplier", "4", pcap).CombinedOutput()
 			if err != nil {
 				t.Fatalf("tcpreplay: %v\n%s", err, out)
 			}
@@ -68,7 +70,7 @@ func TestLiveCaptureOfMirroredTunnels(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					var st struct {
-						Live liveStatus `json:"live"`
+						Live pipeline.LiveStatus `json:"live"`
 					}
 					getJSON(t, base+"/api/v1/status", &st)
 					t.Fatalf("after the replay of %s (capture status %+v):\n%v", pcap, st.Live, diffs)

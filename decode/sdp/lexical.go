@@ -28,8 +28,6 @@ func equalFold[A, B text](a A, b B) bool {
 	return true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' }
-
 // trimSpace drops spaces, tabs and CRs at both ends. The loops test each
 // byte once (a byte held in a local), which the compiler turns into far
 // fewer instructions than repeated indexing.

@@ -44,7 +44,9 @@ var (
 	// request-line method (RFC 3261 §8.1.1.5).
 	ErrCSeqMethodMismatch = errors.New("sip: CSeq method does not match request method")
 	// ErrBadContentLength means Content-Length is not a decimal number within
-	// MaxBodyBytes.
+	// MaxBodyBytes, or two Content-Lengths disagree: FrameLength cannot cut
+	// a stream with it (Unmarshal keeps a datagram, see
+	// FlagBadContentLength).
 	ErrBadContentLength = errors.New("sip: malformed Content-Length")
 	// ErrTruncatedBody means Content-Length promises more bytes than the
 	// datagram holds (RFC 3261 §18.3: discard).

@@ -34,6 +34,11 @@ const (
 	// FlagBadMaxForwards: Max-Forwards is not a number in 0..255;
 	// MaxForwards is -1 when it is not a number at all.
 	FlagBadMaxForwards
+	// FlagBadContentLength: Content-Length is not a decimal number within
+	// MaxBodyBytes. A datagram's body is then the rest of the datagram
+	// (as without Content-Length) and ContentLength is -1, so the message
+	// still reaches its call; FrameLength cannot frame a stream with it.
+	FlagBadContentLength
 )
 
 // flagName names one flag bit.
@@ -57,6 +62,8 @@ func flagName(bit Flags) string {
 		return "bad-expires"
 	case FlagBadMaxForwards:
 		return "bad-max-forwards"
+	case FlagBadContentLength:
+		return "bad-content-length"
 	}
 	return "unknown"
 }

@@ -274,7 +274,7 @@ func (m *Message) interpret(id headerID, v []byte) error {
 			return fmt.Errorf("%w: empty value", ErrMissingFrom)
 		}
 		if err := a.Unmarshal(v); err != nil {
-			return fmt.Errorf("From: %w", err)
+			return fmt.Errorf("header From: %w", err)
 		}
 		m.From, m.FromDisplay, m.FromURI, m.FromUser = v, a.Display, a.URI, a.User
 		m.FromTag = Param(a.Params, "tag")
@@ -287,7 +287,7 @@ func (m *Message) interpret(id headerID, v []byte) error {
 			return fmt.Errorf("%w: empty value", ErrMissingTo)
 		}
 		if err := a.Unmarshal(v); err != nil {
-			return fmt.Errorf("To: %w", err)
+			return fmt.Errorf("header To: %w", err)
 		}
 		m.To, m.ToDisplay, m.ToURI, m.ToUser = v, a.Display, a.URI, a.User
 		m.ToTag = Param(a.Params, "tag")
@@ -314,7 +314,10 @@ func (m *Message) interpret(id headerID, v []byte) error {
 	case hContentLength:
 		n, ok := parseUint(v, MaxBodyBytes)
 		if !ok {
-			return fmt.Errorf("%w: %q", ErrBadContentLength, v[:min(len(v), 24)])
+			// A broken Content-Length is often why a call failed: keep
+			// the message, flagged, with the rest of the datagram as body.
+			m.Flags |= FlagBadContentLength
+			return nil
 		}
 		m.ContentLength = int(n)
 	case hContentType:

@@ -527,8 +527,6 @@ func TestRejections(t *testing.T) {
 		{"a second To is refused", replace("Server:", "t: <sip:x@y>\r\nServer:"), ErrDuplicateHeader},
 		{"an unterminated quoted display name is refused", replace(`"Alice" <sip`, `"Alice <sip`), ErrBadHeader},
 		{"an unclosed angle bracket is refused", replace("<sip:bob@biloxi.example.com>", "<sip:bob@biloxi.example.com"), ErrBadHeader},
-		{"a non-numeric Content-Length is refused", replace("Content-Length: 0", "Content-Length: zero"), ErrBadContentLength},
-		{"a negative Content-Length is refused", replace("Content-Length: 0", "Content-Length: -1"), ErrBadContentLength},
 		{"a Content-Length beyond the datagram is a truncated body", replace("Content-Length: 0", "Content-Length: 10"), ErrTruncatedBody},
 		{"a CSeq method different from the request method is refused", bytes.Replace(typicalInvite(), []byte("CSeq: 314159 INVITE"), []byte("CSeq: 314159 BYE"), 1), ErrCSeqMethodMismatch},
 		{"a line longer than MaxLineBytes is refused", replace("Server: TestSwitch 2.1", "Server: "+strings.Repeat("x", MaxLineBytes)), ErrLineTooLong},
@@ -592,5 +590,33 @@ func TestUnmarshalDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per Unmarshal, want 0", name, allocs)
 		}
+	}
+}
+
+func TestABrokenContentLengthKeepsTheDatagramFlagged(t *testing.T) {
+	for _, tt := range []struct {
+		name, value string
+	}{
+		{"a non-numeric Content-Length", "zero"},
+		{"a negative Content-Length", "-1"},
+		{"a Content-Length above MaxBodyBytes", "99999999"},
+	} {
+		t.Run(tt.name+" leaves the rest of the datagram as the body", func(t *testing.T) {
+			in := bytes.Replace(typicalOK(), []byte("Content-Length: 0"), []byte("Content-Length: "+tt.value), 1)
+			in = append(in, "v=0\r\n"...)
+			var m Message
+			if err := m.Unmarshal(in); err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if !m.Flags.Has(FlagBadContentLength) || m.ContentLength != -1 || string(m.Body) != "v=0\r\n" {
+				t.Errorf("flags %v content length %d body %q", m.Flags, m.ContentLength, m.Body)
+			}
+			if string(m.CallID) != "a84b4c76e66710@pc33.atlanta.example.com" || m.CSeq != 314159 || string(m.CSeqMethod) != "INVITE" || m.StatusCode != 200 {
+				t.Errorf("call %q CSeq %d %q status %d", m.CallID, m.CSeq, m.CSeqMethod, m.StatusCode)
+			}
+			if _, err := FrameLength(in); !errors.Is(err, ErrBadContentLength) {
+				t.Errorf("FrameLength err = %v, want ErrBadContentLength: a stream cannot be cut with it", err)
+			}
+		})
 	}
 }

@@ -43,7 +43,7 @@ func saveSignalHandlers() (signalHandlers, error) {
 		_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig),
 			0, uintptr(unsafe.Pointer(&s[i])), sigsetSize, 0, 0)
 		if errno != 0 {
-			return s, fmt.Errorf("%w: read %v: %v", ErrSignals, sig, errno)
+			return s, fmt.Errorf("%w: read %v: %w", ErrSignals, sig, errno)
 		}
 	}
 	return s, nil
@@ -56,7 +56,7 @@ func (s *signalHandlers) restore() error {
 		_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig),
 			uintptr(unsafe.Pointer(&s[i])), 0, sigsetSize, 0, 0)
 		if errno != 0 {
-			return fmt.Errorf("%w: restore %v: %v", ErrSignals, sig, errno)
+			return fmt.Errorf("%w: restore %v: %w", ErrSignals, sig, errno)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded/libchdb"
 )
@@ -39,6 +40,14 @@ type Option func(*options)
 
 type options struct {
 	retention time.Duration
+	policy    storage.RetentionPolicy
+}
+
+// WithRetentionPolicy gives new tables the policy's age limits as a TTL
+// per table (storage.SchemaConfig.TableRetention); EnforceRetention
+// applies the policy to tables old and new.
+func WithRetentionPolicy(p storage.RetentionPolicy) Option {
+	return func(o *options) { o.policy = p }
 }
 
 // WithRetention drops data older than d through a table TTL, as
@@ -70,7 +79,7 @@ func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
 	}
 	insertDir := filepath.Join(abs, insertDirName)
 	if err := os.MkdirAll(insertDir, 0o750); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
+		return nil, fmt.Errorf("%w: %w", ErrDataDir, err)
 	}
 	if !session.TryLock() {
 		return nil, ErrSessionInUse
@@ -117,7 +126,7 @@ func (s *Store) init(ctx context.Context, o options) error {
 	}
 	s.version = version
 	// The engine's database "default" stays untouched; sipscope lives in its own.
-	cfg := storage.SchemaConfig{Database: storage.DefaultDatabase, Retention: o.retention}
+	cfg := storage.SchemaConfig{Database: storage.DefaultDatabase, Retention: o.retention, TableRetention: o.policy.TableRetention()}
 	for _, stmt := range storage.Schema(version, cfg) {
 		if err := e.exec(ctx, stmt); err != nil {
 			return fmt.Errorf("embedded: create schema: %w", err)
@@ -139,6 +148,12 @@ func (s *Store) Write(ctx context.Context, b storage.Batch) error {
 	return storage.Write(ctx, engine{s}, storage.DefaultDatabase, b, &s.clock)
 }
 
+// EnforceRetention drops the partitions p no longer keeps; see
+// storage.EnforceRetention.
+func (s *Store) EnforceRetention(ctx context.Context, p storage.RetentionPolicy, now time.Time) (storage.RetentionResult, error) {
+	return storage.EnforceRetention(ctx, engine{s}, engine{s}, storage.DefaultDatabase, "", p, now)
+}
+
 // ListCalls returns one page of calls; see storage.ListCalls.
 func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
 	return storage.ListCalls(ctx, engine{s}, storage.DefaultDatabase, f)
@@ -148,6 +163,18 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
 	return storage.GetCall(ctx, engine{s}, storage.DefaultDatabase, callID)
+}
+
+// KPIs computes call and registration KPIs per time bucket; see
+// storage.KPIs.
+func (s *Store) KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error) {
+	return storage.KPIs(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// OpenCallMessages reads the messages of the calls not finished when last
+// written; see storage.OpenCallMessages.
+func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error {
+	return storage.OpenCallMessages(ctx, engine{s}, storage.DefaultDatabase, since, limit, fn)
 }
 
 // ListRegistrations returns one page of registrations; see storage.ListRegistrations.
@@ -238,7 +265,7 @@ func (e engine) run(ctx context.Context, query, format string, use func([]byte) 
 	}
 	res, err := s.conn.Query(query, format)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrEngine, err)
+		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
 	defer res.Free()
 	return use(res.Bytes())

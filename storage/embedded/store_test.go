@@ -181,6 +181,7 @@ func signalChild(dir string) int {
 		fmt.Println(phase+": division by zero:", recovered(func() { _ = 1 / zero() }))
 		fmt.Println(phase+": nil map write:", recovered(func() {
 			var m map[string]int
+			//lint:ignore SA5000 the test provokes this panic on purpose
 			m["x"] = 1
 		}))
 	}
@@ -298,6 +299,15 @@ func TestOpenWithoutTheLibraryFailsWithAnError(t *testing.T) {
 		!strings.Contains(string(out), "libchdb: cannot load") {
 		t.Errorf("child output:\n%s", out)
 	}
+}
+
+func TestKPIsOfAGeneratedCaptureEqualItsTruth(t *testing.T) {
+	s, err := Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.KPIs(t, s)
 }
 
 func TestUsersAndTokens(t *testing.T) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 )
 
@@ -22,9 +24,15 @@ type Config struct {
 	Username string
 	Password string
 	Cluster  string
+	// Secure speaks TLS to the server's tcp_port_secure; SkipVerify
+	// accepts any certificate (a test server's own).
+	Secure, SkipVerify bool
 	// Retention becomes a table TTL on servers from 20.3 on; see
 	// storage.Config.Retention.
 	Retention time.Duration
+	// Policy's age limits become per-table TTLs on servers from 20.3 on;
+	// EnforceRetention applies it on every version.
+	Policy storage.RetentionPolicy
 }
 
 func (c Config) storageConfig() storage.Config {
@@ -32,14 +40,27 @@ func (c Config) storageConfig() storage.Config {
 		Username: c.Username, Password: c.Password, Cluster: c.Cluster, Retention: c.Retention}
 }
 
+func (c Config) tlsConfig() *tls.Config {
+	if !c.Secure {
+		return nil
+	}
+	return &tls.Config{InsecureSkipVerify: c.SkipVerify} //nolint:gosec // only when the URL says skip_verify=true
+}
+
 // Validate reports the first unusable field, wrapping storage.ErrInvalidConfig.
-func (c Config) Validate() error { return c.storageConfig().Validate() }
+func (c Config) Validate() error {
+	if err := c.storageConfig().Validate(); err != nil {
+		return err
+	}
+	return c.Policy.Validate()
+}
 
 // Store is a connection pool to one ClickHouse server holding the sipscope
 // schema. It is safe for concurrent use.
 type Store struct {
 	conn    driver.Conn
 	db      string
+	cluster string
 	version string
 	clock   storage.VersionClock
 
@@ -62,30 +83,32 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// names its database anyway.
 		Auth:        clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
 		DialTimeout: 5 * time.Second,
+		TLS:         cfg.tlsConfig(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, cfg.Addr, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, cfg.Addr, err)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, cfg.Addr, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, cfg.Addr, err)
 	}
-	s := &Store{conn: conn, db: cfg.storageConfig().DatabaseName()}
+	s := &Store{conn: conn, db: cfg.storageConfig().DatabaseName(), cluster: cfg.Cluster}
 	if err := (querier{s}).Query(ctx, "SELECT version()", []any{&s.version}, func() error { return nil }); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %s: version: %v", ErrConnect, cfg.Addr, err)
+		return nil, fmt.Errorf("%w: %s: version: %w", ErrConnect, cfg.Addr, err)
 	}
-	schemaCfg := storage.SchemaConfig{Database: s.db, Cluster: cfg.Cluster, Retention: cfg.Retention}
+	schemaCfg := storage.SchemaConfig{Database: s.db, Cluster: cfg.Cluster, Retention: cfg.Retention,
+		TableRetention: cfg.Policy.TableRetention()}
 	for _, stmt := range storage.Schema(s.version, schemaCfg) {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("%w: %v\n%s", ErrSchema, err, stmt)
+			return nil, fmt.Errorf("%w: %w\n%s", ErrSchema, err, stmt)
 		}
 	}
 	// Tables an older sipscope created gain the columns added since.
 	if _, err := storage.Migrate(ctx, querier{s}, querier{s}, s.version, schemaCfg); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %v", ErrSchema, err)
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	return s, nil
 }
@@ -98,6 +121,12 @@ func (s *Store) Write(ctx context.Context, b storage.Batch) error {
 	return storage.Write(ctx, inserter{s}, s.db, b, &s.clock)
 }
 
+// EnforceRetention drops the partitions p no longer keeps; see
+// storage.EnforceRetention (in a cluster: ON CLUSTER, sizes of this server).
+func (s *Store) EnforceRetention(ctx context.Context, p storage.RetentionPolicy, now time.Time) (storage.RetentionResult, error) {
+	return storage.EnforceRetention(ctx, querier{s}, querier{s}, s.db, s.cluster, p, now)
+}
+
 // ListCalls returns one page of calls; see storage.ListCalls.
 func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
 	return storage.ListCalls(ctx, querier{s}, s.db, f)
@@ -107,6 +136,18 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
 	return storage.GetCall(ctx, querier{s}, s.db, callID)
+}
+
+// KPIs computes call and registration KPIs per time bucket; see
+// storage.KPIs.
+func (s *Store) KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error) {
+	return storage.KPIs(ctx, querier{s}, s.db, f)
+}
+
+// OpenCallMessages reads the messages of the calls not finished when last
+// written; see storage.OpenCallMessages.
+func (s *Store) OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error {
+	return storage.OpenCallMessages(ctx, querier{s}, s.db, since, limit, fn)
 }
 
 // ListRegistrations returns one page of registrations; see storage.ListRegistrations.

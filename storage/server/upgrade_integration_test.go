@@ -12,14 +12,15 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/server/servertest"
 	"github.com/sipscope/sipscope/storage/storetest"
 )
 
 // rawConn is a plain connection to srv, for what an older sipscope did
 // before this one opens the database.
-func rawConn(t *testing.T, srv *clickhouseServer) driver.Conn {
+func rawConn(t *testing.T, srv *servertest.Server) driver.Conn {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.Native, Addr: []string{srv.addr()}})
+	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.Native, Addr: []string{srv.Addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func (c connQuerier) Query(ctx context.Context, query string, dest []any, row fu
 func (c connQuerier) Exec(ctx context.Context, stmt string) error { return c.conn.Exec(ctx, stmt) }
 
 func TestOpenUpgradesTheTablesOfAnOlderSipscope(t *testing.T) {
-	srv := startServer(t)
+	srv := servertest.Start(t, servertest.Options{})
 	conn := rawConn(t, srv)
 	var version string
 	if err := (connQuerier{conn}).Query(context.Background(), "SELECT version()", []any{&version}, func() error { return nil }); err != nil {
@@ -89,9 +90,9 @@ func TestOpenUpgradesTheTablesOfAnOlderSipscope(t *testing.T) {
 					return cols
 				},
 				Open: func(t *testing.T) storetest.Store {
-					st, err := Open(context.Background(), Config{Addr: srv.addr(), Database: db})
+					st, err := Open(context.Background(), Config{Addr: srv.Addr(), Database: db})
 					if err != nil {
-						t.Fatalf("open: %v\nserver output:\n%s", err, srv.output())
+						t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
 					}
 					return st
 				},
@@ -121,7 +122,7 @@ func (r *racingExecer) Exec(ctx context.Context, stmt string) error {
 }
 
 func TestAMigrationThatAnotherCollectorRanFirstIsNotAnError(t *testing.T) {
-	srv := startServer(t)
+	srv := servertest.Start(t, servertest.Options{})
 	conn := rawConn(t, srv)
 	ctx := context.Background()
 	q := connQuerier{conn}

@@ -59,12 +59,12 @@ func Load() error {
 	loadOnce.Do(func() {
 		path := Path()
 		if _, err := os.Stat(path); err != nil {
-			loadErr = fmt.Errorf("%w: %v (install it with `make libchdb` or set CHDB_LIB_PATH)", ErrLibrary, err)
+			loadErr = fmt.Errorf("%w: %w (install it with `make libchdb` or set CHDB_LIB_PATH)", ErrLibrary, err)
 			return
 		}
 		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 		if err != nil {
-			loadErr = fmt.Errorf("%w: %s: %v", ErrLibrary, path, err)
+			loadErr = fmt.Errorf("%w: %s: %w", ErrLibrary, path, err)
 			return
 		}
 		a := &api{}
@@ -82,7 +82,7 @@ func Load() error {
 		} {
 			sym, err := purego.Dlsym(h, b.name)
 			if err != nil {
-				loadErr = fmt.Errorf("%w: %s lacks %s: %v", ErrLibrary, path, b.name, err)
+				loadErr = fmt.Errorf("%w: %s lacks %s: %w", ErrLibrary, path, b.name, err)
 				return
 			}
 			purego.RegisterFunc(b.fn, sym)

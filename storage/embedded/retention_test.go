@@ -1,0 +1,195 @@
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/storetest"
+)
+
+func retentionDay(n int) time.Time { return storetest.RetentionDay(n) }
+
+func writeDays(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.Write(t.Context(), storetest.RetentionBatch()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// daysOf is table → the dates of its partitions, from the store.
+func daysOf(t *testing.T, s *Store) (map[string][]string, []storage.Partition) {
+	t.Helper()
+	parts, err := storage.TablePartitions(t.Context(), engine{s}, storage.DefaultDatabase, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, p := range parts {
+		if p.MinDate != p.MaxDate {
+			t.Errorf("%s partition %s spans %s to %s: partitions are by day", p.Table, p.Partition, p.MinDate, p.MaxDate)
+		}
+		out[p.Table] = append(out[p.Table], p.MaxDate[8:])
+	}
+	return out, parts
+}
+
+func mayDays(from, to int) string {
+	var d []string
+	for i := from; i <= to; i++ {
+		d = append(d, fmt.Sprintf("%02d", i))
+	}
+	return strings.Join(d, ",")
+}
+
+// TestRetentionDropsByAgePerTableAndThenBySize writes ten days of calls,
+// messages, streams and registrations into chDB, then applies per-table
+// age limits (messages 3 days, calls 5, streams 8) and a disk bound: each
+// table loses exactly the days its limit no longer keeps, then the oldest
+// days go, all tables at once, until the bound is met, and today's data is
+// never dropped for size.
+func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	writeDays(t, s)
+	ctx := t.Context()
+	before, _ := daysOf(t, s)
+	for _, table := range []string{storage.TableCalls, storage.TableMessages, storage.TableStreams, storage.TableRegistrations} {
+		if got := strings.Join(before[table], ","); got != mayDays(1, 10) {
+			t.Fatalf("%s holds days %s before retention, want 01 to 10", table, got)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	policy := storage.RetentionPolicy{Messages: 3 * 24 * time.Hour, Calls: 5 * 24 * time.Hour, Streams: 8 * 24 * time.Hour}
+	ret, err := storage.NewRetainer(s, policy, time.Hour, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ret.Once(ctx, retentionDay(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, parts := daysOf(t, s)
+	want := map[string]string{
+		storage.TableMessages:      mayDays(8, 10),
+		storage.TableCalls:         mayDays(6, 10),
+		storage.TableRegistrations: mayDays(6, 10), // follows calls
+		storage.TableStreams:       mayDays(3, 10),
+	}
+	for table, days := range want {
+		if got := strings.Join(after[table], ","); got != days {
+			t.Errorf("after the age rules %s holds days %s, want %s", table, got, days)
+		}
+	}
+	if len(res.Dropped) != 7+5+5+2 {
+		t.Errorf("%d partitions dropped for age, want 19", len(res.Dropped))
+	}
+	// What the API reads agrees: the old call is gone, a call whose
+	// messages expired has none left, a recent one is whole.
+	if _, err := s.GetCall(ctx, "call-05@example.com"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("call of May 5: %v, want not found", err)
+	}
+	if d, err := s.GetCall(ctx, "call-07@example.com"); err != nil || len(d.Messages) != 0 || len(d.Streams) != 1 {
+		t.Errorf("call of May 7: %v, %d messages, %d streams; want 0 and 1", err, len(d.Messages), len(d.Streams))
+	}
+	if d, err := s.GetCall(ctx, "call-09@example.com"); err != nil || len(d.Messages) != 3 || len(d.Streams) != 1 {
+		t.Errorf("call of May 9: %v, %d messages, %d streams; want 3 and 1", err, len(d.Messages), len(d.Streams))
+	}
+
+	// The bound is what May 8 to 10 use: May 3 to 7 must go, oldest first.
+	var keep int64
+	for _, p := range parts {
+		if p.MaxDate >= "2024-05-08" {
+			keep += p.Bytes
+		}
+	}
+	sized, err := storage.NewRetainer(s, storage.RetentionPolicy{MaxBytes: keep}, time.Hour, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = sized.Once(ctx, retentionDay(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ = daysOf(t, s)
+	for _, table := range []string{storage.TableCalls, storage.TableMessages, storage.TableStreams, storage.TableRegistrations} {
+		if got := strings.Join(after[table], ","); got != mayDays(8, 10) {
+			t.Errorf("after the size rule %s holds days %s, want 08 to 10", table, got)
+		}
+	}
+	if res.BytesAfter != keep || res.BytesAfter > res.BytesBefore || res.OverBound {
+		t.Errorf("size rule: %d bytes before, %d after, bound %d, over bound %v", res.BytesBefore, res.BytesAfter, keep, res.OverBound)
+	}
+	for _, p := range res.Dropped {
+		if p.Reason != "size" || p.MaxDate >= "2024-05-08" {
+			t.Errorf("dropped %s %s for %s", p.Table, p.MaxDate, p.Reason)
+		}
+	}
+
+	// A bound below today's data drops every earlier day but not today.
+	tiny, err := storage.NewRetainer(s, storage.RetentionPolicy{MaxBytes: 1}, time.Hour, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err = tiny.Once(ctx, retentionDay(10)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ = daysOf(t, s)
+	if got := strings.Join(after[storage.TableMessages], ","); got != "10" || !res.OverBound {
+		t.Errorf("with a 1-byte bound on May 10: messages of days %s, over bound %v; want 10 kept and over bound", got, res.OverBound)
+	}
+
+	// The first retainer's status and metrics show the disk use per table.
+	st := ret.Status()
+	if st.Dropped["age"] != 19 || st.TableBytes[storage.TableMessages] <= 0 || st.LastRun == "" {
+		t.Errorf("retainer status %+v", st)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		seen[mf.GetName()] = true
+	}
+	for _, name := range []string{"sipscope_store_table_bytes", "sipscope_store_retention_dropped_partitions_total", "sipscope_store_retention_freed_bytes_total"} {
+		if !seen[name] {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+}
+
+// TestNewTablesGetATTLPerTableWhereTheEngineHasTTL: chDB (26.5) creates
+// each table with its own TTL from the policy.
+func TestNewTablesGetATTLPerTableWhereTheEngineHasTTL(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), dir, WithRetentionPolicy(storage.RetentionPolicy{Messages: 3 * 24 * time.Hour, Calls: 30 * 24 * time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var table, ddl string
+	got := map[string]string{}
+	err = engine{s}.Query(t.Context(), "SELECT name, create_table_query FROM system.tables WHERE database = 'sipscope'",
+		[]any{&table, &ddl}, func() error { got[table] = ddl; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		storage.TableMessages: "TTL date + toIntervalDay(3)", storage.TableCalls: "TTL date + toIntervalDay(30)",
+		storage.TableRegistrations: "TTL date + toIntervalDay(30)",
+	} {
+		if !strings.Contains(got[table], want) || !strings.Contains(got[table], "PARTITION BY toYYYYMMDD(date)") {
+			t.Errorf("%s: %s\nwant %s and daily partitions", table, got[table], want)
+		}
+	}
+	if strings.Contains(got[storage.TableStreams], "TTL") {
+		t.Errorf("streams have no age limit but a TTL: %s", got[storage.TableStreams])
+	}
+}

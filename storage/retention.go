@@ -1,0 +1,202 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Retention: how long each table keeps its rows and how much disk all of
+// them may use. The rules are applied by dropping whole partitions, which
+// every server version can do (18.16 has no TTL) and which costs no
+// rewrite; new tables are partitioned by day (partitionKey), so a day is
+// the granularity of both rules. Tables an older sipscope created by month
+// keep their months and lose them a month at a time. On servers with TTL
+// the age rules are also a table TTL (SchemaConfig.TableRetention), set
+// when the table is created.
+
+// RetentionPolicy is how long each table keeps its rows and how much disk
+// all of them may use; zero means no limit.
+type RetentionPolicy struct {
+	Calls         time.Duration // calls and registrations
+	Messages      time.Duration // SIP messages
+	Streams       time.Duration // RTP streams
+	MaxBytes      int64         // all four tables together, on the disk of the server queried
+	Registrations time.Duration // default: Calls
+}
+
+// Validate names the first unusable field.
+func (p RetentionPolicy) Validate() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"Calls", p.Calls}, {"Messages", p.Messages}, {"Streams", p.Streams}, {"Registrations", p.Registrations}} {
+		if f.d < 0 || f.d > 0 && f.d < 24*time.Hour {
+			return fmt.Errorf("%w: retention %s: %v, want 0 (keep) or at least a day", ErrInvalidConfig, f.name, f.d)
+		}
+	}
+	if p.MaxBytes < 0 {
+		return fmt.Errorf("%w: retention MaxBytes: negative", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Enabled tells whether any rule is set.
+func (p RetentionPolicy) Enabled() bool {
+	return p.Calls+p.Messages+p.Streams+p.Registrations > 0 || p.MaxBytes > 0
+}
+
+// byTable is the age limit of each table.
+func (p RetentionPolicy) byTable() map[string]time.Duration {
+	reg := p.Registrations
+	if reg == 0 {
+		reg = p.Calls
+	}
+	return map[string]time.Duration{TableCalls: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams}
+}
+
+// TableRetention is the policy's age limits as SchemaConfig.TableRetention
+// takes them (a TTL per table on servers that have TTL).
+func (p RetentionPolicy) TableRetention() map[string]time.Duration { return p.byTable() }
+
+// Partition is one partition of a sipscope table.
+type Partition struct {
+	Table     string `json:"table"`
+	Partition string `json:"partition"` // the partition key's value, e.g. 20240501
+	MinDate   string `json:"min_date"`  // YYYY-MM-DD
+	MaxDate   string `json:"max_date"`
+	Bytes     int64  `json:"bytes"` // on disk, active parts
+	Rows      int64  `json:"rows"`
+	Reason    string `json:"reason,omitempty"` // why it was dropped: "age" or "size"
+}
+
+// RetentionResult is what one EnforceRetention did.
+type RetentionResult struct {
+	Dropped     []Partition      `json:"dropped"`
+	TableBytes  map[string]int64 `json:"table_bytes"` // after the drops, per table
+	BytesBefore int64            `json:"bytes_before"`
+	BytesAfter  int64            `json:"bytes_after"`
+	// OverBound is set when the disk bound could not be met without
+	// dropping today's partitions, which the live writer is filling.
+	OverBound bool `json:"over_bound"`
+}
+
+// retentionTables maps the tables that hold data (the _local ones in a
+// cluster) to the schema table they are.
+func retentionTables(cluster string) map[string]string {
+	out := map[string]string{}
+	for _, t := range tables() {
+		name := t.name
+		if cluster != "" {
+			name += LocalSuffix
+		}
+		out[name] = t.name
+	}
+	return out
+}
+
+// TablePartitions lists the partitions of the sipscope data tables in db
+// (in a cluster, of the _local tables on the server queried), oldest first.
+func TablePartitions(ctx context.Context, q Querier, db, cluster string) ([]Partition, error) {
+	names := retentionTables(cluster)
+	quoted := make([]string, 0, len(names))
+	for n := range names {
+		quoted = append(quoted, QuoteString(n))
+	}
+	slices.Sort(quoted)
+	var p Partition
+	var bytes, rows uint64
+	var out []Partition
+	err := q.Query(ctx, "SELECT table, partition, toString(min(min_date)), toString(max(max_date)), sum(bytes_on_disk), sum(rows)"+
+		" FROM system.parts WHERE active AND database = "+QuoteString(db)+" AND table IN ("+strings.Join(quoted, ", ")+")"+
+		" GROUP BY table, partition",
+		[]any{&p.Table, &p.Partition, &p.MinDate, &p.MaxDate, &bytes, &rows}, func() error {
+			p.Bytes, p.Rows = int64(bytes), int64(rows)
+			out = append(out, p)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("storage: read partitions of %s: %w", db, err)
+	}
+	slices.SortFunc(out, func(a, b Partition) int {
+		return cmp.Or(cmp.Compare(a.MaxDate, b.MaxDate), cmp.Compare(a.Table, b.Table), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out, nil
+}
+
+// EnforceRetention drops the partitions the policy no longer keeps: first
+// every partition whose newest row is older than its table's age limit,
+// then, while the tables together use more than MaxBytes, the partitions
+// of the oldest day left, all tables at once (a call without its messages
+// is of no use), but never a partition holding today (UTC) or later. now
+// is the clock the ages are measured on. In a cluster the drops are ON
+// CLUSTER on the _local tables; the sizes are those of the server queried.
+func EnforceRetention(ctx context.Context, q Querier, ex Execer, db, cluster string, p RetentionPolicy, now time.Time) (RetentionResult, error) {
+	res := RetentionResult{TableBytes: map[string]int64{}}
+	parts, err := TablePartitions(ctx, q, db, cluster)
+	if err != nil {
+		return res, err
+	}
+	for _, pt := range parts {
+		res.BytesBefore += pt.Bytes
+	}
+	names := retentionTables(cluster)
+	limits := p.byTable()
+	today := now.UTC().Format(time.DateOnly)
+	onCluster := SchemaConfig{Cluster: cluster}.onCluster()
+	drop := func(pt Partition, reason string) error {
+		// The value is the text of the partition key: digits for every key
+		// sipscope creates (toYYYYMM, toYYYYMMDD). Anything else is not
+		// ours to drop, and would not be safe to put into the statement.
+		if pt.Partition == "" || strings.Trim(pt.Partition, "0123456789") != "" {
+			return fmt.Errorf("storage: partition %q of %s is not a sipscope partition key", pt.Partition, pt.Table)
+		}
+		stmt := "ALTER TABLE " + db + "." + pt.Table + onCluster + " DROP PARTITION " + pt.Partition
+		if err := ex.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("storage: retention: %w\n%s", err, stmt)
+		}
+		pt.Reason = reason
+		res.Dropped = append(res.Dropped, pt)
+		return nil
+	}
+	var kept []Partition
+	for _, pt := range parts {
+		limit := limits[names[pt.Table]]
+		if limit > 0 && pt.MaxDate < now.UTC().Add(-limit).Format(time.DateOnly) {
+			if err := drop(pt, "age"); err != nil {
+				return res, err
+			}
+			continue
+		}
+		kept = append(kept, pt)
+	}
+	total := int64(0)
+	for _, pt := range kept {
+		total += pt.Bytes
+	}
+	if p.MaxBytes > 0 {
+		// kept is oldest first: drop whole days from its front.
+		for len(kept) > 0 && total > p.MaxBytes {
+			day := kept[0].MaxDate
+			if day >= today {
+				res.OverBound = true
+				break
+			}
+			for len(kept) > 0 && kept[0].MaxDate == day {
+				if err := drop(kept[0], "size"); err != nil {
+					return res, err
+				}
+				total -= kept[0].Bytes
+				kept = kept[1:]
+			}
+		}
+	}
+	for _, pt := range kept {
+		res.TableBytes[names[pt.Table]] += pt.Bytes
+	}
+	res.BytesAfter = total
+	return res, nil
+}
