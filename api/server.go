@@ -47,7 +47,7 @@ func New(cfg Config, store Store, logger *slog.Logger) *Server {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, store: store, log: logger, metrics: newMetrics(cfg.Registerer)}
-	s.auth = &authState{none: cfg.AuthMode == AuthNone}
+	s.auth = &authState{none: cfg.AuthMode == AuthNone, recheck: usersRecheck}
 	if as, ok := store.(AuthStore); ok {
 		s.auth.store = as
 	}
