@@ -85,10 +85,14 @@ type RetentionResult struct {
 }
 
 // retentionTables maps the tables that hold data (the _local ones in a
-// cluster) to the schema table they are.
+// cluster) to the schema table they are; the unpartitioned ones (users,
+// API tokens) are not data and are left out.
 func retentionTables(cluster string) map[string]string {
 	out := map[string]string{}
 	for _, t := range tables() {
+		if t.unpartitioned { // users and tokens: not data, never dropped
+			continue
+		}
 		name := t.name
 		if cluster != "" {
 			name += LocalSuffix

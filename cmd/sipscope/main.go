@@ -18,7 +18,8 @@ const usage = `sipscope — passive SIP/RTP monitoring
 
 Usage:
   sipscope analyze FILE [--json]          summarise calls, registrations and RTP of a pcap/pcapng file
-  sipscope import [--data DIR] FILE...    import captures into the embedded ClickHouse store
+  sipscope import [--data DIR | --clickhouse URL [--clickhouse-cluster NAME]] FILE...
+                                          import captures into the store (embedded ClickHouse by default)
   sipscope serve [--data DIR] [--listen ADDR] [--import FILE...]
                                           serve the API and web UI from the store
   sipscope user add|del|passwd|list [--data DIR] NAME [--role admin|operator|viewer]

@@ -58,6 +58,11 @@ func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
 	defer s.Close()
 	writeDays(t, s)
 	ctx := t.Context()
+	// Users and tokens are not data: no rule may drop them.
+	admin := storage.User{Name: "admin", Role: "admin", PasswordHash: "$2a$10$x", Created: retentionDay(1), Updated: retentionDay(1)}
+	if err := s.PutUser(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := daysOf(t, s)
 	for _, table := range []string{storage.TableCalls, storage.TableMessages, storage.TableStreams, storage.TableRegistrations} {
 		if got := strings.Join(before[table], ","); got != mayDays(1, 10) {
@@ -130,6 +135,10 @@ func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
 		if p.Reason != "size" || p.MaxDate >= "2024-05-08" {
 			t.Errorf("dropped %s %s for %s", p.Table, p.MaxDate, p.Reason)
 		}
+	}
+
+	if _, err := s.GetUser(ctx, "admin"); err != nil {
+		t.Errorf("the size rule took the users with it: %v", err)
 	}
 
 	// A bound below today's data drops every earlier day but not today.
