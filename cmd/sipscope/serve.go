@@ -185,10 +185,17 @@ func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog
 	return namedStore{st, "clickhouse " + cfg.Redacted()}, nil
 }
 
+// storeBackend is every method serve's parts use of a store. Both backends
+// have them all; listing them here keeps a wrapper (namedStore) from hiding
+// one that a part looks for by type assertion (the API's users and tokens,
+// registration and stream lists, the resumer of open calls).
 type storeBackend interface {
 	pipeline.StoreWriter
 	pipeline.CallResumer
 	api.Store
+	api.AuthStore
+	api.RegistrationStore
+	api.StreamStore
 	storage.RetentionEnforcer
 	Close() error
 }

@@ -174,3 +174,40 @@ func TestTokenCommandsMakeTokensTheAPIAccepts(t *testing.T) {
 		t.Fatalf("revoking twice: %s", out)
 	}
 }
+
+// serve itself enforces the users the CLI made: no request without
+// credentials, and the store's user, token, registration and stream
+// methods reach the API through serve's store wrapper.
+func TestServeEnforcesTheUsersOfItsStore(t *testing.T) {
+	dir := t.TempDir()
+	must := mustFor(t)
+	must(userCmd(t, dir, "", "user", "add", "ops", "--role", "operator"))
+	out := must(tokenCmd(t, dir, "token", "add", "script", "--user", "ops"))
+	m := regexp.MustCompile(`token: (ssk_\S+)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("token add output:\n%s", out)
+	}
+	base, stop := startServe(t, "--data", dir)
+	defer stop()
+	get := func(path, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"/api/v1/calls", "/api/v1/registrations", "/api/v1/streams", "/api/v1/alerts"} {
+		if got := get(path, ""); got != http.StatusUnauthorized {
+			t.Errorf("GET %s without a token: %d, want 401", path, got)
+		}
+		if got := get(path, m[1]); got != http.StatusOK {
+			t.Errorf("GET %s with the operator's token: %d, want 200", path, got)
+		}
+	}
+}
