@@ -177,6 +177,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/registrations/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/streams", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/alerts", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/kpis", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},

@@ -80,6 +80,7 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
 //	GET  /api/v1/alerts[/:id]      viewer
+//	GET  /api/v1/kpis              viewer
 //	GET  /api/v1/status            viewer
 //	*    /api/v1/users, /tokens    admin
 //	GET  /, /ui/*                  open (the page; its data comes from the API)
@@ -124,6 +125,9 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/api/v1/streams", access: accessViewer, handler: s.listStreams,
 			summary: "search RTP streams, bound to a call or not, newest first", params: streamFilterParams,
 			ok: 200, okType: jsonType, okBody: StreamListView{}, errs: []int{400, 501}},
+		{method: http.MethodGet, path: "/api/v1/kpis", access: accessViewer, handler: s.kpis,
+			summary: "KPIs per time bucket: attempts, ASR, NER, SER, ACD, PDD mean and p95, MOS bands, mean concurrent calls, registrations and their success, alerts fired; optionally grouped",
+			params:  kpiParams, ok: 200, okType: jsonType, okBody: KPIListView{}, errs: []int{400, 501}},
 		{method: http.MethodGet, path: "/api/v1/alerts", access: accessViewer, handler: s.listAlerts,
 			summary: "alerts raised by live traffic (registration storms, scanners, floods, failure spikes, bad audio), newest first, with the counts of firing ones",
 			params:  alertFilterParams, ok: 200, okType: jsonType, okBody: alertListView{}, errs: []int{400}},

@@ -196,6 +196,7 @@ type storeBackend interface {
 	api.AuthStore
 	api.RegistrationStore
 	api.StreamStore
+	api.KPIStore
 	storage.RetentionEnforcer
 	Close() error
 }
