@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -76,7 +77,7 @@ func (w *hepWarnings) note(r hepRefusal, remote netip.Addr) {
 	if r == closedIdle {
 		level = slog.LevelInfo
 	}
-	w.log.Log(nil, level, hepRefusalMessages[r], "reason", hepRefusalNames[r], "remote", remote.String(),
+	w.log.Log(context.Background(), level, hepRefusalMessages[r], "reason", hepRefusalNames[r], "remote", remote.String(),
 		"more_since_last_line", w.quiet[r].Swap(0), "quiet_for", w.every.String())
 }
 
@@ -110,7 +111,7 @@ func parseHEPAllow(list []string) (hepAllow, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("Allow[%d] %q: want a CIDR or an address: %v", i, list[i], err)
+			return nil, fmt.Errorf("field Allow[%d] %q: want a CIDR or an address: %w", i, list[i], err)
 		}
 		if p.Addr().Is4In6() {
 			// A sender's IPv4 address arrives unmapped; so must the prefix.
