@@ -29,4 +29,14 @@ var (
 	// ErrHEPClosed means Run was called on a source that already ran or
 	// was closed.
 	ErrHEPClosed = errors.New("capture: HEP source already ran or was closed")
+	// ErrLiveConfig means a LiveConfig field is invalid; the error names it.
+	ErrLiveConfig = errors.New("capture: invalid live capture config")
+	// ErrLiveUnsupported means this platform has no AF_PACKET live capture.
+	ErrLiveUnsupported = errors.New("capture: live capture needs Linux")
+	// ErrNotEthernet means the interface does not frame packets as Ethernet
+	// (a tun device, an IP tunnel, InfiniBand), which the filter and the
+	// decoders expect of a live source.
+	ErrNotEthernet = errors.New("capture: interface is not Ethernet")
+	// ErrSpoolConfig means a SpoolConfig field is invalid; the error names it.
+	ErrSpoolConfig = errors.New("capture: invalid spool config")
 )

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -9,19 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sipscope/sipscope/bpf"
-)
-
-// Errors of the live source. (Kept here rather than in errors.go, which
-// another change owns.)
-var (
-	// ErrLiveConfig means a LiveConfig field is invalid; the error names it.
-	ErrLiveConfig = errors.New("capture: invalid live capture config")
-	// ErrLiveUnsupported means this platform has no AF_PACKET live capture.
-	ErrLiveUnsupported = errors.New("capture: live capture needs Linux")
-	// ErrNotEthernet means the interface does not frame packets as Ethernet
-	// (a tun device, an IP tunnel, InfiniBand), which the filter and the
-	// decoders expect of a live source.
-	ErrNotEthernet = errors.New("capture: interface is not Ethernet")
 )
 
 // Defaults applied to the zero values of LiveConfig.

@@ -21,10 +21,6 @@ import (
 	"github.com/sipscope/sipscope/frame"
 )
 
-// ErrSpoolConfig means a SpoolConfig field is invalid; the error names it.
-// (Kept here rather than in errors.go, which another change owns.)
-var ErrSpoolConfig = errors.New("capture: invalid spool config")
-
 // Defaults applied to the zero values of SpoolConfig.
 const (
 	DefaultSpoolPrefix     = "sipscope"
