@@ -30,10 +30,13 @@ func configKeys(t reflect.Type) map[string]bool {
 }
 
 // flagKey is the config key of a flag: its name with _ for -, except the
-// one key that predates the rule.
+// key that predates the rule and the repeatable flag whose key is a list.
 func flagKey(name string) string {
-	if name == "spool-size" {
+	switch name {
+	case "spool-size":
 		return "spool_size_mb"
+	case "alert-webhook":
+		return "alert_webhooks"
 	}
 	return strings.ReplaceAll(name, "-", "_")
 }
