@@ -1,0 +1,250 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sipscope/sipscope/api"
+	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/embedded"
+)
+
+// tsharkFrames is every frame of file as tshark reads it, raw bytes.
+func tsharkFrames(t *testing.T, file string) [][]byte {
+	t.Helper()
+	var doc []struct {
+		Source struct {
+			Layers struct {
+				Raw []any `json:"frame_raw"`
+			} `json:"layers"`
+		} `json:"_source"`
+	}
+	if err := json.Unmarshal([]byte(strings.Join(tshark(t, file, "-T", "json", "-x", "-J", "frame"), "\n")), &doc); err != nil {
+		t.Fatalf("tshark json: %v", err)
+	}
+	out := make([][]byte, len(doc))
+	for i, d := range doc {
+		if len(d.Source.Layers.Raw) == 0 {
+			t.Fatalf("tshark gave frame %d no raw bytes", i+1)
+		}
+		s, _ := d.Source.Layers.Raw[0].(string)
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i+1, err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// frameNumbers is the frame numbers tshark's filter selects in file.
+func frameNumbers(t *testing.T, file, filter string) []int {
+	t.Helper()
+	var out []int
+	for _, l := range tshark(t, file, "-Y", filter, "-T", "fields", "-e", "frame.number") {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			t.Fatalf("frame number %q", l)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// TestCallPCAPHasTheCapturedFramesOfItsSIPAndMedia imports a real capture
+// of calls with RTP and RTCP into the embedded store and serves it: each
+// call's PCAP, read back by tshark, is exactly the capture's frames of that
+// call in capture order, byte for byte: its SIP (tshark's sip.Call-ID),
+// every RTP packet of its streams and the RTCP between their endpoints'
+// next ports. The oracle is tshark on the original file.
+func TestCallPCAPHasTheCapturedFramesOfItsSIPAndMedia(t *testing.T) {
+	const capture = "../testdata/captures/heplify__rtp_rtcp_sip_ipv4_udp.pcap"
+	ctx := t.Context()
+	st, err := embedded.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := pipeline.ImportFile(ctx, st, capture); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := pipeline.LoadFrames(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, st)
+	page, err := st.ListCalls(ctx, storage.CallFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMedia := 0
+	for _, call := range page.Calls {
+		d, err := st.GetCall(ctx, call.CallID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Streams) == 0 {
+			continue
+		}
+		withMedia++
+		t.Run(call.CallID, func(t *testing.T) {
+			status, h, body := get(t, srv, "/api/v1/calls/"+url.PathEscape(call.CallID)+"/pcap")
+			if status != http.StatusOK || h.Get("Content-Type") != "application/vnd.tcpdump.pcap" {
+				t.Fatalf("status %d, %s: %s", status, h.Get("Content-Type"), body)
+			}
+			file := filepath.Join(t.TempDir(), "call.pcap")
+			if err := os.WriteFile(file, body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got := tsharkFrames(t, file)
+			want := frameNumbers(t, capture, fmt.Sprintf("sip.Call-ID == %q", call.CallID))
+			sip := len(want)
+			var rtcp []string
+			for _, s := range d.Streams {
+				want = append(want, frameNumbers(t, capture, fmt.Sprintf(
+					"rtp.ssrc == %d && ip.src == %s && udp.srcport == %d && ip.dst == %s && udp.dstport == %d",
+					s.SSRC, s.Src.Addr(), s.Src.Port(), s.Dst.Addr(), s.Dst.Port()))...)
+				for _, ap := range []netip.AddrPort{s.Src, s.Dst} {
+					rtcp = append(rtcp, fmt.Sprintf("(ip.addr == %s && udp.port == %d)", ap.Addr(), ap.Port()+1))
+				}
+			}
+			want = append(want, frameNumbers(t, capture, "rtcp && ("+strings.Join(rtcp, " || ")+")")...)
+			slices.Sort(want)
+			want = slices.Compact(want)
+			if len(got) != len(want) {
+				t.Fatalf("the PCAP has %d frames; the capture has %d of this call (%d SIP)", len(got), len(want), sip)
+			}
+			for i, n := range want {
+				if !bytes.Equal(got[i], orig[n-1].Data) {
+					t.Fatalf("frame %d of the PCAP is not frame %d of the capture", i+1, n)
+				}
+			}
+			if rtp := tshark(t, file, "-o", "rtp.heuristic_rtp:TRUE", "-Y", "rtp", "-T", "fields", "-e", "frame.number"); len(rtp) == 0 {
+				t.Error("tshark sees no RTP in the export")
+			}
+			t.Logf("%d frames: %d SIP, %d media", len(got), sip, len(got)-sip)
+		})
+	}
+	if withMedia == 0 {
+		t.Fatal("no call of the capture has media: the test proved nothing")
+	}
+}
+
+// TestCallPCAPRebuildsOnlyTheSIPNoFrameCarried: messages that came without
+// a frame (HEP) are rebuilt next to the kept frames, in time order, and a
+// frame of another link type makes the file pcapng with one interface per
+// link type.
+func TestCallPCAPRebuildsOnlyTheSIPNoFrameCarried(t *testing.T) {
+	const capture = "../testdata/calls.pcap"
+	frames, err := pipeline.LoadFrames(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	if _, err := pipeline.ImportFile(t.Context(), &rec, capture); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.pkts) == 0 || len(rec.msgs) == 0 {
+		t.Fatalf("the import kept %d frames and %d messages", len(rec.pkts), len(rec.msgs))
+	}
+	callID := rec.pkts[0].CallID
+	var msgs []correlate.Message
+	for _, m := range rec.msgs {
+		if m.CallID == callID {
+			msgs = append(msgs, m)
+		}
+	}
+	var pkts, sipPkts []storage.Packet
+	for _, p := range rec.pkts {
+		if p.CallID != callID {
+			continue
+		}
+		pkts = append(pkts, p)
+		if p.Kind == storage.PacketSIP {
+			sipPkts = append(sipPkts, p)
+		}
+	}
+	if len(sipPkts) != len(msgs) {
+		t.Fatalf("%d SIP frames kept for %d messages of %s", len(sipPkts), len(msgs), callID)
+	}
+	// Drop the second SIP frame: its message must come back rebuilt, in its place.
+	dropped := sipPkts[1]
+	var kept []storage.Packet
+	for _, p := range pkts {
+		if p.Seq != dropped.Seq {
+			kept = append(kept, p)
+		}
+	}
+	// And one frame as Linux cooked capture: two link types.
+	cooked := kept[len(kept)-1]
+	kept[len(kept)-1].LinkType = 113
+	kept[len(kept)-1].Data = append(make([]byte, 16), cooked.Data[14:]...)
+	kept[len(kept)-1].Data[14], kept[len(kept)-1].Data[15] = 0x08, 0x00
+	var buf bytes.Buffer
+	format, err := api.WriteCallPCAP(&buf, msgs, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != api.FormatPCAPNG {
+		t.Fatalf("format %v with two link types, want pcapng", format)
+	}
+	file := filepath.Join(t.TempDir(), "call.pcapng")
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := tsharkFrames(t, file)
+	if len(got) != len(pkts) {
+		t.Fatalf("%d frames, want %d (the kept ones and one rebuilt)", len(got), len(pkts))
+	}
+	for i, p := range pkts {
+		switch {
+		case p.Seq == dropped.Seq:
+			if bytes.Equal(got[i], frames[p.Seq-1].Data) || !bytes.Contains(got[i], msgs[1].Raw) {
+				t.Errorf("frame %d: want the rebuilt message %s in the dropped frame's place", i+1, msgs[1].Method)
+			}
+		case i == len(pkts)-1:
+			if !bytes.Equal(got[i], kept[len(kept)-1].Data) {
+				t.Errorf("the cooked frame differs")
+			}
+		case !bytes.Equal(got[i], frames[p.Seq-1].Data):
+			t.Errorf("frame %d is not the capture's frame %d", i+1, p.Seq)
+		}
+	}
+	encaps := tshark(t, file, "-T", "fields", "-e", "frame.encap_type")
+	slices.Sort(encaps)
+	if encaps = slices.Compact(encaps); !slices.Equal(encaps, []string{"1", "25"}) {
+		t.Errorf("encapsulations %v, want Ethernet (1) and Linux cooked (25)", encaps)
+	}
+	if sip := tshark(t, file, "-Y", "sip", "-T", "fields", "-e", "sip.Call-ID"); len(sip) != len(msgs) {
+		t.Errorf("tshark sees %d SIP messages, want %d", len(sip), len(msgs))
+	}
+}
+
+// recorder keeps copies of what an import writes.
+type recorder struct {
+	msgs []correlate.Message
+	pkts []storage.Packet
+}
+
+func (r *recorder) Write(_ context.Context, b storage.Batch) error {
+	r.msgs = append(r.msgs, b.Messages...)
+	for _, p := range b.Packets {
+		p.Data = bytes.Clone(p.Data)
+		r.pkts = append(r.pkts, p)
+	}
+	return nil
+}
