@@ -93,6 +93,22 @@ type storeConfig struct {
 	RetentionMessagesDays int     `json:"retention_messages_days"`
 	RetentionStreamsDays  int     `json:"retention_streams_days"`
 	RetentionMaxGB        float64 `json:"retention_max_gb"`
+	// StoreRTP is how much of each call's media is kept as captured
+	// frames: full, headers (RTP payload left out) or none (SIP frames
+	// only); RetentionPacketsDays is how long the frames are kept.
+	StoreRTP             string `json:"store_rtp"`
+	RetentionPacketsDays int    `json:"retention_packets_days"`
+}
+
+// storeRTP is the store_rtp mode (valid after Validate).
+func (c storeConfig) storeRTP() pipeline.StoreRTP {
+	m, _ := pipeline.ParseStoreRTP(c.StoreRTP)
+	return m
+}
+
+// importOptions is what an import keeps besides the records.
+func (c storeConfig) importOptions() pipeline.ImportOptions {
+	return pipeline.ImportOptions{StoreRTP: c.storeRTP()}
 }
 
 // retention is the policy the retention keys make.
@@ -101,6 +117,7 @@ func (c storeConfig) retention() storage.RetentionPolicy {
 	return storage.RetentionPolicy{
 		Calls: time.Duration(c.RetentionCallsDays) * day, Messages: time.Duration(c.RetentionMessagesDays) * day,
 		Streams: time.Duration(c.RetentionStreamsDays) * day, MaxBytes: int64(c.RetentionMaxGB * 1e9),
+		Packets: time.Duration(c.RetentionPacketsDays) * day,
 	}
 }
 
@@ -110,6 +127,8 @@ func (c *storeConfig) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RetentionCallsDays, "retention-calls-days", c.RetentionCallsDays, "drop calls and registrations older than this many days (0: keep)")
 	fs.IntVar(&c.RetentionMessagesDays, "retention-messages-days", c.RetentionMessagesDays, "drop SIP messages older than this many days (0: keep)")
 	fs.IntVar(&c.RetentionStreamsDays, "retention-streams-days", c.RetentionStreamsDays, "drop RTP stream records older than this many days (0: keep)")
+	fs.StringVar(&c.StoreRTP, "store-rtp", c.StoreRTP, "media of each call kept as captured frames for its PCAP: full, headers (RTP payload left out) or none (SIP frames only)")
+	fs.IntVar(&c.RetentionPacketsDays, "retention-packets-days", c.RetentionPacketsDays, "drop captured frames (SIP, RTP, RTCP) older than this many days (0: keep)")
 	fs.Float64Var(&c.RetentionMaxGB, "retention-max-gb", c.RetentionMaxGB, "bound of the store's disk use in GB: the oldest days are dropped first (0: none)")
 	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
 }
@@ -142,13 +161,16 @@ func (c storeConfig) Validate() error {
 	for _, d := range []struct {
 		key  string
 		days int
-	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}} {
+	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}, {"retention_packets_days", c.RetentionPacketsDays}} {
 		if d.days < 0 {
 			return fmt.Errorf("%s %d: want 0 (keep) or more", d.key, d.days)
 		}
 	}
 	if c.RetentionMaxGB < 0 {
 		return fmt.Errorf("retention_max_gb %v: want 0 (no bound) or more", c.RetentionMaxGB)
+	}
+	if _, err := pipeline.ParseStoreRTP(c.StoreRTP); err != nil {
+		return err
 	}
 	_, _, err := c.server()
 	return err
@@ -163,7 +185,7 @@ func defaultServeConfig() serveConfig {
 		SpoolSizeMB:   100,
 		SpoolInterval: duration(time.Hour),
 		SpoolKeepMB:   10000,
-		storeConfig:   storeConfig{SpoolStoreMB: 1000},
+		storeConfig:   storeConfig{SpoolStoreMB: 1000, StoreRTP: "full"},
 	}
 }
 
@@ -330,6 +352,7 @@ func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 			ReadBuffer: c.HEPReadBuffer, AuthKey: c.HEPListenAuthKey, Allow: c.HEPAllow,
 		},
 		Correlate: correlate.DefaultConfig(),
+		StoreRTP:  c.storeRTP(),
 	}
 	if c.MaxDialogs != 0 {
 		o.Correlate.MaxDialogs = c.MaxDialogs

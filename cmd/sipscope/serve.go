@@ -47,7 +47,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	}
 	defer store.Close()
 	for _, f := range files {
-		n, err := pipeline.ImportFile(ctx, store, f)
+		n, err := pipeline.ImportFileWith(ctx, store, f, sc.importOptions())
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	defer store.Close()
 	for _, f := range c.Import {
-		n, err := pipeline.ImportFile(ctx, store, f)
+		n, err := pipeline.ImportFileWith(ctx, store, f, c.importOptions())
 		if err != nil {
 			return err
 		}
