@@ -267,3 +267,67 @@ func (r *recorder) Write(_ context.Context, b storage.Batch) error {
 	}
 	return nil
 }
+
+// TestCallPCAPWithLegsAddsTheLinkedCallsFrames: ?legs=1 adds the frames of
+// the calls in linked_call_ids, in time order with the call's own; without
+// it only the call's; any other value is refused.
+func TestCallPCAPWithLegsAddsTheLinkedCallsFrames(t *testing.T) {
+	const capture = "../testdata/calls.pcap"
+	ctx := t.Context()
+	st, err := embedded.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := pipeline.ImportFile(ctx, st, capture); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.ListCalls(ctx, storage.CallFilter{Limit: 2})
+	if err != nil || len(page.Calls) < 2 {
+		t.Fatalf("%d calls, %v", len(page.Calls), err)
+	}
+	a, b := page.Calls[0], page.Calls[1]
+	// A B2BUA's correlation, as correlate writes it: a later version of a.
+	a.LinkedCallIDs = []string{b.CallID, "never-stored@example.com"}
+	if err := st.Write(ctx, storage.Batch{Calls: []correlate.Call{a}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, st)
+	callIDs := func(query string) []string {
+		t.Helper()
+		status, _, body := get(t, srv, "/api/v1/calls/"+url.PathEscape(a.CallID)+"/pcap"+query)
+		if status != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", query, status, body)
+		}
+		file := filepath.Join(t.TempDir(), "call.pcap")
+		if err := os.WriteFile(file, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ids := tshark(t, file, "-Y", "sip", "-T", "fields", "-e", "sip.Call-ID")
+		if times := tshark(t, file, "-T", "fields", "-e", "frame.time_epoch"); !slices.IsSorted(times) {
+			t.Errorf("%s: frames not in time order", query)
+		}
+		return ids
+	}
+	own := callIDs("")
+	withLegs := callIDs("?legs=1")
+	count := func(ids []string, id string) int {
+		n := 0
+		for _, x := range ids {
+			if x == id {
+				n++
+			}
+		}
+		return n
+	}
+	if count(own, a.CallID) == 0 || count(own, b.CallID) != 0 {
+		t.Errorf("without legs: %v", own)
+	}
+	if count(withLegs, a.CallID) != count(own, a.CallID) || count(withLegs, b.CallID) != b.Messages {
+		t.Errorf("with legs: %d of %s (want %d), %d of %s (want %d)", count(withLegs, a.CallID), a.CallID, count(own, a.CallID),
+			count(withLegs, b.CallID), b.CallID, b.Messages)
+	}
+	if status, _, body := get(t, srv, "/api/v1/calls/"+url.PathEscape(a.CallID)+"/pcap?legs=2"); status != http.StatusBadRequest {
+		t.Errorf("legs=2: status %d: %s", status, body)
+	}
+}
