@@ -238,3 +238,73 @@ func TestParseStoreRTP(t *testing.T) {
 		t.Errorf("ParseStoreRTP(all) = %v, want ErrBadOption", err)
 	}
 }
+
+// TestLiveBatchesCarryTheFramesTheyOwn replays a capture through the live
+// pipeline, a batch every 100 frames into reused batch memory, as the
+// runner does: every kept frame reaches exactly one batch and still holds
+// the capture's bytes after later frames were kept (a batch owns its
+// frames' memory; the arena starts a new buffer).
+func TestLiveBatchesCarryTheFramesTheyOwn(t *testing.T) {
+	const path = "../testdata/captures/heplify__rtp_rtcp_sip_ipv4_udp.pcap"
+	frames, err := LoadFrames(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := correlate.DefaultConfig()
+	cfg.KeepMessages = true
+	cfg.Retain = false
+	p := New(cfg)
+	p.SetStoreFrames(StoreRTPFull, 0)
+	var kept []storage.Packet
+	var b storage.Batch
+	for i := range frames {
+		p.HandleFrame(&frames[i])
+		if i%100 == 99 || i == len(frames)-1 {
+			p.AppendLiveBatch(&b, p.lastPktTS, i == len(frames)-1)
+			kept = append(kept, b.Packets...) // the batch's records, memory not copied
+			b = emptied(b)
+		}
+	}
+	n, _ := p.FrameCounts()
+	if len(kept) != n || n < 1400 {
+		t.Fatalf("batches carried %d frames, %d were kept", len(kept), n)
+	}
+	for _, pk := range kept {
+		if !bytes.Equal(pk.Data, frames[pk.Seq-1].Data) {
+			t.Fatalf("frame %d (%s) changed after its batch was taken", pk.Seq, pk.Kind)
+		}
+	}
+}
+
+// TestImportKeepsTheTCPSegmentsThatCarriedWholeSIPMessages: over TCP a
+// message carried whole by one segment keeps that frame; the others (split
+// over segments) are rebuilt by the PCAP export, so no kept frame is a
+// part of a message.
+func TestImportKeepsTheTCPSegmentsThatCarriedWholeSIPMessages(t *testing.T) {
+	for _, path := range []string{"../testdata/sip_tcp.pcap", "../testdata/captures/heplify__sip_ipv4_tcp.pcap"} {
+		t.Run(path, func(t *testing.T) {
+			frames, err := LoadFrames(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec frameRecorder
+			if _, err := ImportFile(t.Context(), &rec, path); err != nil {
+				t.Fatal(err)
+			}
+			sip := 0
+			for _, pk := range rec.pkts {
+				if pk.Kind != storage.PacketSIP {
+					continue
+				}
+				sip++
+				if !bytes.Equal(pk.Data, frames[pk.Seq-1].Data) || !bytes.Contains(pk.Data, []byte(pk.CallID)) {
+					t.Fatalf("frame %d (%s, call %s) is not a capture frame carrying its call's message", pk.Seq, pk.Kind, pk.CallID)
+				}
+			}
+			if sip == 0 {
+				t.Fatal("no SIP frame kept")
+			}
+			t.Logf("%d SIP frames kept of %d frames", sip, len(frames))
+		})
+	}
+}
