@@ -15,7 +15,10 @@ import (
 	"github.com/sipscope/sipscope/storage"
 )
 
-// StoreWriter is what the pipeline needs from a store.
+// StoreWriter is what the pipeline needs from a store. Write must not keep
+// the bytes of b.Packets after it returns: an import reuses their memory
+// for the next batch (a store copies them into its insert; a spool encodes
+// them).
 type StoreWriter interface {
 	Write(ctx context.Context, b storage.Batch) error
 }
@@ -61,9 +64,27 @@ func AnalyzeFileContext(ctx context.Context, path string, opts QualityOptions, o
 // Only offline analysis calls it; live calls stay in progress.
 func (p *Pipeline) EndOfCapture() { p.corr.EndOfCapture(p.counts.lastTS) }
 
-// ImportFile runs the pipeline over one file and writes its records; it
-// returns how many calls it stored.
+// ImportOptions shape what an import stores besides the records.
+type ImportOptions struct {
+	// StoreRTP is how much media is kept as captured frames (the SIP
+	// frames of calls are kept unless NoFrames).
+	StoreRTP StoreRTP
+	// NoFrames keeps no captured frames at all.
+	NoFrames bool
+	// FrameArenaBytes bounds the frame bytes of one batch (0:
+	// DefaultFrameArenaBytes); an import writes at half of it.
+	FrameArenaBytes int
+}
+
+// ImportFile runs the pipeline over one file and writes its records and
+// the captured frames of its calls (store_rtp full); it returns how many
+// calls it stored.
 func ImportFile(ctx context.Context, store StoreWriter, path string) (int, error) {
+	return ImportFileWith(ctx, store, path, ImportOptions{})
+}
+
+// ImportFileWith is ImportFile with options.
+func ImportFileWith(ctx context.Context, store StoreWriter, path string, opts ImportOptions) (int, error) {
 	src, err := capture.OpenFileContext(ctx, path)
 	if err != nil {
 		return 0, err
@@ -72,14 +93,21 @@ func ImportFile(ctx context.Context, store StoreWriter, path string) (int, error
 	cfg := correlate.DefaultConfig()
 	cfg.KeepMessages = true
 	p := New(cfg)
+	if !opts.NoFrames {
+		p.SetStoreFrames(opts.StoreRTP, opts.FrameArenaBytes)
+	}
 	var writeErr error
 	flush := func() {
-		if msgs := p.corr.TakeMessages(); len(msgs) > 0 && writeErr == nil {
-			writeErr = store.Write(ctx, storage.Batch{Messages: msgs})
+		msgs, pkts := p.corr.TakeMessages(), p.pendingFrames()
+		if len(msgs)+len(pkts) > 0 && writeErr == nil {
+			writeErr = store.Write(ctx, storage.Batch{Messages: msgs, Packets: pkts})
 		}
+		// Written (or failed for good): the arena's memory serves the
+		// next batch.
+		p.reuseFrames()
 	}
 	err = p.RunSourceEach(src, func() {
-		if p.corr.PendingMessages() >= messageBatch {
+		if p.corr.PendingMessages() >= messageBatch || p.frames.full() {
 			flush()
 		}
 	})

@@ -42,9 +42,12 @@ const (
 	// revisionAuth added the users and api_tokens tables.
 	revisionAuth = 6
 
+	// revisionPackets (packets.go) = 8 added the packets table; revision 7
+	// is the alerts table's.
+
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionAuth
+	SchemaRevision = revisionPackets
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -317,7 +320,7 @@ func streamsTable() table {
 }
 
 func tables() []table {
-	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable()}
+	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(), packetsTable()}
 }
 
 // SchemaColumns is the columns of table (one of the Table* names) in the

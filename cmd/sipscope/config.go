@@ -79,6 +79,12 @@ type serveConfig struct {
 // so that its keys sit at the top level beside hepsend.Config's.
 type storeConfig = backend.Config
 
+// storeRTP is the store_rtp mode (valid after Validate).
+func (c serveConfig) storeRTP() pipeline.StoreRTP {
+	m, _ := pipeline.ParseStoreRTP(c.StoreRTP)
+	return m
+}
+
 func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Data:          "./sipscope-data",
@@ -88,7 +94,7 @@ func defaultServeConfig() serveConfig {
 		SpoolSizeMB:   100,
 		SpoolInterval: jsonconf.Duration(time.Hour),
 		SpoolKeepMB:   10000,
-		storeConfig:   storeConfig{SpoolStoreMB: 1000},
+		storeConfig:   storeConfig{SpoolStoreMB: 1000, StoreRTP: "full"},
 	}
 }
 
@@ -197,6 +203,9 @@ func (c serveConfig) Validate() error {
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
 	}
+	if _, err := pipeline.ParseStoreRTP(c.StoreRTP); err != nil {
+		return err
+	}
 	if err := c.storeConfig.Validate(); err != nil {
 		return err
 	}
@@ -227,6 +236,7 @@ func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 			ReadBuffer: c.HEPReadBuffer, AuthKey: c.HEPListenAuthKey, Allow: c.HEPAllow,
 		},
 		Correlate: correlate.DefaultConfig(),
+		StoreRTP:  c.storeRTP(),
 	}
 	if c.MaxDialogs != 0 {
 		o.Correlate.MaxDialogs = c.MaxDialogs

@@ -40,13 +40,17 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if err := sc.Validate(); err != nil {
 		return err
 	}
+	keep, err := pipeline.ParseStoreRTP(sc.StoreRTP)
+	if err != nil {
+		return err
+	}
 	store, _, err := backend.Open(ctx, *dataDir, sc, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	for _, f := range files {
-		n, err := pipeline.ImportFile(ctx, store, f)
+		n, err := pipeline.ImportFileWith(ctx, store, f, pipeline.ImportOptions{StoreRTP: keep})
 		if err != nil {
 			return err
 		}
@@ -84,7 +88,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	defer store.Close()
 	for _, f := range c.Import {
-		n, err := pipeline.ImportFile(ctx, store, f)
+		n, err := pipeline.ImportFileWith(ctx, store, f, pipeline.ImportOptions{StoreRTP: c.storeRTP()})
 		if err != nil {
 			return err
 		}
@@ -178,5 +182,6 @@ var _ interface {
 	api.RegistrationStore
 	api.StreamStore
 	api.KPIStore
+	api.FrameStore
 	storage.RetentionEnforcer
 } = backend.Store(nil)

@@ -33,6 +33,12 @@ type Config struct {
 	RetentionMessagesDays int     `json:"retention_messages_days"`
 	RetentionStreamsDays  int     `json:"retention_streams_days"`
 	RetentionMaxGB        float64 `json:"retention_max_gb"`
+	// StoreRTP is how much of each call's media is kept as captured
+	// frames: full, headers (RTP payload left out) or none (SIP frames
+	// only; checked by the pipeline's ParseStoreRTP); RetentionPacketsDays
+	// is how long the frames are kept.
+	StoreRTP             string `json:"store_rtp"`
+	RetentionPacketsDays int    `json:"retention_packets_days"`
 }
 
 // Retention is the policy the retention keys make.
@@ -41,6 +47,7 @@ func (c Config) Retention() storage.RetentionPolicy {
 	return storage.RetentionPolicy{
 		Calls: time.Duration(c.RetentionCallsDays) * day, Messages: time.Duration(c.RetentionMessagesDays) * day,
 		Streams: time.Duration(c.RetentionStreamsDays) * day, MaxBytes: int64(c.RetentionMaxGB * 1e9),
+		Packets: time.Duration(c.RetentionPacketsDays) * day,
 	}
 }
 
@@ -51,6 +58,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RetentionCallsDays, "retention-calls-days", c.RetentionCallsDays, "drop calls and registrations older than this many days (0: keep)")
 	fs.IntVar(&c.RetentionMessagesDays, "retention-messages-days", c.RetentionMessagesDays, "drop SIP messages older than this many days (0: keep)")
 	fs.IntVar(&c.RetentionStreamsDays, "retention-streams-days", c.RetentionStreamsDays, "drop RTP stream records older than this many days (0: keep)")
+	fs.StringVar(&c.StoreRTP, "store-rtp", c.StoreRTP, "media of each call kept as captured frames for its PCAP: full, headers (RTP payload left out) or none (SIP frames only)")
+	fs.IntVar(&c.RetentionPacketsDays, "retention-packets-days", c.RetentionPacketsDays, "drop captured frames (SIP, RTP, RTCP) older than this many days (0: keep)")
 	fs.Float64Var(&c.RetentionMaxGB, "retention-max-gb", c.RetentionMaxGB, "bound of the store's disk use in GB: the oldest days are dropped first (0: none)")
 	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
 }
@@ -84,7 +93,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		key  string
 		days int
-	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}} {
+	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}, {"retention_packets_days", c.RetentionPacketsDays}} {
 		if d.days < 0 {
 			return fmt.Errorf("%s %d: want 0 (keep) or more", d.key, d.days)
 		}
@@ -123,6 +132,7 @@ type Store interface {
 	ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error)
 	GetCall(ctx context.Context, callID string) (storage.CallDetail, error)
 	OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error
+	CallPackets(ctx context.Context, callIDs []string) ([]storage.Packet, error)
 	KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error)
 	ListRegistrations(ctx context.Context, f storage.RegistrationFilter) (storage.RegistrationPage, error)
 	GetRegistration(ctx context.Context, callID string) (storage.RegistrationDetail, error)

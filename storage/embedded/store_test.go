@@ -320,3 +320,9 @@ func TestRegistrationAndStreamLists(t *testing.T) {
 	defer st.Close()
 	storetest.RunListing(t, st)
 }
+
+func TestCapturedFramesRoundTrip(t *testing.T) {
+	st := open(t, t.TempDir())
+	defer st.Close()
+	storetest.RunPackets(t, st)
+}
