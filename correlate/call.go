@@ -40,8 +40,11 @@ func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m 
 			call.SrcIP, call.DstIP = dst.Addr(), src.Addr()
 		}
 	}
+	if call.Fax == "" && len(m.Header("X-Fax")) > 0 {
+		call.Fax = FaxG711Passthrough
+	}
 	if body := m.SDP(); len(body) > 0 {
-		hold := c.learnMedia(d, body, c.sender(d, m, src) == sideCaller)
+		hold := c.learnMedia(d, ts, body, c.sender(d, m, src) == sideCaller)
 		inDialogOffer := m.IsRequest && (meth == methodUpdate || meth == methodInvite && len(m.ToTag) > 0)
 		if hold && inDialogOffer {
 			call.Hold = true

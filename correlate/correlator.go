@@ -149,6 +149,8 @@ type Correlator struct {
 	ndirty     [3]int // dialogs on the changed list, per kind
 	seq        uint64
 	now        int64 // latest capture time seen
+	// faxSwitches counts endpoint switches to and from T.38 (FaxSwitches).
+	faxSwitches uint64
 	// captureEnded is set by EndOfCapture: the file has no more frames.
 	captureEnded bool
 	captureEnd   int64 // the last frame's time, given to EndOfCapture
