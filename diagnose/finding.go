@@ -345,7 +345,7 @@ func (a *analysis) findings() []Finding {
 			add(CodeNATMismatch+":"+party, fmt.Sprintf("SDP said %s, RTP came from %s", sdp.Addr().Unmap(), f.src.Unmap()))
 		}
 	}
-	if c.CallerMedia.T38 || c.CalleeMedia.T38 {
+	if c.CallerMedia.T38 || c.CalleeMedia.T38 || c.Fax == correlate.FaxT38 {
 		add(CodeT38Fax, "")
 	}
 	if len(c.Malformed) > 0 {
