@@ -415,8 +415,8 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 func (c *Correlator) fillCall(call *Call, d *dialog) {
 	d.call.fill(call)
 	call.Messages = d.messages
-	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
-	done := d.finished || c.now >= c.dueAt(d)
+	call.End = time.Unix(0, d.last).UTC()             // d.last moves with every message; the record reads it once
+	done := d.finished || c.clockNow(d) >= c.dueAt(d) // its own source's time
 	call.State = d.state()
 	call.EndReason = d.endReason(done, c.captureEnded)
 	// At the end of a capture file no more news can come: the record is

@@ -233,6 +233,8 @@ func (p *Pipeline) HandleFrame(f *frame.Frame) {
 		p.node = f.Node
 		p.corr.SetNode(f.Node)
 	}
+	// When the frame reached us: HEP's inner time is the agent's own.
+	p.corr.SetArrival(f.TS)
 	if err := p.dec.Decode(f.LinkType, f.Data, f.TS, &p.pkt); err != nil {
 		if err == decode.ErrFragmentHeld {
 			c.fragmentsHeld++ // kept for reassembly, not lost
