@@ -16,28 +16,29 @@ type sourceClock struct {
 }
 
 // maxSourceClocks bounds the clocks kept (node names come off the wire);
-// sources beyond it share one clock, counted in Stats.ClockSourcesShared.
+// sources beyond it share the last one, counted in
+// Stats.ClockSourcesShared.
 const maxSourceClocks = 4096
 
-// clockOf returns node's clock, creating it within maxSourceClocks.
-func (c *Correlator) clockOf(node string) *sourceClock {
-	if k, ok := c.clocks[node]; ok {
-		return k
+// clockOf returns the index of node's clock, creating it within
+// maxSourceClocks.
+func (c *Correlator) clockOf(node string) uint16 {
+	if i, ok := c.clocks[node]; ok {
+		return i
 	}
-	if len(c.clocks) >= maxSourceClocks {
+	if len(c.clockList) >= maxSourceClocks {
 		c.stats.ClockSourcesShared++
-		return &c.sharedClock
+		return maxSourceClocks - 1
 	}
-	k := &sourceClock{}
-	c.clocks[node] = k
-	return k
+	i := uint16(len(c.clockList))
+	c.clockList = append(c.clockList, &sourceClock{})
+	c.clocks[node] = i
+	return i
 }
 
-// SetArrival tells when, on the receiver's clock (Unix ns), the frame whose
-// messages come next arrived: Frame.TS, which for HEP is the time the
-// collector received it while the message's own time is the agent's.
-// ExpireAt advances each source's clock from it. Offline analysis need not
-// call it.
+// SetArrival tells the receiver's wall clock (Unix ns) as the messages
+// that come next are handled; ExpireAt advances each source's clock by the
+// wall time passed since. Offline analysis need not call it.
 func (c *Correlator) SetArrival(ts int64) { c.arrival = ts }
 
 // tick notes a message of capture time ts from the current source.
@@ -45,10 +46,7 @@ func (c *Correlator) tick(ts int64) {
 	k := c.src
 	if ts >= k.seen {
 		k.seen = ts
-		k.arrival = c.arrival
-		if k.arrival == 0 {
-			k.arrival = ts // no receiver time: the capture time is all there is
-		}
+		k.arrival = c.arrival // 0 without SetArrival: ExpireAt then leaves the clock where messages put it
 	}
 	k.now = max(k.now, ts)
 }
@@ -58,10 +56,9 @@ func (c *Correlator) tick(ts int64) {
 // receiver time passed since that message arrived. Each dialog's timers
 // run on the clock of the source that carried its latest message.
 func (c *Correlator) ExpireAt(wall int64) {
-	for _, k := range c.clocks {
+	for _, k := range c.clockList {
 		k.advance(wall)
 	}
-	c.sharedClock.advance(wall)
 	c.expire()
 }
 
@@ -71,11 +68,5 @@ func (k *sourceClock) advance(wall int64) {
 	}
 }
 
-// clockNow is the current time of the source that carries d (the latest
-// time seen when d has none, e.g. a dialog restored from storage).
-func (c *Correlator) clockNow(d *dialog) int64 {
-	if d.clock == nil {
-		return c.now
-	}
-	return d.clock.now
-}
+// clockNow is the current time of the source that carries d.
+func (c *Correlator) clockNow(d *dialog) int64 { return c.clockList[d.clock].now }

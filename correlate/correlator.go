@@ -64,6 +64,10 @@ type dialog struct {
 	finished bool
 	dirty    bool
 	removed  bool
+	// clock is the index in Correlator.clockList of the source that
+	// carried its latest message (an index fits where a pointer would
+	// grow every dialog).
+	clock uint16
 
 	// Call state.
 	hasCallerTag bool
@@ -90,10 +94,9 @@ type dialog struct {
 
 	txns txnTable
 
-	seq      uint64       // creation order: the tie-break of output order
-	legKey   uint64       // key of this call in c.legs
-	clock    *sourceClock // of the source that carried its latest message
-	media    []mediaRef   // endpoints this dialog bound in c.media
+	seq      uint64     // creation order: the tie-break of output order
+	legKey   uint64     // key of this call in c.legs
+	media    []mediaRef // endpoints this dialog bound in c.media
 	mediaBuf [2]mediaRef
 	reg      *regState // registrations only
 
@@ -157,10 +160,11 @@ type Correlator struct {
 	faxSwitches uint64
 	// clocks are the sources' capture clocks by node (clock.go); src is
 	// the current source's, arrival the receiver time of the current frame.
-	clocks      map[string]*sourceClock
-	sharedClock sourceClock
-	src         *sourceClock
-	arrival     int64
+	clocks    map[string]uint16
+	clockList []*sourceClock
+	src       *sourceClock
+	srcIndex  uint16
+	arrival   int64
 	// captureEnded is set by EndOfCapture: the file has no more frames.
 	captureEnded bool
 	captureEnd   int64 // the last frame's time, given to EndOfCapture
@@ -208,9 +212,9 @@ func New(cfg Config) *Correlator {
 		xcids:       make(map[string]*dialog),
 		legs:        make(map[uint64]legEntry),
 		tombs:       newTombstones(cfg.MaxDialogs, int64(max(cfg.Linger, cfg.RegistrationLinger))),
-		clocks:      make(map[string]*sourceClock),
+		clocks:      make(map[string]uint16),
 	}
-	c.src = c.clockOf("")
+	c.SetNode("")
 	return c
 }
 
@@ -260,7 +264,7 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	} else {
 		c.touch(d)
 	}
-	d.clock = c.src // the source that carries the call now keeps its time
+	d.clock = c.srcIndex // the source that carries the call now keeps its time
 	if ts > d.last {
 		d.last = ts
 	}
@@ -379,7 +383,8 @@ func newMessage(at time.Time, src, dst netip.AddrPort, tr decode.Transport, m *s
 // its frames changes; the string is shared, not copied.
 func (c *Correlator) SetNode(node string) {
 	c.node = node
-	c.src = c.clockOf(node)
+	c.srcIndex = c.clockOf(node)
+	c.src = c.clockList[c.srcIndex]
 }
 
 // TakeMessages returns the messages retained since the last call and forgets them.

@@ -169,10 +169,9 @@ func (c *Correlator) Expire(now int64) {
 	if now > c.now {
 		c.now = now
 	}
-	for _, k := range c.clocks {
+	for _, k := range c.clockList {
 		k.now = max(k.now, now)
 	}
-	c.sharedClock.now = max(c.sharedClock.now, now)
 	c.expire()
 }
 

@@ -131,9 +131,9 @@ func (c *Correlator) setMode(d *dialog, ap netip.AddrPort, t38 bool, ts int64) {
 		if r.ap != ap || r.nat {
 			continue
 		}
-		if r.t38 != t38 {
-			r.t38, r.since = t38, ts
+		if r.t38() != t38 {
 			r.epoch++
+			r.sinceMs = msAfter(ts, d.first)
 			c.faxSwitches++
 		}
 		return
@@ -164,12 +164,12 @@ func (c *Correlator) endpointMode(ap netip.AddrPort, ts int64) (bool, uint32) {
 		if r.ap != ap || r.nat {
 			continue
 		}
-		if ts < r.since && r.epoch > 0 {
+		if r.epoch > 0 && msAfter(ts, e.d.first) < r.sinceMs {
 			// A packet captured before the SDP that switched the endpoint
 			// (another capture point, reordering) is of the mode before.
-			return !r.t38, uint32(r.epoch - 1)
+			return !r.t38(), uint32(r.epoch - 1)
 		}
-		return r.t38, uint32(r.epoch)
+		return r.t38(), uint32(r.epoch)
 	}
 	return false, 0
 }
@@ -194,11 +194,18 @@ type mediaRef struct {
 	ap     netip.AddrPort
 	caller bool
 	nat    bool
-	// t38: SDP last moved the endpoint to m=image udptl, at capture time
-	// since; epoch counts such switches (setMode).
-	t38   bool
-	epoch uint16
-	since int64
+	// epoch counts the switches between RTP and T.38 (setMode): odd is
+	// T.38. sinceMs is when the latest came, in ms after the dialog's
+	// first message (kept small: every dialog holds two references).
+	epoch   uint16
+	sinceMs uint32
+}
+
+func (r *mediaRef) t38() bool { return r.epoch&1 == 1 }
+
+// msAfter is ts in ms after first, within a uint32.
+func msAfter(ts, first int64) uint32 {
+	return uint32(min(max(ts-first, 0)/1e6, 1<<32-1))
 }
 
 func (d *dialog) hasMedia(ap netip.AddrPort) bool {

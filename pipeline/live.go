@@ -441,8 +441,10 @@ func (r *LiveRunner) process(ctx context.Context) error {
 				// Write never blocks (a slow disk drops from the spool, counted).
 				r.spool.Write(&f)
 			}
+			at := time.Now()
+			r.p.SetArrival(at.UnixNano())
 			r.p.HandleFrame(&f)
-			r.seenTS, r.seenAt = r.p.lastPktTS, time.Now()
+			r.seenTS, r.seenAt = r.p.lastPktTS, at
 			r.q.ring.Release(sp)
 		case <-tick.C:
 			r.checkDrops()

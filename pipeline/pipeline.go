@@ -176,6 +176,13 @@ func New(cfg correlate.Config) *Pipeline {
 // the agent's capture time, which may differ from when the frame arrived).
 func (p *Pipeline) LastPacketTS() int64 { return p.lastPktTS }
 
+// SetArrival tells the pipeline the receiver's wall clock (Unix ns) as the
+// next frame is handled: live mode advances each source's capture clock by
+// the wall time passed since its latest message (AppendLiveBatchAt). A
+// frame's own TS will not do: a HEP frame carries the agent's time, and a
+// frame replayed from the spool its first arrival.
+func (p *Pipeline) SetArrival(wall int64) { p.corr.SetArrival(wall) }
+
 // Correlator is the pipeline's correlator (its records and counters).
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
@@ -233,8 +240,6 @@ func (p *Pipeline) HandleFrame(f *frame.Frame) {
 		p.node = f.Node
 		p.corr.SetNode(f.Node)
 	}
-	// When the frame reached us: HEP's inner time is the agent's own.
-	p.corr.SetArrival(f.TS)
 	if err := p.dec.Decode(f.LinkType, f.Data, f.TS, &p.pkt); err != nil {
 		if err == decode.ErrFragmentHeld {
 			c.fragmentsHeld++ // kept for reassembly, not lost
