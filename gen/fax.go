@@ -32,6 +32,9 @@ const (
 	faxGapMs     = 30
 	faxLossEvery = 17
 	faxDupAt     = 5
+	// faxRedundancy is how many earlier IFPs each packet repeats: with
+	// them a datagram is 14 bytes, long enough to pass for RTP.
+	faxRedundancy = 4
 )
 
 // playFax answers the call, talks, lets the callee's fax detector move the
@@ -126,9 +129,9 @@ func t38SDP(p *party, sessID, version uint64) string {
 }
 
 // faxStream adds one direction of UDPTL: T.30 indicators (no-signal, CNG,
-// CED, V.21 preamble) with an empty redundancy list. Sequence numbers
-// start between 0x8000 and 0xB000, so every packet's first byte reads as
-// RTP version 2: only SDP can tell it is fax.
+// CED, V.21 preamble), each packet repeating the four before. Sequence numbers
+// start between 0x8000 and 0xB000, so every packet reads as RTP version 2
+// with a 12-byte header: only SDP can tell it is fax.
 func (b *builder) faxStream(r *rand.Rand, src, dst netip.AddrPort, start time.Time, callID string) FaxTruth {
 	seq0 := uint16(0x8000 + r.IntN(0x3000))
 	indicators := []byte{0x00, 0x02, 0x04, 0x06}
@@ -140,7 +143,14 @@ func (b *builder) faxStream(r *rand.Rand, src, dst netip.AddrPort, start time.Ti
 			ft.Lost++
 			continue
 		}
-		pkt := udptl.Packet{Seq: seq0 + uint16(k), IFP: []byte{indicators[(k/10)%len(indicators)]}, Recovery: []byte{0x00, 0x00}}
+		ifp := func(k int) byte { return indicators[(max(k, 0)/10)%len(indicators)] }
+		// t38UDPRedundancy: the choice (secondary IFPs) padded to an octet,
+		// their count, then each as an open type (length, IFP).
+		rec := []byte{0x00, faxRedundancy}
+		for j := 1; j <= faxRedundancy; j++ {
+			rec = append(rec, 1, ifp(k-j))
+		}
+		pkt := udptl.Packet{Seq: seq0 + uint16(k), IFP: []byte{ifp(k)}, Recovery: rec}
 		payload, _ := pkt.Marshal() // a one-byte IFP within bounds always encodes
 		if k == 0 {
 			ft.Start = Time{t}

@@ -181,7 +181,7 @@ func TestFaxPathDoesNotAllocate(t *testing.T) {
 	cut := -1
 	for i := range frames {
 		f := &frames[i]
-		if dec.Decode(f.LinkType, f.Data, f.TS, &pkt) == nil && pkt.Src == fs.Src && pkt.Dst == fs.Dst && len(pkt.Payload) == 6 {
+		if dec.Decode(f.LinkType, f.Data, f.TS, &pkt) == nil && pkt.Src == fs.Src && pkt.Dst == fs.Dst && len(pkt.Payload) == 14 {
 			cut = i + 10 // the fax stream and its flow exist by then
 			break
 		}
@@ -195,7 +195,7 @@ func TestFaxPathDoesNotAllocate(t *testing.T) {
 	}
 	fax := frames[cut-1] // a UDPTL datagram of the fax stream (its neighbours may be RTP)
 	for i := cut - 1; i >= 0; i-- {
-		if dec.Decode(frames[i].LinkType, frames[i].Data, frames[i].TS, &pkt) == nil && pkt.Src == fs.Src && len(pkt.Payload) == 6 {
+		if dec.Decode(frames[i].LinkType, frames[i].Data, frames[i].TS, &pkt) == nil && pkt.Src == fs.Src && len(pkt.Payload) == 14 {
 			fax = frames[i]
 			break
 		}
