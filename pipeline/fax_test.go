@@ -170,8 +170,8 @@ func TestRTPWithTheSameSSRCAfterAFaxIsANewStream(t *testing.T) {
 }
 
 // TestFaxPathDoesNotAllocate: once a call has moved to T.38 (FlowMode is
-// then asked for every UDP datagram), a UDPTL packet of its stream goes
-// through without allocating.
+// then asked for every UDP datagram), a UDPTL packet of its stream and an
+// RTP packet of an audio stream go through without allocating.
 func TestFaxPathDoesNotAllocate(t *testing.T) {
 	path, truth := writeFaxCapture(t)
 	frames := readFrames(t, path)
@@ -217,5 +217,37 @@ func TestFaxPathDoesNotAllocate(t *testing.T) {
 	}
 	if got := p.counts.udptlPackets - before; got != 101 {
 		t.Errorf("counted %d UDPTL packets, want 101", got)
+	}
+
+	// An RTP packet (172-byte G.711) of another call's audio stream:
+	// FlowMode is asked for it too.
+	var audio frame.Frame
+	for i := cut - 1; i >= 0; i-- {
+		if dec.Decode(frames[i].LinkType, frames[i].Data, frames[i].TS, &pkt) == nil && len(pkt.Payload) == 172 &&
+			pkt.Src != fs.Src && pkt.Src != fs.Dst {
+			audio = frames[i]
+			break
+		}
+	}
+	if audio.Data == nil {
+		t.Fatal("no RTP packet before the fax")
+	}
+	if err := dec.Decode(audio.LinkType, audio.Data, audio.TS, &pkt); err != nil {
+		t.Fatal(err)
+	}
+	off = len(audio.Data) - len(pkt.Payload)
+	rtpSeq := binary.BigEndian.Uint16(audio.Data[off+2:])
+	rtpBefore := p.counts.rtpPackets
+	nextRTP := func() {
+		rtpSeq++
+		audio.TS += 20e6
+		binary.BigEndian.PutUint16(audio.Data[off+2:], rtpSeq)
+		p.HandleFrame(&audio)
+	}
+	if n := testing.AllocsPerRun(100, nextRTP); n != 0 {
+		t.Errorf("RTP path with T.38 flows about allocates %.2f times per packet", n)
+	}
+	if got := p.counts.rtpPackets - rtpBefore; got != 101 {
+		t.Errorf("counted %d RTP packets, want 101", got)
 	}
 }
