@@ -161,8 +161,8 @@ func analyze(c *correlate.Call, streams []quality.Stream) analysis {
 	a := analysis{call: c, oneWay: -1}
 	for i := range streams {
 		s := &streams[i]
-		if s.CallID != c.CallID || c.CallID == "" {
-			continue
+		if s.CallID != c.CallID || c.CallID == "" || s.Payload == "t38" {
+			continue // a T.38 stream is fax, not audio: it has figures of its own
 		}
 		a.streams++
 		d := direction(c, s)
