@@ -90,6 +90,10 @@ type CallView struct {
 	// Malformed lists what was broken in the call's SIP (bad_content_length,
 	// missing_to_tag_on_2xx, ...); never null.
 	Malformed []string `json:"malformed"`
+	// Fax is "t38" when SDP moved the call to m=image udptl t38,
+	// "g711_passthrough" when a hint says fax rode in G.711 (X-Fax,
+	// a=silenceSupp:off, V.152 vbd=yes); left out otherwise.
+	Fax string `json:"fax,omitempty"`
 }
 
 // NewCallView converts a correlated call to its JSON view; linked_call_ids
@@ -145,6 +149,7 @@ func NewCallView(c correlate.Call) CallView {
 		Findings:        findings,
 		Diagnosis:       c.Diagnosis,
 		Malformed:       malformed,
+		Fax:             c.Fax,
 	}
 }
 
@@ -220,6 +225,9 @@ type StreamView struct {
 	RTCP           RTCPView       `json:"rtcp"`
 	MOSTimeline    []IntervalView `json:"mos_timeline"`
 	DTMF           []DTMFView     `json:"dtmf"`
+	// Duplicates is a T.38 stream's (payload "t38") repeated UDPTL
+	// sequence numbers; left out for RTP.
+	Duplicates int `json:"duplicates,omitempty"`
 }
 
 // RTCPView is what the endpoints reported over RTCP about a stream's SSRC;
@@ -319,6 +327,7 @@ func NewStreamView(s quality.Stream) StreamView {
 		RTCP:           newRTCPView(s.RTCP),
 		MOSTimeline:    make([]IntervalView, 0, len(s.MOSTimeline)),
 		DTMF:           make([]DTMFView, 0, len(s.DTMF)),
+		Duplicates:     s.Duplicates,
 	}
 	for _, iv := range s.MOSTimeline {
 		v.MOSTimeline = append(v.MOSTimeline, IntervalView{

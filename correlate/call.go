@@ -40,8 +40,11 @@ func (c *Correlator) handleCall(d *dialog, ts int64, src, dst netip.AddrPort, m 
 			call.SrcIP, call.DstIP = dst.Addr(), src.Addr()
 		}
 	}
+	if call.Fax == "" && len(m.Header("X-Fax")) > 0 {
+		call.Fax = FaxG711Passthrough
+	}
 	if body := m.SDP(); len(body) > 0 {
-		hold := c.learnMedia(d, body, c.sender(d, m, src) == sideCaller)
+		hold := c.learnMedia(d, ts, body, c.sender(d, m, src) == sideCaller)
 		inDialogOffer := m.IsRequest && (meth == methodUpdate || meth == methodInvite && len(m.ToTag) > 0)
 		if hold && inDialogOffer {
 			call.Hold = true
@@ -412,8 +415,8 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 func (c *Correlator) fillCall(call *Call, d *dialog) {
 	d.call.fill(call)
 	call.Messages = d.messages
-	call.End = time.Unix(0, d.last).UTC() // d.last moves with every message; the record reads it once
-	done := d.finished || c.now >= c.dueAt(d)
+	call.End = time.Unix(0, d.last).UTC()             // d.last moves with every message; the record reads it once
+	done := d.finished || c.clockNow(d) >= c.dueAt(d) // its own source's time
 	call.State = d.state()
 	call.EndReason = d.endReason(done, c.captureEnded)
 	// At the end of a capture file no more news can come: the record is

@@ -27,6 +27,7 @@ type callState struct {
 	InfoDTMF                 string
 	CallerMedia, CalleeMedia SDPMedia
 	OfferFormats             string
+	Fax                      string
 }
 
 // fill starts a record from the accumulated state; every other field of
@@ -38,5 +39,6 @@ func (s *callState) fill(call *Call) {
 		Retransmissions: s.Retransmissions, ReInvites: s.ReInvites, Hold: s.Hold, Forked: s.Forked,
 		UserAgent: s.UserAgent, XCallID: s.XCallID, LinkedCallIDs: s.LinkedCallIDs, InfoDTMF: s.InfoDTMF,
 		CallerMedia: s.CallerMedia, CalleeMedia: s.CalleeMedia, OfferFormats: s.OfferFormats,
+		Fax: s.Fax,
 	}
 }

@@ -64,6 +64,10 @@ type dialog struct {
 	finished bool
 	dirty    bool
 	removed  bool
+	// clock is the index in Correlator.clockList of the source that
+	// carried its latest message (an index fits where a pointer would
+	// grow every dialog).
+	clock uint16
 
 	// Call state.
 	hasCallerTag bool
@@ -116,8 +120,11 @@ type Stats struct {
 	Held            int // dialogs in memory now
 	Retransmissions int // retransmitted or duplicated requests and responses
 	TimedOut        int // dialogs ended by a timer (Config.*Timeout, MaxCallAge, Linger)
-	Evicted         int // dialogs dropped to stay within MaxDialogs
-	EvictedActive   int // of those, dialogs that had not finished yet
+	// ClockSourcesShared counts messages of sources beyond maxSourceClocks
+	// that had to share one clock.
+	ClockSourcesShared int
+	Evicted            int // dialogs dropped to stay within MaxDialogs
+	EvictedActive      int // of those, dialogs that had not finished yet
 	// RegistrationsEvicted counts registrations dropped to stay within
 	// MaxRegistrations (those dropped by MaxDialogs are in Evicted).
 	RegistrationsEvicted int
@@ -149,6 +156,15 @@ type Correlator struct {
 	ndirty     [3]int // dialogs on the changed list, per kind
 	seq        uint64
 	now        int64 // latest capture time seen
+	// faxSwitches counts endpoint switches to and from T.38 (FaxSwitches).
+	faxSwitches uint64
+	// clocks are the sources' capture clocks by node (clock.go); src is
+	// the current source's, arrival the receiver time of the current frame.
+	clocks    map[string]uint16
+	clockList []*sourceClock
+	src       *sourceClock
+	srcIndex  uint16
+	arrival   int64
 	// captureEnded is set by EndOfCapture: the file has no more frames.
 	captureEnded bool
 	captureEnd   int64 // the last frame's time, given to EndOfCapture
@@ -187,7 +203,7 @@ type records[T any] struct {
 
 // New returns a Correlator; cfg must be valid (see Config.Validate).
 func New(cfg Config) *Correlator {
-	return &Correlator{
+	c := &Correlator{
 		cfg:         cfg,
 		defaultLegs: cfg.usesDefaultLegHeaders(),
 		seed:        maphash.MakeSeed(),
@@ -196,7 +212,10 @@ func New(cfg Config) *Correlator {
 		xcids:       make(map[string]*dialog),
 		legs:        make(map[uint64]legEntry),
 		tombs:       newTombstones(cfg.MaxDialogs, int64(max(cfg.Linger, cfg.RegistrationLinger))),
+		clocks:      make(map[string]uint16),
 	}
+	c.SetNode("")
+	return c
 }
 
 // Stats returns the counters so far.
@@ -222,6 +241,7 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	if ts > c.now {
 		c.now = ts
 	}
+	c.tick(ts)
 	if c.cfg.KeepMessages {
 		msg := newMessage(time.Unix(0, ts).UTC(), src, dst, tr, m)
 		msg.Node = c.node
@@ -244,6 +264,7 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 	} else {
 		c.touch(d)
 	}
+	d.clock = c.srcIndex // the source that carries the call now keeps its time
 	if ts > d.last {
 		d.last = ts
 	}
@@ -360,7 +381,11 @@ func newMessage(at time.Time, src, dst netip.AddrPort, tr decode.Transport, m *s
 // SetNode names the capture point of the messages handled from now on
 // (kept on retained messages). The pipeline calls it when the source of
 // its frames changes; the string is shared, not copied.
-func (c *Correlator) SetNode(node string) { c.node = node }
+func (c *Correlator) SetNode(node string) {
+	c.node = node
+	c.srcIndex = c.clockOf(node)
+	c.src = c.clockList[c.srcIndex]
+}
 
 // TakeMessages returns the messages retained since the last call and forgets them.
 func (c *Correlator) TakeMessages() []Message {

@@ -162,13 +162,31 @@ func (c *Correlator) minIdle() int64 {
 // The cost is the number of dialogs idle for at least the shortest timer;
 // an answered call that keeps exchanging messages (session refreshes) is
 // only ended by MaxCallAge once it falls idle.
+//
+// now is taken as the time of every source; live capture with sources on
+// different clocks calls ExpireAt.
 func (c *Correlator) Expire(now int64) {
 	if now > c.now {
 		c.now = now
 	}
+	for _, k := range c.clockList {
+		k.now = max(k.now, now)
+	}
+	c.expire()
+}
+
+// expire ends and drops what is due, each dialog by its source's clock.
+// The idle list is in the order messages arrived; a dialog's latest
+// message is idle for its own clock as long as it is for the receiver, so
+// the first dialog not idle long enough on its own clock ends the walk.
+func (c *Correlator) expire() {
 	idle := c.minIdle()
 	for d := c.head; d != nil; {
 		next := d.next
+		now := c.clockNow(d)
+		if now > c.now {
+			c.now = now
+		}
 		if d.last+idle > now {
 			break
 		}

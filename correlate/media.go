@@ -34,7 +34,7 @@ const maxDialogMedia = 32
 // A later SDP for the same endpoint (re-INVITE, another call reusing the
 // port) takes it over. It reports whether the description puts a stream
 // on hold (sendonly, inactive or a 0.0.0.0 connection).
-func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool) {
+func (c *Correlator) learnMedia(d *dialog, ts int64, body []byte, caller bool) (hold bool) {
 	s := &c.sdp.sess
 	// Only where media flows matters here; codecs are not parsed.
 	if err := s.UnmarshalEndpoints(body); err != nil {
@@ -59,6 +59,13 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 		m := &s.Media[i]
 		if m.Port != 0 && isT38(m) {
 			desc.T38 = true
+			// The same ports now carry UDPTL: bind them (they usually are
+			// already) and note from when, so the pipeline ends the RTP
+			// stream there and counts T.38 instead.
+			ap := s.RTPAddr(i)
+			c.bindMedia(d, ap, mediaEntry{d: d, caller: caller})
+			c.setMode(d, ap, true, ts)
+			continue
 		}
 		if m.Port == 0 || !m.IsRTP() {
 			continue
@@ -78,6 +85,7 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 		rtp, rtcp := s.RTPAddr(i), s.RTCPAddr(i)
 		next := rtcp == nextPort(rtp)
 		c.bindMedia(d, rtp, mediaEntry{d: d, caller: caller, rtcpNext: next})
+		c.setMode(d, rtp, false, ts)
 		if !next && rtcp != rtp {
 			c.bindMedia(d, rtcp, mediaEntry{d: d, caller: caller})
 		}
@@ -87,7 +95,83 @@ func (c *Correlator) learnMedia(d *dialog, body []byte, caller bool) (hold bool)
 	} else {
 		d.call.CalleeMedia = desc
 	}
+	switch {
+	case desc.T38:
+		d.call.Fax = FaxT38
+	case d.call.Fax == "" && faxHint(body):
+		d.call.Fax = FaxG711Passthrough
+	}
 	return hold
+}
+
+// faxHint tells an SDP that says fax rides in the audio: silence
+// suppression switched off (RFC 3108, sent by gateways for fax and modem
+// calls) or a V.152 voiceband-data payload type.
+func faxHint(body []byte) bool {
+	return containsFold(body, "a=silencesupp:off") || containsFold(body, "vbd=yes")
+}
+
+// containsFold is a case-insensitive bytes.Contains for an ASCII
+// lower-case needle, without the allocation of lowering body.
+func containsFold(body []byte, needle string) bool {
+	for i := 0; i+len(needle) <= len(body); i++ {
+		if bytes.EqualFold(body[i:i+len(needle)], []byte(needle)) {
+			return true
+		}
+	}
+	return false
+}
+
+// setMode records that d's endpoint ap now carries T.38 (t38) or RTP, and
+// from which capture time. Each switch bumps the endpoint's epoch, which
+// the pipeline puts in its stream key: RTP after a fax is a new stream.
+func (c *Correlator) setMode(d *dialog, ap netip.AddrPort, t38 bool, ts int64) {
+	for i := range d.media {
+		r := &d.media[i]
+		if r.ap != ap || r.nat {
+			continue
+		}
+		if r.t38() != t38 {
+			r.epoch++
+			r.sinceMs = msAfter(ts, d.first)
+			c.faxSwitches++
+		}
+		return
+	}
+}
+
+// FaxSwitches counts the times an endpoint moved to T.38 or back. While it
+// is 0 no flow can be T.38, and the pipeline need not ask FlowMode.
+func (c *Correlator) FaxSwitches() uint64 { return c.faxSwitches }
+
+// FlowMode tells whether the media flow src→dst carries T.38 at capture
+// time ts (either end was moved to m=image udptl by SDP at or before ts)
+// and its epoch: a number that changes with every switch of either end, so
+// that the RTP before a fax and the RTP after it are different streams.
+// It allocates nothing.
+func (c *Correlator) FlowMode(src, dst netip.AddrPort, ts int64) (t38 bool, epoch uint32) {
+	t1, e1 := c.endpointMode(dst, ts)
+	t2, e2 := c.endpointMode(src, ts)
+	return t1 || t2, e1 + e2
+}
+
+func (c *Correlator) endpointMode(ap netip.AddrPort, ts int64) (bool, uint32) {
+	e, ok := c.media.get(ap)
+	if !ok {
+		return false, 0
+	}
+	for _, r := range e.d.media {
+		if r.ap != ap || r.nat {
+			continue
+		}
+		if r.epoch > 0 && msAfter(ts, e.d.first) < r.sinceMs {
+			// A packet captured before the SDP that switched the endpoint
+			// (another capture point, reordering) is of the mode before.
+			return !r.t38(), uint32(r.epoch - 1)
+		}
+		return r.t38(), uint32(r.epoch)
+	}
+	return false, 0
 }
 
 // isT38 tells an m=image section carrying T.38 over UDPTL (RFC 3362).
@@ -110,6 +194,18 @@ type mediaRef struct {
 	ap     netip.AddrPort
 	caller bool
 	nat    bool
+	// epoch counts the switches between RTP and T.38 (setMode): odd is
+	// T.38. sinceMs is when the latest came, in ms after the dialog's
+	// first message (kept small: every dialog holds two references).
+	epoch   uint16
+	sinceMs uint32
+}
+
+func (r *mediaRef) t38() bool { return r.epoch&1 == 1 }
+
+// msAfter is ts in ms after first, within a uint32.
+func msAfter(ts, first int64) uint32 {
+	return uint32(min(max(ts-first, 0)/1e6, 1<<32-1))
 }
 
 func (d *dialog) hasMedia(ap netip.AddrPort) bool {

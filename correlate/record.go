@@ -155,7 +155,19 @@ type Call struct {
 	// leaves them empty, the pipeline fills them before the record leaves.
 	Findings  []string
 	Diagnosis string
+
+	// Fax is how the call carried fax: FaxT38 when an SDP moved it to
+	// m=image udptl t38, FaxG711Passthrough when a cheap hint (an X-Fax
+	// header, a=silenceSupp:off, V.152 vbd=yes) says fax rode in G.711,
+	// "" otherwise.
+	Fax string
 }
+
+// Values of Call.Fax.
+const (
+	FaxT38             = "t38"
+	FaxG711Passthrough = "g711_passthrough"
+)
 
 // SDPMedia is the first RTP audio section of one side's latest session
 // description, and whether any of its sections moved to T.38 fax.

@@ -131,7 +131,7 @@ func (c *Correlator) snapshotReg(d *dialog) Registration {
 func (c *Correlator) fillReg(r *Registration, d *dialog) {
 	*r = d.reg.Registration
 	r.End = time.Unix(0, d.last).UTC()
-	if r.FinalCode == 0 && (d.finished || c.now >= c.dueAt(d)) {
+	if r.FinalCode == 0 && (d.finished || c.clockNow(d) >= c.dueAt(d)) {
 		r.Failed = true // ended without any final response
 	}
 }

@@ -161,8 +161,8 @@ func analyze(c *correlate.Call, streams []quality.Stream) analysis {
 	a := analysis{call: c, oneWay: -1}
 	for i := range streams {
 		s := &streams[i]
-		if s.CallID != c.CallID || c.CallID == "" {
-			continue
+		if s.CallID != c.CallID || c.CallID == "" || s.Payload == "t38" {
+			continue // a T.38 stream is fax, not audio: it has figures of its own
 		}
 		a.streams++
 		d := direction(c, s)
@@ -345,7 +345,7 @@ func (a *analysis) findings() []Finding {
 			add(CodeNATMismatch+":"+party, fmt.Sprintf("SDP said %s, RTP came from %s", sdp.Addr().Unmap(), f.src.Unmap()))
 		}
 	}
-	if c.CallerMedia.T38 || c.CalleeMedia.T38 {
+	if c.CallerMedia.T38 || c.CalleeMedia.T38 || c.Fax == correlate.FaxT38 {
 		add(CodeT38Fax, "")
 	}
 	if len(c.Malformed) > 0 {

@@ -241,7 +241,7 @@ func (a *analysis) mediaSentence() string {
 	case correlate.StateNoFinal:
 		return ""
 	}
-	if c.CallerMedia.T38 || c.CalleeMedia.T38 {
+	if c.CallerMedia.T38 || c.CalleeMedia.T38 || c.Fax == correlate.FaxT38 {
 		if a.streams == 0 {
 			return "It switched to T.38 fax."
 		}

@@ -24,6 +24,11 @@ const (
 	// ScenarioNoFinal: INVITE, 100 Trying, then nothing, as when the callee
 	// vanishes mid-setup.
 	ScenarioNoFinal Scenario = "no_final"
+	// ScenarioT38: an answered G.711 call that a re-INVITE from the callee
+	// moves to T.38 fax (m=image udptl t38 on the same ports), UDPTL both
+	// ways, a re-INVITE from the caller back to audio, more RTP, BYE. It
+	// is not in the default Mix (gen/fax.go).
+	ScenarioT38 Scenario = "t38"
 )
 
 // AllScenarios returns every scenario, in the default Mix order.
@@ -303,5 +308,5 @@ func (c Config) validateWire() error {
 }
 
 func knownScenario(s Scenario) bool {
-	return slices.Contains(AllScenarios(), s)
+	return slices.Contains(AllScenarios(), s) || s == ScenarioT38
 }

@@ -205,6 +205,9 @@ func (b *builder) playInvite(d *dialog, sc Scenario, caller, callee *party, chos
 		d.request(caller, callee, ackFor(false))
 		truth.State, truth.FinalCode = "cancelled", 487
 
+	case ScenarioT38:
+		b.playFax(d, inv, caller, callee, chosen, ackFor(true), &truth)
+
 	case ScenarioAnswered:
 		d.wait(50, 150)
 		d.respond(callee, caller, inv, 180, "Ringing", callee.tag, calleeContact, "")

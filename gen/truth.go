@@ -14,7 +14,9 @@ type Truth struct {
 	Calls         []CallTruth         `json:"calls"`
 	Registrations []RegistrationTruth `json:"registrations"`
 	Streams       []StreamTruth       `json:"streams"`
-	Totals        Totals              `json:"totals"`
+	// FaxStreams are the T.38 (UDPTL) streams of ScenarioT38 calls.
+	FaxStreams []FaxTruth `json:"fax_streams,omitempty"`
+	Totals     Totals     `json:"totals"`
 }
 
 // CallTruth is one INVITE dialog, keyed by Call-ID. Field meanings follow
@@ -28,11 +30,12 @@ type CallTruth struct {
 	DstIP     netip.Addr `json:"dst_ip"`
 	SIPPort   uint16     `json:"sip_port"`
 	Transport string     `json:"transport"`
-	State     string     `json:"state"`      // "answered", "failed", "cancelled", "no_final"
-	FinalCode int        `json:"final_code"` // final response to the INVITE, 0 if none
-	Messages  int        `json:"messages"`   // SIP messages with this Call-ID
-	Start     Time       `json:"start"`      // first message
-	End       Time       `json:"end"`        // last message
+	State     string     `json:"state"`         // "answered", "failed", "cancelled", "no_final"
+	FinalCode int        `json:"final_code"`    // final response to the INVITE, 0 if none
+	Messages  int        `json:"messages"`      // SIP messages with this Call-ID
+	Start     Time       `json:"start"`         // first message
+	End       Time       `json:"end"`           // last message
+	Fax       string     `json:"fax,omitempty"` // "t38" for ScenarioT38
 }
 
 // RegistrationTruth is one REGISTER exchange, keyed by Call-ID.

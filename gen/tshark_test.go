@@ -46,6 +46,8 @@ func TestTsharkAgreesWithTruth(t *testing.T) {
 			Config{Calls: 5, Seed: 19, Encap: EncapFragments, FragmentMTU: 300, LossPct: 3}},
 		{"GRE carrying IPv6 calls",
 			Config{Calls: 5, Seed: 20, IPv6: true, Encap: EncapGRE}},
+		{"G.711 calls moved to T.38 fax and back, with bursty audio loss",
+			Config{Calls: 4, Seed: 38, Mix: []Scenario{ScenarioT38, ScenarioAnswered}, CallDuration: 4 * time.Second, LossPct: 5, BurstLen: 2}},
 		{"ERSPAN III mirroring IPv6 calls",
 			Config{Calls: 5, Seed: 22, IPv6: true, Encap: EncapERSPAN3}},
 	}
@@ -163,6 +165,17 @@ func checkAgainstTshark(t *testing.T, path string, truth *Truth) {
 	}
 
 	checkSIP(t, run, truth)
+	if len(truth.FaxStreams) > 0 {
+		// UDPTL on the ports the SDP moved to m=image udptl t38: tshark
+		// decodes each datagram as T.38, none of them as RTP.
+		want := 0
+		for _, s := range truth.FaxStreams {
+			want += s.Packets
+		}
+		if got := count("t38 && !rtp"); got != want {
+			t.Errorf("tshark sees %d T.38 packets, truth says %d", got, want)
+		}
+	}
 
 	want := map[string]StreamTruth{}
 	for _, s := range truth.Streams {

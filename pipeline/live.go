@@ -452,8 +452,10 @@ func (r *LiveRunner) process(ctx context.Context) error {
 				// Write never blocks (a slow disk drops from the spool, counted).
 				r.spool.Write(&f)
 			}
+			at := time.Now()
+			r.p.SetArrival(at.UnixNano())
 			r.p.HandleFrame(&f)
-			r.seenTS, r.seenAt = r.p.lastPktTS, time.Now()
+			r.seenTS, r.seenAt = r.p.lastPktTS, at
 			r.q.ring.Release(sp)
 		case <-tick.C:
 			r.checkDrops()
@@ -589,7 +591,7 @@ func (r *LiveRunner) flush(final bool) {
 	}
 	// The records are snapshots; the writer goroutine owns the batch once
 	// it is handed over.
-	r.p.AppendLiveBatch(p, r.now(), final)
+	r.p.AppendLiveBatchAt(p, r.now(), time.Now().UnixNano(), final)
 	st := r.p.Stats()
 	r.mu.Lock()
 	r.stats = st
@@ -757,7 +759,20 @@ func (r *LiveRunner) replay(ctx context.Context) bool {
 // streamIdle are written one last time and forgotten, so a long run holds
 // only active streams.
 func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
-	p.corr.Expire(now)
+	p.AppendLiveBatchAt(b, now, 0, final)
+}
+
+// AppendLiveBatchAt is AppendLiveBatch with the receiver's wall clock
+// (Unix ns): call timers then run on the clock of the source that carries
+// each call (a HEP agent's may lag the collector's by hours), advanced by
+// the wall time passed since that source's latest message arrived; wall 0
+// runs them all on now. Streams go idle by now.
+func (p *Pipeline) AppendLiveBatchAt(b *storage.Batch, now, wall int64, final bool) {
+	if wall != 0 {
+		p.corr.ExpireAt(wall)
+	} else {
+		p.corr.Expire(now)
+	}
 	first, firstReg := len(b.Calls), len(b.Registrations)
 	b.Calls = p.corr.AppendUpdates(b.Calls)
 	b.Registrations = p.corr.AppendUpdatedRegistrations(b.Registrations)

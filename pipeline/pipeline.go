@@ -13,6 +13,7 @@ import (
 	"github.com/sipscope/sipscope/decode/rtp"
 	"github.com/sipscope/sipscope/decode/sip"
 	"github.com/sipscope/sipscope/decode/stream"
+	"github.com/sipscope/sipscope/decode/udptl"
 	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/quality"
 )
@@ -21,11 +22,15 @@ import (
 // It is the one path for files and live capture; only the source and the
 // sink around it differ. One goroutine drives it.
 type Pipeline struct {
-	dec     *decode.Decoder
-	defrag  *decode.Defragmenter
-	pkt     decode.Packet
-	msg     sip.Message
-	rtpHdr  rtp.Header
+	dec    *decode.Decoder
+	defrag *decode.Defragmenter
+	pkt    decode.Packet
+	msg    sip.Message
+	rtpHdr rtp.Header
+	udptl  udptl.Packet
+	// epoch is the current packet's flow epoch (correlate.FlowMode): it
+	// changes when SDP moves the flow to T.38 and back.
+	epoch   uint32
 	corr    *correlate.Correlator
 	streams map[streamKey]*rtpStream
 	order   []*rtpStream
@@ -102,6 +107,10 @@ func (p *Pipeline) SetMaxStreams(n int) {
 type streamKey struct {
 	src, dst netip.AddrPort
 	ssrc     uint32
+	// epoch tells apart the RTP before a T.38 fax from the RTP after it
+	// (same ports, often the same SSRC); t38 marks a UDPTL stream.
+	epoch uint32
+	t38   bool
 }
 
 type rtpStream struct {
@@ -116,7 +125,8 @@ type rtpStream struct {
 	// gone: evicted to stay within the stream bound, it is written a last
 	// time and dropped (one dropped unwritten leaves order at once).
 	gone bool
-	at   int // index in Pipeline.order
+	at   int       // index in Pipeline.order
+	fax  faxCounts // a T.38 stream's (key.t38) sequence figures
 }
 
 // counters are plain integers on the hot path; maps are filled from them
@@ -130,6 +140,7 @@ type counters struct {
 	decodeErrors      map[string]int
 	ignored           map[string]int
 	rtpPackets        int
+	udptlPackets      int
 	rtcpPackets       int
 	webSocketMessages int
 	hepPackets        int
@@ -167,6 +178,13 @@ func New(cfg correlate.Config) *Pipeline {
 // LastPacketTS is the latest packet time seen, Unix nanoseconds (HEP carries
 // the agent's capture time, which may differ from when the frame arrived).
 func (p *Pipeline) LastPacketTS() int64 { return p.lastPktTS }
+
+// SetArrival tells the pipeline the receiver's wall clock (Unix ns) as the
+// next frame is handled: live mode advances each source's capture clock by
+// the wall time passed since its latest message (AppendLiveBatchAt). A
+// frame's own TS will not do: a HEP frame carries the agent's time, and a
+// frame replayed from the spool its first arrival.
+func (p *Pipeline) SetArrival(wall int64) { p.corr.SetArrival(wall) }
 
 // Correlator is the pipeline's correlator (its records and counters).
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
@@ -275,6 +293,17 @@ func (p *Pipeline) handleUDP() {
 		p.handleSIP(pl)
 		return
 	}
+	p.epoch = 0
+	if p.corr.FaxSwitches() > 0 {
+		// Some call moved its media to T.38: UDPTL on those ports may look
+		// like RTP or RTCP, so the SDP decides before the heuristics.
+		t38, epoch := p.corr.FlowMode(p.pkt.Src, p.pkt.Dst, p.pkt.TS)
+		if t38 {
+			p.handleUDPTL(pl)
+			return
+		}
+		p.epoch = epoch
+	}
 	if rtp.LooksLikeRTCP(pl) {
 		p.counts.rtcpPackets++
 		p.handleRTCP(pl)
@@ -353,19 +382,7 @@ func skipJunk(b []byte) []byte {
 
 func (p *Pipeline) handleRTP() {
 	h := &p.rtpHdr
-	key := streamKey{src: p.pkt.Src, dst: p.pkt.Dst, ssrc: h.SSRC}
-	s := p.streams[key]
-	if s == nil {
-		if len(p.streams) >= p.maxStreams {
-			p.evictStream()
-		}
-		s = &rtpStream{key: key, pt: h.PayloadType, first: p.pkt.TS}
-		// SDP-announced endpoints, or a NATed source sending to one of them.
-		s.callID = p.corr.BindMedia(key.src, key.dst).CallID
-		p.streams[key] = s
-		s.at = len(p.order)
-		p.order = append(p.order, s)
-	}
+	s := p.stream(streamKey{src: p.pkt.Src, dst: p.pkt.Dst, ssrc: h.SSRC, epoch: p.epoch}, h.PayloadType)
 	s.last = p.pkt.TS
 	s.dirty = true
 	p.counts.rtpPackets++
@@ -383,6 +400,23 @@ func (p *Pipeline) handleRTP() {
 			p.counts.decodeErrors["rtp_event_malformed"]++
 		}
 	}
+}
+
+// stream finds or starts the stream of key.
+func (p *Pipeline) stream(key streamKey, pt uint8) *rtpStream {
+	s := p.streams[key]
+	if s == nil {
+		if len(p.streams) >= p.maxStreams {
+			p.evictStream()
+		}
+		s = &rtpStream{key: key, pt: pt, first: p.pkt.TS}
+		// SDP-announced endpoints, or a NATed source sending to one of them.
+		s.callID = p.corr.BindMedia(key.src, key.dst).CallID
+		p.streams[key] = s
+		s.at = len(p.order)
+		p.order = append(p.order, s)
+	}
+	return s
 }
 
 // evictSample is how many streams eviction compares; sampling keeps it
@@ -564,7 +598,7 @@ func (p *Pipeline) FinishStreams(opts QualityOptions) []quality.Stream {
 			continue
 		}
 		st := p.streamRecord(s, opts)
-		if st.CallID == "" && !plausibleHeuristicStream(&st) {
+		if st.CallID == "" && !s.key.t38 && !plausibleHeuristicStream(&st) {
 			p.counts.ignored["rtp_heuristic_rejected"] += st.Packets
 			continue
 		}
@@ -584,6 +618,14 @@ func (p *Pipeline) streamRecord(s *rtpStream, opts QualityOptions) quality.Strea
 		s.callID = id
 	}
 	var st quality.Stream
+	if s.key.t38 {
+		s.fax.fill(&st)
+		st.Src, st.Dst = s.key.src, s.key.dst
+		st.Start = time.Unix(0, s.first).UTC()
+		st.End = time.Unix(0, s.last).UTC()
+		st.CallID = s.callID
+		return st
+	}
 	if rep, ok := p.rtcp.Report(s.key.ssrc); ok {
 		s.q.UseRTCP(rep) // RTT/2 becomes the E-model's one-way delay
 	}

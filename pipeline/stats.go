@@ -19,6 +19,7 @@ type Stats struct {
 	SIPMessages       int            `json:"sip_messages"`
 	RTPPackets        int            `json:"rtp_packets"`
 	RTCPPackets       int            `json:"rtcp_packets"`
+	UDPTLPackets      int            `json:"udptl_packets"` // T.38 fax on ports SDP moved to m=image udptl
 	HEPPackets        int            `json:"hep_packets"`
 	WebSocketMessages int            `json:"websocket_messages"`
 	FragmentsHeld     int            `json:"fragments_held"`
@@ -54,7 +55,7 @@ func (p *Pipeline) Stats() Stats {
 	return Stats{
 		FramesStored: kept, FramesDropped: dropped,
 		Packets: c.packets, Bytes: c.bytes, SIPMessages: c.sipMessages, RTPPackets: c.rtpPackets,
-		RTCPPackets: c.rtcpPackets, HEPPackets: c.hepPackets, WebSocketMessages: c.webSocketMessages,
+		UDPTLPackets: c.udptlPackets, RTCPPackets: c.rtcpPackets, HEPPackets: c.hepPackets, WebSocketMessages: c.webSocketMessages,
 		FragmentsHeld: c.fragmentsHeld,
 		DecodeErrors:  maps.Clone(c.decodeErrors), Ignored: maps.Clone(c.ignored),
 		TCP: p.tcp.Stats(), Defrag: p.defrag.Stats(), RTCP: p.rtcp.Stats(), Correlate: cs,

@@ -26,6 +26,9 @@ type Stream struct {
 	MaxJitterMs  float64
 	MOS          float64 // E-model MOS-CQ of this direction
 	CallID       string  // bound through SDP; empty when nothing bound it
+	// Duplicates are packets whose sequence number came again; only a
+	// T.38 stream (Payload "t38") counts them apart from Lost.
+	Duplicates int
 
 	// What the listener got, filled by StreamQuality.Fill. The fields above
 	// stay tshark-exact; these add the receiver's view on top.
