@@ -390,7 +390,7 @@ func (p *Pipeline) handleRTP() {
 		if s.callID == "" {
 			// RTP can race the answer whose SDP explains it: bind as soon
 			// as the correlator knows, as streamRecord would later.
-			s.callID = p.corr.MediaCallID(key.src, key.dst)
+			s.callID = p.corr.MediaCallID(s.key.src, s.key.dst)
 		}
 		p.keepRTP(s.callID, h, p.pkt.Payload)
 	}
