@@ -178,6 +178,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/streams", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/alerts", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/kpis", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/events", nil, api.RoleViewer, 501}, // no hub in this server
 		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},

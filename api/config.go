@@ -70,6 +70,10 @@ type Config struct {
 	// Alerts, when set, lists the alerts of live traffic (GET
 	// /api/v1/alerts); it must be safe to call from any goroutine.
 	Alerts func() []alert.Alert
+	// Events, when set, is the hub GET /api/v1/events streams from; the
+	// live runner (OnStored) and the alert engine (as a Sink) feed it.
+	// Without it the route answers 501.
+	Events *Events
 
 	// AuthMode is AuthAuto ("") or AuthNone ("none"); see those.
 	AuthMode string

@@ -81,6 +81,7 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/calls/:id/pcap    operator
 //	GET  /api/v1/alerts[/:id]      viewer
 //	GET  /api/v1/kpis              viewer
+//	GET  /api/v1/events            viewer (Server-Sent Events)
 //	GET  /api/v1/status            viewer
 //	*    /api/v1/users, /tokens    admin
 //	GET  /, /ui/*                  open (the page; its data comes from the API)
@@ -135,6 +136,9 @@ func (s *Server) routeTable() []route {
 			summary: "one alert: its figures, thresholds, top offenders and sample Call-IDs",
 			params:  []param{{name: "id", in: "path", typ: "string", desc: "the alert's id"}},
 			ok:      200, okType: jsonType, okBody: alert.Alert{}, errs: []int{404}},
+		{method: http.MethodGet, path: "/api/v1/events", access: accessViewer, handler: s.events,
+			summary: "live updates as Server-Sent Events: each call, registration and alert as it is stored (event: call, registration, alert; data: the JSON of the list views), a comment line as heartbeat; a client too slow for its buffer gets event: dropped and is disconnected",
+			params:  eventParams, ok: 200, okType: "text/event-stream", errs: []int{400, 501, 503}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
 			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
 
