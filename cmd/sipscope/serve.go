@@ -112,7 +112,12 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		g.Go(func() error { return retainer.Run(gctx) })
 	}
 	if live.Enabled() {
-		eng, err := startAlerts(g, gctx, c, logger, reg)
+		// The live event hub (GET /api/v1/events) hears of each batch once
+		// stored, and of each alert.
+		events := api.NewEvents(api.EventsConfig{Registerer: reg})
+		apiCfg.Events = events
+		live.OnStored = events.Publish
+		eng, err := startAlerts(g, gctx, c, logger, reg, events)
 		if err != nil {
 			return err
 		}
@@ -209,9 +214,10 @@ type namedStore struct {
 
 func (n namedStore) String() string { return n.name }
 
-// startAlerts builds the alert engine of live traffic, with the webhook
-// notifier (run in g) as its sink when receivers are configured.
-func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer) (*alert.Engine, error) {
+// startAlerts builds the alert engine of live traffic. Its alerts go to
+// sinks (the live event hub) and, when receivers are configured, to the
+// webhook notifier (run in g).
+func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer, sinks ...alert.Sink) (*alert.Engine, error) {
 	opts := alert.Options{Registerer: reg, Logger: logger}
 	if len(c.AlertWebhooks) > 0 {
 		n, err := webhook.New(c.webhooks(), nil, reg, logger)
@@ -219,7 +225,24 @@ func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *
 			return nil, err
 		}
 		g.Go(func() error { return n.Run(ctx) })
-		opts.Sink = n
+		sinks = append(sinks, n)
+	}
+	switch len(sinks) {
+	case 0:
+	case 1:
+		opts.Sink = sinks[0]
+	default:
+		opts.Sink = alertFanOut(sinks)
 	}
 	return alert.New(c.Alerts.WithDefaults(), opts)
+}
+
+// alertFanOut hands each alert to every sink in turn; none of them blocks
+// (the engine's contract for a Sink).
+type alertFanOut []alert.Sink
+
+func (f alertFanOut) Alert(a alert.Alert) {
+	for _, s := range f {
+		s.Alert(a)
+	}
 }
