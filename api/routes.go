@@ -79,6 +79,8 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/registrations[/:id] viewer
 //	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
+//	GET  /api/v1/calls/:id/text    viewer
+//	GET  /api/v1/calls.pcap        operator (a search's calls)
 //	GET  /api/v1/alerts[/:id]      viewer
 //	GET  /api/v1/kpis              viewer
 //	GET  /api/v1/events            viewer (Server-Sent Events)
@@ -116,6 +118,12 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/api/v1/calls/:id/pcap", access: accessOperator, handler: s.callPCAP,
 			summary: "the call's SIP messages as a pcap file", params: []param{idParam},
 			ok: 200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/calls/:id/text", access: accessViewer, handler: s.callText,
+			summary: "the call as text: its ladder (time, offset, source --> destination, transport, first line) as sngrep shows it, then every message in full",
+			params:  []param{idParam}, ok: 200, okType: "text/plain", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/calls.pcap", access: accessOperator, handler: s.callsPCAP,
+			summary: "the SIP messages of every call the search selects, in capture order, as one pcap file; without limit/offset at most 1000 calls (413 beyond), with them that page; at most 100 MB (413 beyond); the X-Sipscope-Calls header says how many calls it holds",
+			params:  callFilterParams, ok: 200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 413, 503}},
 		{method: http.MethodGet, path: "/api/v1/registrations", access: accessViewer, handler: s.listRegistrations,
 			summary: "search registrations (REGISTER exchanges), newest first", params: registrationFilterParams,
 			ok: 200, okType: jsonType, okBody: RegistrationListView{}, errs: []int{400, 501}},

@@ -35,6 +35,8 @@ type Server struct {
 	// timeout.
 	closing   chan struct{}
 	closeOnce sync.Once
+	// exports holds a token per multi-call export running.
+	exports chan struct{}
 }
 
 // New builds a Server over store. A nil logger discards logs. Config errors
@@ -52,7 +54,8 @@ func New(cfg Config, store Store, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, store: store, log: logger, metrics: newMetrics(cfg.Registerer), closing: make(chan struct{})}
+	s := &Server{cfg: cfg, store: store, log: logger, metrics: newMetrics(cfg.Registerer), closing: make(chan struct{}),
+		exports: make(chan struct{}, maxConcurrentExports)}
 	s.auth = &authState{none: cfg.AuthMode == AuthNone, recheck: usersRecheck}
 	if as, ok := store.(AuthStore); ok {
 		s.auth.store = as
