@@ -159,6 +159,12 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 	return storage.ListCalls(ctx, engine{s}, storage.DefaultDatabase, f)
 }
 
+// CountCalls counts the calls of f per state and final code; see
+// storage.CountCalls.
+func (s *Store) CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error) {
+	return storage.CountCalls(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
 // GetCall returns a call with its messages and streams, or an error
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
@@ -250,6 +256,9 @@ func (s *Store) Close() error {
 // engine implements storage.Inserter and storage.Querier on the session,
 // kept apart from Store so those methods are not part of Store's API.
 type engine struct{ s *Store }
+
+// Modern: chDB is a current ClickHouse engine (storage.Querier).
+func (engine) Modern() bool { return true }
 
 // run executes one statement under the store's lock and hands its output,
 // valid only during the call, to use.

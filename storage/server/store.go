@@ -132,6 +132,12 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 	return storage.ListCalls(ctx, querier{s}, s.db, f)
 }
 
+// CountCalls counts the calls of f per state and final code; see
+// storage.CountCalls.
+func (s *Store) CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error) {
+	return storage.CountCalls(ctx, querier{s}, s.db, f)
+}
+
 // GetCall returns a call with its messages and streams, or an error
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
@@ -218,6 +224,10 @@ func (s *Store) Close() error {
 // querier implements storage.Querier, kept off Store so that running
 // arbitrary SQL is not part of its API.
 type querier struct{ s *Store }
+
+// Modern tells storage's queries whether the server is newer than the
+// 18.16 generation (storage.Querier).
+func (q querier) Modern() bool { return storage.IsModern(q.s.version) }
 
 func (q querier) Query(ctx context.Context, query string, dest []any, row func() error) error {
 	if q.s.closed.Load() {
