@@ -97,7 +97,9 @@ func modernSQL(q Querier) bool {
 	return ok && m.Modern()
 }
 
-func be32(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b [4]byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // lastAddr is the highest address of p (p masked).
 func lastAddr(p netip.Prefix) netip.Addr {
