@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"time"
 
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
@@ -121,4 +123,41 @@ func LoadFrames(path string) ([]frame.Frame, error) {
 		g.Data = append([]byte(nil), f.Data...)
 		frames = append(frames, g)
 	}
+}
+
+// BenchResult is what Bench measured.
+type BenchResult struct {
+	Packets, Bytes int64
+	Mallocs        uint64
+	Elapsed        time.Duration
+}
+
+func (r BenchResult) PacketsPerSecond() float64 { return float64(r.Packets) / r.Elapsed.Seconds() }
+func (r BenchResult) MBPerSecond() float64      { return float64(r.Bytes) / r.Elapsed.Seconds() / 1e6 }
+func (r BenchResult) AllocsPerPacket() float64  { return float64(r.Mallocs) / float64(r.Packets) }
+
+// Bench runs the offline pipeline over frames held in memory rounds times
+// (sipscope bench decode): decode, correlate and quality speed, not disk
+// speed.
+func Bench(frames []frame.Frame, rounds int) BenchResult {
+	var r BenchResult
+	for _, f := range frames {
+		r.Bytes += int64(len(f.Data))
+	}
+	r.Bytes *= int64(rounds)
+	r.Packets = int64(len(frames) * rounds)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs
+	start := time.Now()
+	for range rounds {
+		p := New(correlate.DefaultConfig())
+		for i := range frames {
+			p.HandleFrame(&frames[i])
+		}
+	}
+	r.Elapsed = time.Since(start)
+	runtime.ReadMemStats(&ms)
+	r.Mallocs = ms.Mallocs - mallocs
+	return r
 }

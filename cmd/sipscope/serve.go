@@ -20,8 +20,7 @@ import (
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage"
-	"github.com/sipscope/sipscope/storage/embedded"
-	"github.com/sipscope/sipscope/storage/server"
+	"github.com/sipscope/sipscope/storage/backend"
 	"github.com/sipscope/sipscope/storage/spool"
 	"github.com/sipscope/sipscope/ui"
 )
@@ -30,7 +29,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
 	var sc storeConfig
-	sc.addFlags(fs)
+	sc.AddFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -41,7 +40,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if err := sc.Validate(); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, *dataDir, sc, logger)
+	store, _, err := backend.Open(ctx, *dataDir, sc, logger)
 	if err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, c.Data, c.storeConfig, logger)
+	store, where, err := backend.Open(ctx, c.Data, c.storeConfig, logger)
 	if err != nil {
 		return err
 	}
@@ -105,7 +104,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		live.StoreSpool = sp
 	}
 	var retainer *storage.Retainer
-	if policy := c.retention(); policy.Enabled() {
+	if policy := c.Retention(); policy.Enabled() {
 		if retainer, err = storage.NewRetainer(store, policy, 0, logger, reg); err != nil {
 			return err
 		}
@@ -137,7 +136,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	srv := api.New(apiCfg, store, logger)
 	g.Go(func() error { return srv.Run(gctx) })
-	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, store)
+	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, where)
 	return g.Wait()
 }
 
@@ -158,61 +157,6 @@ func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
 
 // storeSpoolDir is the store spool's directory inside the data directory.
 const storeSpoolDir = "sipscope-store-spool"
-
-// appStore is what serve and import need of a store, whichever backend.
-type appStore interface {
-	pipeline.StoreWriter
-	api.Store
-	storage.RetentionEnforcer
-	Close() error
-	String() string // where the data is, without secrets
-}
-
-// openStore opens the ClickHouse server sc names, or else the embedded
-// store in dataDir. sc is assumed valid.
-func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog.Logger) (appStore, error) {
-	cfg, remote, err := sc.server()
-	if err != nil {
-		return nil, err
-	}
-	if !remote {
-		st, err := embedded.Open(ctx, dataDir, embedded.WithRetentionPolicy(sc.retention()))
-		if err != nil {
-			return nil, err
-		}
-		return namedStore{st, "data " + dataDir}, nil
-	}
-	st, err := server.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("store", "clickhouse", cfg.Redacted(), "cluster", cfg.Cluster, "version", st.ServerVersion())
-	return namedStore{st, "clickhouse " + cfg.Redacted()}, nil
-}
-
-// storeBackend is every method serve's parts use of a store. Both backends
-// have them all; listing them here keeps a wrapper (namedStore) from hiding
-// one that a part looks for by type assertion (the API's users and tokens,
-// registration and stream lists, the resumer of open calls).
-type storeBackend interface {
-	pipeline.StoreWriter
-	pipeline.CallResumer
-	api.Store
-	api.AuthStore
-	api.RegistrationStore
-	api.StreamStore
-	api.KPIStore
-	storage.RetentionEnforcer
-	Close() error
-}
-
-// namedStore gives a backend the description serve prints.
-type namedStore struct {
-	storeBackend
-	name string
-}
-
-func (n namedStore) String() string { return n.name }
 
 // startAlerts builds the alert engine of live traffic. Its alerts go to
 // sinks (the live event hub) and, when receivers are configured, to the
@@ -246,3 +190,16 @@ func (f alertFanOut) Alert(a alert.Alert) {
 		s.Alert(a)
 	}
 }
+
+// The parts serve wires look for these on the store by type assertion:
+// a backend without one must not build.
+var _ interface {
+	pipeline.StoreWriter
+	pipeline.CallResumer
+	api.Store
+	api.AuthStore
+	api.RegistrationStore
+	api.StreamStore
+	api.KPIStore
+	storage.RetentionEnforcer
+} = backend.Store(nil)
