@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,7 +139,9 @@ func parseEventFilter(q url.Values) (eventFilter, error) {
 	} else {
 		f.kinds[EventCall], f.kinds[EventRegistration], f.kinds[EventAlert] = true, true, true
 	}
-	f.callOnly = cf.State != "" || cf.EndReason != "" || cf.FinalCode != 0 || cf.CallID != ""
+	f.callOnly = cf.State != "" || cf.EndReason != "" || cf.FinalCode != 0 || cf.CallID != "" || cf.FinalClass != 0 ||
+		cf.Finding != "" || cf.MinDurationMs != 0 || cf.MaxDurationMs != 0 || cf.MinMOS != 0 || cf.MaxMOS != 0 ||
+		cf.Partial != nil || cf.HasRTP != nil
 	f.fromL, f.toL, f.qL = strings.ToLower(cf.FromUser), strings.ToLower(cf.ToUser), strings.ToLower(cf.Query)
 	return f, nil
 }
@@ -156,10 +159,20 @@ func (f *eventFilter) matchCall(c *correlate.Call) bool {
 	case !f.kinds[EventCall],
 		!cf.From.IsZero() && c.Start.Before(cf.From),
 		!cf.To.IsZero() && !c.Start.Before(cf.To),
-		!containsFold(c.FromUser, f.fromL),
-		!containsFold(c.ToUser, f.toL),
+		cf.FromUser != "" && !storage.MatchUser(c.FromUser, cf.FromUser),
+		cf.ToUser != "" && !storage.MatchUser(c.ToUser, cf.ToUser),
 		cf.CallID != "" && c.CallID != cf.CallID,
 		cf.IP.IsValid() && c.SrcIP.Unmap() != cf.IP && c.DstIP.Unmap() != cf.IP,
+		cf.IPPrefix.IsValid() && !cf.IPPrefix.Contains(c.SrcIP.Unmap()) && !cf.IPPrefix.Contains(c.DstIP.Unmap()),
+		cf.FinalClass != 0 && c.FinalCode/100 != cf.FinalClass,
+		cf.Finding != "" && !slices.Contains(c.Findings, cf.Finding),
+		cf.MinDurationMs != 0 && c.DurationMs < cf.MinDurationMs,
+		cf.MaxDurationMs != 0 && c.DurationMs > cf.MaxDurationMs,
+		cf.MinMOS != 0 && c.MOS < cf.MinMOS,
+		cf.MaxMOS != 0 && c.MOS > cf.MaxMOS,
+		cf.Partial != nil && c.Partial != *cf.Partial,
+		// Streams are not in a call's record: live, has_rtp goes by MOS.
+		cf.HasRTP != nil && (c.MOS > 0) != *cf.HasRTP,
 		cf.State != "" && c.State != cf.State,
 		cf.EndReason != "" && c.EndReason != cf.EndReason,
 		cf.FinalCode != 0 && c.FinalCode != cf.FinalCode:
@@ -179,6 +192,7 @@ func (f *eventFilter) matchRegistration(r *correlate.Registration) bool {
 		!cf.From.IsZero() && r.Start.Before(cf.From),
 		!cf.To.IsZero() && !r.Start.Before(cf.To),
 		cf.IP.IsValid() && r.SrcIP.Unmap() != cf.IP,
+		cf.IPPrefix.IsValid() && !cf.IPPrefix.Contains(r.SrcIP.Unmap()),
 		!containsFold(r.AoR, f.fromL), !containsFold(r.AoR, f.toL), !containsFold(r.AoR, f.qL):
 		return false
 	}
@@ -317,7 +331,7 @@ var eventParams = append(callFilterParamsNoPaging(),
 func callFilterParamsNoPaging() []param {
 	var ps []param
 	for _, p := range callFilterParams {
-		if p.name != "limit" && p.name != "offset" {
+		if p.name != "limit" && p.name != "offset" && p.name != "sort" && p.name != "order" {
 			ps = append(ps, p)
 		}
 	}

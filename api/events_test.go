@@ -201,6 +201,9 @@ func TestEventsStreamWhatTheFilterSelects(t *testing.T) {
 			[]string{"call failed@b"}},
 		{"final_code and end_reason select calls only", "final_code=486&end_reason=busy", []string{"call failed@b", "alert " + alert.RuleRegistrationStorm}},
 		{"q matches a Call-ID", "q=RINGING&kinds=calls", []string{"call ringing@c"}},
+		{"a CIDR prefix selects calls and registrations inside it", "ip=2001:db8::/64&kinds=calls,registrations", []string{"call failed@b"}},
+		{"a wildcard is anchored as in the search", "to_user=*b&kinds=calls", []string{"call answered@a"}},
+		{"final_class selects calls only", "final_class=4xx", []string{"call failed@b", "alert " + alert.RuleRegistrationStorm}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

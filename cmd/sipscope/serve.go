@@ -201,5 +201,6 @@ var _ interface {
 	api.RegistrationStore
 	api.StreamStore
 	api.KPIStore
+	api.CallCounter
 	storage.RetentionEnforcer
 } = backend.Store(nil)
