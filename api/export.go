@@ -3,6 +3,8 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/storage"
 )
 
 // Defaults of the multi-call PCAP export's bounds.
@@ -184,24 +187,15 @@ func (s *Server) callsPCAP(c *gin.Context) {
 			page.Total, s.cfg.MaxExportCalls), "total": page.Total, "max_calls": s.cfg.MaxExportCalls})
 		return
 	}
-	var msgs []correlate.Message
-	var raw int64
-	for _, call := range page.Calls {
-		d, err := s.store.GetCall(ctx, call.CallID)
-		if err != nil {
-			s.storeFailed(c, "export call", err)
-			return
-		}
-		for _, m := range d.Messages {
-			raw += int64(len(m.Raw))
-		}
-		if raw > s.cfg.MaxExportBytes {
-			s.exportTooLarge(c)
-			return
-		}
-		msgs = append(msgs, d.Messages...)
+	msgs, err := s.exportMessages(ctx, page.Calls)
+	if errors.Is(err, errExportTooLarge) {
+		s.exportTooLarge(c)
+		return
 	}
-	slices.SortStableFunc(msgs, func(a, b correlate.Message) int { return a.TS.Compare(b.TS) })
+	if err != nil {
+		s.storeFailed(c, "export calls", err)
+		return
+	}
 	// A first pass sizes the file: the bound is on what is sent, and a
 	// message no packet can carry is a clean 500 instead of a cut file.
 	var size countingWriter
@@ -224,6 +218,47 @@ func (s *Server) callsPCAP(c *gin.Context) {
 		// The client went away mid-file; the first pass proved the data.
 		s.log.Debug("api pcap export cut", "err", err)
 	}
+}
+
+// CallMessagesStore reads the messages of several calls in one query
+// (both storage backends); without it an export reads call by call.
+type CallMessagesStore interface {
+	CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error)
+}
+
+var errExportTooLarge = errors.New("api: export too large")
+
+// exportMessages reads the calls' SIP messages in capture order, stopping
+// with errExportTooLarge once they weigh more than MaxExportBytes.
+func (s *Server) exportMessages(ctx context.Context, calls []correlate.Call) ([]correlate.Message, error) {
+	if cm, ok := s.store.(CallMessagesStore); ok {
+		ids := make([]string, len(calls))
+		for i := range calls {
+			ids[i] = calls[i].CallID
+		}
+		msgs, err := cm.CallMessages(ctx, ids, s.cfg.MaxExportBytes)
+		if errors.Is(err, storage.ErrTooLarge) {
+			return nil, errExportTooLarge
+		}
+		return msgs, err
+	}
+	var msgs []correlate.Message
+	var raw int64
+	for _, call := range calls {
+		d, err := s.store.GetCall(ctx, call.CallID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range d.Messages {
+			raw += int64(len(m.Raw))
+		}
+		if raw > s.cfg.MaxExportBytes {
+			return nil, errExportTooLarge
+		}
+		msgs = append(msgs, d.Messages...)
+	}
+	slices.SortStableFunc(msgs, func(a, b correlate.Message) int { return a.TS.Compare(b.TS) })
+	return msgs, nil
 }
 
 func (s *Server) exportTooLarge(c *gin.Context) {

@@ -123,6 +123,7 @@ type Store interface {
 	ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error)
 	CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error)
 	GetCall(ctx context.Context, callID string) (storage.CallDetail, error)
+	CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error)
 	OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error
 	KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error)
 	ListRegistrations(ctx context.Context, f storage.RegistrationFilter) (storage.RegistrationPage, error)

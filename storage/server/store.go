@@ -138,6 +138,12 @@ func (s *Store) CountCalls(ctx context.Context, f storage.CallFilter) (storage.C
 	return storage.CountCalls(ctx, querier{s}, s.db, f)
 }
 
+// CallMessages reads the SIP messages of several calls in capture
+// order; see storage.CallMessages.
+func (s *Store) CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error) {
+	return storage.CallMessages(ctx, querier{s}, s.db, callIDs, maxBytes)
+}
+
 // GetCall returns a call with its messages and streams, or an error
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {

@@ -37,7 +37,16 @@ func (h *harness) search(t *testing.T) {
 	// s-6 has no MOS but a stream: it has RTP.
 	stream := quality.Stream{SSRC: 7, Src: netip.MustParseAddrPort("192.0.2.129:4000"), Dst: netip.MustParseAddrPort("10.9.9.9:5000"),
 		Start: at(6), End: at(6).Add(time.Second), Packets: 50, Expected: 50, CallID: "s-6", Payload: "g711U"}
-	h.write(t, storage.Batch{Calls: calls, Streams: []quality.Stream{stream}})
+	msg := func(id string, at time.Time, method string) correlate.Message {
+		return correlate.Message{TS: at, Src: netip.MustParseAddrPort("192.0.2.10:5060"), Dst: netip.MustParseAddrPort("198.51.100.1:5060"),
+			Transport: "udp", CallID: id, IsRequest: true, Method: method, CSeq: 1, CSeqMethod: method,
+			Raw: []byte(method + " sip:x@y SIP/2.0\r\nCall-ID: " + id + "\r\n\r\n")}
+	}
+	msgs := []correlate.Message{
+		msg("s-1", at(1), "INVITE"), msg("s-2", at(1).Add(time.Second), "INVITE"),
+		msg("s-1", at(1).Add(2*time.Second), "BYE"), msg("s-2", at(1).Add(3*time.Second), "BYE"),
+	}
+	h.write(t, storage.Batch{Calls: calls, Streams: []quality.Stream{stream}, Messages: msgs})
 
 	yes, no := true, false
 	with := func(mod func(*storage.CallFilter)) storage.CallFilter {
@@ -118,6 +127,32 @@ func (h *harness) search(t *testing.T) {
 		}
 		if c.Total != 2 || c.State[correlate.StateFailed] != 2 || c.FinalCode[486] != 1 || c.FinalCode[404] != 1 {
 			t.Errorf("counts of 4xx %+v", c)
+		}
+	})
+	t.Run("the messages of several calls come in capture order", func(t *testing.T) {
+		cm, ok := h.store.(interface {
+			CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error)
+		})
+		if !ok {
+			t.Fatal("the store has no CallMessages")
+		}
+		got, err := cm.CallMessages(context.Background(), []string{"s-2", "s-1", "no-such-call"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, m := range got {
+			order = append(order, m.CallID+" "+m.Method)
+		}
+		if want := []string{"s-1 INVITE", "s-2 INVITE", "s-1 BYE", "s-2 BYE"}; !slices.Equal(order, want) {
+			t.Errorf("messages %q, want %q", order, want)
+		}
+		if _, err := cm.CallMessages(context.Background(), make([]string, storage.MaxCallMessagesIDs+1), 0); !errors.Is(err, storage.ErrInvalidFilter) {
+			t.Errorf("too many Call-IDs: %v", err)
+		}
+		// Each message is about 50 bytes: a bound of 120 stops at the third.
+		if _, err := cm.CallMessages(context.Background(), []string{"s-1", "s-2"}, 120); !errors.Is(err, storage.ErrTooLarge) {
+			t.Errorf("over the byte bound: %v, want ErrTooLarge", err)
 		}
 	})
 	t.Run("bad ranges, classes and sorts are refused", func(t *testing.T) {
