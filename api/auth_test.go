@@ -178,8 +178,11 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/streams", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/alerts", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/kpis", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/events", nil, api.RoleViewer, 501}, // no hub in this server
 		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
+		{"GET", "/api/v1/calls/" + id + "/text", nil, api.RoleViewer, 200},
+		{"GET", "/api/v1/calls.pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},
 		{"POST", "/api/v1/users", newUser, api.RoleAdmin, 201},
 		{"PUT", "/api/v1/users/viewer", map[string]string{"role": "viewer"}, api.RoleAdmin, 200},
@@ -242,6 +245,8 @@ func docPath(p, id string) string {
 	switch {
 	case strings.HasPrefix(p, "/api/v1/calls/") && strings.HasSuffix(p, "/pcap"):
 		return "/api/v1/calls/{id}/pcap"
+	case strings.HasPrefix(p, "/api/v1/calls/") && strings.HasSuffix(p, "/text"):
+		return "/api/v1/calls/{id}/text"
 	case strings.HasPrefix(p, "/api/v1/calls/"):
 		return "/api/v1/calls/{id}"
 	case strings.HasPrefix(p, "/api/v1/registrations/"):

@@ -19,12 +19,37 @@ func (s *Server) listCalls(c *gin.Context) {
 		s.badRequest(c, err)
 		return
 	}
+	counts, err := boolParam(c.Request.URL.Query(), "counts")
+	if err != nil {
+		s.badRequest(c, err)
+		return
+	}
 	page, err := s.store.ListCalls(c.Request.Context(), f)
 	if err != nil {
 		s.storeFailed(c, "list calls", err)
 		return
 	}
-	c.JSON(http.StatusOK, NewCallListView(page))
+	v := NewCallListView(page)
+	if counts != nil && *counts {
+		cc, ok := s.store.(CallCounter)
+		if !ok {
+			c.JSON(http.StatusNotImplemented, gin.H{"error": "this store cannot count calls"})
+			return
+		}
+		n, err := cc.CountCalls(c.Request.Context(), f)
+		if err != nil {
+			s.storeFailed(c, "count calls", err)
+			return
+		}
+		v.Counts = &n
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// CallCounter counts a search's calls per state and final code (both
+// storage backends).
+type CallCounter interface {
+	CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error)
 }
 
 func (s *Server) getCall(c *gin.Context) {

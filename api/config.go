@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipscope/sipscope/alert"
+	"github.com/sipscope/sipscope/storage"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -70,6 +71,10 @@ type Config struct {
 	// Alerts, when set, lists the alerts of live traffic (GET
 	// /api/v1/alerts); it must be safe to call from any goroutine.
 	Alerts func() []alert.Alert
+	// Events, when set, is the hub GET /api/v1/events streams from; the
+	// live runner (OnStored) and the alert engine (as a Sink) feed it.
+	// Without it the route answers 501.
+	Events *Events
 
 	// AuthMode is AuthAuto ("") or AuthNone ("none"); see those.
 	AuthMode string
@@ -90,6 +95,11 @@ type Config struct {
 	// LoginPerIP bounds login attempts per client address and minute,
 	// LoginPerUser failed attempts per user name and minute.
 	LoginPerIP, LoginPerUser int
+	// MaxExportCalls and MaxExportBytes bound a multi-call PCAP export
+	// (GET /api/v1/calls.pcap): more matching calls, or a larger file, is
+	// refused with 413. Defaults DefaultMaxExportCalls, DefaultMaxExportBytes.
+	MaxExportCalls int
+	MaxExportBytes int64
 	// Registerer, when set, receives the API's metrics
 	// (sipscope_api_*).
 	Registerer prometheus.Registerer
@@ -125,6 +135,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoginPerUser == 0 {
 		c.LoginPerUser = DefaultLoginPerUser
+	}
+	if c.MaxExportCalls == 0 {
+		c.MaxExportCalls = DefaultMaxExportCalls
+	}
+	if c.MaxExportBytes == 0 {
+		c.MaxExportBytes = DefaultMaxExportBytes
 	}
 	return c
 }
@@ -171,6 +187,12 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTTL < 0 || c.MaxSessions < 0 || c.LoginPerIP < 0 || c.LoginPerUser < 0 {
 		return fmt.Errorf("%w: SessionTTL, MaxSessions, LoginPerIP and LoginPerUser must not be negative", ErrInvalidConfig)
+	}
+	if c.MaxExportCalls < 0 || c.MaxExportCalls > storage.MaxLimit {
+		return fmt.Errorf("%w: MaxExportCalls %d is not from 1 to %d", ErrInvalidConfig, c.MaxExportCalls, storage.MaxLimit)
+	}
+	if c.MaxExportBytes < 0 {
+		return fmt.Errorf("%w: MaxExportBytes %d is negative", ErrInvalidConfig, c.MaxExportBytes)
 	}
 	return nil
 }

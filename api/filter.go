@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
@@ -50,10 +51,10 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
 		return f, badParam("to", "must be after from")
 	}
-	if f.FromUser, err = textParam(q, "from_user", maxTextParam); err != nil {
+	if f.FromUser, err = callUserParam(q, "from_user"); err != nil {
 		return f, err
 	}
-	if f.ToUser, err = textParam(q, "to_user", maxTextParam); err != nil {
+	if f.ToUser, err = callUserParam(q, "to_user"); err != nil {
 		return f, err
 	}
 	if f.CallID, err = textParam(q, "call_id", maxCallIDSize); err != nil {
@@ -62,10 +63,20 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 	if f.Query, err = textParam(q, "q", maxTextParam); err != nil {
 		return f, err
 	}
-	if v := q.Get("ip"); v != "" {
+	if v := q.Get("ip"); strings.Contains(v, "/") {
+		p, perr := netip.ParsePrefix(v)
+		if perr != nil || p.Addr().Is4In6() {
+			return f, badParam("ip", "%q is not an IPv4 or IPv6 address or CIDR prefix", v)
+		}
+		if p.IsSingleIP() {
+			f.IP = p.Addr()
+		} else {
+			f.IPPrefix = p.Masked()
+		}
+	} else if v != "" {
 		a, perr := netip.ParseAddr(v)
 		if perr != nil {
-			return f, badParam("ip", "%q is not an IPv4 or IPv6 address", v)
+			return f, badParam("ip", "%q is not an IPv4 or IPv6 address or CIDR prefix", v)
 		}
 		f.IP = a.Unmap().WithZone("")
 	}
@@ -84,6 +95,9 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 		f.EndReason = v
 	}
 	if f.FinalCode, err = intParam(q, "final_code", 100, 699); err != nil {
+		return f, err
+	}
+	if err := parseSearchExtensions(q, &f); err != nil {
 		return f, err
 	}
 	if f.Limit, err = intParam(q, "limit", 1, storage.MaxLimit); err != nil {
@@ -143,4 +157,110 @@ func intParam(q url.Values, name string, lo, hi int) (int, error) {
 		return 0, badParam(name, "%q is not an integer from %d to %d", v, lo, hi)
 	}
 	return n, nil
+}
+
+// callUserParam reads a caller or callee filter: a user part, a whole SIP or
+// tel URI (its user part is taken), or an E.164 number with or without
+// '+'; '*' is a wildcard (storage.CallFilter.FromUser).
+func callUserParam(q url.Values, name string) (string, error) {
+	v, err := textParam(q, name, maxTextParam)
+	if err != nil || v == "" {
+		return v, err
+	}
+	lower := strings.ToLower(v)
+	for _, scheme := range []string{"sip:", "sips:", "tel:"} {
+		if strings.HasPrefix(lower, scheme) {
+			v = v[len(scheme):]
+			if at := strings.LastIndexByte(v, '@'); at >= 0 {
+				v = v[:at]
+			}
+			if semi := strings.IndexByte(v, ';'); semi >= 0 {
+				v = v[:semi]
+			}
+			if v == "" {
+				return "", badParam(name, "the URI has no user part")
+			}
+			break
+		}
+	}
+	return v, nil
+}
+
+// maxFindingSize bounds a finding code ("rejected:404" and the like).
+const maxFindingSize = 64
+
+// parseSearchExtensions reads final_class, finding, the duration and MOS
+// ranges, partial, has_rtp, sort and order.
+func parseSearchExtensions(q url.Values, f *storage.CallFilter) error {
+	if v := q.Get("final_class"); v != "" {
+		d := strings.TrimSuffix(strings.ToLower(v), "xx")
+		if len(d) != 1 || d[0] < '1' || d[0] > '6' {
+			return badParam("final_class", "%q is not one of 1xx to 6xx", v)
+		}
+		f.FinalClass = int(d[0] - '0')
+	}
+	if v := q.Get("finding"); v != "" {
+		if len(v) > maxFindingSize || strings.IndexFunc(v, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == ':')
+		}) >= 0 {
+			return badParam("finding", "%q is not a finding code (lower-case letters, digits, '_' and ':')", v)
+		}
+		f.Finding = v
+	}
+	var err error
+	var minDur, maxDur float64
+	if minDur, err = floatParam(q, "min_duration", 0, 1e7); err != nil {
+		return err
+	}
+	if maxDur, err = floatParam(q, "max_duration", 0, 1e7); err != nil {
+		return err
+	}
+	if maxDur != 0 && minDur > maxDur {
+		return badParam("max_duration", "below min_duration")
+	}
+	f.MinDurationMs, f.MaxDurationMs = minDur*1000, maxDur*1000
+	if f.MinMOS, err = floatParam(q, "min_mos", 0, 5); err != nil {
+		return err
+	}
+	if f.MaxMOS, err = floatParam(q, "max_mos", 0, 5); err != nil {
+		return err
+	}
+	if f.MaxMOS != 0 && f.MinMOS > f.MaxMOS {
+		return badParam("max_mos", "below min_mos")
+	}
+	if f.Partial, err = boolParam(q, "partial"); err != nil {
+		return err
+	}
+	if f.HasRTP, err = boolParam(q, "has_rtp"); err != nil {
+		return err
+	}
+	switch v := q.Get("sort"); v {
+	case "", storage.SortStart, storage.SortDuration, storage.SortMOS, storage.SortPDD:
+		f.Sort = v
+	default:
+		return badParam("sort", "%q is not one of start, duration, mos, pdd", v)
+	}
+	switch v := q.Get("order"); v {
+	case "", "desc":
+	case "asc":
+		f.Ascending = true
+	default:
+		return badParam("order", "%q is not asc or desc", v)
+	}
+	return nil
+}
+
+// boolParam parses an optional true/false (or 1/0); absent is nil.
+func boolParam(q url.Values, name string) (*bool, error) {
+	var b bool
+	switch v := q.Get(name); v {
+	case "":
+		return nil, nil
+	case "true", "1":
+		b = true
+	case "false", "0":
+	default:
+		return nil, badParam(name, "%q is not true or false", v)
+	}
+	return &b, nil
 }

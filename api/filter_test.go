@@ -43,6 +43,8 @@ func FuzzParseCallFilter(f *testing.F) {
 		"ip=fe80::1%25eth0", "final_code=%2B200", "limit=1e3", "offset=99999999999999999999",
 		"q=%00%FF", "from=2024-02-30T00:00:00Z", "end_reason=busy", "end_reason=BUSY",
 		"q=%zz", "q='; DROP TABLE calls; --", "from_user=%5C%27",
+		"ip=10.0.0.0/8", "ip=2001:db8::/33", "from_user=sip:*@x", "to_user=%2B49*", "final_class=4xx", "finding=one_way_audio",
+		"min_duration=1&max_duration=2", "min_mos=1e-300", "partial=1&has_rtp=false", "sort=mos&order=asc",
 	} {
 		f.Add(s)
 	}
@@ -63,6 +65,14 @@ func FuzzParseCallFilter(f *testing.F) {
 		}
 		if len(flt.FromUser) > 256 || len(flt.ToUser) > 256 || len(flt.Query) > 256 || len(flt.CallID) > 1024 {
 			t.Fatalf("oversized text accepted: %d %d %d %d", len(flt.FromUser), len(flt.ToUser), len(flt.Query), len(flt.CallID))
+		}
+		if flt.FinalClass < 0 || flt.FinalClass > 6 || len(flt.Finding) > 64 || flt.MinMOS < 0 || flt.MaxMOS > 5 ||
+			flt.MinDurationMs < 0 || (flt.MaxDurationMs != 0 && flt.MinDurationMs > flt.MaxDurationMs) ||
+			(flt.MaxMOS != 0 && flt.MinMOS > flt.MaxMOS) {
+			t.Fatalf("extension out of bounds: %+v", flt)
+		}
+		if flt.IPPrefix.IsValid() && flt.IP.IsValid() {
+			t.Fatalf("both an address and a prefix: %+v", flt)
 		}
 		if flt.FinalCode != 0 && (flt.FinalCode < 100 || flt.FinalCode > 699) {
 			t.Fatalf("final code %d", flt.FinalCode)

@@ -30,3 +30,36 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+// eventMetrics are the live event hub's (Events) counters.
+type eventMetrics struct {
+	dropped   prometheus.Counter
+	refused   prometheus.Counter
+	clients   prometheus.Gauge
+	published *prometheus.CounterVec // kind
+}
+
+func newEventMetrics(reg prometheus.Registerer) *eventMetrics {
+	m := &eventMetrics{
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sipscope_api_events_dropped_clients_total",
+			Help: "Live event clients disconnected because they let their buffer fill.",
+		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sipscope_api_events_refused_clients_total",
+			Help: "Live event streams refused because the most allowed were open.",
+		}),
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sipscope_api_events_clients",
+			Help: "Live event streams open.",
+		}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sipscope_api_events_published_total",
+			Help: "Live events sent to at least one client, by kind (call, registration, alert).",
+		}, []string{"kind"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.dropped, m.refused, m.clients, m.published)
+	}
+	return m
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 	"github.com/sipscope/sipscope/alert"
@@ -49,14 +50,24 @@ const jsonType = "application/json"
 var callFilterParams = []param{
 	{name: "from", in: "query", typ: "string", format: "date-time", desc: "calls that started at or after this RFC 3339 time", bad: "yesterday"},
 	{name: "to", in: "query", typ: "string", format: "date-time", desc: "calls that started before this RFC 3339 time", bad: "2024-13-01T00:00:00Z"},
-	{name: "from_user", in: "query", typ: "string", desc: "substring of the caller's user part (case-insensitive, at most 256 bytes)", bad: longParam},
-	{name: "to_user", in: "query", typ: "string", desc: "substring of the callee's user part (case-insensitive, at most 256 bytes)", bad: longParam},
+	{name: "from_user", in: "query", typ: "string", desc: "the caller: substring of the user part (case-insensitive), or with '*' a wildcard over all of it; a sip:/sips:/tel: URI stands for its user part; a leading '+' is ignored on both sides (E.164); at most 256 bytes", bad: longParam},
+	{name: "to_user", in: "query", typ: "string", desc: "the callee, as from_user", bad: longParam},
 	{name: "call_id", in: "query", typ: "string", desc: "exact Call-ID (at most 1024 bytes)"},
 	{name: "q", in: "query", typ: "string", desc: "substring of Call-ID, caller or callee (at most 256 bytes)", bad: longParam},
-	{name: "ip", in: "query", typ: "string", format: "ip", desc: "caller or callee IPv4 or IPv6 address", bad: "300.1.1.1"},
+	{name: "ip", in: "query", typ: "string", desc: "caller or callee IPv4 or IPv6 address, or a CIDR prefix (10.0.0.0/8, 2001:db8::/32)", bad: "300.1.1.1"},
 	{name: "state", in: "query", typ: "string", desc: "call state", enum: []string{"answered", "failed", "cancelled", "no_final"}, bad: "ringing"},
 	{name: "end_reason", in: "query", typ: "string", desc: "how the call ended", bad: "hung_up"},
 	{name: "final_code", in: "query", typ: "integer", min: 100, max: 699, desc: "final SIP response code", bad: "99"},
+	{name: "final_class", in: "query", typ: "string", desc: "final code class: 1xx to 6xx", bad: "7xx"},
+	{name: "finding", in: "query", typ: "string", desc: "a diagnosis finding code the call has (e.g. one_way_audio, rejected:404)", bad: "no media"},
+	{name: "min_duration", in: "query", typ: "number", desc: "talk time at least this many seconds", bad: "-1"},
+	{name: "max_duration", in: "query", typ: "number", desc: "talk time at most this many seconds", bad: "x"},
+	{name: "min_mos", in: "query", typ: "number", desc: "MOS at least this (0-5)", bad: "6"},
+	{name: "max_mos", in: "query", typ: "number", desc: "MOS at most this (0-5; calls without RTP have 0)", bad: "NaN"},
+	{name: "partial", in: "query", typ: "boolean", desc: "calls whose initial INVITE was (true) or was not (false) captured", bad: "maybe"},
+	{name: "has_rtp", in: "query", typ: "boolean", desc: "calls with (true) or without (false) RTP: a MOS or a stream", bad: "yes"},
+	{name: "sort", in: "query", typ: "string", desc: "order of the page (default start)", enum: []string{"start", "duration", "mos", "pdd"}, bad: "caller"},
+	{name: "order", in: "query", typ: "string", desc: "sort direction (default desc)", enum: []string{"asc", "desc"}, bad: "up"},
 	{name: "limit", in: "query", typ: "integer", min: 1, max: 1000, desc: "page size (default 50)", bad: "0"},
 	{name: "offset", in: "query", typ: "integer", min: 0, max: 1<<31 - 1, desc: "calls to skip", bad: "-1"},
 }
@@ -79,8 +90,11 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/registrations[/:id] viewer
 //	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
+//	GET  /api/v1/calls/:id/text    viewer
+//	GET  /api/v1/calls.pcap        operator (a search's calls)
 //	GET  /api/v1/alerts[/:id]      viewer
 //	GET  /api/v1/kpis              viewer
+//	GET  /api/v1/events            viewer (Server-Sent Events)
 //	GET  /api/v1/status            viewer
 //	*    /api/v1/users, /tokens    admin
 //	GET  /, /ui/*                  open (the page; its data comes from the API)
@@ -107,8 +121,9 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/api/v1/me", access: accessViewer, handler: s.me,
 			summary: "who the request acts as", ok: 200, okType: jsonType, okBody: meView{}},
 		{method: http.MethodGet, path: "/api/v1/calls", access: accessViewer, handler: s.listCalls,
-			summary: "search calls, newest first", params: callFilterParams,
-			ok: 200, okType: jsonType, okBody: CallListView{}, errs: []int{400}},
+			summary: "search calls, newest first (or as sort/order say); with counts=true also the filter's calls per state and per final code",
+			params:  append(slices.Clone(callFilterParams), param{name: "counts", in: "query", typ: "boolean", desc: "add counts per state and per final code for the filter", bad: "2"}),
+			ok:      200, okType: jsonType, okBody: CallListView{}, errs: []int{400}},
 		{method: http.MethodGet, path: "/api/v1/calls/:id", access: accessViewer, handler: s.getCall,
 			summary: "one call with its SIP messages and RTP streams", params: []param{idParam},
 			ok: 200, okType: jsonType, okBody: CallDetailView{}, errs: []int{400, 404}},
@@ -116,6 +131,12 @@ func (s *Server) routeTable() []route {
 			summary: "the call's frames as captured (SIP, RTP, RTCP; SIP rebuilt where none was captured) as pcap, or pcapng when link types differ",
 			params:  []param{idParam, {name: "legs", in: "query", typ: "string", enum: []string{"0", "1"}, desc: "1 adds the call's B2BUA legs (linked_call_ids)", bad: "2"}},
 			ok:      200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/calls/:id/text", access: accessViewer, handler: s.callText,
+			summary: "the call as text: its ladder (time, offset, source --> destination, transport, first line) as sngrep shows it, then every message in full",
+			params:  []param{idParam}, ok: 200, okType: "text/plain", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/calls.pcap", access: accessOperator, handler: s.callsPCAP,
+			summary: "the SIP messages of every call the search selects, in capture order, as one pcap file; without limit/offset at most 1000 calls (413 beyond), with them that page; at most 100 MB (413 beyond); the X-Sipscope-Calls header says how many calls it holds",
+			params:  callFilterParams, ok: 200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 413, 503}},
 		{method: http.MethodGet, path: "/api/v1/registrations", access: accessViewer, handler: s.listRegistrations,
 			summary: "search registrations (REGISTER exchanges), newest first", params: registrationFilterParams,
 			ok: 200, okType: jsonType, okBody: RegistrationListView{}, errs: []int{400, 501}},
@@ -136,6 +157,9 @@ func (s *Server) routeTable() []route {
 			summary: "one alert: its figures, thresholds, top offenders and sample Call-IDs",
 			params:  []param{{name: "id", in: "path", typ: "string", desc: "the alert's id"}},
 			ok:      200, okType: jsonType, okBody: alert.Alert{}, errs: []int{404}},
+		{method: http.MethodGet, path: "/api/v1/events", access: accessViewer, handler: s.events,
+			summary: "live updates as Server-Sent Events: each call, registration and alert as it is stored (event: call, registration, alert; data: the JSON of the list views), a comment line as heartbeat; a client too slow for its buffer gets event: dropped and is disconnected",
+			params:  eventParams, ok: 200, okType: "text/event-stream", errs: []int{400, 501, 503}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
 			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
 

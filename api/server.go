@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,13 @@ type Server struct {
 	// loopback is true when the server listens only on this machine; the
 	// Host check applies then (see checkHost).
 	loopback atomic.Bool
+	// closing is closed when the HTTP server shuts down, to end the
+	// event streams, which would otherwise hold Shutdown until its
+	// timeout.
+	closing   chan struct{}
+	closeOnce sync.Once
+	// exports holds a token per multi-call export running.
+	exports chan struct{}
 }
 
 // New builds a Server over store. A nil logger discards logs. Config errors
@@ -46,7 +54,8 @@ func New(cfg Config, store Store, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, store: store, log: logger, metrics: newMetrics(cfg.Registerer)}
+	s := &Server{cfg: cfg, store: store, log: logger, metrics: newMetrics(cfg.Registerer), closing: make(chan struct{}),
+		exports: make(chan struct{}, maxConcurrentExports)}
 	s.auth = &authState{none: cfg.AuthMode == AuthNone, recheck: usersRecheck}
 	if as, ok := store.(AuthStore); ok {
 		s.auth.store = as
@@ -126,6 +135,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { s.closeOnce.Do(func() { close(s.closing) }) })
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)

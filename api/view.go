@@ -360,6 +360,9 @@ func newRTCPView(r quality.RTCPReport) RTCPView {
 type CallListView struct {
 	Calls []CallView `json:"calls"`
 	Total int        `json:"total"`
+	// Counts, with counts=true, are the filter's calls per state and per
+	// final code (for the UI's count strip).
+	Counts *storage.CallCounts `json:"counts,omitempty"`
 }
 
 // NewCallListView converts a page of calls; Calls is never null in JSON.

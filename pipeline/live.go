@@ -75,6 +75,12 @@ type LiveOptions struct {
 	StoreRTP        StoreRTP
 	NoFrames        bool
 	FrameArenaBytes int
+	// OnStored, when set, is called with each batch the store took (a
+	// fresh one or one replayed from the spool), on the store writer's
+	// goroutine right after the write: it must not block, and must copy
+	// what it keeps, because the batch's memory is reused afterwards. The
+	// API's live event hub (api.Events.Publish) is its user.
+	OnStored func(storage.Batch)
 }
 
 // StoreSpool is the disk spool of batches the store did not acknowledge
@@ -702,8 +708,12 @@ func (r *LiveRunner) writeBatch(ctx context.Context, b storage.Batch) error {
 	r.mu.Unlock()
 	if err != nil {
 		r.logger.Error("store write failed", "err", err, "messages", len(b.Messages), "calls", len(b.Calls))
+		return err
 	}
-	return err
+	if r.opts.OnStored != nil {
+		r.opts.OnStored(b)
+	}
+	return nil
 }
 
 // spoolBatch appends b to the store spool; writeErr is why (nil: older

@@ -138,3 +138,71 @@ func TestLiveStoreWritesDoNotHoldUpThePipeline(t *testing.T) {
 		t.Errorf("status: %d write errors, %d queue drops", st.WriteErrors, st.QueueDrops)
 	}
 }
+
+// TestOnStoredSeesEachBatchAfterTheStoreHasIt: the callback gets every
+// call the store took, only once the store has it, and nothing of a batch
+// the store refused.
+func TestOnStoredSeesEachBatchAfterTheStoreHasIt(t *testing.T) {
+	const path = "../testdata/calls.pcap"
+	for _, tc := range []struct {
+		name string
+		fail bool
+	}{
+		{"a working store reports every call it took", false},
+		{"a store that refuses every batch reports none", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			store, err := embedded.Open(ctx, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			var w StoreWriter = store
+			if tc.fail {
+				w = &failingStore{StoreWriter: store, fail: -1, messages: map[string]int{}}
+			}
+			seen := map[string]bool{}
+			var notYetStored []string
+			onStored := func(b storage.Batch) {
+				for _, c := range b.Calls {
+					seen[c.CallID] = true
+					if _, err := store.GetCall(ctx, c.CallID); err != nil {
+						notYetStored = append(notYetStored, c.CallID)
+					}
+				}
+			}
+			r := NewLiveRunner(LiveOptions{FlushEvery: time.Millisecond, OnStored: onStored}, w, slog.New(slog.DiscardHandler), nil)
+			src, err := capture.OpenFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			r.sources = append(r.sources, src)
+			if err := r.Run(ctx); (err != nil) != tc.fail {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(notYetStored) > 0 {
+				t.Errorf("OnStored saw calls the store did not have yet: %q", notYetStored)
+			}
+			if tc.fail {
+				if len(seen) != 0 {
+					t.Errorf("OnStored saw %d calls of refused batches", len(seen))
+				}
+				return
+			}
+			want, err := AnalyzeFile(path, QualityOptions{G711PLC: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range want.Calls {
+				if !seen[c.CallID] {
+					t.Errorf("call %s stored but never reported", c.CallID)
+				}
+			}
+			if len(seen) != len(want.Calls) {
+				t.Errorf("OnStored saw %d calls, the capture has %d", len(seen), len(want.Calls))
+			}
+		})
+	}
+}

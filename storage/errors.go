@@ -22,4 +22,7 @@ var (
 	// ErrInvalidRecord is returned for a user or token that cannot be
 	// stored (an empty or oversized name or ID).
 	ErrInvalidRecord = errors.New("storage: invalid record")
+	// ErrTooLarge is returned by CallMessages when the messages weigh more
+	// than the caller's bound; reading stops there.
+	ErrTooLarge = errors.New("storage: result too large")
 )

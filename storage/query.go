@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -29,7 +30,7 @@ const (
 // ListCalls runs the call list for f against database db: the page of calls,
 // newest first (ties by Call-ID, so pages are stable), and how many matched.
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
-	list, count, err := listCallsSQL(db, f)
+	list, count, err := listCallsSQL(db, f, modernSQL(q))
 	if err != nil {
 		return CallPage{}, err
 	}
@@ -52,6 +53,82 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 		return CallPage{}, fmt.Errorf("storage: list calls: %w", err)
 	}
 	return page, nil
+}
+
+// CountCalls counts the calls f selects per state and per final code
+// (its paging and sort do not matter), for the UI's count strip.
+func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCounts, error) {
+	f.Limit, f.Offset = 0, 0
+	if _, _, err := listCallsSQL(db, f, false); err != nil { // the same checks as the list
+		return CallCounts{}, err
+	}
+	where, _, err := callsWhere(db, f, modernSQL(q))
+	if err != nil {
+		return CallCounts{}, err
+	}
+	c := CallCounts{State: map[string]int{}, FinalCode: map[int]int{}}
+	var (
+		state string
+		code  uint16
+		n     uint64
+	)
+	err = q.Query(ctx, "SELECT state, final_code, count() FROM "+db+"."+TableCalls+" FINAL"+where+" GROUP BY state, final_code",
+		[]any{&state, &code, &n}, func() error {
+			c.Total += int(n)
+			c.State[state] += int(n)
+			c.FinalCode[int(code)] += int(n)
+			return nil
+		})
+	if err != nil {
+		return CallCounts{}, fmt.Errorf("storage: count calls: %w", err)
+	}
+	return c, nil
+}
+
+// MaxCallMessagesIDs bounds the Call-IDs of one CallMessages query.
+const MaxCallMessagesIDs = MaxLimit
+
+// CallMessages reads the SIP messages of several calls in one query, in
+// capture order (then insertion order): what a multi-call export needs,
+// without a query per call. Unknown Call-IDs add nothing. Once the
+// messages weigh more than maxBytes (0: no bound) reading stops with
+// ErrTooLarge, so that memory stays bounded.
+func CallMessages(ctx context.Context, q Querier, db string, callIDs []string, maxBytes int64) ([]correlate.Message, error) {
+	if len(callIDs) == 0 {
+		return nil, nil
+	}
+	if len(callIDs) > MaxCallMessagesIDs {
+		return nil, fmt.Errorf("%w: %d Call-IDs, at most %d", ErrInvalidFilter, len(callIDs), MaxCallMessagesIDs)
+	}
+	var in strings.Builder
+	for i, id := range callIDs {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		in.WriteString(QuoteString(id))
+	}
+	var out []correlate.Message
+	var ms messageScan
+	var size int64
+	err := q.Query(ctx,
+		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" FINAL WHERE call_id IN ("+in.String()+")"+
+			" ORDER BY ts_us, seq",
+		ms.dest(), func() error {
+			m, err := ms.message()
+			size += int64(len(m.Raw))
+			if maxBytes > 0 && size > maxBytes {
+				return fmt.Errorf("%w: messages over %d bytes", ErrTooLarge, maxBytes)
+			}
+			out = append(out, m)
+			return err
+		})
+	if errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: call messages: %w", err)
+	}
+	return out, nil
 }
 
 // GetCall reads one call with its messages (capture order, then insertion
@@ -106,7 +183,7 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 
 // listCallsSQL builds the page and count statements for f. Every value from
 // f goes through QuoteString or an integer formatter.
-func listCallsSQL(db string, f CallFilter) (list, count string, err error) {
+func listCallsSQL(db string, f CallFilter, modern bool) (list, count string, err error) {
 	if f.Limit < 0 {
 		return "", "", fmt.Errorf("%w: negative limit %d", ErrInvalidFilter, f.Limit)
 	}
@@ -124,7 +201,21 @@ func listCallsSQL(db string, f CallFilter) (list, count string, err error) {
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
+	where, order, err := callsWhere(db, f, modern)
+	if err != nil {
+		return "", "", err
+	}
+	from := " FROM " + db + "." + TableCalls + " FINAL"
+	count = "SELECT count()" + from + where
+	// LIMIT offset, count: the form 18.16 understands.
+	list = "SELECT " + callSelect + from + where +
+		" ORDER BY " + order + " LIMIT " + QuoteInt(int64(f.Offset)) + ", " + QuoteInt(int64(limit))
+	return list, count, nil
+}
 
+// callsWhere is the WHERE clause (with its keyword, or empty) of f's
+// conditions, and the ORDER BY of its pages. Every value is quoted.
+func callsWhere(db string, f CallFilter, modern bool) (where, order string, err error) {
 	var conds []string
 	if !f.From.IsZero() {
 		conds = append(conds, "start_us >= "+QuoteUint(microsOf(f.From)))
@@ -133,10 +224,10 @@ func listCallsSQL(db string, f CallFilter) (list, count string, err error) {
 		conds = append(conds, "start_us < "+QuoteUint(microsOf(f.To)))
 	}
 	if f.FromUser != "" {
-		conds = append(conds, contains("from_user", f.FromUser))
+		conds = append(conds, userMatch("from_user", f.FromUser))
 	}
 	if f.ToUser != "" {
-		conds = append(conds, contains("to_user", f.ToUser))
+		conds = append(conds, userMatch("to_user", f.ToUser))
 	}
 	if f.CallID != "" {
 		conds = append(conds, "call_id = "+QuoteString(f.CallID))
@@ -158,16 +249,15 @@ func listCallsSQL(db string, f CallFilter) (list, count string, err error) {
 		conds = append(conds, "("+contains("call_id", f.Query)+" OR "+contains("from_user", f.Query)+
 			" OR "+contains("to_user", f.Query)+")")
 	}
-	where := ""
+	more, order, err := extendedCallConds(db, f, modern)
+	if err != nil {
+		return "", "", err
+	}
+	conds = append(conds, more...)
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	from := " FROM " + db + "." + TableCalls + " FINAL"
-	count = "SELECT count()" + from + where
-	// LIMIT offset, count: the form 18.16 understands.
-	list = "SELECT " + callSelect + from + where +
-		" ORDER BY start_us DESC, call_id LIMIT " + QuoteInt(int64(f.Offset)) + ", " + QuoteInt(int64(limit))
-	return list, count, nil
+	return where, order, nil
 }
 
 // contains is a case-insensitive (ASCII) substring test. position() rather

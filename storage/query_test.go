@@ -14,13 +14,13 @@ func TestListCallsSQLWithEveryFilter(t *testing.T) {
 		FromUser: "al'ice", ToUser: `b\ob`, CallID: "x\x00y", IP: netip.MustParseAddr("2001:db8::1"),
 		State: "failed", EndReason: "busy", FinalCode: 486, Query: "%", Limit: 20, Offset: 40,
 	}
-	list, count, err := listCallsSQL("db", f)
+	list, count, err := listCallsSQL("db", f, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	where := " FROM db.calls FINAL WHERE start_us >= 1000000 AND start_us < 2000000" +
-		` AND positionCaseInsensitive(from_user, 'al\'ice') > 0` +
-		` AND positionCaseInsensitive(to_user, 'b\\ob') > 0` +
+		` AND positionCaseInsensitive(replaceRegexpOne(from_user, '^\\+', ''), 'al\'ice') > 0` +
+		` AND positionCaseInsensitive(replaceRegexpOne(to_user, '^\\+', ''), 'b\\ob') > 0` +
 		` AND call_id = 'x\x00y'` +
 		` AND (src_ip = '2001:db8::1' OR dst_ip = '2001:db8::1')` +
 		` AND state = 'failed' AND end_reason = 'busy' AND final_code = 486` +
@@ -34,7 +34,7 @@ func TestListCallsSQLWithEveryFilter(t *testing.T) {
 }
 
 func TestListCallsSQLWithoutFilterReadsEverythingWithTheDefaultLimit(t *testing.T) {
-	list, count, err := listCallsSQL("db", CallFilter{})
+	list, count, err := listCallsSQL("db", CallFilter{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestListCallsSQLWithoutFilterReadsEverythingWithTheDefaultLimit(t *testing.
 	if !strings.HasSuffix(list, " FROM db.calls FINAL ORDER BY start_us DESC, call_id LIMIT 0, 50") {
 		t.Errorf("list: %s", list)
 	}
-	list, _, _ = listCallsSQL("db", CallFilter{Limit: 5000})
+	list, _, _ = listCallsSQL("db", CallFilter{Limit: 5000}, false)
 	if !strings.HasSuffix(list, "LIMIT 0, 1000") {
 		t.Errorf("limit not capped: %s", list)
 	}
@@ -58,7 +58,7 @@ func TestListCallsSQLRejectsBadFilters(t *testing.T) {
 		"negative code":     {FinalCode: -1},
 		"code beyond range": {FinalCode: 1 << 20},
 	} {
-		if _, _, err := listCallsSQL("db", f); !errors.Is(err, ErrInvalidFilter) {
+		if _, _, err := listCallsSQL("db", f, false); !errors.Is(err, ErrInvalidFilter) {
 			t.Errorf("%s: error %v, want ErrInvalidFilter", name, err)
 		}
 	}

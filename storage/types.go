@@ -34,6 +34,42 @@ type CallFilter struct {
 	Query     string // free text: substring of Call-ID, from or to user
 	Limit     int    // default 50, max 1000
 	Offset    int
+
+	// IPPrefix, when valid, selects calls whose caller or callee address
+	// is inside it (IPv4 or IPv6 CIDR).
+	IPPrefix netip.Prefix
+	// FinalClass 1-6 selects final codes from FinalClass*100 to
+	// FinalClass*100+99 (4 for "4xx").
+	FinalClass int
+	// Finding is a diagnosis code the call must have (diagnose.Code*).
+	Finding string
+	// Duration (talk time) and MOS ranges, inclusive; a zero bound is
+	// no bound.
+	MinDurationMs, MaxDurationMs float64
+	MinMOS, MaxMOS               float64
+	// Partial and HasRTP, when set, select calls whose initial INVITE was
+	// (not) captured, and calls with (without) RTP: a MOS or a stream.
+	Partial, HasRTP *bool
+	// Sort is the order of the page: SortStart (default), SortDuration,
+	// SortMOS or SortPDD; descending unless Ascending.
+	Sort      string
+	Ascending bool
+}
+
+// Values of CallFilter.Sort.
+const (
+	SortStart    = "start"
+	SortDuration = "duration"
+	SortMOS      = "mos"
+	SortPDD      = "pdd"
+)
+
+// CallCounts are how many calls of a filter are in each state and have
+// each final code (0: none yet).
+type CallCounts struct {
+	Total     int            `json:"total"`
+	State     map[string]int `json:"state"`
+	FinalCode map[int]int    `json:"final_code"`
 }
 
 // CallPage is one page of calls, newest first, with the total that matched.

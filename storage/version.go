@@ -39,6 +39,10 @@ func (v ServerVersion) AtLeast(major, minor int) bool {
 // is the first LTS where they are stable together; 18.16 has none of them.
 func (v ServerVersion) modern() bool { return v.AtLeast(20, 3) }
 
+// IsModern tells whether a SELECT version() string is a server of the
+// current generation (20.3 and later) rather than 18.16's.
+func IsModern(version string) bool { return ParseServerVersion(version).modern() }
+
 // VersionClock hands out the version column of ReplacingMergeTree tables
 // and the insertion sequence of SIP messages: wall-clock nanoseconds, strictly
 // increasing within one clock. Wall-clock based so that a restarted process,

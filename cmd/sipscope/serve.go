@@ -115,7 +115,12 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		g.Go(func() error { return retainer.Run(gctx) })
 	}
 	if live.Enabled() {
-		eng, err := startAlerts(g, gctx, c, logger, reg)
+		// The live event hub (GET /api/v1/events) hears of each batch once
+		// stored, and of each alert.
+		events := api.NewEvents(api.EventsConfig{Registerer: reg})
+		apiCfg.Events = events
+		live.OnStored = events.Publish
+		eng, err := startAlerts(g, gctx, c, logger, reg, events)
 		if err != nil {
 			return err
 		}
@@ -157,9 +162,10 @@ func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
 // storeSpoolDir is the store spool's directory inside the data directory.
 const storeSpoolDir = "sipscope-store-spool"
 
-// startAlerts builds the alert engine of live traffic, with the webhook
-// notifier (run in g) as its sink when receivers are configured.
-func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer) (*alert.Engine, error) {
+// startAlerts builds the alert engine of live traffic. Its alerts go to
+// sinks (the live event hub) and, when receivers are configured, to the
+// webhook notifier (run in g).
+func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer, sinks ...alert.Sink) (*alert.Engine, error) {
 	opts := alert.Options{Registerer: reg, Logger: logger}
 	if len(c.AlertWebhooks) > 0 {
 		n, err := webhook.New(c.webhooks(), nil, reg, logger)
@@ -167,9 +173,26 @@ func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *
 			return nil, err
 		}
 		g.Go(func() error { return n.Run(ctx) })
-		opts.Sink = n
+		sinks = append(sinks, n)
+	}
+	switch len(sinks) {
+	case 0:
+	case 1:
+		opts.Sink = sinks[0]
+	default:
+		opts.Sink = alertFanOut(sinks)
 	}
 	return alert.New(c.Alerts.WithDefaults(), opts)
+}
+
+// alertFanOut hands each alert to every sink in turn; none of them blocks
+// (the engine's contract for a Sink).
+type alertFanOut []alert.Sink
+
+func (f alertFanOut) Alert(a alert.Alert) {
+	for _, s := range f {
+		s.Alert(a)
+	}
 }
 
 // The parts serve wires look for these on the store by type assertion:
@@ -183,5 +206,6 @@ var _ interface {
 	api.StreamStore
 	api.KPIStore
 	api.FrameStore
+	api.CallCounter
 	storage.RetentionEnforcer
 } = backend.Store(nil)

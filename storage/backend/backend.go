@@ -130,7 +130,9 @@ func Open(ctx context.Context, dataDir string, sc Config, logger *slog.Logger) (
 type Store interface {
 	Write(ctx context.Context, b storage.Batch) error
 	ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error)
+	CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error)
 	GetCall(ctx context.Context, callID string) (storage.CallDetail, error)
+	CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error)
 	OpenCallMessages(ctx context.Context, since time.Time, limit int, fn func(correlate.Message) error) error
 	CallPackets(ctx context.Context, callIDs []string) ([]storage.Packet, error)
 	KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error)

@@ -159,6 +159,18 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 	return storage.ListCalls(ctx, engine{s}, storage.DefaultDatabase, f)
 }
 
+// CountCalls counts the calls of f per state and final code; see
+// storage.CountCalls.
+func (s *Store) CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error) {
+	return storage.CountCalls(ctx, engine{s}, storage.DefaultDatabase, f)
+}
+
+// CallMessages reads the SIP messages of several calls in capture
+// order; see storage.CallMessages.
+func (s *Store) CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error) {
+	return storage.CallMessages(ctx, engine{s}, storage.DefaultDatabase, callIDs, maxBytes)
+}
+
 // GetCall returns a call with its messages and streams, or an error
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
@@ -256,6 +268,9 @@ func (s *Store) Close() error {
 // engine implements storage.Inserter and storage.Querier on the session,
 // kept apart from Store so those methods are not part of Store's API.
 type engine struct{ s *Store }
+
+// Modern: chDB is a current ClickHouse engine (storage.Querier).
+func (engine) Modern() bool { return true }
 
 // run executes one statement under the store's lock and hands its output,
 // valid only during the call, to use.

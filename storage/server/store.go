@@ -132,6 +132,18 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 	return storage.ListCalls(ctx, querier{s}, s.db, f)
 }
 
+// CountCalls counts the calls of f per state and final code; see
+// storage.CountCalls.
+func (s *Store) CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error) {
+	return storage.CountCalls(ctx, querier{s}, s.db, f)
+}
+
+// CallMessages reads the SIP messages of several calls in capture
+// order; see storage.CallMessages.
+func (s *Store) CallMessages(ctx context.Context, callIDs []string, maxBytes int64) ([]correlate.Message, error) {
+	return storage.CallMessages(ctx, querier{s}, s.db, callIDs, maxBytes)
+}
+
 // GetCall returns a call with its messages and streams, or an error
 // wrapping storage.ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail, error) {
@@ -224,6 +236,10 @@ func (s *Store) Close() error {
 // querier implements storage.Querier, kept off Store so that running
 // arbitrary SQL is not part of its API.
 type querier struct{ s *Store }
+
+// Modern tells storage's queries whether the server is newer than the
+// 18.16 generation (storage.Querier).
+func (q querier) Modern() bool { return storage.IsModern(q.s.version) }
 
 func (q querier) Query(ctx context.Context, query string, dest []any, row func() error) error {
 	if q.s.closed.Load() {

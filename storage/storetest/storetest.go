@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("a later write of a call or stream replaces the earlier one", h.updates)
 	t.Run("an unknown call is not found", h.notFound)
 	t.Run("hostile strings are stored and matched literally", h.hostileStrings)
+	t.Run("the search's prefixes, classes, findings, ranges, wildcards and sorts", h.search)
 }
 
 type harness struct {
