@@ -138,27 +138,43 @@ func BenchmarkOpen(b *testing.B) {
 }
 
 func TestUsersAndTokensAgainstARealServer(t *testing.T) {
-	srv := startServer(t)
+	srv := servertest.Start(t, servertest.Options{})
 	opened := 0
 	storetest.RunAuth(t, func(t *testing.T) storetest.AuthStore {
 		if opened > 0 {
-			srv.restart()
+			srv.Restart()
 		}
 		opened++
-		st, err := Open(context.Background(), Config{Addr: srv.addr()})
+		st, err := Open(context.Background(), Config{Addr: srv.Addr()})
 		if err != nil {
-			t.Fatalf("open: %v\nserver output:\n%s", err, srv.output())
+			t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
 		}
 		return st
 	})
 }
 
 func TestRegistrationAndStreamListsAgainstARealServer(t *testing.T) {
-	srv := startServer(t)
-	st, err := Open(context.Background(), Config{Addr: srv.addr()})
+	srv := servertest.Start(t, servertest.Options{})
+	st, err := Open(context.Background(), Config{Addr: srv.Addr()})
 	if err != nil {
-		t.Fatalf("open: %v\nserver output:\n%s", err, srv.output())
+		t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
 	}
 	defer st.Close()
 	storetest.RunListing(t, st)
+}
+
+func TestAlertsAndTheirEvidenceAgainstARealServer(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{})
+	opened := 0
+	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore {
+		if opened > 0 {
+			srv.Restart()
+		}
+		opened++
+		st, err := Open(context.Background(), Config{Addr: srv.Addr()})
+		if err != nil {
+			t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
+		}
+		return st
+	})
 }
