@@ -41,10 +41,12 @@ const (
 	revisionDiagnosis = 5
 	// revisionAuth added the users and api_tokens tables.
 	revisionAuth = 6
+	// revisionAlerts added the alerts table.
+	revisionAlerts = 7
 
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionAuth
+	SchemaRevision = revisionAlerts
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -317,7 +319,9 @@ func streamsTable() table {
 }
 
 func tables() []table {
-	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable()}
+	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(),
+		alertsTable(),
+	}
 }
 
 // SchemaColumns is the columns of table (one of the Table* names) in the

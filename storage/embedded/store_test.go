@@ -320,3 +320,8 @@ func TestRegistrationAndStreamLists(t *testing.T) {
 	defer st.Close()
 	storetest.RunListing(t, st)
 }
+
+func TestAlertsAndTheirEvidence(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return open(t, dir) })
+}
