@@ -179,6 +179,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/alerts", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/kpis", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
+		{"GET", "/api/v1/alerts/nope/pcap", nil, api.RoleOperator, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},
 		{"POST", "/api/v1/users", newUser, api.RoleAdmin, 201},
@@ -246,6 +247,8 @@ func docPath(p, id string) string {
 		return "/api/v1/calls/{id}"
 	case strings.HasPrefix(p, "/api/v1/registrations/"):
 		return "/api/v1/registrations/{id}"
+	case strings.HasPrefix(p, "/api/v1/alerts/") && strings.HasSuffix(p, "/pcap"):
+		return "/api/v1/alerts/{id}/pcap"
 	case strings.HasPrefix(p, "/api/v1/alerts/"):
 		return "/api/v1/alerts/{id}"
 	case strings.HasPrefix(p, "/api/v1/users/"):

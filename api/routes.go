@@ -80,6 +80,7 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
 //	GET  /api/v1/alerts[/:id]      viewer
+//	GET  /api/v1/alerts/:id/pcap   operator
 //	GET  /api/v1/kpis              viewer
 //	GET  /api/v1/status            viewer
 //	*    /api/v1/users, /tokens    admin
@@ -133,8 +134,12 @@ func (s *Server) routeTable() []route {
 			params:  alertFilterParams, ok: 200, okType: jsonType, okBody: alertListView{}, errs: []int{400}},
 		{method: http.MethodGet, path: "/api/v1/alerts/:id", access: accessViewer, handler: s.getAlert,
 			summary: "one alert: its figures, thresholds, top offenders and sample Call-IDs",
-			params:  []param{{name: "id", in: "path", typ: "string", desc: "the alert's id"}},
+			params:  []param{alertIDParam},
 			ok:      200, okType: jsonType, okBody: alert.Alert{}, errs: []int{404}},
+		{method: http.MethodGet, path: "/api/v1/alerts/:id/pcap", access: accessOperator, handler: s.alertPCAP,
+			summary: "the SIP messages from and to the alert's offending IPs, from a minute before it started until it ended, as a pcap file (at most 10,000 messages or 50 MB; X-Sipscope-Truncated: true when cut)",
+			params:  []param{alertIDParam},
+			ok:      200, okType: "application/vnd.tcpdump.pcap", errs: []int{404, 501}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
 			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
 
