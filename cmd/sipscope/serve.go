@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sipscope/sipscope/alert"
+	"github.com/sipscope/sipscope/alert/record"
 	"github.com/sipscope/sipscope/alert/webhook"
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/hepsend"
@@ -112,7 +113,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		g.Go(func() error { return retainer.Run(gctx) })
 	}
 	if live.Enabled() {
-		eng, err := startAlerts(g, gctx, c, logger, reg)
+		eng, err := startAlerts(g, gctx, c, store, logger, reg)
 		if err != nil {
 			return err
 		}
@@ -158,6 +159,7 @@ const storeSpoolDir = "sipscope-store-spool"
 type appStore interface {
 	pipeline.StoreWriter
 	api.Store
+	record.Writer // the alerts of live traffic
 	storage.RetentionEnforcer
 	Close() error
 	String() string // where the data is, without secrets
@@ -188,7 +190,8 @@ func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog
 // storeBackend is every method serve's parts use of a store. Both backends
 // have them all; listing them here keeps a wrapper (namedStore) from hiding
 // one that a part looks for by type assertion (the API's users and tokens,
-// registration and stream lists, the resumer of open calls).
+// registration and stream lists, stored alerts and their evidence, the
+// resumer of open calls).
 type storeBackend interface {
 	pipeline.StoreWriter
 	pipeline.CallResumer
@@ -197,6 +200,9 @@ type storeBackend interface {
 	api.RegistrationStore
 	api.StreamStore
 	api.KPIStore
+	api.AlertStore
+	api.EvidenceStore
+	record.Writer
 	storage.RetentionEnforcer
 	Close() error
 }
@@ -209,17 +215,24 @@ type namedStore struct {
 
 func (n namedStore) String() string { return n.name }
 
-// startAlerts builds the alert engine of live traffic, with the webhook
-// notifier (run in g) as its sink when receivers are configured.
-func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer) (*alert.Engine, error) {
-	opts := alert.Options{Registerer: reg, Logger: logger}
+// startAlerts builds the alert engine of live traffic. Its sink stores
+// every transition in w (so the API lists alerts across restarts) and,
+// when receivers are configured, hands it to the webhook notifier too;
+// both only queue, and both run in g.
+func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, w record.Writer, logger *slog.Logger, reg prometheus.Registerer) (*alert.Engine, error) {
+	rec, err := record.New(w, record.Config{}, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	g.Go(func() error { return rec.Run(ctx) })
+	sinks := record.Tee{rec}
 	if len(c.AlertWebhooks) > 0 {
 		n, err := webhook.New(c.webhooks(), nil, reg, logger)
 		if err != nil {
 			return nil, err
 		}
 		g.Go(func() error { return n.Run(ctx) })
-		opts.Sink = n
+		sinks = append(sinks, n)
 	}
-	return alert.New(c.Alerts.WithDefaults(), opts)
+	return alert.New(c.Alerts.WithDefaults(), alert.Options{Registerer: reg, Logger: logger, Sink: sinks})
 }
