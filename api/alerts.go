@@ -174,6 +174,56 @@ func offenderIPs(a alert.Alert) []netip.Addr {
 	return out
 }
 
+// errNoEvidence: the alert names nothing whose traffic could be exported.
+var errNoEvidence = errors.New("api: alert names no address and no call")
+
+// evidence is the SIP behind a: the messages from and to its offending
+// IPs from EvidenceLead before its start until its end (now while it
+// fires); for an alert that names no address (a global failure spike,
+// low MOS, one-way audio), the messages of its sample calls. Both are
+// bounded by EvidenceMaxMessages and EvidenceMaxBytes; cut reports a
+// bound was reached.
+func (s *Server) evidence(ctx context.Context, a alert.Alert) (msgs []correlate.Message, cut bool, err error) {
+	if ips := offenderIPs(a); len(ips) > 0 {
+		end := a.End
+		if end.IsZero() {
+			end = time.Now()
+		}
+		if end.Before(a.Start) {
+			end = a.Start
+		}
+		return s.store.(EvidenceStore).MessagesInWindow(ctx, storage.MessageWindow{
+			IPs: ips, From: a.Start.Add(-EvidenceLead), To: end,
+			MaxMessages: EvidenceMaxMessages, MaxBytes: EvidenceMaxBytes,
+		})
+	}
+	if len(a.SampleCallIDs) == 0 {
+		return nil, false, errNoEvidence
+	}
+	size := 0
+calls:
+	for _, id := range a.SampleCallIDs {
+		d, err := s.store.GetCall(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // a sample call not written (yet, or any more)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		for _, m := range d.Messages {
+			if len(msgs) == EvidenceMaxMessages || size+len(m.Raw) > EvidenceMaxBytes {
+				cut = true
+				break calls
+			}
+			size += len(m.Raw)
+			msgs = append(msgs, m)
+		}
+	}
+	// Capture order across the calls (each call's own order is kept).
+	slices.SortStableFunc(msgs, func(x, y correlate.Message) int { return x.TS.Compare(y.TS) })
+	return msgs, cut, nil
+}
+
 // alertPCAP is the SIP traffic of an alert's offending IPs from a little
 // before it started until it ended (until now while it fires), bounded.
 func (s *Server) alertPCAP(c *gin.Context) {
@@ -181,27 +231,15 @@ func (s *Server) alertPCAP(c *gin.Context) {
 	if !ok {
 		return
 	}
-	st, ok := s.store.(EvidenceStore)
-	if !ok {
+	if _, ok := s.store.(EvidenceStore); !ok {
 		c.JSON(http.StatusNotImplemented, gin.H{"error": "this store keeps no SIP messages to export"})
 		return
 	}
-	ips := offenderIPs(a)
-	if len(ips) == 0 {
-		c.JSON(http.StatusNotFound, gin.H{"error": "the alert names no offending IP address", "id": a.ID})
+	msgs, cut, err := s.evidence(c.Request.Context(), a)
+	if errors.Is(err, errNoEvidence) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "the alert names no offending IP address and no sample call", "id": a.ID})
 		return
 	}
-	end := a.End
-	if end.IsZero() {
-		end = time.Now()
-	}
-	if end.Before(a.Start) {
-		end = a.Start
-	}
-	msgs, cut, err := st.MessagesInWindow(c.Request.Context(), storage.MessageWindow{
-		IPs: ips, From: a.Start.Add(-EvidenceLead), To: end,
-		MaxMessages: EvidenceMaxMessages, MaxBytes: EvidenceMaxBytes,
-	})
 	if err != nil {
 		s.storeFailed(c, "alert evidence", err)
 		return

@@ -30,13 +30,21 @@ func fixtureAlerts() (scanner, brute, global alert.Alert) {
 	return scanner, brute, global
 }
 
+// sampled is a global alert naming no address but two sample calls (and
+// one that was never stored).
+func sampled() alert.Alert {
+	return alert.Alert{ID: "00000000000000d4", Rule: "one_way_audio", Severity: "warning", Key: "global",
+		State: alert.StateResolved, Start: baseTime.Add(3 * time.Hour), End: baseTime.Add(3*time.Hour + time.Minute),
+		Summary: "one-way audio", SampleCallIDs: []string{cancelledID, "never-stored@example.com", answeredID}}
+}
+
 func TestAlertRoutesReadTheStoreAndExportTheOffendersTraffic(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, fixtures())
 	scanner, brute, global := fixtureAlerts()
 	resolved := scanner
 	resolved.State, resolved.End = alert.StateResolved, baseTime.Add(20*time.Second)
-	for _, a := range []alert.Alert{scanner, brute, global, resolved} {
+	for _, a := range []alert.Alert{scanner, brute, global, resolved, sampled()} {
 		if err := st.WriteAlert(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -57,8 +65,8 @@ func TestAlertRoutesReadTheStoreAndExportTheOffendersTraffic(t *testing.T) {
 	for _, a := range list.Alerts {
 		ids = append(ids, a.ID+":"+a.State)
 	}
-	if got, want := strings.Join(ids, " "), "00000000000000c3:firing 00000000000000b2:firing 00000000000000a1:resolved"; got != want || list.Total != 3 || list.Firing != 2 {
-		t.Errorf("list %q total %d firing %d, want %q total 3 firing 2", got, list.Total, list.Firing, want)
+	if got, want := strings.Join(ids, " "), "00000000000000d4:resolved 00000000000000c3:firing 00000000000000b2:firing 00000000000000a1:resolved"; got != want || list.Total != 4 || list.Firing != 2 {
+		t.Errorf("list %q total %d firing %d, want %q total 4 firing 2", got, list.Total, list.Firing, want)
 	}
 	getJSON(t, srv, "/api/v1/alerts?state=resolved&rule=scanner", 200, &list)
 	if len(list.Alerts) != 1 || list.Total != 1 || !list.Alerts[0].End.Equal(resolved.End) {
@@ -80,7 +88,8 @@ func TestAlertRoutesReadTheStoreAndExportTheOffendersTraffic(t *testing.T) {
 	}{
 		{"a resolved alert's PCAP holds its offender's messages from a minute before it until its end", scanner.ID, 200, "udp", 7, "192.0.2.10"},
 		{"a firing alert's PCAP runs until now and holds the IPv6 offender's TCP messages", brute.ID, 200, "tcp", 4, "2001:db8::10"},
-		{"an alert without an offending address has nothing to export", global.ID, 404, "", 0, ""},
+		{"an alert naming no address exports its stored sample calls in capture order", sampled().ID, 200, "udp", 14, ""},
+		{"an alert without an offending address or a sample call has nothing to export", global.ID, 404, "", 0, ""},
 		{"an alert only the engine's memory holds is not found", memory.ID, 404, "", 0, ""},
 		{"an unknown alert is not found", "nope", 404, "", 0, ""},
 	}
@@ -103,9 +112,12 @@ func TestAlertRoutesReadTheStoreAndExportTheOffendersTraffic(t *testing.T) {
 			if len(pkts) != c.packets {
 				t.Fatalf("%d packets, want %d", len(pkts), c.packets)
 			}
-			addr := netip.MustParseAddr(c.addr)
+			var addr netip.Addr
+			if c.addr != "" {
+				addr = netip.MustParseAddr(c.addr)
+			}
 			for i, p := range pkts {
-				if p.transport != c.transport || (p.src.Addr() != addr && p.dst.Addr() != addr) {
+				if p.transport != c.transport || addr.IsValid() && p.src.Addr() != addr && p.dst.Addr() != addr {
 					t.Errorf("packet %d: %s %v → %v", i, p.transport, p.src, p.dst)
 				}
 				if i > 0 && p.ts.Before(pkts[i-1].ts) {

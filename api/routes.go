@@ -137,7 +137,7 @@ func (s *Server) routeTable() []route {
 			params:  []param{alertIDParam},
 			ok:      200, okType: jsonType, okBody: alert.Alert{}, errs: []int{404}},
 		{method: http.MethodGet, path: "/api/v1/alerts/:id/pcap", access: accessOperator, handler: s.alertPCAP,
-			summary: "the SIP messages from and to the alert's offending IPs, from a minute before it started until it ended, as a pcap file (at most 10,000 messages or 50 MB; X-Sipscope-Truncated: true when cut)",
+			summary: "the SIP messages from and to the alert's offending IPs, from a minute before it started until it ended (for an alert naming no IP, those of its sample calls), as a pcap file (at most 10,000 messages or 50 MB; X-Sipscope-Truncated: true when cut)",
 			params:  []param{alertIDParam},
 			ok:      200, okType: "application/vnd.tcpdump.pcap", errs: []int{404, 501}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
