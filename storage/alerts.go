@@ -331,20 +331,38 @@ func MessagesInWindow(ctx context.Context, q Querier, db string, w MessageWindow
 	}
 	set := "(" + strings.Join(ips, ", ") + ")"
 	from, to := microsOf(w.From), microsOf(w.To)
-	// date bounds prune the partitions; ts_us is exact.
-	query := "SELECT " + messageSelect + " FROM " + db + "." + TableMessages + " FINAL" +
+	// date bounds prune the partitions; ts_us is exact. No FINAL: it
+	// merges every row of the day's partitions before filtering (0.47 s
+	// against 0.20 s over a day of a million messages,
+	// BenchmarkMessagesInWindow); the copies a re-import left are
+	// dropped here by the table's identity (call_id, ts_us, msg_hash),
+	// and LIMIT leaves room for one copy of each.
+	query := "SELECT " + messageSelect + ", msg_hash FROM " + db + "." + TableMessages +
 		" WHERE date >= " + QuoteString(dateOf(w.From).Format(time.DateOnly)) +
 		" AND date <= " + QuoteString(dateOf(w.To).Format(time.DateOnly)) +
 		" AND ts_us >= " + QuoteUint(from) + " AND ts_us <= " + QuoteUint(to) +
 		" AND (src_ip IN " + set + " OR dst_ip IN " + set + ")" +
-		" ORDER BY ts_us, seq LIMIT " + QuoteInt(int64(w.MaxMessages)+1)
-	var ms messageScan
-	bytes := 0
-	err = q.Query(ctx, query, ms.dest(), func() error {
+		" ORDER BY ts_us, seq LIMIT " + QuoteInt(2*int64(w.MaxMessages)+1)
+	type identity struct {
+		callID     string
+		tsUS, hash uint64
+	}
+	var (
+		ms    messageScan
+		hash  uint64
+		bytes int
+		seen  = map[identity]bool{}
+	)
+	err = q.Query(ctx, query, append(ms.dest(), &hash), func() error {
+		id := identity{ms.callID, ms.tsUS, hash}
+		if seen[id] {
+			return nil
+		}
 		if len(msgs) == w.MaxMessages || bytes+len(ms.raw) > w.MaxBytes {
 			truncated = true
 			return errWindowFull
 		}
+		seen[id] = true
 		m, err := ms.message()
 		if err != nil {
 			return err

@@ -159,7 +159,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		}
 	})
 
-	t.Run("the messages of some addresses in a window read back in order and bounded", func(t *testing.T) {
+	t.Run("the messages of some addresses in a window read back once each, in order and bounded", func(t *testing.T) {
 		base := alertDay(10)
 		var msgs []correlate.Message
 		add := func(ts time.Time, src, dst, callID string) {
@@ -175,6 +175,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		add(base.Add(-time.Second), "198.51.100.7:5060", "192.0.2.1:5060", "before")
 		add(base.Add(time.Hour), "198.51.100.7:5060", "192.0.2.1:5060", "after")
 		must(st.Write(ctx, storage.Batch{Messages: msgs}))
+		must(st.Write(ctx, storage.Batch{Messages: msgs})) // a re-import: read once
 		ips := []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::7")}
 		w := storage.MessageWindow{IPs: ips, From: base, To: base.Add(19 * time.Second), MaxMessages: 1000, MaxBytes: 1 << 20}
 		got, cut, err := st.MessagesInWindow(ctx, w)
