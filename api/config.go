@@ -68,7 +68,9 @@ type Config struct {
 	// from any goroutine.
 	Status func() any
 	// Alerts, when set, lists the alerts of live traffic (GET
-	// /api/v1/alerts); it must be safe to call from any goroutine.
+	// /api/v1/alerts) for a store that keeps none (see AlertStore: with
+	// one, the routes read the store); it must be safe to call from any
+	// goroutine.
 	Alerts func() []alert.Alert
 
 	// AuthMode is AuthAuto ("") or AuthNone ("none"); see those.
