@@ -247,6 +247,12 @@ func (a *authState) hasUsers(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	if err := a.reload(ctx); err != nil {
+		if a.users.Load() == 0 {
+			// Known to have none: a store that is down for a while (an
+			// outage the spool rides out) keeps that answer rather than
+			// failing every request, status included.
+			return false, nil
+		}
 		return false, err
 	}
 	return a.users.Load() == 1, nil

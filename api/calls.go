@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -35,21 +36,68 @@ func (s *Server) getCall(c *gin.Context) {
 }
 
 func (s *Server) callPCAP(c *gin.Context) {
+	legs := false
+	switch v := c.Query("legs"); v {
+	case "", "0":
+	case "1":
+		legs = true
+	default:
+		s.badRequest(c, badParam("legs", "want 0 or 1, got %q", v))
+		return
+	}
 	detail, ok := s.loadCall(c)
 	if !ok {
 		return
 	}
+	ctx := c.Request.Context()
+	ids := []string{detail.Call.CallID}
+	msgs := detail.Messages
+	if legs {
+		// The other legs a B2BUA made of this call, as many as one read
+		// takes; a leg never stored is left out.
+		for _, leg := range detail.Call.LinkedCallIDs {
+			if len(ids) == storage.MaxPacketCalls {
+				break
+			}
+			if slices.Contains(ids, leg) {
+				continue
+			}
+			d, err := s.store.GetCall(ctx, leg)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				s.storeFailed(c, "get call leg", err)
+				return
+			}
+			ids = append(ids, leg)
+			msgs = append(msgs, d.Messages...)
+		}
+	}
+	var pkts []storage.Packet
+	if fs, ok := s.store.(FrameStore); ok {
+		var err error
+		if pkts, err = fs.CallPackets(ctx, ids); err != nil {
+			s.storeFailed(c, "get call packets", err)
+			return
+		}
+	}
 	// Build the whole file before answering so that a failure is still a
-	// clean 500 rather than a truncated download; a call's SIP is small.
+	// clean 500 rather than a truncated download.
 	var buf bytes.Buffer
-	if err := WritePCAP(&buf, detail.Messages); err != nil {
+	format, err := WriteCallPCAP(&buf, msgs, pkts)
+	if err != nil {
 		id := requestIDOf(c)
 		s.log.Error("api pcap export failed", "call_id", detail.Call.CallID, "err", err, "request_id", id)
 		c.JSON(http.StatusInternalServerError, gin.H{"error": "cannot export this call as PCAP", "request_id": id})
 		return
 	}
-	c.Header("Content-Disposition", `attachment; filename="`+PCAPFilename(detail.Call.CallID)+`"`)
-	c.Data(http.StatusOK, "application/vnd.tcpdump.pcap", buf.Bytes())
+	name, ctype := PCAPFilename(detail.Call.CallID), "application/vnd.tcpdump.pcap"
+	if format == FormatPCAPNG {
+		name, ctype = strings.TrimSuffix(name, ".pcap")+".pcapng", "application/x-pcapng"
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Data(http.StatusOK, ctype, buf.Bytes())
 }
 
 // loadCall fetches the call named by the :id path segment, answering the

@@ -38,9 +38,9 @@ func WritePCAP(w io.Writer, msgs []correlate.Message) error {
 	if err := pw.WriteFileHeader(pcapSnapLen, layers.LinkTypeEthernet); err != nil {
 		return fmt.Errorf("api: pcap header: %w", err)
 	}
-	p := newPacketizer()
+	p := newPacketizer(pw.WritePacket)
 	for i := range msgs {
-		if err := p.write(pw, &msgs[i]); err != nil {
+		if err := p.write(&msgs[i]); err != nil {
 			return fmt.Errorf("api: pcap message %d: %w", i, err)
 		}
 	}
@@ -52,25 +52,28 @@ type flow struct{ src, dst netip.AddrPort }
 
 // packetizer holds what must stay consistent across packets of one file:
 // TCP sequence numbers per direction and the IPv4 identification counter.
+// out writes one Ethernet packet.
 type packetizer struct {
 	nextSeq map[flow]uint32
 	ipID    uint16
 	buf     gopacket.SerializeBuffer
 	opts    gopacket.SerializeOptions
+	out     func(ci gopacket.CaptureInfo, data []byte) error
 }
 
-func newPacketizer() *packetizer {
+func newPacketizer(out func(ci gopacket.CaptureInfo, data []byte) error) *packetizer {
 	return &packetizer{
+		out:     out,
 		nextSeq: make(map[flow]uint32),
 		buf:     gopacket.NewSerializeBuffer(),
 		opts:    gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
 	}
 }
 
-func (p *packetizer) write(pw *pcapgo.Writer, m *correlate.Message) error {
+func (p *packetizer) write(m *correlate.Message) error {
 	src, dst := endpoints(m.Src, m.Dst)
 	if isStreamTransport(m.Transport) {
-		return p.writeTCP(pw, m, src, dst)
+		return p.writeTCP(m, src, dst)
 	}
 	limit := maxUDPPayload6
 	if src.Addr().Is4() {
@@ -80,14 +83,14 @@ func (p *packetizer) write(pw *pcapgo.Writer, m *correlate.Message) error {
 		return fmt.Errorf("%w: %d bytes over UDP", ErrMessageTooLarge, len(m.Raw))
 	}
 	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
-	return p.emit(pw, m, src, dst, udp, m.Raw)
+	return p.emit(m, src, dst, udp, m.Raw)
 }
 
 // writeTCP sends the message as one PSH|ACK segment (several if it is too
 // long for one), continuing this direction's sequence space and
 // acknowledging everything the other direction has sent so far, as a real
 // capture of the connection would show.
-func (p *packetizer) writeTCP(pw *pcapgo.Writer, m *correlate.Message, src, dst netip.AddrPort) error {
+func (p *packetizer) writeTCP(m *correlate.Message, src, dst netip.AddrPort) error {
 	fwd, rev := flow{src, dst}, flow{dst, src}
 	seq := p.seq(fwd)
 	ack := p.seq(rev)
@@ -104,7 +107,7 @@ func (p *packetizer) writeTCP(pw *pcapgo.Writer, m *correlate.Message, src, dst 
 			ACK:     true,
 			Window:  65535,
 		}
-		if err := p.emit(pw, m, src, dst, tcp, seg); err != nil {
+		if err := p.emit(m, src, dst, tcp, seg); err != nil {
 			return err
 		}
 		seq += uint32(len(seg))
@@ -135,7 +138,7 @@ type transportLayer interface {
 	SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
 }
 
-func (p *packetizer) emit(pw *pcapgo.Writer, m *correlate.Message, src, dst netip.AddrPort, tl transportLayer, payload []byte) error {
+func (p *packetizer) emit(m *correlate.Message, src, dst netip.AddrPort, tl transportLayer, payload []byte) error {
 	eth := &layers.Ethernet{SrcMAC: macFor(src.Addr()), DstMAC: macFor(dst.Addr())}
 	var proto layers.IPProtocol = layers.IPProtocolUDP
 	if _, ok := tl.(*layers.TCP); ok {
@@ -167,7 +170,7 @@ func (p *packetizer) emit(pw *pcapgo.Writer, m *correlate.Message, src, dst neti
 	}
 	data := p.buf.Bytes()
 	ci := gopacket.CaptureInfo{Timestamp: m.TS, CaptureLength: len(data), Length: len(data)}
-	if err := pw.WritePacket(ci, data); err != nil {
+	if err := p.out(ci, data); err != nil {
 		return fmt.Errorf("write packet: %w", err)
 	}
 	return nil

@@ -14,3 +14,10 @@ type Store interface {
 	ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error)
 	GetCall(ctx context.Context, callID string) (storage.CallDetail, error)
 }
+
+// FrameStore is a store that keeps the captured frames of calls
+// (storage.TablePackets); without it the PCAP export rebuilds the SIP
+// messages and has no media.
+type FrameStore interface {
+	CallPackets(ctx context.Context, callIDs []string) ([]storage.Packet, error)
+}

@@ -141,3 +141,25 @@ func senderShare(frames []frame.Frame, i, n int) [][]byte {
 	}
 	return share
 }
+
+// CheckFrames refuses what cannot be sent as it is: no frames, or frames
+// that are not Ethernet.
+func CheckFrames(frames []frame.Frame) error {
+	if len(frames) == 0 {
+		return errors.New("no frames")
+	}
+	for i := range frames {
+		if frames[i].LinkType != frame.LinkEthernet {
+			return fmt.Errorf("frame %d has link type %d: only Ethernet frames can be sent as they are", i+1, frames[i].LinkType)
+		}
+	}
+	return nil
+}
+
+// CPUPercent is the senders' CPU time as a share of one core over the run.
+func (r Result) CPUPercent() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return 100 * r.CPU.Seconds() / r.Elapsed.Seconds()
+}

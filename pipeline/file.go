@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"time"
 
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
@@ -13,7 +15,10 @@ import (
 	"github.com/sipscope/sipscope/storage"
 )
 
-// StoreWriter is what the pipeline needs from a store.
+// StoreWriter is what the pipeline needs from a store. Write must not keep
+// the bytes of b.Packets after it returns: an import reuses their memory
+// for the next batch (a store copies them into its insert; a spool encodes
+// them).
 type StoreWriter interface {
 	Write(ctx context.Context, b storage.Batch) error
 }
@@ -59,9 +64,27 @@ func AnalyzeFileContext(ctx context.Context, path string, opts QualityOptions, o
 // Only offline analysis calls it; live calls stay in progress.
 func (p *Pipeline) EndOfCapture() { p.corr.EndOfCapture(p.counts.lastTS) }
 
-// ImportFile runs the pipeline over one file and writes its records; it
-// returns how many calls it stored.
+// ImportOptions shape what an import stores besides the records.
+type ImportOptions struct {
+	// StoreRTP is how much media is kept as captured frames (the SIP
+	// frames of calls are kept unless NoFrames).
+	StoreRTP StoreRTP
+	// NoFrames keeps no captured frames at all.
+	NoFrames bool
+	// FrameArenaBytes bounds the frame bytes of one batch (0:
+	// DefaultFrameArenaBytes); an import writes at half of it.
+	FrameArenaBytes int
+}
+
+// ImportFile runs the pipeline over one file and writes its records and
+// the captured frames of its calls (store_rtp full); it returns how many
+// calls it stored.
 func ImportFile(ctx context.Context, store StoreWriter, path string) (int, error) {
+	return ImportFileWith(ctx, store, path, ImportOptions{})
+}
+
+// ImportFileWith is ImportFile with options.
+func ImportFileWith(ctx context.Context, store StoreWriter, path string, opts ImportOptions) (int, error) {
 	src, err := capture.OpenFileContext(ctx, path)
 	if err != nil {
 		return 0, err
@@ -70,14 +93,21 @@ func ImportFile(ctx context.Context, store StoreWriter, path string) (int, error
 	cfg := correlate.DefaultConfig()
 	cfg.KeepMessages = true
 	p := New(cfg)
+	if !opts.NoFrames {
+		p.SetStoreFrames(opts.StoreRTP, opts.FrameArenaBytes)
+	}
 	var writeErr error
 	flush := func() {
-		if msgs := p.corr.TakeMessages(); len(msgs) > 0 && writeErr == nil {
-			writeErr = store.Write(ctx, storage.Batch{Messages: msgs})
+		msgs, pkts := p.corr.TakeMessages(), p.pendingFrames()
+		if len(msgs)+len(pkts) > 0 && writeErr == nil {
+			writeErr = store.Write(ctx, storage.Batch{Messages: msgs, Packets: pkts})
 		}
+		// Written (or failed for good): the arena's memory serves the
+		// next batch.
+		p.reuseFrames()
 	}
 	err = p.RunSourceEach(src, func() {
-		if p.corr.PendingMessages() >= messageBatch {
+		if p.corr.PendingMessages() >= messageBatch || p.frames.full() {
 			flush()
 		}
 	})
@@ -121,4 +151,41 @@ func LoadFrames(path string) ([]frame.Frame, error) {
 		g.Data = append([]byte(nil), f.Data...)
 		frames = append(frames, g)
 	}
+}
+
+// BenchResult is what Bench measured.
+type BenchResult struct {
+	Packets, Bytes int64
+	Mallocs        uint64
+	Elapsed        time.Duration
+}
+
+func (r BenchResult) PacketsPerSecond() float64 { return float64(r.Packets) / r.Elapsed.Seconds() }
+func (r BenchResult) MBPerSecond() float64      { return float64(r.Bytes) / r.Elapsed.Seconds() / 1e6 }
+func (r BenchResult) AllocsPerPacket() float64  { return float64(r.Mallocs) / float64(r.Packets) }
+
+// Bench runs the offline pipeline over frames held in memory rounds times
+// (sipscope bench decode): decode, correlate and quality speed, not disk
+// speed.
+func Bench(frames []frame.Frame, rounds int) BenchResult {
+	var r BenchResult
+	for _, f := range frames {
+		r.Bytes += int64(len(f.Data))
+	}
+	r.Bytes *= int64(rounds)
+	r.Packets = int64(len(frames) * rounds)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs
+	start := time.Now()
+	for range rounds {
+		p := New(correlate.DefaultConfig())
+		for i := range frames {
+			p.HandleFrame(&frames[i])
+		}
+	}
+	r.Elapsed = time.Since(start)
+	runtime.ReadMemStats(&ms)
+	r.Mallocs = ms.Mallocs - mallocs
+	return r
 }

@@ -67,6 +67,14 @@ type LiveOptions struct {
 	// StoreRetry is how often a spool with batches waiting is replayed
 	// while no new batch comes (default 1 s).
 	StoreRetry time.Duration
+	// StoreRTP is how much media of calls is stored as captured frames
+	// (config store_rtp; the zero value is full); NoFrames stores no
+	// frames at all, not even SIP. FrameArenaBytes bounds the frame bytes
+	// of one flush (DefaultFrameArenaBytes); beyond it frames are dropped
+	// and counted (status frames_dropped).
+	StoreRTP        StoreRTP
+	NoFrames        bool
+	FrameArenaBytes int
 }
 
 // StoreSpool is the disk spool of batches the store did not acknowledge
@@ -227,6 +235,9 @@ func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg
 		opts.MaxStreams = DefaultLiveMaxStreams
 	}
 	r.p.SetMaxStreams(opts.MaxStreams)
+	if store != nil && !opts.NoFrames {
+		r.p.SetStoreFrames(opts.StoreRTP, opts.FrameArenaBytes)
+	}
 	if opts.Observer != nil {
 		r.p.SetObserver(opts.Observer)
 	}
@@ -553,6 +564,10 @@ func (r *LiveRunner) now() int64 {
 // writer, and the frame queue absorbs (or drops and counts) meanwhile.
 const maxPendingMessages = 1 << 18
 
+// maxPendingFrames bounds likewise the captured frames waiting for the
+// writer (each flush's frames are bounded by the arena's bytes too).
+const maxPendingFrames = 1 << 19
+
 // storeWriteTimeout bounds one batch's write, so that a hung store cannot
 // hold up shutdown for ever.
 const storeWriteTimeout = 30 * time.Second
@@ -582,7 +597,7 @@ func (r *LiveRunner) flush(final bool) {
 	if batchLen(p) == 0 {
 		return
 	}
-	if final || len(p.Messages) >= maxPendingMessages {
+	if final || len(p.Messages) >= maxPendingMessages || len(p.Packets) >= maxPendingFrames {
 		r.writes <- *p
 		*p = storage.Batch{}
 		return
@@ -596,7 +611,7 @@ func (r *LiveRunner) flush(final bool) {
 
 // batchLen is how many records b holds.
 func batchLen(b *storage.Batch) int {
-	return len(b.Calls) + len(b.Registrations) + len(b.Messages) + len(b.Streams)
+	return len(b.Calls) + len(b.Registrations) + len(b.Messages) + len(b.Streams) + len(b.Packets)
 }
 
 // emptied returns b's memory with no records, and none referenced.
@@ -605,7 +620,8 @@ func emptied(b storage.Batch) storage.Batch {
 	clear(b.Registrations)
 	clear(b.Messages)
 	clear(b.Streams)
-	return storage.Batch{Calls: b.Calls[:0], Registrations: b.Registrations[:0], Messages: b.Messages[:0], Streams: b.Streams[:0]}
+	clear(b.Packets)
+	return storage.Batch{Calls: b.Calls[:0], Registrations: b.Registrations[:0], Messages: b.Messages[:0], Streams: b.Streams[:0], Packets: b.Packets[:0]}
 }
 
 // storeLoop writes the batches flush hands over until writes is closed.
@@ -750,6 +766,8 @@ func (p *Pipeline) AppendLiveBatch(b *storage.Batch, now int64, final bool) {
 	} else {
 		b.Messages = append(b.Messages, p.corr.TakeMessages()...)
 	}
+	// The frames' bytes go with the batch; the arena starts a new buffer.
+	b.Packets = p.appendFrames(b.Packets)
 	keep := p.order[:0]
 	for _, s := range p.order {
 		if s == nil {

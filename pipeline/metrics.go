@@ -67,6 +67,8 @@ func (s *Stats) figures() []figure {
 		{stage: "rtp", name: "streams_forgotten", help: "RTP streams written a last time and dropped after going idle.", value: float64(q.RTPStreamsForgotten)},
 		{stage: "rtp", name: "streams_evicted", help: "RTP streams evicted to stay within the stream bound.", value: float64(q.RTPStreamsEvicted)},
 		{stage: "rtp", name: "streams_dropped", help: "Evicted RTP streams dropped unwritten: bound to no call and with few packets.", value: float64(q.RTPStreamsDropped)},
+		{stage: "frames", name: "stored", help: "Captured frames of calls (SIP, RTP, RTCP) kept for the packets table.", value: float64(q.FramesStored)},
+		{stage: "frames", name: "dropped", help: "Captured frames of calls not kept because a batch's frame arena was full.", value: float64(q.FramesDropped)},
 		{stage: "rtcp", name: "malformed", help: "RTCP datagrams with a part that did not decode.", value: float64(r.Malformed)},
 		{stage: "rtcp", name: "ssrcs", help: "RTCP SSRCs tracked now.", gauge: true, value: float64(r.SSRCs)},
 		{stage: "rtcp", name: "evicted", help: "RTCP SSRCs forgotten to stay within their bound.", value: float64(r.Evictions)},

@@ -68,6 +68,9 @@ type Pipeline struct {
 	maxStreams                     int
 	streamsEvicted, streamsDropped int
 	orderDead                      int
+	// frames keeps the captured frames of calls for storage
+	// (SetStoreFrames); nil keeps none.
+	frames *frameArena
 }
 
 // DefaultMaxStreams bounds the RTP streams an analysis holds at once: a
@@ -209,6 +212,16 @@ func (p *Pipeline) RunSourceEach(src Source, after func()) error {
 }
 
 func (p *Pipeline) HandleFrame(f *frame.Frame) {
+	if p.frames != nil {
+		p.frames.cur, p.frames.seq = f, uint64(p.counts.packets+1)
+		p.handleFrame(f)
+		p.frames.cur = nil
+		return
+	}
+	p.handleFrame(f)
+}
+
+func (p *Pipeline) handleFrame(f *frame.Frame) {
 	c := &p.counts
 	c.packets++
 	c.bytes += int64(len(f.Data))
@@ -286,6 +299,10 @@ func (p *Pipeline) handleUDP() {
 // (whatever transport the agent saw it on) or RTCP.
 func (p *Pipeline) handleHEPInner() {
 	p.counts.hepPackets++
+	if p.frames != nil {
+		// What HEP carried has no frame of its own: the PCAP rebuilds it.
+		p.frames.cur = nil
+	}
 	pl := p.pkt.Payload
 	switch {
 	case sip.LooksLikeSIP(pl):
@@ -304,8 +321,13 @@ func (p *Pipeline) handleRTCP(pl []byte) {
 	if err := p.rtcp.HandleFrom(pl, p.pkt.TS, p.pkt.Src, p.pkt.Dst); err != nil {
 		p.counts.decodeErrors["rtcp_malformed"]++
 	}
+	if p.OnRTCP == nil && p.frames == nil {
+		return
+	}
+	callID := p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst)
+	p.keepRTCP(callID, pl)
 	if p.OnRTCP != nil { // it reads what it can of a flawed compound, as heplify does
-		p.OnRTCP(&p.pkt, pl, p.corr.MediaCallID(p.pkt.Src, p.pkt.Dst))
+		p.OnRTCP(&p.pkt, pl, callID)
 	}
 }
 
@@ -347,6 +369,14 @@ func (p *Pipeline) handleRTP() {
 	s.last = p.pkt.TS
 	s.dirty = true
 	p.counts.rtpPackets++
+	if p.frames != nil {
+		if s.callID == "" {
+			// RTP can race the answer whose SDP explains it: bind as soon
+			// as the correlator knows, as streamRecord would later.
+			s.callID = p.corr.MediaCallID(key.src, key.dst)
+		}
+		p.keepRTP(s.callID, h, p.pkt.Payload)
+	}
 	s.q.Update(quality.RelMs(p.pkt.TS, p.base), h.SequenceNumber, h.Timestamp, h.PayloadType, h.Marker, quality.ClockRate(h.PayloadType), len(h.Payload))
 	if looksLikeTelephoneEvent(h) {
 		if err := s.dtmf.Observe(h.Payload, h.Timestamp, h.Marker, p.pkt.TS); err != nil {
@@ -476,6 +506,9 @@ func (p *Pipeline) handleSIP(b []byte) {
 		if p.offline {
 			p.observeOffline(p.pkt.TS)
 		}
+	}
+	if p.frames != nil {
+		p.keepSIP(b)
 	}
 	if p.OnSIP != nil {
 		p.OnSIP(&p.pkt, p.msg.Raw)

@@ -36,6 +36,12 @@ type Stats struct {
 	RTPStreamsForgotten int `json:"rtp_streams_forgotten"` // idle streams written a last time and dropped (live mode)
 	RTPStreamsEvicted   int `json:"rtp_streams_evicted"`   // streams evicted to stay within the stream bound
 	RTPStreamsDropped   int `json:"rtp_streams_dropped"`   // of those, dropped unwritten (no call, few packets)
+
+	// FramesStored and FramesDropped count the captured frames of calls
+	// kept for storage (store_rtp) and those dropped because a batch's
+	// arena was full.
+	FramesStored  int `json:"frames_stored"`
+	FramesDropped int `json:"frames_dropped"`
 }
 
 // Stats copies the counters of every stage. It runs on the pipeline's
@@ -44,7 +50,9 @@ func (p *Pipeline) Stats() Stats {
 	c := &p.counts
 	cs := p.corr.Stats()
 	cs.Other = nil
+	kept, dropped := p.FrameCounts()
 	return Stats{
+		FramesStored: kept, FramesDropped: dropped,
 		Packets: c.packets, Bytes: c.bytes, SIPMessages: c.sipMessages, RTPPackets: c.rtpPackets,
 		RTCPPackets: c.rtcpPackets, HEPPackets: c.hepPackets, WebSocketMessages: c.webSocketMessages,
 		FragmentsHeld: c.fragmentsHeld,

@@ -24,8 +24,9 @@ type RetentionPolicy struct {
 	Calls         time.Duration // calls and registrations
 	Messages      time.Duration // SIP messages
 	Streams       time.Duration // RTP streams
-	MaxBytes      int64         // all four tables together (in a cluster: on all its servers)
+	MaxBytes      int64         // all data tables together (in a cluster: on all its servers)
 	Registrations time.Duration // default: Calls
+	Packets       time.Duration // captured frames (store_rtp); the biggest table
 }
 
 // Validate names the first unusable field.
@@ -33,7 +34,7 @@ func (p RetentionPolicy) Validate() error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"Calls", p.Calls}, {"Messages", p.Messages}, {"Streams", p.Streams}, {"Registrations", p.Registrations}} {
+	}{{"Calls", p.Calls}, {"Messages", p.Messages}, {"Streams", p.Streams}, {"Registrations", p.Registrations}, {"Packets", p.Packets}} {
 		if f.d < 0 || f.d > 0 && f.d < 24*time.Hour {
 			return fmt.Errorf("%w: retention %s: %v, want 0 (keep) or at least a day", ErrInvalidConfig, f.name, f.d)
 		}
@@ -46,7 +47,7 @@ func (p RetentionPolicy) Validate() error {
 
 // Enabled tells whether any rule is set.
 func (p RetentionPolicy) Enabled() bool {
-	return p.Calls+p.Messages+p.Streams+p.Registrations > 0 || p.MaxBytes > 0
+	return p.Calls+p.Messages+p.Streams+p.Registrations+p.Packets > 0 || p.MaxBytes > 0
 }
 
 // byTable is the age limit of each table.
@@ -55,7 +56,7 @@ func (p RetentionPolicy) byTable() map[string]time.Duration {
 	if reg == 0 {
 		reg = p.Calls
 	}
-	return map[string]time.Duration{TableCalls: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams}
+	return map[string]time.Duration{TableCalls: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams, TablePackets: p.Packets}
 }
 
 // TableRetention is the policy's age limits as SchemaConfig.TableRetention

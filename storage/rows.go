@@ -41,6 +41,15 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 			return err
 		}
 	}
+	if len(b.Packets) > 0 {
+		rows := make([][]any, len(b.Packets))
+		for i := range b.Packets {
+			rows[i] = packetRow(&b.Packets[i])
+		}
+		if err := insert(ctx, ins, db, packetsTable(), rows); err != nil {
+			return err
+		}
+	}
 	if len(b.Streams) > 0 {
 		t := streamsTable()
 		rows := make([][]any, len(b.Streams))

@@ -56,6 +56,7 @@ func TestRowsMatchColumns(t *testing.T) {
 		{registrationsTable(), registrationRow(&correlate.Registration{}, 1)},
 		{messagesTable(), messageRow(&correlate.Message{}, 1)},
 		{streamsTable(), streamRow(&quality.Stream{}, 1)},
+		{packetsTable(), packetRow(&Packet{})},
 	}
 	for _, c := range cases {
 		t.Run(c.table.name, func(t *testing.T) {

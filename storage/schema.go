@@ -44,9 +44,12 @@ const (
 	// revisionAlerts added the alerts table.
 	revisionAlerts = 7
 
+	// revisionPackets (packets.go) = 8 added the packets table; revision 7
+	// is the alerts table's.
+
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionAlerts
+	SchemaRevision = revisionPackets
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -320,7 +323,7 @@ func streamsTable() table {
 
 func tables() []table {
 	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(),
-		alertsTable(),
+		alertsTable(), packetsTable(),
 	}
 }
 

@@ -16,6 +16,9 @@ type Batch struct {
 	Registrations []correlate.Registration
 	Messages      []correlate.Message
 	Streams       []quality.Stream
+	// Packets are the captured frames of calls (store_rtp): SIP over UDP
+	// and the RTP/RTCP of bound streams. Their Data may share one buffer.
+	Packets []Packet
 }
 
 // CallFilter selects calls for listing. Zero values mean "any".

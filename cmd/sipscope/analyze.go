@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/sipscope/sipscope/alert"
+	"github.com/sipscope/sipscope/internal/jsonconf"
 	"github.com/sipscope/sipscope/pipeline"
 )
 
@@ -34,7 +35,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var acfg alert.Config
 	if *alertsPath != "" {
-		if err := loadJSONConfig(*alertsPath, &acfg); err != nil {
+		if err := jsonconf.Load(*alertsPath, &acfg); err != nil {
 			return err
 		}
 	}

@@ -6,14 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"runtime"
-	"syscall"
 	"time"
 
-	"github.com/sipscope/sipscope/correlate"
-	"github.com/sipscope/sipscope/frame"
 	"github.com/sipscope/sipscope/inject"
 	"github.com/sipscope/sipscope/pipeline"
 )
@@ -22,9 +16,9 @@ import (
 // capture held in memory, so the figure is decode+correlate+quality speed,
 // not disk speed; or `bench inject` (bench_inject.go), which offers a
 // capture to an interface at a set rate.
-func cmdBench(args []string, stdout io.Writer) error {
+func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "inject" {
-		return cmdBenchInject(args[1:], stdout)
+		return cmdBenchInject(ctx, args[1:], stdout)
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	rounds := fs.Int("rounds", 5, "passes over the capture")
@@ -39,31 +33,14 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var bytes int64
-	for _, f := range frames {
-		bytes += int64(len(f.Data))
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	mallocs := ms.Mallocs
-	start := time.Now()
-	for range *rounds {
-		p := pipeline.New(correlate.DefaultConfig())
-		for i := range frames {
-			p.HandleFrame(&frames[i])
-		}
-	}
-	el := time.Since(start)
-	runtime.ReadMemStats(&ms)
-	n := float64(len(frames) * *rounds)
-	fmt.Fprintf(stdout, "%s: %d frames x %d rounds in %v\n", pos[1], len(frames), *rounds, el.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "%.0f packets/s  %.1f MB/s  %.3f allocs/packet\n",
-		n/el.Seconds(), float64(bytes)*float64(*rounds)/el.Seconds()/1e6, float64(ms.Mallocs-mallocs)/n)
+	r := pipeline.Bench(frames, *rounds)
+	fmt.Fprintf(stdout, "%s: %d frames x %d rounds in %v\n", pos[1], len(frames), *rounds, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%.0f packets/s  %.1f MB/s  %.3f allocs/packet\n", r.PacketsPerSecond(), r.MBPerSecond(), r.AllocsPerPacket())
 	return nil
 }
 
 // cmdBenchInject is `sipscope bench inject`: flags to an inject.Config.
-func cmdBenchInject(args []string, stdout io.Writer) error {
+func cmdBenchInject(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench inject", flag.ContinueOnError)
 	cfg := inject.Config{}
 	fs.StringVar(&cfg.Iface, "iface", "", "interface to send on")
@@ -90,25 +67,15 @@ func cmdBenchInject(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(frames) == 0 {
-		return fmt.Errorf("%s: no frames", *pcap)
-	}
-	for i := range frames {
-		if frames[i].LinkType != frame.LinkEthernet {
-			return fmt.Errorf("%s: frame %d has link type %d: only Ethernet frames can be sent as they are", *pcap, i+1, frames[i].LinkType)
-		}
+	if err := inject.CheckFrames(frames); err != nil {
+		return fmt.Errorf("%s: %w", *pcap, err)
 	}
 	cfg.Senders = min(cfg.Senders, len(frames))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	res, err := inject.Run(ctx, cfg, frames)
 	if err != nil {
 		return err
 	}
-	cpu := 0.0
-	if res.Elapsed > 0 {
-		cpu = 100 * res.CPU.Seconds() / res.Elapsed.Seconds()
-	}
+	cpu := res.CPUPercent()
 	fmt.Fprintf(stdout, "inject: %d frames sent on %s in %v by %d sender(s) (%s): %.0f pps, %.1f Mbit/s; %d ENOBUFS retries, %d send errors; CPU %.0f%%\n",
 		res.Sent, cfg.Iface, res.Elapsed.Round(time.Millisecond), cfg.Senders, cfg.Method,
 		res.PPS(), float64(res.Bytes)*8/max(res.Elapsed.Seconds(), 1e-9)/1e6, res.ENOBUFS, res.Errors, cpu)

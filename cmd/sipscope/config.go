@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/sipscope/sipscope/alert"
@@ -16,9 +12,9 @@ import (
 	"github.com/sipscope/sipscope/capture"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/hepsend"
+	"github.com/sipscope/sipscope/internal/jsonconf"
 	"github.com/sipscope/sipscope/pipeline"
-	"github.com/sipscope/sipscope/storage"
-	"github.com/sipscope/sipscope/storage/server"
+	"github.com/sipscope/sipscope/storage/backend"
 )
 
 // serveConfig is everything `sipscope serve` is told, from its JSON config
@@ -26,18 +22,18 @@ import (
 // underscores), and a flag given on the command line wins over the file.
 // The keys are a public contract: add, never rename.
 type serveConfig struct {
-	Data      string   `json:"data"`
-	Listen    string   `json:"listen"`
-	Ifaces    []string `json:"iface"`
-	HEPListen string   `json:"hep_listen"`
-	NoEBPF    bool     `json:"no_ebpf"`
-	Flush     duration `json:"flush"`
-	SnapLen   int      `json:"snaplen"`
-	RingMB    int      `json:"ring_mb"`
-	Promisc   bool     `json:"promisc"`
-	Fanout    int      `json:"fanout"`
-	Import    []string `json:"import"`
-	NoResume  bool     `json:"no_resume"`
+	Data      string            `json:"data"`
+	Listen    string            `json:"listen"`
+	Ifaces    []string          `json:"iface"`
+	HEPListen string            `json:"hep_listen"`
+	NoEBPF    bool              `json:"no_ebpf"`
+	Flush     jsonconf.Duration `json:"flush"`
+	SnapLen   int               `json:"snaplen"`
+	RingMB    int               `json:"ring_mb"`
+	Promisc   bool              `json:"promisc"`
+	Fanout    int               `json:"fanout"`
+	Import    []string          `json:"import"`
+	NoResume  bool              `json:"no_resume"`
 
 	// The API's access: auth (""/"none"), TLS, who reads /metrics and the
 	// health checks, the Host names accepted while running open.
@@ -53,23 +49,23 @@ type serveConfig struct {
 	AlertWebhooks []webhook.Target `json:"alert_webhooks"`
 
 	// The HEP listener's limits and access control.
-	HEPMaxConns          int      `json:"hep_max_conns"`
-	HEPMaxConnsPerSource int      `json:"hep_max_conns_per_source"`
-	HEPIdleTimeout       duration `json:"hep_idle_timeout"`
-	HEPReadTimeout       duration `json:"hep_read_timeout"`
-	HEPReadBuffer        int      `json:"hep_read_buffer"`
-	HEPListenAuthKey     string   `json:"hep_listen_auth_key"`
-	HEPAllow             []string `json:"hep_allow"`
+	HEPMaxConns          int               `json:"hep_max_conns"`
+	HEPMaxConnsPerSource int               `json:"hep_max_conns_per_source"`
+	HEPIdleTimeout       jsonconf.Duration `json:"hep_idle_timeout"`
+	HEPReadTimeout       jsonconf.Duration `json:"hep_read_timeout"`
+	HEPReadBuffer        int               `json:"hep_read_buffer"`
+	HEPListenAuthKey     string            `json:"hep_listen_auth_key"`
+	HEPAllow             []string          `json:"hep_allow"`
 
 	// Memory bounds of the live pipeline.
 	MaxDialogs       int `json:"max_dialogs"`
 	MaxRegistrations int `json:"max_registrations"`
 	MaxStreams       int `json:"max_streams"`
 
-	SpoolDir      string   `json:"spool_dir"`
-	SpoolSizeMB   float64  `json:"spool_size_mb"`
-	SpoolInterval duration `json:"spool_interval"`
-	SpoolKeepMB   float64  `json:"spool_keep_mb"`
+	SpoolDir      string            `json:"spool_dir"`
+	SpoolSizeMB   float64           `json:"spool_size_mb"`
+	SpoolInterval jsonconf.Duration `json:"spool_interval"`
+	SpoolKeepMB   float64           `json:"spool_keep_mb"`
 
 	// hep_send, hep_node_id, hep_node_name, hep_auth_key, hep_send_rtcp,
 	// hep_send_stats: agent mode.
@@ -79,91 +75,26 @@ type serveConfig struct {
 	storeConfig
 }
 
-// storeConfig chooses the store serve and import write to: the embedded
-// chDB in the data directory unless a ClickHouse server URL is given.
-type storeConfig struct {
-	ClickHouse        string `json:"clickhouse"`
-	ClickHouseCluster string `json:"clickhouse_cluster"`
-	// SpoolStoreMB bounds the disk spool (in the data directory) of live
-	// batches the store did not take; 0 turns it off.
-	SpoolStoreMB float64 `json:"spool_store_mb"`
-	// Retention: days each table keeps (0 keeps for ever; registrations
-	// follow calls) and the disk bound of all tables in GB (10^9 bytes).
-	RetentionCallsDays    int     `json:"retention_calls_days"`
-	RetentionMessagesDays int     `json:"retention_messages_days"`
-	RetentionStreamsDays  int     `json:"retention_streams_days"`
-	RetentionMaxGB        float64 `json:"retention_max_gb"`
-}
+// storeConfig chooses the store (backend.Config); embedded under this name
+// so that its keys sit at the top level beside hepsend.Config's.
+type storeConfig = backend.Config
 
-// retention is the policy the retention keys make.
-func (c storeConfig) retention() storage.RetentionPolicy {
-	day := 24 * time.Hour
-	return storage.RetentionPolicy{
-		Calls: time.Duration(c.RetentionCallsDays) * day, Messages: time.Duration(c.RetentionMessagesDays) * day,
-		Streams: time.Duration(c.RetentionStreamsDays) * day, MaxBytes: int64(c.RetentionMaxGB * 1e9),
-	}
-}
-
-func (c *storeConfig) addFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.ClickHouse, "clickhouse", c.ClickHouse, "store in this ClickHouse server instead of the embedded one, e.g. clickhouse://user:pass@host:9000/sipscope?secure=true")
-	fs.Float64Var(&c.SpoolStoreMB, "spool-store-mb", c.SpoolStoreMB, "disk bound in MB of the spool (in --data) that keeps live batches the store did not take until it does; 0: no spool, a failed write is lost")
-	fs.IntVar(&c.RetentionCallsDays, "retention-calls-days", c.RetentionCallsDays, "drop calls and registrations older than this many days (0: keep)")
-	fs.IntVar(&c.RetentionMessagesDays, "retention-messages-days", c.RetentionMessagesDays, "drop SIP messages older than this many days (0: keep)")
-	fs.IntVar(&c.RetentionStreamsDays, "retention-streams-days", c.RetentionStreamsDays, "drop RTP stream records older than this many days (0: keep)")
-	fs.Float64Var(&c.RetentionMaxGB, "retention-max-gb", c.RetentionMaxGB, "bound of the store's disk use in GB: the oldest days are dropped first (0: none)")
-	fs.StringVar(&c.ClickHouseCluster, "clickhouse-cluster", c.ClickHouseCluster, "create the schema ON CLUSTER this remote_servers cluster (ReplicatedMergeTree + Distributed tables); needs --clickhouse")
-}
-
-// server is the ClickHouse server configuration, or false for the
-// embedded store.
-func (c storeConfig) server() (server.Config, bool, error) {
-	if c.ClickHouse == "" {
-		if c.ClickHouseCluster != "" {
-			return server.Config{}, false, errors.New("clickhouse_cluster: needs clickhouse (a server URL)")
-		}
-		return server.Config{}, false, nil
-	}
-	sc, err := server.ParseURL(c.ClickHouse)
-	if err != nil {
-		return sc, false, fmt.Errorf("clickhouse: %w", err)
-	}
-	sc.Cluster = c.ClickHouseCluster
-	sc.Policy = c.retention()
-	if err := sc.Validate(); err != nil {
-		return sc, false, fmt.Errorf("clickhouse_cluster: %w", err)
-	}
-	return sc, true, nil
-}
-
-func (c storeConfig) Validate() error {
-	if c.SpoolStoreMB < 0 || c.SpoolStoreMB > 0 && c.SpoolStoreMB*1e6 < 64<<10 {
-		return fmt.Errorf("spool_store_mb %v: want 0 (off) or at least 0.07", c.SpoolStoreMB)
-	}
-	for _, d := range []struct {
-		key  string
-		days int
-	}{{"retention_calls_days", c.RetentionCallsDays}, {"retention_messages_days", c.RetentionMessagesDays}, {"retention_streams_days", c.RetentionStreamsDays}} {
-		if d.days < 0 {
-			return fmt.Errorf("%s %d: want 0 (keep) or more", d.key, d.days)
-		}
-	}
-	if c.RetentionMaxGB < 0 {
-		return fmt.Errorf("retention_max_gb %v: want 0 (no bound) or more", c.RetentionMaxGB)
-	}
-	_, _, err := c.server()
-	return err
+// storeRTP is the store_rtp mode (valid after Validate).
+func (c serveConfig) storeRTP() pipeline.StoreRTP {
+	m, _ := pipeline.ParseStoreRTP(c.StoreRTP)
+	return m
 }
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Data:          "./sipscope-data",
 		Listen:        "127.0.0.1:8080",
-		Flush:         duration(time.Second),
+		Flush:         jsonconf.Duration(time.Second),
 		Fanout:        1,
 		SpoolSizeMB:   100,
-		SpoolInterval: duration(time.Hour),
+		SpoolInterval: jsonconf.Duration(time.Hour),
 		SpoolKeepMB:   10000,
-		storeConfig:   storeConfig{SpoolStoreMB: 1000},
+		storeConfig:   storeConfig{SpoolStoreMB: 1000, StoreRTP: "full"},
 	}
 }
 
@@ -175,7 +106,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.Data, "data", c.Data, "data directory of the embedded ClickHouse store")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address of the API and UI")
 	fs.Func("iface", "capture live on these interfaces (comma-separated), AF_PACKET with the eBPF filter", func(v string) error {
-		c.Ifaces = splitList(v)
+		c.Ifaces = jsonconf.SplitList(v)
 		return nil
 	})
 	fs.StringVar(&c.HEPListen, "hep-listen", c.HEPListen, "receive HEP, e.g. udp://127.0.0.1:9060,tcp://127.0.0.1:9060")
@@ -196,7 +127,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.MetricsAccess, "metrics-access", c.MetricsAccess, `who may read /metrics: "open" (default) or "token"`)
 	fs.StringVar(&c.HealthAccess, "health-access", c.HealthAccess, `who may read /healthz: "open" (default) or "token"`)
 	fs.Func("allowed-hosts", "Host names (comma-separated) the API accepts while it runs open on loopback (default localhost, 127.0.0.1, ::1)", func(v string) error {
-		c.AllowedHosts = splitList(v)
+		c.AllowedHosts = jsonconf.SplitList(v)
 		return nil
 	})
 	fs.Func("alert-webhook", "POST every alert that fires or resolves to this URL as JSON (repeatable; config alert_webhooks also takes slack and alertmanager formats)", func(v string) error {
@@ -210,7 +141,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.HEPReadBuffer, "hep-read-buffer", c.HEPReadBuffer, "HEP over UDP: socket receive buffer in bytes, raised past rmem_max as root (0: 8 MiB)")
 	fs.StringVar(&c.HEPListenAuthKey, "hep-listen-auth-key", c.HEPListenAuthKey, "accept only HEP packets carrying this auth key (chunk 14); others are counted and dropped")
 	fs.Func("hep-allow", "accept HEP only from these addresses or CIDRs (comma-separated); others are counted and refused", func(v string) error {
-		c.HEPAllow = splitList(v)
+		c.HEPAllow = jsonconf.SplitList(v)
 		return nil
 	})
 	fs.IntVar(&c.MaxDialogs, "max-dialogs", c.MaxDialogs, "Call-IDs held at once (calls, registrations, others); the idle longest is evicted beyond it (0: 262144, about 1.2 KB each)")
@@ -221,7 +152,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.Var(&c.SpoolInterval, "spool-interval", "also start the next spool file at every multiple of this in UTC (0: by size only)")
 	fs.Float64Var(&c.SpoolKeepMB, "spool-keep-mb", c.SpoolKeepMB, "disk bound of the spool in MB: the oldest files are deleted first")
 	c.Config.AddFlags(fs)
-	c.storeConfig.addFlags(fs)
+	c.storeConfig.AddFlags(fs)
 	return fs
 }
 
@@ -236,7 +167,7 @@ func parseServeArgs(args []string) (serveConfig, error) {
 	}
 	if path := fs.Lookup("config").Value.String(); path != "" {
 		c = defaultServeConfig()
-		if err := loadJSONConfig(path, &c); err != nil {
+		if err := jsonconf.Load(path, &c); err != nil {
 			return c, err
 		}
 		fs = serveFlags(&c)
@@ -247,34 +178,6 @@ func parseServeArgs(args []string) (serveConfig, error) {
 	}
 	c.Import = append(c.Import, rest...) // "serve --import a.pcap b.pcap"
 	return c, c.Validate()
-}
-
-// loadJSONConfig decodes path into c, refusing keys c does not have. A
-// value that does not decode is reported with its key.
-func loadJSONConfig[T any](path string, c *T) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(b, c); err != nil {
-		var keys map[string]json.RawMessage
-		if json.Unmarshal(b, &keys) == nil {
-			for k, v := range keys {
-				var one T
-				if kerr := decodeStrict([]byte(`{"`+k+`":`+string(v)+`}`), &one); kerr != nil {
-					return fmt.Errorf("config %s in %s: %w", k, path, kerr)
-				}
-			}
-		}
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
-}
-
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }
 
 // Validate names the first setting that cannot work.
@@ -299,6 +202,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
+	}
+	if _, err := pipeline.ParseStoreRTP(c.StoreRTP); err != nil {
+		return err
 	}
 	if err := c.storeConfig.Validate(); err != nil {
 		return err
@@ -330,6 +236,7 @@ func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 			ReadBuffer: c.HEPReadBuffer, AuthKey: c.HEPListenAuthKey, Allow: c.HEPAllow,
 		},
 		Correlate: correlate.DefaultConfig(),
+		StoreRTP:  c.storeRTP(),
 	}
 	if c.MaxDialogs != 0 {
 		o.Correlate.MaxDialogs = c.MaxDialogs
@@ -368,39 +275,3 @@ func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 	}
 	return o, nil
 }
-
-// splitList splits "a, b,c" into its non-empty items.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// duration is a time.Duration written "1s", "250ms" in the config file and
-// on the command line.
-type duration time.Duration
-
-func (d *duration) String() string { return time.Duration(*d).String() }
-
-func (d *duration) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = duration(v)
-	return nil
-}
-
-func (d *duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration such as \"1s\": %w", err)
-	}
-	return d.Set(s)
-}
-
-func (d duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipscope/sipscope/internal/jsonconf"
 )
 
 // configKeys lists the JSON keys of serveConfig, embedded structs included.
@@ -81,7 +83,7 @@ func TestServeConfigFileUnderFlags(t *testing.T) {
 	}
 	want := defaultServeConfig()
 	want.Data, want.Listen, want.Ifaces, want.Fanout = "/var/lib/sipscope", "127.0.0.1:7777", []string{"eth1", "eth2"}, 3
-	want.Promisc, want.SnapLen, want.RingMB, want.Flush, want.HEPListen = true, 1500, 8, duration(250*time.Millisecond), "udp://127.0.0.1:9060"
+	want.Promisc, want.SnapLen, want.RingMB, want.Flush, want.HEPListen = true, 1500, 8, jsonconf.Duration(250*time.Millisecond), "udp://127.0.0.1:9060"
 	want.HEPSend, want.HEPSendRTCP, want.HEPNodeID, want.Import = "udp://127.0.0.1:9061", true, 7, []string{"a.pcap"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config\n got %+v\nwant %+v", c, want)

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "gen":
 		err = cmdGen(args[1:], stdout)
 	case "bench":
-		err = cmdBench(args[1:], stdout)
+		err = cmdBench(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "sipscope", version)
 	case "help", "-h", "--help":

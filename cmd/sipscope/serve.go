@@ -21,8 +21,7 @@ import (
 	"github.com/sipscope/sipscope/hepsend"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage"
-	"github.com/sipscope/sipscope/storage/embedded"
-	"github.com/sipscope/sipscope/storage/server"
+	"github.com/sipscope/sipscope/storage/backend"
 	"github.com/sipscope/sipscope/storage/spool"
 	"github.com/sipscope/sipscope/ui"
 )
@@ -31,7 +30,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
 	var sc storeConfig
-	sc.addFlags(fs)
+	sc.AddFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -42,13 +41,17 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if err := sc.Validate(); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, *dataDir, sc, logger)
+	keep, err := pipeline.ParseStoreRTP(sc.StoreRTP)
+	if err != nil {
+		return err
+	}
+	store, _, err := backend.Open(ctx, *dataDir, sc, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	for _, f := range files {
-		n, err := pipeline.ImportFile(ctx, store, f)
+		n, err := pipeline.ImportFileWith(ctx, store, f, pipeline.ImportOptions{StoreRTP: keep})
 		if err != nil {
 			return err
 		}
@@ -80,13 +83,13 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, c.Data, c.storeConfig, logger)
+	store, where, err := backend.Open(ctx, c.Data, c.storeConfig, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	for _, f := range c.Import {
-		n, err := pipeline.ImportFile(ctx, store, f)
+		n, err := pipeline.ImportFileWith(ctx, store, f, pipeline.ImportOptions{StoreRTP: c.storeRTP()})
 		if err != nil {
 			return err
 		}
@@ -106,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		live.StoreSpool = sp
 	}
 	var retainer *storage.Retainer
-	if policy := c.retention(); policy.Enabled() {
+	if policy := c.Retention(); policy.Enabled() {
 		if retainer, err = storage.NewRetainer(store, policy, 0, logger, reg); err != nil {
 			return err
 		}
@@ -133,7 +136,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	srv := api.New(apiCfg, store, logger)
 	g.Go(func() error { return srv.Run(gctx) })
-	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, store)
+	fmt.Fprintf(stdout, "sipscope serving http://%s/ (%s)\n", c.Listen, where)
 	return g.Wait()
 }
 
@@ -154,66 +157,6 @@ func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
 
 // storeSpoolDir is the store spool's directory inside the data directory.
 const storeSpoolDir = "sipscope-store-spool"
-
-// appStore is what serve and import need of a store, whichever backend.
-type appStore interface {
-	pipeline.StoreWriter
-	api.Store
-	record.Writer // the alerts of live traffic
-	storage.RetentionEnforcer
-	Close() error
-	String() string // where the data is, without secrets
-}
-
-// openStore opens the ClickHouse server sc names, or else the embedded
-// store in dataDir. sc is assumed valid.
-func openStore(ctx context.Context, dataDir string, sc storeConfig, logger *slog.Logger) (appStore, error) {
-	cfg, remote, err := sc.server()
-	if err != nil {
-		return nil, err
-	}
-	if !remote {
-		st, err := embedded.Open(ctx, dataDir, embedded.WithRetentionPolicy(sc.retention()))
-		if err != nil {
-			return nil, err
-		}
-		return namedStore{st, "data " + dataDir}, nil
-	}
-	st, err := server.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("store", "clickhouse", cfg.Redacted(), "cluster", cfg.Cluster, "version", st.ServerVersion())
-	return namedStore{st, "clickhouse " + cfg.Redacted()}, nil
-}
-
-// storeBackend is every method serve's parts use of a store. Both backends
-// have them all; listing them here keeps a wrapper (namedStore) from hiding
-// one that a part looks for by type assertion (the API's users and tokens,
-// registration and stream lists, stored alerts and their evidence, the
-// resumer of open calls).
-type storeBackend interface {
-	pipeline.StoreWriter
-	pipeline.CallResumer
-	api.Store
-	api.AuthStore
-	api.RegistrationStore
-	api.StreamStore
-	api.KPIStore
-	api.AlertStore
-	api.EvidenceStore
-	record.Writer
-	storage.RetentionEnforcer
-	Close() error
-}
-
-// namedStore gives a backend the description serve prints.
-type namedStore struct {
-	storeBackend
-	name string
-}
-
-func (n namedStore) String() string { return n.name }
 
 // startAlerts builds the alert engine of live traffic. Its sink stores
 // every transition in w (so the API lists alerts across restarts) and,
@@ -236,3 +179,20 @@ func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, w record
 	}
 	return alert.New(c.Alerts.WithDefaults(), alert.Options{Registerer: reg, Logger: logger, Sink: sinks})
 }
+
+// The parts serve wires look for these on the store by type assertion:
+// a backend without one must not build.
+var _ interface {
+	pipeline.StoreWriter
+	pipeline.CallResumer
+	api.Store
+	api.AuthStore
+	api.RegistrationStore
+	api.StreamStore
+	api.KPIStore
+	api.FrameStore
+	api.AlertStore
+	api.EvidenceStore
+	record.Writer
+	storage.RetentionEnforcer
+} = backend.Store(nil)

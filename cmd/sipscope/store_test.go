@@ -33,7 +33,7 @@ func TestStoreConfigChoosesTheBackend(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sc, remote, err := c.cfg.server()
+			sc, remote, err := c.cfg.Server()
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("error %v, want one naming %s", err, c.wantErr)

@@ -165,6 +165,12 @@ func (s *Store) GetCall(ctx context.Context, callID string) (storage.CallDetail,
 	return storage.GetCall(ctx, engine{s}, storage.DefaultDatabase, callID)
 }
 
+// CallPackets returns the captured frames of the calls callIDs in
+// capture order; see storage.CallPackets.
+func (s *Store) CallPackets(ctx context.Context, callIDs []string) ([]storage.Packet, error) {
+	return storage.CallPackets(ctx, engine{s}, storage.DefaultDatabase, callIDs)
+}
+
 // KPIs computes call and registration KPIs per time bucket; see
 // storage.KPIs.
 func (s *Store) KPIs(ctx context.Context, f storage.KPIFilter) ([]storage.KPIBucket, error) {

@@ -325,3 +325,9 @@ func TestAlertsAndTheirEvidence(t *testing.T) {
 	dir := t.TempDir()
 	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return open(t, dir) })
 }
+
+func TestCapturedFramesRoundTrip(t *testing.T) {
+	st := open(t, t.TempDir())
+	defer st.Close()
+	storetest.RunPackets(t, st)
+}

@@ -178,3 +178,13 @@ func TestAlertsAndTheirEvidenceAgainstARealServer(t *testing.T) {
 		return st
 	})
 }
+
+func TestCapturedFramesRoundTripAgainstARealServer(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{})
+	st, err := Open(context.Background(), Config{Addr: srv.Addr()})
+	if err != nil {
+		t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
+	}
+	defer st.Close()
+	storetest.RunPackets(t, st)
+}
