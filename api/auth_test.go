@@ -180,6 +180,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/kpis", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/events", nil, api.RoleViewer, 501}, // no hub in this server
 		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
+		{"GET", "/api/v1/alerts/nope/pcap", nil, api.RoleOperator, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/calls/" + id + "/text", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/calls.pcap", nil, api.RoleOperator, 200},
@@ -251,6 +252,8 @@ func docPath(p, id string) string {
 		return "/api/v1/calls/{id}"
 	case strings.HasPrefix(p, "/api/v1/registrations/"):
 		return "/api/v1/registrations/{id}"
+	case strings.HasPrefix(p, "/api/v1/alerts/") && strings.HasSuffix(p, "/pcap"):
+		return "/api/v1/alerts/{id}/pcap"
 	case strings.HasPrefix(p, "/api/v1/alerts/"):
 		return "/api/v1/alerts/{id}"
 	case strings.HasPrefix(p, "/api/v1/users/"):

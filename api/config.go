@@ -69,7 +69,9 @@ type Config struct {
 	// from any goroutine.
 	Status func() any
 	// Alerts, when set, lists the alerts of live traffic (GET
-	// /api/v1/alerts); it must be safe to call from any goroutine.
+	// /api/v1/alerts) for a store that keeps none (see AlertStore: with
+	// one, the routes read the store); it must be safe to call from any
+	// goroutine.
 	Alerts func() []alert.Alert
 	// Events, when set, is the hub GET /api/v1/events streams from; the
 	// live runner (OnStored) and the alert engine (as a Sink) feed it.

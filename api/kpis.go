@@ -108,7 +108,11 @@ func (s *Server) kpis(c *gin.Context) {
 		return
 	}
 	out := KPIListView{From: FormatTime(f.From), To: FormatTime(f.To), Step: f.Step.String(), GroupBy: f.GroupBy, Buckets: []KPIView{}}
-	fired := s.alertsPerBucket(f)
+	fired, err := s.alertsPerBucket(c.Request.Context(), f)
+	if err != nil {
+		s.storeFailed(c, "kpi alerts", err)
+		return
+	}
 	for _, b := range buckets {
 		out.Buckets = append(out.Buckets, KPIView{
 			Start: FormatTime(b.Start), Group: b.Group, Attempts: b.Attempts, Answered: b.Answered,
@@ -122,14 +126,23 @@ func (s *Server) kpis(c *gin.Context) {
 }
 
 // alertsPerBucket counts the alerts that started in each bucket (by the
-// bucket's start, Unix seconds).
-func (s *Server) alertsPerBucket(f storage.KPIFilter) map[int64]int {
+// bucket's start, Unix seconds): the stored alerts when the store keeps
+// them (the newest storage.MaxLimit of the range), else the live engine's.
+func (s *Server) alertsPerBucket(ctx context.Context, f storage.KPIFilter) (map[int64]int, error) {
+	all := s.memoryAlerts()
+	if st, ok := s.alertStore(); ok {
+		p, err := st.ListAlerts(ctx, storage.AlertFilter{From: f.From, To: f.To, Limit: storage.MaxLimit})
+		if err != nil {
+			return nil, err
+		}
+		all = p.Alerts
+	}
 	out := map[int64]int{}
-	for _, a := range s.alerts() {
+	for _, a := range all {
 		if a.Start.Before(f.From) || !a.Start.Before(f.To) {
 			continue
 		}
 		out[f.From.Add(a.Start.Sub(f.From)/f.Step*f.Step).Unix()]++
 	}
-	return out
+	return out, nil
 }

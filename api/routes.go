@@ -93,6 +93,7 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/calls/:id/text    viewer
 //	GET  /api/v1/calls.pcap        operator (a search's calls)
 //	GET  /api/v1/alerts[/:id]      viewer
+//	GET  /api/v1/alerts/:id/pcap   operator
 //	GET  /api/v1/kpis              viewer
 //	GET  /api/v1/events            viewer (Server-Sent Events)
 //	GET  /api/v1/status            viewer
@@ -155,11 +156,15 @@ func (s *Server) routeTable() []route {
 			params:  alertFilterParams, ok: 200, okType: jsonType, okBody: alertListView{}, errs: []int{400}},
 		{method: http.MethodGet, path: "/api/v1/alerts/:id", access: accessViewer, handler: s.getAlert,
 			summary: "one alert: its figures, thresholds, top offenders and sample Call-IDs",
-			params:  []param{{name: "id", in: "path", typ: "string", desc: "the alert's id"}},
+			params:  []param{alertIDParam},
 			ok:      200, okType: jsonType, okBody: alert.Alert{}, errs: []int{404}},
 		{method: http.MethodGet, path: "/api/v1/events", access: accessViewer, handler: s.events,
 			summary: "live updates as Server-Sent Events: each call, registration and alert as it is stored (event: call, registration, alert; data: the JSON of the list views), a comment line as heartbeat; a client too slow for its buffer gets event: dropped and is disconnected",
 			params:  eventParams, ok: 200, okType: "text/event-stream", errs: []int{400, 501, 503}},
+		{method: http.MethodGet, path: "/api/v1/alerts/:id/pcap", access: accessOperator, handler: s.alertPCAP,
+			summary: "the SIP messages from and to the alert's offending IPs, from a minute before it started until it ended (for an alert naming no IP, those of its sample calls), as a pcap file (at most 10,000 messages or 50 MB; X-Sipscope-Truncated: true when cut)",
+			params:  []param{alertIDParam},
+			ok:      200, okType: "application/vnd.tcpdump.pcap", errs: []int{404, 501}},
 		{method: http.MethodGet, path: "/api/v1/status", access: accessViewer, handler: s.status,
 			summary: "live capture counters", ok: 200, okType: jsonType, okBody: map[string]any{}},
 

@@ -41,6 +41,8 @@ const (
 	revisionDiagnosis = 5
 	// revisionAuth added the users and api_tokens tables.
 	revisionAuth = 6
+	// revisionAlerts added the alerts table.
+	revisionAlerts = 7
 
 	// revisionPackets (packets.go) = 8 added the packets table; revision 7
 	// is the alerts table's.
@@ -320,7 +322,9 @@ func streamsTable() table {
 }
 
 func tables() []table {
-	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(), packetsTable()}
+	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(),
+		alertsTable(), packetsTable(),
+	}
 }
 
 // SchemaColumns is the columns of table (one of the Table* names) in the

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,20 @@ func TestAuthTablesAreUnpartitionedAndNewInRevision5(t *testing.T) {
 	}
 	if got := SchemaAt("18.16.1", SchemaConfig{}, revisionInfoDTMF); len(got) != 5 || strings.Contains(strings.Join(got, "\n"), "users") {
 		t.Errorf("revision 4 schema has auth tables:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+func TestAlertsTableIsNewInRevision7AndPartitionedByItsStartDay(t *testing.T) {
+	stmts := Schema("18.16.1", SchemaConfig{})
+	want := "CREATE TABLE IF NOT EXISTS sipscope.alerts (date Date, start_time DateTime, start_us UInt64, end_us UInt64, " +
+		"id String, rule String, severity String, key String, state String, summary String, " +
+		"figure_names Array(String), figure_values Array(Float64), threshold_names Array(String), threshold_values Array(Float64), " +
+		"offender_kinds Array(String), offender_values Array(String), offender_counts Array(UInt64), sample_call_ids Array(String), " +
+		"version UInt64) ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (id)"
+	if !slices.Contains(stmts, want) {
+		t.Errorf("no alerts DDL for 18.16 as\n%s\nin\n%s", want, strings.Join(stmts, "\n"))
+	}
+	if got := strings.Join(SchemaAt("18.16.1", SchemaConfig{}, revisionAuth), "\n"); strings.Contains(got, ".alerts") {
+		t.Errorf("revision 6 schema has the alerts table:\n%s", got)
 	}
 }

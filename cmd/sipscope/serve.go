@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sipscope/sipscope/alert"
+	"github.com/sipscope/sipscope/alert/record"
 	"github.com/sipscope/sipscope/alert/webhook"
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/hepsend"
@@ -120,7 +121,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		events := api.NewEvents(api.EventsConfig{Registerer: reg})
 		apiCfg.Events = events
 		live.OnStored = events.Publish
-		eng, err := startAlerts(g, gctx, c, logger, reg, events)
+		eng, err := startAlerts(g, gctx, c, store, logger, reg, events)
 		if err != nil {
 			return err
 		}
@@ -162,11 +163,18 @@ func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
 // storeSpoolDir is the store spool's directory inside the data directory.
 const storeSpoolDir = "sipscope-store-spool"
 
-// startAlerts builds the alert engine of live traffic. Its alerts go to
-// sinks (the live event hub) and, when receivers are configured, to the
-// webhook notifier (run in g).
-func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *slog.Logger, reg prometheus.Registerer, sinks ...alert.Sink) (*alert.Engine, error) {
-	opts := alert.Options{Registerer: reg, Logger: logger}
+// startAlerts builds the alert engine of live traffic. Its sink stores
+// every transition in w (so the API lists alerts across restarts), hands it
+// to the other sinks (the live event hub) and, when receivers are
+// configured, to the webhook notifier; none of them blocks, and the store
+// recorder and the notifier run in g.
+func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, w record.Writer, logger *slog.Logger, reg prometheus.Registerer, others ...alert.Sink) (*alert.Engine, error) {
+	rec, err := record.New(w, record.Config{}, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	g.Go(func() error { return rec.Run(ctx) })
+	sinks := append(record.Tee{rec}, others...)
 	if len(c.AlertWebhooks) > 0 {
 		n, err := webhook.New(c.webhooks(), nil, reg, logger)
 		if err != nil {
@@ -175,24 +183,7 @@ func startAlerts(g *errgroup.Group, ctx context.Context, c serveConfig, logger *
 		g.Go(func() error { return n.Run(ctx) })
 		sinks = append(sinks, n)
 	}
-	switch len(sinks) {
-	case 0:
-	case 1:
-		opts.Sink = sinks[0]
-	default:
-		opts.Sink = alertFanOut(sinks)
-	}
-	return alert.New(c.Alerts.WithDefaults(), opts)
-}
-
-// alertFanOut hands each alert to every sink in turn; none of them blocks
-// (the engine's contract for a Sink).
-type alertFanOut []alert.Sink
-
-func (f alertFanOut) Alert(a alert.Alert) {
-	for _, s := range f {
-		s.Alert(a)
-	}
+	return alert.New(c.Alerts.WithDefaults(), alert.Options{Registerer: reg, Logger: logger, Sink: sinks})
 }
 
 // The parts serve wires look for these on the store by type assertion:
@@ -207,5 +198,8 @@ var _ interface {
 	api.KPIStore
 	api.FrameStore
 	api.CallCounter
+	api.AlertStore
+	api.EvidenceStore
+	record.Writer
 	storage.RetentionEnforcer
 } = backend.Store(nil)

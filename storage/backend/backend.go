@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sipscope/sipscope/alert"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
@@ -147,6 +148,10 @@ type Store interface {
 	DeleteToken(ctx context.Context, id string) error
 	GetToken(ctx context.Context, id string) (storage.Token, error)
 	ListTokens(ctx context.Context) ([]storage.Token, error)
+	WriteAlert(ctx context.Context, a alert.Alert) error
+	ListAlerts(ctx context.Context, f storage.AlertFilter) (storage.AlertPage, error)
+	GetAlert(ctx context.Context, id string) (alert.Alert, error)
+	MessagesInWindow(ctx context.Context, w storage.MessageWindow) ([]correlate.Message, bool, error)
 	storage.RetentionEnforcer
 	Close() error
 }

@@ -138,3 +138,46 @@ func BenchmarkGetCallWithHourLongTimelines(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMessagesInWindow reads an alert's evidence out of a day of
+// 1,000,000 stored SIP messages of 1,000 sources: the messages of 5
+// offender IPs over the 10 minutes of an alert.
+func BenchmarkMessagesInWindow(b *testing.B) {
+	const total, perBatch, sources = 1_000_000, 50_000, 1000
+	s := open(b, b.TempDir())
+	defer s.Close()
+	base := time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	msgs := make([]correlate.Message, perBatch)
+	for done := 0; done < total; done += perBatch {
+		for i := range msgs {
+			n := done + i
+			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(n % sources / 250), byte(n%sources%250 + 1)}), 5060)
+			id := fmt.Sprintf("%08x-ev@10.1", n/4)
+			msgs[i] = correlate.Message{
+				TS: base.Add(time.Duration(n) * 86400 * time.Microsecond), Src: src, Dst: netip.MustParseAddrPort("192.0.2.1:5060"),
+				Transport: "udp", CallID: id, IsRequest: true, Method: "REGISTER", CSeq: uint32(n), CSeqMethod: "REGISTER",
+				Raw: fmt.Appendf(nil, "REGISTER sip:example.com SIP/2.0\r\nCall-ID: %s\r\n%0300d\r\n\r\n", id, n),
+			}
+		}
+		if err := s.Write(ctx, storage.Batch{Messages: msgs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ips []netip.Addr
+	for i := range 5 {
+		ips = append(ips, netip.AddrFrom4([4]byte{10, 1, 0, byte(1 + i)}))
+	}
+	w := storage.MessageWindow{IPs: ips, From: base.Add(12 * time.Hour), To: base.Add(12*time.Hour + 10*time.Minute),
+		MaxMessages: 10_000, MaxBytes: 50 << 20}
+	got := 0
+	b.ResetTimer()
+	for b.Loop() {
+		msgs, _, err := s.MessagesInWindow(ctx, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got = len(msgs)
+	}
+	b.ReportMetric(float64(got), "messages")
+}

@@ -321,6 +321,11 @@ func TestRegistrationAndStreamLists(t *testing.T) {
 	storetest.RunListing(t, st)
 }
 
+func TestAlertsAndTheirEvidence(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return open(t, dir) })
+}
+
 func TestCapturedFramesRoundTrip(t *testing.T) {
 	st := open(t, t.TempDir())
 	defer st.Close()

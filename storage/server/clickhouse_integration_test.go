@@ -163,6 +163,22 @@ func TestRegistrationAndStreamListsAgainstARealServer(t *testing.T) {
 	storetest.RunListing(t, st)
 }
 
+func TestAlertsAndTheirEvidenceAgainstARealServer(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{})
+	opened := 0
+	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore {
+		if opened > 0 {
+			srv.Restart()
+		}
+		opened++
+		st, err := Open(context.Background(), Config{Addr: srv.Addr()})
+		if err != nil {
+			t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
+		}
+		return st
+	})
+}
+
 func TestCapturedFramesRoundTripAgainstARealServer(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{})
 	st, err := Open(context.Background(), Config{Addr: srv.Addr()})
