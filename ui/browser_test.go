@@ -411,7 +411,7 @@ func TestUIInBrowser(t *testing.T) {
 			return eval[string](t, b, `(e => e ? e.querySelector('b').textContent : 'missing')(document.getElementById(`+js(id)+`))`)
 		}
 		for id, want := range map[string]string{
-			"end-reason": "Caller hung up", "bye-by": "caller", "reason": "Q.850 16",
+			"end-reason": "Caller hung up", "bye-by": "caller", "reason": "Q.850 16 Normal call clearing",
 			"pdd": "20 ms", "ring": "2.980 s", "answer": "3.000 s", "talk": "1m 02s", "user-agent": "Zoiper rv2.10",
 		} {
 			if got := text(id); got != want {
@@ -434,6 +434,11 @@ func TestUIInBrowser(t *testing.T) {
 		b.waitFor(t, `document.querySelectorAll('#ladder .sip-arrow').length === 3`)
 		jsonEqual(t, "labels", eval[[]string](t, b, `[...document.querySelectorAll('#ladder .sip-arrow .label')].map(e => e.textContent)`),
 			[]string{"INVITE", "486 Busy Here", "ACK"})
+		// The diagnosis comes first, in words, with its finding codes.
+		diag := eval[string](t, b, `(p => p.hidden ? '' : p.textContent + ' | ' + p.title)(document.getElementById('call-diagnosis'))`)
+		if !strings.Contains(diag, "486 Busy Here") || !strings.Contains(diag, "| busy") {
+			t.Errorf("the failed call's diagnosis line is %q, want the 486 in words and the busy finding", diag)
+		}
 		if c := eval[string](t, b, `document.querySelector('#ladder .sip-arrow[data-index="1"]').classList[1]`); c != "rerr" {
 			t.Errorf("486 arrow class %q, want rerr", c)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipscope/sipscope/correlate"
+	"github.com/sipscope/sipscope/diagnose"
 	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded"
@@ -165,6 +166,7 @@ func openStore(t *testing.T, calls []callFixture) *embedded.Store {
 		b.Messages = append(b.Messages, c.msgs...)
 		b.Streams = append(b.Streams, c.streams...)
 	}
+	diagnose.Apply(b.Calls, b.Streams) // as import and live mode do before writing
 	if err := st.Write(ctx, b); err != nil {
 		t.Fatalf("Write: %v", err)
 	}

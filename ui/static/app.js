@@ -124,6 +124,7 @@
     caller_bye: 'Caller hung up', callee_bye: 'Callee hung up', no_bye: 'No BYE',
     busy: 'Busy', no_answer: 'No answer', cancelled: 'Cancelled by caller', rejected: 'Rejected',
     auth_failed: 'Auth failed', in_progress: 'In progress', no_final: 'No final',
+    capture_ended: 'Capture ended', timeout: 'Timed out', bye: 'Hung up (side unknown)',
   };
 
   function endReasonText(reason) {
@@ -133,7 +134,8 @@
   // The class is chosen from a fixed set, never built from API text.
   function endReasonBadge(reason) {
     const kind = { caller_bye: 'ok', callee_bye: 'ok', no_bye: 'warn', busy: 'warn', no_answer: 'warn', cancelled: 'warn',
-      rejected: 'err', auth_failed: 'err', in_progress: 'live', no_final: 'err' }[reason] || 'none';
+      rejected: 'err', auth_failed: 'err', in_progress: 'live', no_final: 'err',
+      capture_ended: 'none', timeout: 'err', bye: 'ok' }[reason] || 'none';
     return el('span', { class: 'badge end end-' + kind, 'data-end-reason': reason || '' }, endReasonText(reason));
   }
 
@@ -366,9 +368,21 @@
       item('MOS', mosBadge(c.mos)),
     ];
     if (c.src_ip || c.dst_ip) parts.push(item('Path', `${c.src_ip || '?'} → ${c.dst_ip || '?'}`));
+    if (c.partial) parts.push(el('span', { class: 'badge partial', id: 'partial', title: "the call's INVITE was not captured: its state is inferred from what was seen" }, 'Partial'));
+    if (c.fax) parts.push(el('span', { class: 'badge fax', id: 'fax', title: 'fax: ' + c.fax }, c.fax === 't38' ? 'T.38 fax' : 'Fax (G.711)'));
     $('call-summary').replaceChildren(...parts);
+    renderDiagnosis(c);
     renderTiming(c);
     renderLegs(c);
+  }
+
+  // renderDiagnosis puts the diagnosis sentence first: what went wrong (or
+  // right), in words, with the finding codes as its title.
+  function renderDiagnosis(c) {
+    const p = $('call-diagnosis');
+    p.textContent = c.diagnosis || '';
+    p.title = (c.findings || []).join(', ');
+    p.hidden = !c.diagnosis;
   }
 
   // renderTiming is the operator's second line: how the call ended, who
@@ -378,7 +392,7 @@
     const parts = [item('Ended', endReasonBadge(c.end_reason), { id: 'end-reason' })];
     if (c.bye_by) parts.push(item('Hung up by', c.bye_by, { id: 'bye-by' }));
     if (c.q850_cause || c.reason_header) {
-      parts.push(item('Reason', c.q850_cause ? `Q.850 ${c.q850_cause}` : c.reason_header,
+      parts.push(item('Reason', c.q850_cause ? `Q.850 ${c.q850_cause}${c.q850_text ? ' ' + c.q850_text : ''}` : c.reason_header,
         { id: 'reason', title: c.reason_header || '' }));
     }
     parts.push(
