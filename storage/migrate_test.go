@@ -44,7 +44,7 @@ func stmtsOf(as []alteration) []string {
 // with info_dtmf.
 const diagnosisColumns = ", ADD COLUMN setup_ms Float64 AFTER info_dtmf, ADD COLUMN partial UInt8 AFTER setup_ms, " +
 	"ADD COLUMN cancel_seen UInt8 AFTER partial, ADD COLUMN findings Array(String) AFTER cancel_seen, " +
-	"ADD COLUMN diagnosis String AFTER findings, ADD COLUMN malformed Array(String) AFTER diagnosis"
+	"ADD COLUMN diagnosis String AFTER findings, ADD COLUMN malformed Array(String) AFTER diagnosis, ADD COLUMN fax String AFTER malformed"
 
 func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T) {
 	v1816 := ParseServerVersion("18.16.1")

@@ -47,9 +47,12 @@ const (
 	// revisionPackets (packets.go) = 8 added the packets table; revision 7
 	// is the alerts table's.
 
+	// revisionFax added how a call carried fax (T.38 or G.711).
+	revisionFax = 9
+
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionPackets
+	SchemaRevision = revisionFax
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -145,6 +148,7 @@ func callsTable() table {
 			{Name: "findings", Type: TypeArrayString, Since: revisionDiagnosis},
 			{Name: "diagnosis", Type: TypeString, Since: revisionDiagnosis},
 			{Name: "malformed", Type: TypeArrayString, Since: revisionDiagnosis},
+			{Name: "fax", Type: TypeString, LowCardinality: true, Since: revisionFax},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Keyed by Call-ID alone: every update of a call must collapse

@@ -138,6 +138,7 @@ func (h *harness) roundTripAfterRestart(t *testing.T) {
 		Findings:  []string{"one_way_audio:callee_to_caller", "nat_mismatch:caller", "partial"},
 		Malformed: []string{"bad_content_length", "missing_to_tag_on_2xx"},
 		Diagnosis: `Seen mid-call: alice at 192.0.2.10 called bob; "no audio" from the callee, 13.4 % lost.`,
+		Fax:       correlate.FaxT38,
 	}
 	msg := func(ts time.Time, req bool, method string, code int, raw []byte) correlate.Message {
 		m := correlate.Message{
