@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -192,16 +193,7 @@ func (s *Server) listUsers(c *gin.Context) {
 	if !ok {
 		return
 	}
-	us, err := st.ListUsers(c.Request.Context())
-	if err != nil {
-		s.storeFailed(c, "list users", err)
-		return
-	}
-	out := make([]userView, 0, len(us))
-	for _, u := range us {
-		out = append(out, newUserView(u))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(s, c, "list users", st.ListUsers, newUserView)
 }
 
 func (s *Server) addUser(c *gin.Context) {
@@ -373,14 +365,20 @@ func (s *Server) listTokens(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ts, err := st.ListTokens(c.Request.Context())
+	answerList(s, c, "list tokens", st.ListTokens, newTokenViewOf)
+}
+
+// answerList answers with the views of what list returns, or the store's
+// failure.
+func answerList[T, V any](s *Server, c *gin.Context, op string, list func(context.Context) ([]T, error), view func(T) V) {
+	recs, err := list(c.Request.Context())
 	if err != nil {
-		s.storeFailed(c, "list tokens", err)
+		s.storeFailed(c, op, err)
 		return
 	}
-	out := make([]tokenView, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, newTokenViewOf(t))
+	out := make([]V, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, view(r))
 	}
 	c.JSON(http.StatusOK, out)
 }

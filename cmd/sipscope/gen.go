@@ -30,7 +30,7 @@ func cmdGen(args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.TCPReorderPct, "tcp-reorder", 0, "percent of split messages whose segments are swapped")
 	fs.Float64Var(&cfg.TCPRetransmitPct, "tcp-retransmit", 0, "percent of segments sent twice")
 	fs.BoolVar(&cfg.WSFragment, "ws-fragment", false, "split each WebSocket message into several frames")
-	mix := fs.String("mix", "", "comma-separated scenarios: answered,busy,cancelled,register,no_final (default all)")
+	mix := fs.String("mix", "", "comma-separated scenarios: answered,busy,cancelled,register,no_final (default all), and t38 (a call moved to T.38 fax and back)")
 	truthPath := fs.String("truth", "", "also write the ground truth JSON to this file")
 	files, err := parseArgs(fs, args)
 	if err != nil {
