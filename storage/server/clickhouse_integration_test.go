@@ -137,54 +137,47 @@ func BenchmarkOpen(b *testing.B) {
 	}
 }
 
-func TestUsersAndTokensAgainstARealServer(t *testing.T) {
-	srv := servertest.Start(t, servertest.Options{})
-	opened := 0
-	storetest.RunAuth(t, func(t *testing.T) storetest.AuthStore {
-		if opened > 0 {
-			srv.Restart()
-		}
-		opened++
-		st, err := Open(context.Background(), Config{Addr: srv.Addr()})
-		if err != nil {
-			t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
-		}
-		return st
-	})
-}
-
-func TestRegistrationAndStreamListsAgainstARealServer(t *testing.T) {
-	srv := servertest.Start(t, servertest.Options{})
+// openOn opens a store on srv, failing t with the server's output.
+func openOn(t *testing.T, srv *servertest.Server) *Store {
+	t.Helper()
 	st, err := Open(context.Background(), Config{Addr: srv.Addr()})
 	if err != nil {
 		t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
 	}
+	return st
+}
+
+// reopening is the open function of the suites that restart their store:
+// every open after the first restarts the server before it.
+func reopening(srv *servertest.Server) func(t *testing.T) *Store {
+	opened := 0
+	return func(t *testing.T) *Store {
+		if opened > 0 {
+			srv.Restart()
+		}
+		opened++
+		return openOn(t, srv)
+	}
+}
+
+func TestUsersAndTokensAgainstARealServer(t *testing.T) {
+	open := reopening(servertest.Start(t, servertest.Options{}))
+	storetest.RunAuth(t, func(t *testing.T) storetest.AuthStore { return open(t) })
+}
+
+func TestRegistrationAndStreamListsAgainstARealServer(t *testing.T) {
+	st := openOn(t, servertest.Start(t, servertest.Options{}))
 	defer st.Close()
 	storetest.RunListing(t, st)
 }
 
 func TestAlertsAndTheirEvidenceAgainstARealServer(t *testing.T) {
-	srv := servertest.Start(t, servertest.Options{})
-	opened := 0
-	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore {
-		if opened > 0 {
-			srv.Restart()
-		}
-		opened++
-		st, err := Open(context.Background(), Config{Addr: srv.Addr()})
-		if err != nil {
-			t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
-		}
-		return st
-	})
+	open := reopening(servertest.Start(t, servertest.Options{}))
+	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return open(t) })
 }
 
 func TestCapturedFramesRoundTripAgainstARealServer(t *testing.T) {
-	srv := servertest.Start(t, servertest.Options{})
-	st, err := Open(context.Background(), Config{Addr: srv.Addr()})
-	if err != nil {
-		t.Fatalf("open: %v\nserver output:\n%s", err, srv.Output())
-	}
+	st := openOn(t, servertest.Start(t, servertest.Options{}))
 	defer st.Close()
 	storetest.RunPackets(t, st)
 }
