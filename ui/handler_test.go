@@ -31,7 +31,7 @@ func TestHandlerServesThePageAndItsAssets(t *testing.T) {
 		contains string
 	}{
 		{"the root is the single page", "/", "text/html", `id="call-table"`},
-		{"the script is served as JavaScript", "/ui/app.js", "text/javascript", "drawLadder"},
+		{"the script is served as JavaScript", "/ui/call.js", "text/javascript", "drawLadder"},
 		{"the style sheet is served as CSS", "/ui/style.css", "text/css", ".sip-arrow"},
 		{"the icon is served as SVG", "/ui/favicon.svg", "image/svg+xml", "<svg"},
 	}
