@@ -458,6 +458,20 @@ func TestViewsInBrowser(t *testing.T) {
 		viewsShot(t, b, "dashboard", true)
 	})
 
+	t.Run("a preset shows the last 24 hours, empty here", func(t *testing.T) {
+		b.do(t, chromedp.Click(chromedp.CSS(`.dash-presets button[data-range="24h"]`)))
+		b.waitFor(t, `location.hash === '#/dashboard?range=24h'`+
+			` && !document.getElementById('dash-empty').hidden && document.querySelector('.dash-presets [aria-pressed=true]').dataset.range === '24h'`)
+		if n := eval[int](t, b, `document.querySelectorAll('#dash-charts .kpi-bar').length`); n != 0 {
+			t.Errorf("%d bars in a range without traffic", n)
+		}
+		if steps := eval[string](t, b, `document.getElementById('dash-range').textContent`); !strings.Contains(steps, "30 min per bar") {
+			t.Errorf("range line %q, want 30 min bars over 24 h", steps)
+		}
+		b.do(t, chromedp.NavigateBack())
+		b.waitFor(t, `document.querySelectorAll('svg.kpi-chart[data-kpi=attempts] .kpi-bar').length > 0`)
+	})
+
 	t.Run("a bar leads to the calls of its bucket", func(t *testing.T) {
 		var series api.KPIListView
 		s.get(t, "/kpis?from="+dashFrom+"&to="+dashTo+"&step=1m", &series)

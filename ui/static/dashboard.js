@@ -29,9 +29,9 @@ const DASH_CHARTS = [
   { key: 'attempts', title: 'Call attempts', fmt: String, link: 'calls' },
   { key: 'asr', title: 'ASR (answered / attempts)', fmt: dashPct, pct: true, link: 'calls', when: 'attempts' },
   { key: 'ner', title: 'NER (network effectiveness)', fmt: dashPct, pct: true, link: 'calls', when: 'attempts' },
-  { key: 'acd_s', title: 'ACD (mean talk time)', fmt: (v) => (v > 0 ? seconds(v) : vwDash), unit: 's', link: 'calls', when: 'answered' },
-  { key: 'pdd_p95_ms', title: 'PDD p95 (INVITE to first 18x)', fmt: ms, unit: 'ms', link: 'calls', when: 'pdd_p95_ms' },
-  { key: 'mos', title: 'MOS of the calls with RTP', stacked: DASH_MOS_BANDS, link: 'calls' },
+  { key: 'acd_s', title: 'ACD (mean talk time)', fmt: (v) => (v > 0 ? seconds(v) : vwDash), unit: 'seconds', link: 'calls', when: 'answered' },
+  { key: 'pdd_p95_ms', title: 'PDD p95 (INVITE to first 18x)', fmt: ms, unit: 'milliseconds', link: 'calls', when: 'pdd_p95_ms' },
+  { key: 'mos', title: 'MOS (calls with RTP)', stacked: DASH_MOS_BANDS, link: 'calls' },
   { key: 'concurrent_avg', title: 'Concurrent answered calls (mean)', fmt: (v) => v.toFixed(2), link: 'calls' },
   { key: 'registration_success', title: 'Registration success', fmt: dashPct, pct: true, link: 'registrations', when: 'registrations' },
   { key: 'alerts_fired', title: 'Alerts fired', fmt: String, link: 'alerts' },
@@ -244,7 +244,6 @@ function dashChart(def, buckets, r, groupBy, group) {
       svg('line', { class: 'grid-line', x1: DC.L, x2: DC.W - DC.R, y1: y(v), y2: y(v) }),
       svg('text', { class: 'axis-label', x: DC.L - 6, y: y(v) + 4, 'text-anchor': 'end' }, tickText(v)));
   }
-  if (def.unit) chart.append(svg('text', { class: 'axis-label', x: 4, y: DC.T + 4 }, def.unit));
   const ticks = r.count > 1 ? [0, Math.floor(r.count / 2), r.count] : [0, 1];
   for (const i of ticks) {
     const anchor = i === 0 ? 'start' : i >= r.count ? 'end' : 'middle';
@@ -285,7 +284,7 @@ function dashChart(def, buckets, r, groupBy, group) {
     ? el('span', { class: 'legend' }, ...def.stacked.map((band) => el('span', null, el('span', { class: 'swatch kpi-' + band.cls }), band.label)))
     : null;
   return el('figure', { class: 'panel dash-chart', 'data-kpi': def.key },
-    el('figcaption', { class: 'panel-title' }, def.title, legend),
+    el('figcaption', { class: 'panel-title' }, def.title, def.unit ? el('span', { class: 'hint' }, def.unit) : null, legend),
     chart,
     shown.length ? null : el('p', { class: 'empty small dash-none' }, 'No values in this range.'));
 }

@@ -527,13 +527,13 @@ async function showAlert(id) {
   $('alert-title').textContent = `${alertRuleNames[a.rule] || a.rule} · ${a.key}`;
   $('alert-summary').textContent = a.summary;
   const item = (label, value, attrs) => el('span', attrs || null, label + ' ', el('b', null, value));
-  $('alert-meta').replaceChildren(
+  $('alert-meta').replaceChildren(...[
     alertStateBadge(a.state), alertSeverityBadge(a.severity),
     item('rule', a.rule, { id: 'alert-rule-name' }),
     item('started', dateTime(a.start)),
     item(a.end ? 'ended' : 'still firing after', a.end ? dateTime(a.end) : duration(a.start, new Date().toISOString())),
     a.end ? item('lasted', duration(a.start, a.end)) : null,
-    item('id', a.id));
+    item('id', a.id)].filter(Boolean));
   alertKV($('alert-figures'), a.figures);
   alertKV($('alert-thresholds'), a.thresholds);
   const offenders = a.top_offenders || [];
