@@ -98,15 +98,32 @@ func viewsScannerSweep(t *testing.T, path string, at time.Time) {
 		user := strconv.Itoa(100 + i)
 		write(ts, attacker, pbx, fmt.Sprintf("OPTIONS sip:%s@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.9:5070;branch=z9hG4bK-scan%d\r\n"+
 			"From: \"sipvicious\"<sip:100@1.1.1.1>;tag=%d\r\nTo: <sip:%s@192.0.2.10>\r\nCall-ID: scan-%d\r\nCSeq: 1 OPTIONS\r\n"+
-			"User-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n", user, i, i, user, i))
+			"User-Agent: "+viewsHostileScanner+"\r\nContent-Length: 0\r\n\r\n", user, i, i, user, i))
 		write(ts.Add(2*time.Millisecond), pbx, attacker, fmt.Sprintf("SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP 203.0.113.9:5070;branch=z9hG4bK-scan%d\r\n"+
 			"From: \"sipvicious\"<sip:100@1.1.1.1>;tag=%d\r\nTo: <sip:%s@192.0.2.10>;tag=pbx%d\r\nCall-ID: scan-%d\r\nCSeq: 1 OPTIONS\r\n"+
 			"Content-Length: 0\r\n\r\n", i, i, user, i, i))
 	}
+	// A phone whose User-Agent and Contact are HTML registers just after.
+	phone, registrar := netip.MustParseAddrPort("198.51.100.66:5060"), netip.MustParseAddrPort("192.0.2.10:5060")
+	reg := "REGISTER sip:192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.66:5060;branch=z9hG4bK-h1\r\n" +
+		"From: <sip:mallory@192.0.2.10>;tag=h1\r\nTo: <sip:mallory@192.0.2.10>\r\nCall-ID: hostile-reg-1\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: \"<script>window.pwned=3</script>\" <sip:mallory@198.51.100.66>\r\nExpires: 600\r\n" +
+		"User-Agent: " + viewsHostileUA + "\r\nContent-Length: 0\r\n\r\n"
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.66:5060;branch=z9hG4bK-h1\r\n" +
+		"From: <sip:mallory@192.0.2.10>;tag=h1\r\nTo: <sip:mallory@192.0.2.10>;tag=r1\r\nCall-ID: hostile-reg-1\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:mallory@198.51.100.66>;expires=600\r\nContent-Length: 0\r\n\r\n"
+	write(at.Add(time.Minute), phone, registrar, reg)
+	write(at.Add(time.Minute+5*time.Millisecond), registrar, phone, ok)
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
+
+// SIP text is attacker-controlled: these must reach the page as text.
+const (
+	viewsHostileScanner = `friendly-scanner<img src=x onerror="window.pwned=1">`
+	viewsHostileUA      = `<img src=x onerror="window.pwned=2">`
+)
 
 // startViewsServer imports real captures (REGISTERs challenged, accepted
 // and refused in sngrep's aaa.pcap; SIPp's RTP-only g711a.pcap; a
@@ -612,6 +629,32 @@ func TestViewsInBrowser(t *testing.T) {
 		s.events.Alert(next)
 		n, _ := strconv.Atoi(before)
 		b.waitFor(t, `document.getElementById('alert-badge').textContent === '`+strconv.Itoa(n+1)+`'`)
+	})
+
+	t.Run("HTML inside SIP data is shown as text and never runs", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(s.url+"/#/registrations?ip=198.51.100.66"))
+		b.waitFor(t, `(r => r.length === 1 && r[0] === 'hostile-reg-1')(`+regRowIDs+`)`)
+		if ua := eval[string](t, b, `document.querySelector('#reg-table tbody tr').cells[4].textContent`); ua != viewsHostileUA {
+			t.Errorf("user agent shown as %q", ua)
+		}
+		b.do(t, chromedp.Focus(chromedp.CSS(`#reg-table tbody tr`)), chromedp.KeyEvent("\r"))
+		b.waitFor(t, `document.querySelectorAll('#reg-messages pre').length === 2`)
+		if raw := eval[string](t, b, `document.querySelector('#reg-messages pre').textContent`); !strings.Contains(raw, "<script>window.pwned=3</script>") {
+			t.Errorf("the REGISTER is not shown literally: %q", raw)
+		}
+		b.do(t, chromedp.Navigate(s.url+"/#/alert/"+scan.ID))
+		b.waitFor(t, `document.querySelectorAll('#alert-offenders tbody tr').length > 0`)
+		if !eval[bool](t, b, `[...document.querySelectorAll('#alert-offenders td')].some(td => td.textContent === `+js(viewsHostileScanner)+`)`) {
+			t.Errorf("the scanner's User-Agent is not among the offenders as text")
+		}
+		b.do(t, chromedp.Navigate(s.url+"/#/alerts"))
+		b.waitFor(t, `document.querySelectorAll('#alert-table tbody tr').length > 0`)
+		if n := eval[int](t, b, `document.querySelectorAll('main img, main script').length`); n != 0 {
+			t.Errorf("%d elements injected", n)
+		}
+		if eval[bool](t, b, `window.pwned !== undefined`) {
+			t.Errorf("injected script ran")
+		}
 	})
 
 	t.Run("a viewer does not see the alert PCAP button", func(t *testing.T) {
