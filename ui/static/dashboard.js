@@ -31,7 +31,7 @@ const DASH_CHARTS = [
   { key: 'ner', title: 'NER (network effectiveness)', fmt: dashPct, pct: true, link: 'calls', when: 'attempts' },
   { key: 'acd_s', title: 'ACD (mean talk time)', fmt: (v) => (v > 0 ? seconds(v) : vwDash), unit: 'seconds', link: 'calls', when: 'answered' },
   { key: 'pdd_p95_ms', title: 'PDD p95 (INVITE to first 18x)', fmt: ms, unit: 'milliseconds', link: 'calls', when: 'pdd_p95_ms' },
-  { key: 'mos', title: 'MOS (calls with RTP)', stacked: DASH_MOS_BANDS, link: 'calls' },
+  { key: 'mos', title: 'MOS', unit: 'calls with RTP', stacked: DASH_MOS_BANDS, link: 'calls' },
   { key: 'concurrent_avg', title: 'Concurrent answered calls (mean)', fmt: (v) => v.toFixed(2), link: 'calls' },
   { key: 'registration_success', title: 'Registration success', fmt: dashPct, pct: true, link: 'registrations', when: 'registrations' },
   { key: 'alerts_fired', title: 'Alerts fired', fmt: String, link: 'alerts' },
