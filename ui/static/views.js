@@ -246,7 +246,7 @@ function regHash(id) {
 function regCells(r) {
   return [
     el('td', { class: 'mono' }, dateTime(r.start)),
-    el('td', { class: 'user' }, r.aor || vwDash),
+    el('td', { class: 'user', title: r.aor }, r.aor || vwDash),
     el('td', { class: 'user', title: r.contact }, r.contact || vwDash),
     el('td', { class: 'mono' }, r.src_ip || vwDash),
     el('td', { class: 'user', title: r.user_agent }, r.user_agent || vwDash),
