@@ -570,6 +570,7 @@ func TestViewsInBrowser(t *testing.T) {
 				return
 			}())
 		row := eval[[]string](t, b, `[...document.querySelector('#alert-table tr[data-alert-id="`+scan.ID+`"]').cells].map(c => c.textContent)`)
+		row[6] = eval[string](t, b, `document.querySelector('#alert-table tr[data-alert-id="`+scan.ID+`"] .alert-summary').textContent`)
 		if row[0] != scan.State || row[2] != "Scanner" || row[3] != scan.Key || row[6] != scan.Summary {
 			t.Errorf("scanner row %q, want %s / Scanner / %s / %s", row, scan.State, scan.Key, scan.Summary)
 		}
@@ -577,6 +578,8 @@ func TestViewsInBrowser(t *testing.T) {
 			t.Fatalf("no alert firing: %+v", want.Alerts)
 		}
 		b.waitFor(t, `document.getElementById('alert-badge').textContent === '`+strconv.Itoa(want.Firing)+`' && !document.getElementById('alert-badge').hidden`)
+		jsonEqual(t, "the row's evidence links", eval[[]string](t, b, `[...document.querySelectorAll('#alert-table tr[data-alert-id="`+scan.ID+`"] .alert-evidence a')].map(a => a.getAttribute('href'))`),
+			[]string{"#/?ip=203.0.113.9", "#/call/" + url.PathEscape(scan.SampleCallIDs[0]), "#/call/" + url.PathEscape(scan.SampleCallIDs[1])})
 		if href := eval[string](t, b, `document.getElementById('alert-badge').closest('a').getAttribute('href')`); href != "#/alerts" {
 			t.Errorf("the badge links to %q", href)
 		}

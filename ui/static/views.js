@@ -473,7 +473,7 @@ async function showAlerts(params) {
       el('td', { class: 'user', title: a.key }, a.key),
       el('td', { class: 'mono' }, dateTime(a.start)),
       el('td', { class: 'mono' }, a.end ? dateTime(a.end) : 'ongoing'),
-      el('td', { class: 'vw-wrap' }, a.summary));
+      el('td', { class: 'vw-wrap' }, el('div', { class: 'alert-summary' }, a.summary), alertEvidence(a)));
     vwOpens(tr, alertHash(a.id));
     return tr;
   });
@@ -482,6 +482,25 @@ async function showAlerts(params) {
   $('alert-counts').textContent = `${page.firing} firing · ${page.total} match` +
     (page.total > rows.length ? ` (newest ${rows.length} shown)` : '');
   alertBadgeSet(page.firing);
+}
+
+// alertEvidence is the list row's second line: the heaviest offender and
+// the first sample calls, each a link.
+function alertEvidence(a) {
+  const parts = [];
+  const top = (a.top_offenders || [])[0];
+  if (top) {
+    const href = alertOffenderLink(top);
+    parts.push(el('span', null, 'top ' + top.kind.replace(/_/g, ' ') + ' ',
+      href ? el('a', { href, class: 'mono' }, top.value) : el('span', { class: 'mono' }, top.value), ` (${top.count})`));
+  }
+  const samples = a.sample_call_ids || [];
+  if (samples.length) {
+    parts.push(el('span', null, 'calls ', ...samples.slice(0, 2).flatMap((c, i) =>
+      [i ? ', ' : '', el('a', { href: callHash(c), class: 'mono sample-call' }, c)]),
+    samples.length > 2 ? ` +${samples.length - 2}` : ''));
+  }
+  return parts.length ? el('div', { class: 'alert-evidence' }, ...parts) : null;
 }
 
 // alertFigure renders a figure or threshold: rates and ratios carry
