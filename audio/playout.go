@@ -81,7 +81,11 @@ type Channel struct {
 // duplicates and losses; both wrap. Where pieces overlap the earliest
 // placed plays.
 func NewChannel(streams ...Stream) *Channel {
-	ch := &Channel{}
+	n := 0
+	for i := range streams {
+		n += len(streams[i].Packets)
+	}
+	ch := &Channel{pieces: make([]piece, 0, n)}
 	for i := range streams {
 		ch.add(&streams[i])
 	}
