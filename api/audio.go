@@ -103,7 +103,7 @@ func (s *Server) callAudio(c *gin.Context) {
 		s.storeFailed(c, "get call packets", err)
 		return
 	}
-	groups, cut := rtpGroups(pkts)
+	groups, cut, skipped := rtpGroups(pkts)
 	if len(groups) == 0 {
 		s.noAudio(c, call.CallID, len(detail.Streams), cut)
 		return
@@ -190,6 +190,10 @@ func (s *Server) callAudio(c *gin.Context) {
 	h.Set("Content-Length", strconv.FormatInt(r.Size(), 10))
 	h.Set("X-Sipscope-Audio-Start", time.Unix(0, r.Start()).UTC().Format(time.RFC3339Nano))
 	h.Set("X-Sipscope-Audio-Lost", strconv.Itoa(lost))
+	if skipped > 0 {
+		// Packets of streams past maxAudioStreams, left out.
+		h.Set("X-Sipscope-Audio-Skipped", strconv.Itoa(skipped))
+	}
 	c.Status(http.StatusOK)
 	if _, err := r.WriteTo(c.Writer); err != nil {
 		// Headers are gone: all that is left is to stop. A client that
@@ -225,9 +229,9 @@ type rtpGroup struct {
 
 // rtpGroups decodes the stored RTP frames and groups them by stream, in
 // capture order. Frames cut short (store_rtp headers, a snap length) have
-// lost their payload and are counted instead; so are streams past
-// maxAudioStreams.
-func rtpGroups(pkts []storage.Packet) (groups []*rtpGroup, cut int) {
+// lost their payload and are counted instead (cut); so are the packets of
+// streams past maxAudioStreams (skipped).
+func rtpGroups(pkts []storage.Packet) (groups []*rtpGroup, cut, skipped int) {
 	type key struct {
 		ssrc     uint32
 		src, dst netip.AddrPort
@@ -255,6 +259,7 @@ func rtpGroups(pkts []storage.Packet) (groups []*rtpGroup, cut int) {
 		g := index[k]
 		if g == nil {
 			if len(index) == maxAudioStreams {
+				skipped++
 				continue
 			}
 			g = &rtpGroup{ssrc: h.SSRC, src: p.Src, dst: p.Dst}
@@ -265,7 +270,7 @@ func rtpGroups(pkts []storage.Packet) (groups []*rtpGroup, cut int) {
 		g.packets = append(g.packets, audio.Packet{TS: sp.TS, Seq: h.SequenceNumber, Timestamp: h.Timestamp,
 			PayloadType: h.PayloadType, Payload: h.Payload})
 	}
-	return groups, cut
+	return groups, cut, skipped
 }
 
 // nonAudio are payload names that carry no sound of their own.
