@@ -190,6 +190,12 @@ func (s *Server) callAudio(c *gin.Context) {
 	h.Set("Content-Length", strconv.FormatInt(r.Size(), 10))
 	h.Set("X-Sipscope-Audio-Start", time.Unix(0, r.Start()).UTC().Format(time.RFC3339Nano))
 	h.Set("X-Sipscope-Audio-Lost", strconv.Itoa(lost))
+	if len(unsupported) > 0 {
+		// Streams in a codec this cannot decode, played as silence
+		// next to those it could.
+		slices.Sort(unsupported)
+		h.Set("X-Sipscope-Audio-Unsupported", strings.Join(slices.Compact(unsupported), ", "))
+	}
 	if skipped > 0 {
 		// Packets of streams past maxAudioStreams, left out.
 		h.Set("X-Sipscope-Audio-Skipped", strconv.Itoa(skipped))

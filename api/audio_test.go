@@ -311,9 +311,10 @@ func slicesEqual(a, b []int16) bool {
 }
 
 // withPayloadType rewrites the payload type of every RTP packet of a
-// capture (UDP between media ports, which gen puts at 10000 and up) and
-// writes the result to a new file.
-func withPayloadType(t *testing.T, file string, pt uint8) string {
+// capture sent from port minSrc or above (UDP between media ports: gen
+// puts callers' at 10000 and up, callees' at 20000 and up) and writes the
+// result to a new file.
+func withPayloadType(t *testing.T, file string, pt uint8, minSrc uint16) string {
 	t.Helper()
 	frames, err := pipeline.LoadFrames(file)
 	if err != nil {
@@ -336,7 +337,7 @@ func withPayloadType(t *testing.T, file string, pt uint8) string {
 	for _, fr := range frames {
 		data := bytes.Clone(fr.Data)
 		if dec.Decode(fr.LinkType, data, fr.TS, &p) == nil && p.Transport == decode.TransportUDP &&
-			p.Src.Port() >= 10000 && p.Dst.Port() >= 10000 && h.Unmarshal(p.Payload) == nil {
+			p.Src.Port() >= minSrc && p.Dst.Port() >= 10000 && h.Unmarshal(p.Payload) == nil {
 			off := len(data) - len(p.Payload)
 			if &data[off] != &p.Payload[0] {
 				t.Fatal("the RTP payload is not at the end of its frame")
@@ -368,10 +369,10 @@ func TestCallAudioSaysWhyACallHasNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	answeredOf := func(seed uint64, opts pipeline.ImportOptions, pt uint8) (answered, busy gen.CallTruth) {
+	answeredOf := func(seed uint64, opts pipeline.ImportOptions, pt uint8, minSrc uint16) (answered, busy gen.CallTruth) {
 		file, truth := genCapture(t, gen.Config{Calls: 2, Seed: seed, Mix: []gen.Scenario{gen.ScenarioAnswered, gen.ScenarioBusy}})
 		if pt != 0 {
-			file = withPayloadType(t, file, pt)
+			file = withPayloadType(t, file, pt, minSrc)
 		}
 		if _, err := pipeline.ImportFileWith(t.Context(), st, file, opts); err != nil {
 			t.Fatal(err)
@@ -381,10 +382,11 @@ func TestCallAudioSaysWhyACallHasNone(t *testing.T) {
 		}
 		return truth.Calls[0], truth.Calls[1]
 	}
-	answered, busy := answeredOf(3, pipeline.ImportOptions{}, 0)
-	headers, _ := answeredOf(4, pipeline.ImportOptions{StoreRTP: pipeline.StoreRTPHeaders}, 0)
-	none, _ := answeredOf(5, pipeline.ImportOptions{StoreRTP: pipeline.StoreRTPNone}, 0)
-	g729, _ := answeredOf(6, pipeline.ImportOptions{}, 18)
+	answered, busy := answeredOf(3, pipeline.ImportOptions{}, 0, 0)
+	headers, _ := answeredOf(4, pipeline.ImportOptions{StoreRTP: pipeline.StoreRTPHeaders}, 0, 0)
+	none, _ := answeredOf(5, pipeline.ImportOptions{StoreRTP: pipeline.StoreRTPNone}, 0, 0)
+	g729, _ := answeredOf(6, pipeline.ImportOptions{}, 18, 10000)
+	g729Callee, _ := answeredOf(7, pipeline.ImportOptions{}, 18, 20000) // only the callee's RTP
 	srv := startServer(t, st)
 
 	audioOf := func(id, query string) string {
@@ -428,6 +430,25 @@ func TestCallAudioSaysWhyACallHasNone(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a stereo file plays the side it can decode and names the other's codec", func(t *testing.T) {
+		status, h, body := get(t, srv, audioOf(g729Callee.CallID, "?direction=both"))
+		if status != http.StatusOK || h.Get("X-Sipscope-Audio-Unsupported") != "g729" {
+			t.Fatalf("status %d, X-Sipscope-Audio-Unsupported %q: %.200s", status, h.Get("X-Sipscope-Audio-Unsupported"), body)
+		}
+		w := parseWAV(t, body)
+		left, right := 0, 0
+		for i := range w.samples[0] {
+			if w.samples[0][i] != 0 {
+				left++
+			}
+			if w.samples[1][i] != 0 {
+				right++
+			}
+		}
+		if left < len(w.samples[0])/2 || right != 0 {
+			t.Fatalf("%d of %d samples sound left (caller, PCMU), %d right (callee, G.729)", left, len(w.samples[0]), right)
+		}
+	})
 }
 
 // TestCallAudioOfARealCallIsItsPacketsAsTsharkReadsThem imports a real
