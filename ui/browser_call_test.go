@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/quality"
 	"github.com/sipscope/sipscope/ui"
 )
 
@@ -63,6 +65,26 @@ func longCall() callFixture {
 	steps = append(steps, step{at, a, b, "BYE", 0, "", 9999}, step{at + 3*time.Millisecond, b, a, "BYE", 200, "OK", 9999})
 	f := makeCall(longCallID, "long", "talker", correlate.StateAnswered, 200, t0.Add(3*time.Hour), "udp", steps)
 	f.call.EndReason, f.call.ByeBy, f.call.Finished = correlate.EndCallerBye, correlate.SideCaller, true
+	return f
+}
+
+const oneWayID = "one-way-1@192.0.2.60"
+
+// oneWayCall is answered, but RTP flowed from the caller only.
+func oneWayCall() callFixture {
+	a, b := "192.0.2.60:5060", "192.0.2.61:5060"
+	f := makeCall(oneWayID, "speaker", "deaf", correlate.StateAnswered, 200, t0.Add(4*time.Hour), "udp", []step{
+		{0, a, b, "INVITE", 0, "", 1},
+		{time.Second, b, a, "INVITE", 200, "OK", 1},
+		{time.Second + 5*time.Millisecond, a, b, "ACK", 0, "", 1},
+		{20 * time.Second, a, b, "BYE", 0, "", 2},
+		{20*time.Second + 3*time.Millisecond, b, a, "BYE", 200, "OK", 2},
+	})
+	f.call.EndReason, f.call.ByeBy, f.call.Finished = correlate.EndCallerBye, correlate.SideCaller, true
+	f.call.AnswerMs, f.call.DurationMs = 1000, 19000
+	f.streams = []quality.Stream{{SSRC: 0x1234, Src: netip.MustParseAddrPort("192.0.2.60:30000"), Dst: netip.MustParseAddrPort("192.0.2.61:40000"),
+		Payload: "g711U", PayloadType: 0, Start: t0.Add(4*time.Hour + time.Second), End: t0.Add(4*time.Hour + 20*time.Second),
+		Packets: 950, Expected: 950, MOS: 4.4, CallID: oneWayID}}
 	return f
 }
 
@@ -118,7 +140,7 @@ func openCall(t *testing.T, b *browser, base, id string, n int) {
 // legs, DTMF, 500 messages).
 func TestCallView(t *testing.T) {
 	long := longCall()
-	calls := append(fixtureCalls(), long)
+	calls := append(fixtureCalls(), long, oneWayCall())
 	st := openStore(t, calls)
 	for _, name := range []string{"sngrep__aaa.pcap", "heplify__rtp_rtcp_sip_ipv4_udp.pcap"} {
 		if _, err := pipeline.ImportFile(t.Context(), st, filepath.Join("..", "testdata", "captures", name)); err != nil {
@@ -151,6 +173,10 @@ func TestCallView(t *testing.T) {
 		// A call never answered has no answer or talk time to show.
 		if n := eval[int](t, b, `document.querySelectorAll('#answer, #talk').length`); n != 0 {
 			t.Errorf("a failed call shows %d answer/talk timings", n)
+		}
+		// Every text of the flow is at least 11 px.
+		if small := eval[[]string](t, b, `[...document.querySelectorAll('#ladder svg text')].filter(e => parseFloat(getComputedStyle(e).fontSize) < 11).map(e => e.textContent)`); len(small) > 0 {
+			t.Errorf("flow texts below 11 px: %q", small)
 		}
 		callShot(t, b, "call-failed", true)
 	})
@@ -244,6 +270,18 @@ func TestCallView(t *testing.T) {
 			t.Errorf("talk time of a call without BYE: %q", talk)
 		}
 		callShot(t, b, "call-rtp", true)
+	})
+
+	t.Run("audio that went one way only is flagged on its band", func(t *testing.T) {
+		openCall(t, b, srv.URL, oneWayID, 5)
+		if n := eval[int](t, b, `document.querySelectorAll('#ladder rect.rtp-band.one-way.dir-caller').length`); n != 1 {
+			t.Errorf("%d one-way caller→callee bands, want 1", n)
+		}
+		if txt := eval[string](t, b, `document.querySelector('#ladder .rtp-row').textContent`); !strings.Contains(txt, "caller→callee") || !strings.Contains(txt, "one-way") {
+			t.Errorf("the stream's row says %q", txt)
+		}
+		// Only the direction that carried audio gets a player.
+		jsonEqual(t, "players", eval[[]string](t, b, `[...document.querySelectorAll('#audio-players figure')].map(f => f.dataset.direction)`), []string{"caller"})
 	})
 
 	t.Run("a B2BUA call shows both legs in one flow with a colour per leg", func(t *testing.T) {
@@ -416,21 +454,28 @@ func seedRoles(t *testing.T, base string) {
 	}
 }
 
-// login logs the page in as user through the API, as the login form does.
+// login logs in as user through the API and hands the session to the
+// browser, as the login form would (the page itself would first ask the
+// API and log its 401s).
 func login(t *testing.T, b *browser, base, user string) {
 	t.Helper()
-	// An asset of the same origin, not the page: the page would ask the
-	// API before the login and log its 401s.
-	b.do(t, chromedp.Navigate(base+"/ui/favicon.svg"))
+	resp, err := http.Post(base+"/api/v1/login", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"user":%q,"password":%q}`, user, rolePassword)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login as %s: %d", user, resp.StatusCode)
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
-		body: JSON.stringify({user: `+js(user)+`, password: `+js(rolePassword)+`})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("login as %s: %v", user, err)
-	}
-	if status != http.StatusOK {
-		t.Fatalf("login as %s: %d", user, status)
+	for _, c := range resp.Cookies() {
+		httpOnly := c.HttpOnly
+		if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
+			Name: c.Name, Value: c.Value, URL: base, Path: "/", HTTPOnly: &httpOnly}); err != nil {
+			t.Fatalf("set cookie %s: %v", c.Name, err)
+		}
 	}
 }
 

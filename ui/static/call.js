@@ -424,7 +424,7 @@ function drawLadder(container, msgs, streams, legs) {
   };
   const longest = Math.max(...cols.map((c) => Math.max(label(c).length * 7.4, sub(c).length * 6.3)), 90);
   const TS_W = legs.length > 1 ? 168 : 150;
-  const COL_W = Math.max(210, Math.ceil(longest) + 36);
+  const COL_W = Math.max(170, Math.ceil(longest) + 30);
   const HEAD_H = 62;
   const ROW_H = 40;
   const RTP_H = 30;
