@@ -3,18 +3,18 @@
 // DTMF). Loaded after core.js, whose helpers it uses.
 'use strict';
 
-let current = null; // { seq, detail, rows, groups, selected, legs, dirs }
+let callView = null; // { seq, detail, rows, groups, selected, legs, dirs }
 let callSeq = 0; // bumps on every showCall so a late answer never draws over a newer call
 
 // The API lists at most this many other legs per call; more would be a
 // loop of linked Call-IDs rather than a B2BUA, and each costs a request.
 const MAX_LEGS = 6;
-const LEGS_KEY = 'sipscope.callLegs';
+const CALL_LEGS_KEY = 'sipscope.callLegs';
 
-// fetchJSON is a plain GET that, unlike getJSON, does not cancel the page's
+// callFetch is a plain GET that, unlike getJSON, does not cancel the page's
 // request in flight: the call view loads its legs and the user's role
 // beside the call itself.
-async function fetchJSON(path) {
+async function callFetch(path) {
   const resp = await fetch(API + path, { headers: { Accept: 'application/json' } });
   if (!resp.ok) {
     const err = new Error('HTTP ' + resp.status);
@@ -29,21 +29,21 @@ async function fetchJSON(path) {
 // header but not captured costs no failed request.
 async function fetchLeg(id) {
   try {
-    const found = await fetchJSON('/calls?limit=1&call_id=' + encodeURIComponent(id));
+    const found = await callFetch('/calls?limit=1&call_id=' + encodeURIComponent(id));
     if (!found.calls || !found.calls.length) return null;
-    return await fetchJSON('/calls/' + encodeURIComponent(id));
+    return await callFetch('/calls/' + encodeURIComponent(id));
   } catch (_) {
     return null;
   }
 }
 
-// canExport: PCAP and audio are what was said; the API lets operators and
+// callMayExport: PCAP and audio are what was said; the API lets operators and
 // admins have them, so the page only offers them to those.
-const canExport = (role) => role === 'operator' || role === 'admin';
+const callMayExport = (role) => role === 'operator' || role === 'admin';
 
 function showLegsPref() {
   try {
-    return localStorage.getItem(LEGS_KEY) !== 'off';
+    return localStorage.getItem(CALL_LEGS_KEY) !== 'off';
   } catch (_) {
     return true;
   }
@@ -63,7 +63,7 @@ async function showCall(id) {
     'download-pcap', 'download-pcap-legs', 'call-diagnosis']) {
     $(hide).hidden = true;
   }
-  current = null;
+  callView = null;
   resetDetail();
 
   const enc = encodeURIComponent(id);
@@ -71,7 +71,7 @@ async function showCall(id) {
   $('download-pcap-legs').setAttribute('href', `${API}/calls/${enc}/pcap?legs=1`);
   $('download-text').setAttribute('href', `${API}/calls/${enc}/text`);
 
-  const rolePromise = fetchJSON('/me').then((me) => me.role || '', () => '');
+  const rolePromise = callFetch('/me').then((me) => me.role || '', () => '');
   let detail;
   try {
     detail = await getJSON('/calls/' + enc);
@@ -90,9 +90,9 @@ async function showCall(id) {
   if (seq !== callSeq) return;
 
   const all = [detail].concat(legs.filter((l) => l && l.call));
-  current = { seq, detail, legs: all, rows: [], groups: [], selected: -1, dirs: new Map() };
+  callView = { seq, detail, legs: all, rows: [], groups: [], selected: -1, dirs: new Map() };
   for (const d of all) {
-    for (const [s, dir] of streamDirections(d)) current.dirs.set(s, dir);
+    for (const [s, dir] of streamDirections(d)) callView.dirs.set(s, dir);
   }
 
   renderSummary(detail.call);
@@ -203,15 +203,15 @@ function renderLegs(c) {
 // renderActions offers the exports the user's role may have: the text
 // export to everyone, PCAP only to operators and admins.
 function renderActions(detail, role) {
-  const ok = canExport(role);
+  const ok = callMayExport(role);
   $('download-pcap').hidden = !ok;
   $('download-pcap-legs').hidden = !ok || !(detail.call.linked_call_ids || []).length;
 }
 
 // ---- Directions ------------------------------------------------------------
 
-// hostOf splits the API's "ip:port" / "[v6]:port" into its address.
-function hostOf(ap) {
+// addrHost splits the API's "ip:port" / "[v6]:port" into its address.
+function addrHost(ap) {
   if (!ap) return '';
   if (ap[0] === '[') {
     const end = ap.indexOf(']');
@@ -221,12 +221,12 @@ function hostOf(ap) {
   return c > 0 ? ap.slice(0, c) : ap;
 }
 
-function portOf(ap) {
+function addrPort(ap) {
   const c = (ap || '').lastIndexOf(':');
   return c > 0 ? ap.slice(c + 1) : '';
 }
 
-const headerValue = (raw, re) => {
+const sipHeader = (raw, re) => {
   const m = re.exec(raw || '');
   return m ? m[1].trim() : '';
 };
@@ -263,7 +263,7 @@ function sdpAudio(raw) {
   return inAudio && port > 0 && addr ? `${addr}|${port}` : '';
 }
 
-const apKey = (ap) => `${hostOf(ap).toLowerCase()}|${portOf(ap)}`;
+const apKey = (ap) => `${addrHost(ap).toLowerCase()}|${addrPort(ap)}`;
 
 // streamDirections tells which way each stream of a call goes, the way
 // the diagnosis does: RTP is sent to where its receiver's SDP asked, else
@@ -275,11 +275,11 @@ function streamDirections(d) {
   const callerSDP = new Set();
   const calleeSDP = new Set();
   const invite = d.messages.find((m) => m.is_request && m.method === 'INVITE');
-  const callerTag = invite ? headerValue(invite.raw, FROM_TAG) : '';
+  const callerTag = invite ? sipHeader(invite.raw, FROM_TAG) : '';
   for (const m of d.messages) {
     const a = sdpAudio(m.raw || '');
     if (!a) continue;
-    const fromCaller = !callerTag || headerValue(m.raw, FROM_TAG) === callerTag;
+    const fromCaller = !callerTag || sipHeader(m.raw, FROM_TAG) === callerTag;
     ((m.is_request === fromCaller) ? callerSDP : calleeSDP).add(a);
   }
   const out = new Map();
@@ -291,15 +291,15 @@ function streamDirections(d) {
     else if (callerSDP.has(dst)) dir = 'callee';
     else if (callerSDP.has(src)) dir = 'caller';
     else if (calleeSDP.has(src)) dir = 'callee';
-    else if (hostOf(s.src) === c.src_ip || hostOf(s.dst) === c.dst_ip) dir = 'caller';
-    else if (hostOf(s.src) === c.dst_ip || hostOf(s.dst) === c.src_ip) dir = 'callee';
+    else if (addrHost(s.src) === c.src_ip || addrHost(s.dst) === c.dst_ip) dir = 'caller';
+    else if (addrHost(s.src) === c.dst_ip || addrHost(s.dst) === c.src_ip) dir = 'callee';
     out.set(s, dir);
   }
   return out;
 }
 
-// dirName labels a direction the same way everywhere on the page.
-function dirName(dir) {
+// streamDirName labels a direction the same way everywhere on the page.
+function streamDirName(dir) {
   if (dir === 'caller') return 'caller→callee';
   if (dir === 'callee') return 'callee→caller';
   return 'direction unknown';
@@ -329,7 +329,7 @@ function resetDetail() {
 // shown, of its other legs, merged by time, and one row per RTP stream at
 // its start) and draws them, timing the drawing for the record.
 function drawFlow() {
-  const cur = current;
+  const cur = callView;
   const withLegs = cur.legs.length > 1 && $('show-legs').checked;
   const legs = withLegs ? cur.legs : cur.legs.slice(0, 1);
   const msgs = [];
@@ -366,9 +366,9 @@ function markRetransmissions(msgs) {
   const first = new Map();
   for (const it of msgs) {
     const m = it.m;
-    const branch = headerValue(m.raw, VIA_BRANCH);
+    const branch = sipHeader(m.raw, VIA_BRANCH);
     let key = `${it.leg}|${m.src}|${m.dst}|${branch}|${m.cseq}|${m.cseq_method}|`;
-    key += m.is_request ? m.method : `${m.status_code}|${headerValue(m.raw, TO_TAG)}|${(m.raw || '').length}`;
+    key += m.is_request ? m.method : `${m.status_code}|${sipHeader(m.raw, TO_TAG)}|${(m.raw || '').length}`;
     const orig = first.get(key);
     if (orig) {
       orig.copies++;
@@ -395,21 +395,21 @@ function drawLadder(container, msgs, streams, legs) {
   const cols = [];
   const colOf = new Map();
   const addHost = (ap, media) => {
-    const ip = hostOf(ap);
+    const ip = addrHost(ap);
     let c = colOf.get(ip);
     if (!c) {
       c = { ip, ports: [], agent: '', media, i: cols.length };
       colOf.set(ip, c);
       cols.push(c);
     }
-    const p = portOf(ap);
+    const p = addrPort(ap);
     if (!media && p && !c.ports.includes(p)) c.ports.push(p);
     return c;
   };
   for (const it of msgs) {
     const c = addHost(it.m.src, false);
     addHost(it.m.dst, false);
-    if (!c.agent) c.agent = headerValue(it.m.raw, AGENT);
+    if (!c.agent) c.agent = sipHeader(it.m.raw, AGENT);
   }
   for (const st of streams) {
     addHost(st.s.src, true);
@@ -435,8 +435,8 @@ function drawLadder(container, msgs, streams, legs) {
   let width = TS_W + cols.length * COL_W + LOOP_W;
   for (const st of streams) {
     st.text = rtpFigures(st);
-    const left = Math.min(x(colOf.get(hostOf(st.s.src))), x(colOf.get(hostOf(st.s.dst))));
-    width = Math.max(width, left + 12 + (('RTP ' + dirName(st.dir)).length + 3 + st.text.length) * 6.9 + 16);
+    const left = Math.min(x(colOf.get(addrHost(st.s.src))), x(colOf.get(addrHost(st.s.dst))));
+    width = Math.max(width, left + 12 + (('RTP ' + streamDirName(st.dir)).length + 3 + st.text.length) * 6.9 + 16);
   }
   width = Math.ceil(width);
 
@@ -503,8 +503,8 @@ function drawLadder(container, msgs, streams, legs) {
   const bands = svg('g', { class: 'rtp-bands', 'aria-hidden': 'true' });
   const lanes = new Map();
   for (const st of streams) {
-    const a = colOf.get(hostOf(st.s.src));
-    const b = colOf.get(hostOf(st.s.dst));
+    const a = colOf.get(addrHost(st.s.src));
+    const b = colOf.get(addrHost(st.s.dst));
     const k = Math.min(a.i, b.i) + '-' + Math.max(a.i, b.i);
     st.lane = (lanes.get(k) || 0);
     lanes.set(k, st.lane + 1);
@@ -533,8 +533,8 @@ function drawLadder(container, msgs, streams, legs) {
     const yy = top + ROW_H * 0.62;
     const delta = Number.isFinite(prevUs) && Number.isFinite(it.us) ? (it.us - prevUs) / 1e6 : 0;
     prevUs = it.us;
-    const from = colOf.get(hostOf(m.src));
-    const to = colOf.get(hostOf(m.dst));
+    const from = colOf.get(addrHost(m.src));
+    const to = colOf.get(addrHost(m.dst));
     const x1 = x(from);
     const x2 = x(to);
     const text = messageLabel(m);
@@ -607,8 +607,8 @@ function rtpFigures(st) {
 function drawRTPRow(r, colOf, x, width, lanes, bands, yAt, COL_W, TS_W, nLegs) {
   const st = r.rtp;
   const s = st.s;
-  const a = colOf.get(hostOf(s.src));
-  const b = colOf.get(hostOf(s.dst));
+  const a = colOf.get(addrHost(s.src));
+  const b = colOf.get(addrHost(s.dst));
   const xa = x(a);
   const xb = x(b);
   const left = Math.min(xa, xb);
@@ -646,7 +646,7 @@ function drawRTPRow(r, colOf, x, width, lanes, bands, yAt, COL_W, TS_W, nLegs) {
   const dir = xb >= xa ? 1 : -1;
   const g = svg('g', {
     class: 'rtp-row ' + cls.replace('rtp-band', '').trim(), role: 'listitem', 'data-ssrc': s.ssrc,
-    'aria-label': `RTP ${dirName(st.dir)} from ${s.src} to ${s.dst}, ${s.ssrc}, ${figures}, until ${clock(s.end)}`,
+    'aria-label': `RTP ${streamDirName(st.dir)} from ${s.src} to ${s.dst}, ${s.ssrc}, ${figures}, until ${clock(s.end)}`,
   });
   g.append(svg('text', { class: 'ts', x: 10, y: y + 4 }, clock(s.start)));
   if (nLegs > 1) g.append(svg('text', { class: 'leg-tag leg-' + (st.leg % 4), x: TS_W - 14, y: y + 4, 'text-anchor': 'middle' }, legLetter(st.leg)));
@@ -658,7 +658,7 @@ function drawRTPRow(r, colOf, x, width, lanes, bands, yAt, COL_W, TS_W, nLegs) {
   const tx = Math.min(xa, xb) + 12;
   g.append(
     svg('text', { class: 'rtp-label', x: tx, y: y - 5 },
-      `RTP ${dirName(st.dir)} `, svg('tspan', { class: 'rtp-figures' }, '· ' + figures)),
+      `RTP ${streamDirName(st.dir)} `, svg('tspan', { class: 'rtp-figures' }, '· ' + figures)),
     svg('title', null, `${s.src} → ${s.dst}  ${s.ssrc}\n${s.start} – ${s.end}`));
   return g;
 }
@@ -680,10 +680,10 @@ function renderLegend(legs, withLegs) {
 // preselectFinal shows a failed call's final response at once: for a
 // failure it is the message the user opened the call for.
 function preselectFinal(c) {
-  if (!(c.final_code >= 300) || !current) return;
+  if (!(c.final_code >= 300) || !callView) return;
   let pick = -1;
   let fallback = -1;
-  current.msgs.forEach((it, i) => {
+  callView.msgs.forEach((it, i) => {
     const m = it.m;
     if (it.leg !== 0 || m.is_request) return;
     if (m.status_code === c.final_code && m.cseq_method === 'INVITE' && !it.copy) pick = i;
@@ -694,30 +694,30 @@ function preselectFinal(c) {
 }
 
 function selectMessage(i, focus) {
-  if (!current || i < 0 || i >= current.groups.length) return;
-  if (current.selected >= 0 && current.groups[current.selected]) {
-    const old = current.groups[current.selected];
+  if (!callView || i < 0 || i >= callView.groups.length) return;
+  if (callView.selected >= 0 && callView.groups[callView.selected]) {
+    const old = callView.groups[callView.selected];
     old.classList.remove('selected');
     old.setAttribute('tabindex', '-1');
-    old.removeAttribute('aria-current');
+    old.removeAttribute('aria-callView');
   }
-  current.selected = i;
-  const g = current.groups[i];
+  callView.selected = i;
+  const g = callView.groups[i];
   g.classList.add('selected');
   g.setAttribute('tabindex', '0');
-  g.setAttribute('aria-current', 'true');
-  current.selBg.setAttribute('y', current.tops[i]);
-  current.selBg.setAttribute('visibility', 'visible');
+  g.setAttribute('aria-callView', 'true');
+  callView.selBg.setAttribute('y', callView.tops[i]);
+  callView.selBg.setAttribute('visibility', 'visible');
   if (focus) g.focus({ preventScroll: true });
   g.scrollIntoView({ block: 'nearest' });
-  renderDetail(current.msgs[i], i);
+  renderDetail(callView.msgs[i], i);
 }
 
 // renderDetail shows one message in full: start line, header names and
 // body told apart by colour; line ends normalised to \n for display.
 function renderDetail(it, i) {
   const m = it.m;
-  const legs = current && current.legs.length > 1 && $('show-legs').checked;
+  const legs = callView && callView.legs.length > 1 && $('show-legs').checked;
   $('message-title').textContent = `#${i + 1}  ${messageLabel(m)}` + (legs ? `  (leg ${legLetter(it.leg)})` : '');
   const pre = $('message-detail');
   const meta = el('span', { class: 'meta' },
@@ -747,7 +747,7 @@ function renderDetail(it, i) {
 
 function renderStreams(streams) {
   const rows = streams.map((s) => {
-    const dir = (current && current.dirs.get(s)) || '';
+    const dir = (callView && callView.dirs.get(s)) || '';
     const expected = s.expected > 0 ? s.expected : s.packets + Math.max(0, s.lost);
     const lossPct = expected > 0 ? (Math.max(0, s.lost) / expected) * 100 : 0;
     const effLost = s.effective_lost || 0;
@@ -759,7 +759,7 @@ function renderStreams(streams) {
       : (s.rtt_ms > 0 ? 'RTCP XR round trip delay' : 'no round trip reported');
     const reported = rtcp.reports > 0;
     return el('tr', { class: 'stream-row', 'data-direction': dir || 'unknown' },
-      el('td', { class: 'dir dir-' + (dir || 'unknown') }, dirName(dir)),
+      el('td', { class: 'dir dir-' + (dir || 'unknown') }, streamDirName(dir)),
       el('td', { class: 'mono' }, s.src),
       el('td', { class: 'mono' }, s.dst),
       el('td', { class: 'mono' }, s.ssrc),
@@ -795,13 +795,13 @@ function renderStreams(streams) {
 // user presses play.
 function renderAudio(detail, role) {
   const audible = detail.rtp_streams.filter((s) => s.payload !== 't38' && s.packets > 0);
-  if (!canExport(role) || !audible.length) return;
+  if (!callMayExport(role) || !audible.length) return;
   const enc = encodeURIComponent(detail.call.call_id);
-  const have = new Set(audible.map((s) => current.dirs.get(s) || ''));
+  const have = new Set(audible.map((s) => callView.dirs.get(s) || ''));
   const dirs = ['caller', 'callee'].filter((d) => have.has(d) || have.has(''));
   const players = dirs.map((d) => el('figure', { class: 'audio-player', 'data-direction': d },
-    el('figcaption', null, dirName(d)),
-    el('audio', { controls: '', preload: 'none', src: `${API}/calls/${enc}/audio?direction=${d}`, 'aria-label': 'audio ' + dirName(d) })));
+    el('figcaption', null, streamDirName(d)),
+    el('audio', { controls: '', preload: 'none', src: `${API}/calls/${enc}/audio?direction=${d}`, 'aria-label': 'audio ' + streamDirName(d) })));
   players.push(el('a', { class: 'button', id: 'download-audio-both', href: `${API}/calls/${enc}/audio?direction=both`, download: '' },
     'Stereo WAV (caller left, callee right)'));
   $('audio-players').replaceChildren(...players);
@@ -881,7 +881,7 @@ function renderQuality(call, streams) {
   const box = $('quality-charts');
   const W = Math.max(560, Math.floor((box.clientWidth || 988) - 28));
   const order = { caller: 0, callee: 1, '': 2 };
-  const dirOf = (s) => (current && current.dirs.get(s)) || '';
+  const dirOf = (s) => (callView && callView.dirs.get(s)) || '';
   withTimeline.sort((a, b) => order[dirOf(a)] - order[dirOf(b)]);
   const charts = withTimeline.map((s) => drawMOSChart(s, rel, Math.max(endSec, 1), lossMax, W,
     dtmf.filter((d) => d.s === s), dirOf(s)));
@@ -907,7 +907,7 @@ function drawMOSChart(s, rel, endSec, lossMax, W, dtmf, dir) {
   const root = svg('svg', {
     class: 'mos-chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`, 'data-ssrc': s.ssrc,
     'data-direction': dir || 'unknown', 'data-loss-max': lossMax, role: 'img',
-    'aria-label': `MOS, loss and late packets per interval, ${dirName(dir)}, stream ${s.ssrc} from ${s.src} to ${s.dst}`,
+    'aria-label': `MOS, loss and late packets per interval, ${streamDirName(dir)}, stream ${s.ssrc} from ${s.src} to ${s.dst}`,
   });
   for (const b of BANDS) {
     root.append(svg('rect', { class: 'band ' + b.cls, x: L, y: y(b.to), width: pw, height: y(b.from) - y(b.to) }));
@@ -1001,7 +1001,7 @@ function drawMOSChart(s, rel, endSec, lossMax, W, dtmf, dir) {
     reported !== undefined ? el('span', { class: 'rtcp-fig' }, ` · RTCP ${reported}`) : null);
   const rep = rtcp.reports > 0;
   const caption = el('div', { class: 'chart-caption' },
-    el('span', { class: 'dir-name dir-' + (dir || 'unknown') }, dirName(dir)),
+    el('span', { class: 'dir-name dir-' + (dir || 'unknown') }, streamDirName(dir)),
     el('span', { class: 'mono' }, `${s.src} → ${s.dst}`),
     el('span', { class: 'mono hint' }, s.ssrc),
     el('span', null, s.payload || String(s.payload_type)),
@@ -1018,7 +1018,7 @@ function renderDTMF(events) {
     el('span', { class: 'dtmf-digit' }, d.e.digit),
     el('span', { class: 'dtmf-meta' },
       `${Math.round(d.e.duration_ms)} ms, −${d.e.volume} dBm0`),
-    el('span', { class: 'dtmf-stream mono hint' }, `${dirName((current && current.dirs.get(d.s)) || '')} ${d.s.src} → ${d.s.dst}`)));
+    el('span', { class: 'dtmf-stream mono hint' }, `${streamDirName((callView && callView.dirs.get(d.s)) || '')} ${d.s.src} → ${d.s.dst}`)));
   $('dtmf').replaceChildren(...items);
   $('dtmf-empty').hidden = items.length > 0;
 }
@@ -1027,11 +1027,11 @@ function renderDTMF(events) {
 // the legs toggle redraw the flow.
 function initCall() {
   $('ladder').addEventListener('keydown', (ev) => {
-    if (!current || !current.groups.length) return;
-    const last = current.groups.length - 1;
+    if (!callView || !callView.groups.length) return;
+    const last = callView.groups.length - 1;
     let to = -1;
-    if (ev.key === 'ArrowDown' || ev.key === 'j') to = Math.min(last, current.selected + 1);
-    else if (ev.key === 'ArrowUp' || ev.key === 'k') to = Math.max(0, current.selected - 1);
+    if (ev.key === 'ArrowDown' || ev.key === 'j') to = Math.min(last, callView.selected + 1);
+    else if (ev.key === 'ArrowUp' || ev.key === 'k') to = Math.max(0, callView.selected - 1);
     else if (ev.key === 'Home') to = 0;
     else if (ev.key === 'End') to = last;
     if (to >= 0) {
@@ -1041,11 +1041,11 @@ function initCall() {
   });
   $('show-legs').addEventListener('change', () => {
     try {
-      localStorage.setItem(LEGS_KEY, $('show-legs').checked ? 'on' : 'off');
+      localStorage.setItem(CALL_LEGS_KEY, $('show-legs').checked ? 'on' : 'off');
     } catch (_) {
       // Private mode: the choice lasts for this page only.
     }
-    if (!current) return;
+    if (!callView) return;
     drawFlow();
     resetDetail();
   });
