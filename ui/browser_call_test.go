@@ -199,6 +199,17 @@ func TestCallView(t *testing.T) {
 	})
 
 	t.Run("arrows are reachable by keyboard and named for screen readers", func(t *testing.T) {
+		// The 500-message call opened at its top; the flow follows the
+		// keyboard to its end, the page stays where it is.
+		openCall(t, b, srv.URL, longCallID, 500)
+		b.do(t, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0); document.getElementById('ladder').focus({preventScroll: true})`))
+		b.do(t, chromedp.KeyEvent(kb.End))
+		b.waitFor(t, `document.activeElement.dataset.index === '499'`)
+		jsonEqual(t, "flow scrolled, page not", eval[[]bool](t, b, `(() => {
+			const l = document.getElementById('ladder'), box = l.getBoundingClientRect(), r = document.activeElement.getBoundingClientRect();
+			return [l.scrollTop > 0, window.scrollY === 0, r.top >= box.top && r.bottom <= box.bottom];
+		})()`), []bool{true, true, true})
+		openCall(t, b, srv.URL, aaaTimeoutID, 18)
 		if r := eval[string](t, b, `document.querySelector('#ladder svg').getAttribute('role')`); r != "list" {
 			t.Errorf("the ladder's role is %q, want list", r)
 		}

@@ -709,7 +709,13 @@ function selectMessage(i, focus) {
   callView.selBg.setAttribute('y', callView.tops[i]);
   callView.selBg.setAttribute('visibility', 'visible');
   if (focus) g.focus({ preventScroll: true });
-  g.scrollIntoView({ block: 'nearest' });
+  // Only the flow scrolls: a failed call opening on its final response
+  // must not push the diagnosis off the page.
+  const box = $('ladder');
+  const top = callView.tops[i];
+  if (top < box.scrollTop + 60 || top + 40 > box.scrollTop + box.clientHeight) {
+    box.scrollTop = Math.max(0, top - box.clientHeight / 2);
+  }
   renderDetail(callView.msgs[i], i);
 }
 
