@@ -21,6 +21,7 @@ import (
 
 	"github.com/sipscope/sipscope/hep"
 	"github.com/sipscope/sipscope/internal/heptest"
+	"github.com/sipscope/sipscope/storage/server/servertest"
 )
 
 // floodSeconds is how long TestCallListAnswersDuringAnInviteFlood floods:
@@ -122,7 +123,9 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // HEP listener takes, so the store gets all the pipeline can give it) and
 // times GET /api/v1/calls?limit=50 back to back the whole while. It logs
 // p50/p99/max of the list latency and serve's peak RSS (issue #15's
-// evidence); SIPSCOPE_FLOOD_ARGS adds serve flags (e.g. --clickhouse URL).
+// evidence); SIPSCOPE_FLOOD_BACKEND=server stores into a ClickHouse
+// server the test starts instead of chDB; SIPSCOPE_FLOOD_ARGS adds serve
+// flags.
 // It fails when a list request fails, when none was answered during the
 // flood, or when the store took nothing in (the flood did not reach it).
 // Latency itself is reported, not asserted: it depends on the machine's
@@ -141,8 +144,11 @@ func TestCallListAnswersDuringAnInviteFlood(t *testing.T) {
 	if extra := os.Getenv("SIPSCOPE_FLOOD_ARGS"); extra != "" {
 		args = append(args, strings.Fields(extra)...)
 	}
-	if !slices.Contains(args, "--clickhouse") {
-		args = append(args, "--data", t.TempDir())
+	args = append(args, "--data", t.TempDir())
+	if os.Getenv("SIPSCOPE_FLOOD_BACKEND") == "server" {
+		// The same flood into a ClickHouse server (18.16) the test starts.
+		srv := servertest.Start(t, servertest.Options{})
+		args = append(args, "--clickhouse", "clickhouse://default@"+srv.Addr()+"/flood")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SIPSCOPE_TEST_MAIN="+strings.Join(args, "\x1f"))

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sipscope/sipscope/gen"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage"
@@ -43,7 +45,11 @@ func floodCapture(t *testing.T, calls int) string {
 func TestCallListsRunBesideTheInsertsOfAFlood(t *testing.T) {
 	const calls = 2000
 	path := floodCapture(t, calls)
-	s := open(t, t.TempDir())
+	reg := prometheus.NewRegistry()
+	s, err := Open(t.Context(), t.TempDir(), WithRegisterer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s.Close()
 	ctx := t.Context()
 	if _, err := pipeline.ImportFile(ctx, s, path); err != nil {
@@ -102,5 +108,23 @@ func TestCallListsRunBesideTheInsertsOfAFlood(t *testing.T) {
 		len(lat), st.Writes-before.Writes, st.ReadsBesideWrites-before.ReadsBesideWrites, lat[len(lat)/2], lat[len(lat)-1], st.ReadWaitMax)
 	if st.MaxWritesWaitedFor != 0 {
 		t.Errorf("a read waited while %d writes finished; a single reader should wait for none", st.MaxWritesWaitedFor)
+	}
+	// The metrics serve the same counts.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			got[mf.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	st = s.LaneStats()
+	if b := got["sipscope_store_reads_beside_writes_total"]; b < besideWanted || b > float64(st.ReadsBesideWrites) {
+		t.Errorf("sipscope_store_reads_beside_writes_total is %v, LaneStats %d", b, st.ReadsBesideWrites)
+	}
+	if got["sipscope_store_reads_total"] == 0 || got["sipscope_store_writes_total"] == 0 {
+		t.Errorf("read and write counters: %v", got)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded/libchdb"
@@ -58,12 +60,20 @@ type options struct {
 	retention time.Duration
 	policy    storage.RetentionPolicy
 	readConns int
+	reg       prometheus.Registerer
 }
 
 // DefaultReadConns is how many connections serve reads unless
 // WithReadConns says otherwise: one for the list a user waits for while
 // another runs a longer read (a KPI range, a PCAP export).
 const DefaultReadConns = 2
+
+// WithRegisterer serves the store's LaneStats as Prometheus metrics
+// (sipscope_store_reads_total, _writes_total, _reads_beside_writes_total,
+// _read_wait_max_seconds, _read_max_seconds) on reg.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(o *options) { o.reg = reg }
+}
 
 // WithReadConns sets how many connections serve reads (at least 1; each
 // is an engine session of a few MB). Reads beyond them wait for one.
@@ -136,6 +146,12 @@ func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
 		s.closeConns()
 		session.Unlock()
 		return nil, err
+	}
+	if o.reg != nil {
+		if err := registerMetrics(o.reg, s); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded: metrics: %w", err)
+		}
 	}
 	return s, nil
 }
