@@ -230,6 +230,18 @@ func TestCallListAnswersDuringAnInviteFlood(t *testing.T) {
 	}
 	getJSON(t, base+"/api/v1/calls?limit=1", &list)
 	peak := peakRSS(t, cmd.Process.Pid)
+	// The embedded store's lane counters, once serve registers them
+	// (embedded.WithRegisterer).
+	var lanes []string
+	if resp, err := http.Get(base + "/metrics"); err == nil {
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(m), "\n") {
+			if strings.HasPrefix(l, "sipscope_store_read") || strings.HasPrefix(l, "sipscope_store_writes") {
+				lanes = append(lanes, l)
+			}
+		}
+	}
 
 	sorted := slices.Clone(lat)
 	slices.Sort(sorted)
@@ -238,6 +250,9 @@ func TestCallListAnswersDuringAnInviteFlood(t *testing.T) {
 		st.Live.HEPReceived, st.Live.HEPDropped, st.Live.QueueDrops, st.Live.StoreWriteErrors, st.Live.Stages.Correlate)
 	t.Logf("GET /api/v1/calls?limit=50 during the flood: %d requests, p50 %v, p99 %v, max %v (at %v); serve RSS %d MB idle, peak %d MB",
 		len(lat), percentile(sorted, 0.5), percentile(sorted, 0.99), sorted[len(sorted)-1], maxAt.Round(time.Millisecond), idle>>20, peak>>20)
+	if len(lanes) > 0 {
+		t.Logf("store lanes: %s", strings.Join(lanes, "; "))
+	}
 	if list.Total == 0 {
 		t.Fatal("no call stored: the flood did not reach the store")
 	}
