@@ -66,11 +66,13 @@ conformance:
 	$(GO) test -count=1 -timeout 25m -run 'Conformance|Oracle|Torture' ./...
 
 # integration: tests behind the integration tag, which start real servers
-# (ClickHouse 18.16). Chromium, sipp, tshark and network-namespace tests run
-# in unit: they need no tag, only the tools `make apt` installs.
+# (ClickHouse 18.16, a 2-node cluster with ZooKeeper) and the live alert
+# tests (sipp's registration storm on a veth, Kamailio's siptrace over HEP).
+# Most Chromium, sipp, tshark and network-namespace tests run in unit: they
+# need no tag, only the tools `make apt` installs.
 integration:
 	$(GO) test -count=1 -timeout 25m -tags integration ./storage/server/...
-	$(GO) test -count=1 -timeout 25m -tags integration -run 'WithClickHouse' ./cmd/sipscope
+	$(GO) test -count=1 -timeout 25m -tags integration -run 'WithClickHouse|TestSippRegistrationStormOverAVeth|TestKamailioSiptraceOfAScannerSweep' ./cmd/sipscope
 
 # fuzz runs every native fuzz target for FUZZTIME (found by name, so no
 # test binary is built just to list them).
