@@ -213,6 +213,31 @@ func (p *Pipeline) adoptReported(s *rtpStream) {
 	}
 }
 
+// appendReported appends the streams known only from edges' reports to
+// out: an offline analysis (or import) of traffic to a collector shows them
+// as live mode stores them.
+func (p *Pipeline) appendReported(out []quality.Stream) []quality.Stream {
+	for _, rs := range p.reports.streams {
+		st := rs.st
+		p.withRTCP(&st, rs.clock)
+		out = append(out, st)
+	}
+	return out
+}
+
+// withRTCP gives st what RTCP said about its SSRC, jitter at its clock.
+func (p *Pipeline) withRTCP(st *quality.Stream, clock uint32) {
+	rep, ok := p.rtcp.Report(st.SSRC)
+	if !ok {
+		return
+	}
+	if clock != 0 {
+		rep.JitterMs = float64(rep.Jitter) * 1000 / float64(clock)
+		rep.MaxJitterMs = float64(rep.MaxJitter) * 1000 / float64(clock)
+	}
+	st.RTCP = rep
+}
+
 // appendReportedStreams appends the reported streams that changed since
 // the last flush to b (every held one when final) and remembers them for
 // their calls' diagnosis; a stream whose final report came, or whose
@@ -221,13 +246,7 @@ func (p *Pipeline) appendReportedStreams(b *storage.Batch, now int64, final bool
 	for k, rs := range p.reports.streams {
 		if rs.dirty || final {
 			st := rs.st
-			if rep, ok := p.rtcp.Report(st.SSRC); ok {
-				if rs.clock != 0 {
-					rep.JitterMs = float64(rep.Jitter) * 1000 / float64(rs.clock)
-					rep.MaxJitterMs = float64(rep.MaxJitter) * 1000 / float64(rs.clock)
-				}
-				st.RTCP = rep
-			}
+			p.withRTCP(&st, rs.clock)
 			p.rememberStream(k, &st)
 			b.Streams = append(b.Streams, st)
 			rs.dirty = false

@@ -231,3 +231,29 @@ func TestBrokenEdgeReportsAreCounted(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestAnOfflineAnalysisShowsReportedStreams: a capture of traffic to a
+// collector (edges' reports, no RTP) analysed offline lists the reported
+// streams with the reports' figures.
+func TestAnOfflineAnalysisShowsReportedStreams(t *testing.T) {
+	want := captureStreams(t, reportCapture)
+	p := New(correlate.DefaultConfig())
+	for i := range want {
+		f := reportFrame(t, &want[i], true)
+		p.HandleFrame(&f)
+	}
+	got := map[streamKey]quality.Stream{}
+	for _, st := range p.FinishStreams(QualityOptions{G711PLC: true}) {
+		got[keyOf(&st)] = st
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d streams, %d reported", len(got), len(want))
+	}
+	for _, w := range want {
+		g := got[keyOf(&w)]
+		if g.CallID != w.CallID || g.Packets != w.Packets || g.Expected != w.Expected || g.Lost != w.Lost || g.Start.Unix() != w.Start.Unix() {
+			t.Errorf("stream %v: got %s %d/%d lost %d from %v, want %s %d/%d lost %d from %v", keyOf(&w),
+				g.CallID, g.Packets, g.Expected, g.Lost, g.Start, w.CallID, w.Packets, w.Expected, w.Lost, w.Start)
+		}
+	}
+}

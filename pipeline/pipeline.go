@@ -610,6 +610,7 @@ func (p *Pipeline) FinishStreams(opts QualityOptions) []quality.Stream {
 		}
 		out = append(out, st)
 	}
+	out = p.appendReported(out)
 	slices.SortStableFunc(out, func(a, b quality.Stream) int { return a.Start.Compare(b.Start) })
 	return out
 }
