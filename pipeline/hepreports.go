@@ -122,10 +122,15 @@ func (p *Pipeline) handleRTPStatsReport(pl []byte) {
 	// stream's identity in the store. The HEP time is the edge's capture
 	// time of the stream's latest packet, to the microsecond.
 	if st.Start.IsZero() {
-		st.Start = time.Unix(rep.Start, 0).UTC()
+		// An agent that leaves the times out: the first report's HEP time.
+		start := rep.Start
+		if start == 0 {
+			start = p.pkt.TS / 1e9
+		}
+		st.Start = time.Unix(start, 0).UTC()
 	}
 	end := time.Unix(rep.End, 0).UTC()
-	if p.pkt.TS > 0 && p.pkt.TS/1e9 == rep.End {
+	if p.pkt.TS > 0 && (rep.End == 0 || p.pkt.TS/1e9 == rep.End) {
 		end = time.Unix(0, p.pkt.TS).UTC()
 	}
 	st.End = end

@@ -191,7 +191,8 @@ func TestReportedStreamsAreBoundedAndForgotten(t *testing.T) {
 
 // TestBrokenEdgeReportsAreCounted: a report that does not parse, one
 // without a Call-ID, and heplify RTCP JSON that holds no report are each
-// counted by reason, never a panic.
+// counted by reason, never a panic; a report without times is dated by
+// its HEP time.
 func TestBrokenEdgeReportsAreCounted(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -204,6 +205,7 @@ func TestBrokenEdgeReportsAreCounted(t *testing.T) {
 		{"a report without its addresses", hep.ProtoMOSFull, `{"SSRC":"0x1","TOTAL_PK":1,"CORRELATION_ID":"c"}`, "hep_rtp_stats_malformed", ""},
 		{"a report with no Call-ID", hep.ProtoMOSFull, `{"SSRC":"0x1","SRC_IP":"10.0.0.1","SRC_PORT":1,"DST_IP":"10.0.0.2","DST_PORT":2,"TOTAL_PK":1}`, "", "hep_rtp_stats_no_call"},
 		{"RTCP JSON that is cut", hep.ProtoRTCP, `{"ssrc":1,"type":200,"report_blocks":[{"source_ssrc":`, "hep_rtcp_json_malformed", ""},
+		{"a report without times starts at its HEP time", hep.ProtoMOSFull, `{"SSRC":"0x1","SRC_IP":"10.0.0.1","SRC_PORT":1,"DST_IP":"10.0.0.2","DST_PORT":2,"TOTAL_PK":1,"CORRELATION_ID":"c"}`, "", ""},
 		{"RTCP JSON of an SDES-only compound", hep.ProtoRTCP, `{"ssrc":1,"type":202,"report_blocks":[],"sdes_ssrc":1}`, "", "hep_rtcp_json_no_report"},
 	}
 	for _, c := range cases {
@@ -222,6 +224,13 @@ func TestBrokenEdgeReportsAreCounted(t *testing.T) {
 			}
 			if c.ignored != "" && p.counts.ignored[c.ignored] != 1 {
 				t.Errorf("ignored %v, want %s", p.counts.ignored, c.ignored)
+			}
+			if c.errs == "" && c.ignored == "" {
+				rs := p.reports.streams[streamKey{src: netip.MustParseAddrPort("10.0.0.1:1"), dst: netip.MustParseAddrPort("10.0.0.2:2"), ssrc: 1}]
+				if rs == nil || rs.st.Start.Unix() != 1700000000 || rs.st.End.Unix() != 1700000000 {
+					t.Errorf("the report became %+v", rs)
+				}
+				return
 			}
 			if len(p.reports.streams) != 0 {
 				t.Errorf("a broken report made a stream")
