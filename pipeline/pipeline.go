@@ -79,6 +79,9 @@ type Pipeline struct {
 	// reports holds the streams known from edges' RTP agent reports
 	// (hepreports.go).
 	reports hepReports
+	// kpis counts live mode's finished calls and registrations as
+	// Prometheus metrics (nil: none).
+	kpis *callMetrics
 }
 
 // DefaultMaxStreams bounds the RTP streams an analysis holds at once: a

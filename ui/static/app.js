@@ -5,10 +5,13 @@
 // ---- Routing -------------------------------------------------------------
 // #/                 call list (optionally #/?q=..&state=..&from=..&to=..&offset=..)
 // #/call/<call id>   one call, the id percent-encoded
+// #/registrations, #/registration/<id>, #/streams, #/dashboard, #/alerts,
+// #/alert/<id>: views.js (viewRoute)
 
 function route() {
   clearError();
   const hash = location.hash || '#/';
+  if (viewRoute(hash)) return; // views.js: registrations, streams, dashboard, alerts
   const m = /^#\/call\/(.+)$/.exec(hash);
   if (m) {
     let id;
