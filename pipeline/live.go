@@ -827,6 +827,7 @@ func (p *Pipeline) AppendLiveBatchAt(b *storage.Batch, now, wall int64, final bo
 	clear(p.order[len(keep):])
 	p.order = keep
 	p.orderDead = 0
+	p.appendReportedStreams(b, now, final)
 	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
 		// The call MOS, findings and sentence from the latest figures of
