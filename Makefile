@@ -72,7 +72,7 @@ conformance:
 # need no tag, only the tools `make apt` installs.
 integration:
 	$(GO) test -count=1 -timeout 25m -tags integration ./storage/server/...
-	$(GO) test -count=1 -timeout 25m -tags integration -run 'WithClickHouse|TestSippRegistrationStormOverAVeth|TestKamailioSiptraceOfAScannerSweep' ./cmd/sipscope
+	$(GO) test -count=1 -timeout 25m -tags integration -run 'WithClickHouse|TestSippRegistrationStormOverAVeth|TestKamailioSiptraceOfAScannerSweep|TestCollectorRidesOutAClickHouseOutageAndAKill|TestTopologyTwoEdgesOneCollectorTwoNodeCluster' ./cmd/sipscope
 
 # fuzz runs every native fuzz target for FUZZTIME (found by name, so no
 # test binary is built just to list them).

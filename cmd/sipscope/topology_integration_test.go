@@ -76,11 +76,10 @@ func TestTopologyTwoEdgesOneCollectorTwoNodeCluster(t *testing.T) {
 	phase("cluster up")
 	const db = "topology"
 	hepAddr := heptest.FreeAddr(t)
-	// --no-resume: on a cluster, storage.OpenCallMessages' IN subquery over
-	// a Distributed table is refused by 18.16 (distributed_product_mode
-	// deny; it wants GLOBAL IN), so serve could not start otherwise.
+	// The collector resumes open calls at start: its query over the
+	// Distributed tables must use GLOBAL IN, which 18.16 insists on.
 	collBase, stopColl := startServe(t, "--data", t.TempDir(), "--clickhouse", "clickhouse://default@"+nodes[0].Addr()+"/"+db,
-		"--clickhouse-cluster", topologyCluster, "--hep-listen", "tcp://"+hepAddr, "--flush", "200ms", "--no-resume")
+		"--clickhouse-cluster", topologyCluster, "--hep-listen", "tcp://"+hepAddr, "--flush", "200ms")
 	defer stopColl()
 	phase("collector up")
 
