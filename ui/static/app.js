@@ -3,14 +3,14 @@
 'use strict';
 
 // ---- Routing -------------------------------------------------------------
-// #/                 call list (optionally #/?q=..&state=..&from=..&to=..&offset=..)
-// #/call/<call id>   one call, the id percent-encoded
-
-function route() {
-  clearError();
-  const hash = location.hash || '#/';
-  const m = /^#\/call\/(.+)$/.exec(hash);
-  if (m) {
+// routes is the table of pages: pattern matches the hash path (the part
+// before '?'), view is the id of the <main> section to show (every other
+// section is hidden), show receives the regexp match and the hash's query
+// parameters. The first match wins; the list is the fallback. A new page is
+// one line here plus its section in index.html.
+const routes = [
+  // #/call/<call id>: one call, the id percent-encoded.
+  { pattern: /^#\/call\/(.+)$/, view: 'call-view', show: (m) => {
     let id;
     try {
       id = decodeURIComponent(m[1]);
@@ -19,10 +19,20 @@ function route() {
       return;
     }
     showCall(id);
-    return;
-  }
+  } },
+  // #/ or #/?q=..&state=..&from=..&to=..&offset=..: the call list.
+  { pattern: /^#\/?$/, view: 'list-view', show: (_m, params) => showList(params) },
+];
+
+function route() {
+  clearError();
+  const hash = location.hash || '#/';
   const q = hash.indexOf('?');
-  showList(new URLSearchParams(q >= 0 ? hash.slice(q + 1) : ''));
+  const path = q >= 0 ? hash.slice(0, q) : hash;
+  const params = new URLSearchParams(q >= 0 ? hash.slice(q + 1) : '');
+  const r = routes.find((e) => e.pattern.test(path)) || routes[routes.length - 1];
+  showView(r.view);
+  r.show(r.pattern.exec(path) || [], params);
 }
 
 // ---- Wiring --------------------------------------------------------------

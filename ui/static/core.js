@@ -64,6 +64,12 @@ async function getJSON(path) {
   return body;
 }
 
+// showView shows one page section of <main> and hides the others, so a
+// route never has to know which other views exist.
+function showView(id) {
+  for (const sec of document.querySelectorAll('main > section')) sec.hidden = sec.id !== id;
+}
+
 function showError(msg) {
   const b = $('error');
   b.textContent = msg;
