@@ -153,9 +153,12 @@ function initAdmin() {
   });
 }
 
-// leaveAdmin forgets a shown token secret when the page is left.
+// leaveAdmin forgets a shown token secret when the page is left, and the
+// tables, so that coming back never shows (or acts on) stale rows.
 function leaveAdmin() {
   adminMessage('');
+  $('users-table').tBodies[0].replaceChildren();
+  $('tokens-table').tBodies[0].replaceChildren();
   $('new-token').hidden = true;
   $('new-token-value').textContent = '';
 }

@@ -105,11 +105,14 @@ function needLogin() {
   location.hash = '#/login?next=' + encodeURIComponent(here);
 }
 
+// readBody is the answer's JSON, or null for none or a body that is not
+// JSON; an abort while the body streams in stays an abort.
 async function readBody(resp) {
   if (resp.status === 204) return null;
   try {
     return await resp.json();
-  } catch (_) {
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
     return null;
   }
 }

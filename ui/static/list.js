@@ -316,6 +316,10 @@ async function showList(params) {
   }
   // The answer to an older hash arrives after the user moved on.
   if ($('list-view').hidden) return;
+  if (!page || !Array.isArray(page.calls)) {
+    showError('Cannot load calls: the answer is not a call list.');
+    return;
+  }
   list.page = page;
   renderCalls();
   renderCounts();
