@@ -55,6 +55,16 @@ func runAxe(ctx context.Context, t *testing.T) {
 // expression scope selects (an element, a selector string, or document).
 func runAxeOn(ctx context.Context, t *testing.T, scope string) {
 	t.Helper()
+	if bad := axeViolations(ctx, t, scope); len(bad) > 0 {
+		t.Errorf("axe found %d serious or critical accessibility violations:\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+}
+
+// axeViolations runs axe-core on scope and returns its serious and
+// critical violations, one line per rule ("serious color-contrast: ...")
+// followed by the elements.
+func axeViolations(ctx context.Context, t *testing.T, scope string) []string {
+	t.Helper()
 	src := axeSource(t)
 	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
@@ -86,7 +96,5 @@ func runAxeOn(ctx context.Context, t *testing.T, scope string) {
 		}
 		bad = append(bad, v.Impact+" "+v.ID+": "+v.Help+"\n    "+strings.Join(v.Nodes, "\n    "))
 	}
-	if len(bad) > 0 {
-		t.Errorf("axe found %d serious or critical accessibility violations:\n  %s", len(bad), strings.Join(bad, "\n  "))
-	}
+	return bad
 }

@@ -414,12 +414,23 @@ func TestCallListShellInBrowser(t *testing.T) {
 				mosBadge(4.3), mosBadge(3.8), mosBadge(3.3), mosBadge(2.1), mosBadge(0),
 				...Object.keys(stateNames).map(stateBadge),
 				...['caller_bye', 'busy', 'rejected', 'in_progress', 'capture_ended'].map(endReasonBadge));
-			document.getElementById('list-view').prepend(box);
+			document.body.prepend(box);
 		})()`))
 		for _, theme := range []string{"light", "dark"} {
 			b.do(t, chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.theme = `+js(theme)))
 			runAxeOn(b.ctx, t, `'#palette'`)
 		}
+		// The check can fail: light grey on the light panel is refused.
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => {
+			document.documentElement.dataset.theme = 'light';
+			const s = el('span', { id: 'too-pale' }, 'too pale');
+			s.style.color = '#b8bec9';
+			document.getElementById('palette').append(s);
+		})()`))
+		if bad := axeViolations(b.ctx, t, `'#palette'`); len(bad) != 1 || !strings.Contains(bad[0], "color-contrast") || !strings.Contains(bad[0], "#too-pale") {
+			t.Errorf("axe on a pale label found %q, want one color-contrast violation on #too-pale", bad)
+		}
+		b.do(t, chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.theme = 'dark'`))
 		b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById('palette').remove()`))
 	})
 

@@ -149,6 +149,7 @@ async function pollStatus() {
     // Live capture is what feeds the event stream: without it (imported
     // files only) the list does not try to follow new calls.
     const live = resp.ok && Object.keys(st).length > 0;
+    if (!resp.ok) box.hidden = true;
     if (live !== list.liveAvailable) {
       list.liveAvailable = live;
       if (currentRoute && currentRoute.view === 'list-view') syncLive();
