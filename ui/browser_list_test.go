@@ -242,6 +242,30 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.waitFor(t, `location.hash === '#/' && document.getElementById('chips').hidden && `+rowCount+` > 5`)
 	})
 
+	t.Run("a time preset is kept relative in the URL and the page size comes from it too", func(t *testing.T) {
+		b.open(t, s.url, "#/", "ada")
+		b.waitFor(t, listShown+` && `+rowCount+` > 5`)
+		// Every stored call is older than an hour.
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(s => { s.value = '1h'; s.dispatchEvent(new Event('change')); })(document.getElementById('range-filter'))`))
+		b.waitFor(t, `location.hash === '#/?range=1h' && !document.getElementById('call-empty').hidden && `+rowCount+` === 0`)
+		if txt := eval[string](t, b, `document.querySelector('#chips .chip[data-key="range"]').textContent`); !strings.Contains(txt, "last hour") {
+			t.Errorf("range chip reads %q", txt)
+		}
+		b.do(t, chromedp.Navigate(s.url+"/#/?limit=4"))
+		b.waitFor(t, rowCount+` === 4 && document.getElementById('page-size').value === '4' && !document.getElementById('next-page').disabled`)
+		b.do(t, chromedp.Click(chromedp.ID("next-page")))
+		b.waitFor(t, `location.hash === '#/?limit=4&offset=4' && `+rowCount+` === 4 && document.getElementById('page-info').textContent.startsWith('5–8 of')`)
+	})
+
+	t.Run("HTML in a URL filter stays text in the form and the chips", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(s.url+"/#/?q="+url.QueryEscape(`<img src=x onerror="window.pwned=7">`)))
+		b.waitFor(t, `document.querySelector('#chips .chip[data-key="q"] .chip-value')?.textContent === '<img src=x onerror="window.pwned=7">'`)
+		if n := eval[int](t, b, `document.querySelectorAll('#chips img, #filters img').length`); n != 0 || eval[bool](t, b, `window.pwned !== undefined`) {
+			t.Errorf("a filter from the URL became markup")
+		}
+		b.do(t, chromedp.Navigate(s.url+"/#/"))
+	})
+
 	t.Run("the count strip counts the filter's calls per state and code, and a click filters", func(t *testing.T) {
 		failed := `document.querySelector('#count-strip .count[data-key="state"][data-value="failed"] .count-n')`
 		b.waitFor(t, failed+` !== null`)
