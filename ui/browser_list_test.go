@@ -257,6 +257,18 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.waitFor(t, `location.hash === '#/?limit=4&offset=4' && `+rowCount+` === 4 && document.getElementById('page-info').textContent.startsWith('5–8 of')`)
 	})
 
+	t.Run("the header shows a loading indicator while the list is requested", func(t *testing.T) {
+		b.waitFor(t, listShown+` && document.getElementById('loading').hidden`)
+		// Record every change of the indicator, then reload the list.
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => {
+			window.loadingSeen = [];
+			const ind = document.getElementById('loading');
+			new MutationObserver(() => window.loadingSeen.push(ind.hidden ? 'hidden' : 'shown')).observe(ind, { attributes: true, attributeFilter: ['hidden'] });
+		})()`))
+		b.do(t, chromedp.Click(chromedp.ID("refresh")))
+		b.waitFor(t, `window.loadingSeen.includes('shown') && window.loadingSeen[window.loadingSeen.length - 1] === 'hidden' && document.body.getAttribute('aria-busy') === 'false'`)
+	})
+
 	t.Run("HTML in a URL filter stays text in the form and the chips", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(s.url+"/#/?q="+url.QueryEscape(`<img src=x onerror="window.pwned=7">`)))
 		b.waitFor(t, `document.querySelector('#chips .chip[data-key="q"] .chip-value')?.textContent === '<img src=x onerror="window.pwned=7">'`)

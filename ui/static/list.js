@@ -199,18 +199,11 @@ function fillForm(params) {
   set('ip-filter', params.get('ip') || '');
   set('callid-filter', params.get('call_id') || '');
   set('final-filter', params.get('final_code') || params.get('final_class') || '');
-  $('state-filter').value = params.get('state') || '';
-  $('end-reason-filter').value = params.get('end_reason') || '';
   set('finding-filter', params.get('finding') || '');
   set('mos-filter', params.get('max_mos') || '');
-  $('rtp-filter').value = params.get('has_rtp') || '';
   // A value the selects do not offer is still shown, as an extra option.
   for (const [id, key] of [['state-filter', 'state'], ['end-reason-filter', 'end_reason'], ['rtp-filter', 'has_rtp']]) {
-    const v = params.get(key);
-    if (v && $(id).value !== v) {
-      $(id).append(el('option', { value: v }, v));
-      $(id).value = v;
-    }
+    selectShowing($(id), params.get(key) || '');
   }
   const r = params.get('range');
   const custom = !!(params.get('from') || params.get('to'));
@@ -218,11 +211,14 @@ function fillForm(params) {
   $('from-filter').value = rfc3339ToZonedInput(params.get('from'));
   $('to-filter').value = rfc3339ToZonedInput(params.get('to'));
   showCustomRange($('range-filter').value === 'custom');
-  $('page-size').value = String(list.limit);
-  if ($('page-size').value !== String(list.limit)) {
-    $('page-size').append(el('option', { value: String(list.limit) }, String(list.limit)));
-    $('page-size').value = String(list.limit);
-  }
+  selectShowing($('page-size'), String(list.limit));
+}
+
+// selectShowing sets a select to v, adding v as an option when the select
+// does not offer it (a hand-written link, a newer UI's value).
+function selectShowing(sel, v) {
+  if (v && ![...sel.options].some((o) => o.value === v)) sel.append(el('option', { value: v }, v));
+  sel.value = v;
 }
 
 function showCustomRange(on) {
