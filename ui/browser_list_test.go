@@ -288,6 +288,10 @@ func TestCallListShellInBrowser(t *testing.T) {
 		if pageTotal := eval[string](t, b, `document.getElementById('page-info').textContent`); !strings.HasSuffix(pageTotal, " of "+strconv.Itoa(total)) {
 			t.Errorf("count strip total %d, pager %q", total, pageTotal)
 		}
+		// Calls without a final code are counted but are no filter.
+		if tag := eval[string](t, b, `document.querySelector('#count-strip .no-code')?.tagName || ''`); tag != "SPAN" {
+			t.Errorf("the count of calls without a final code is %q, want a SPAN", tag)
+		}
 		n := eval[int](t, b, `+`+failed+`.textContent`)
 		b.do(t, chromedp.Click(chromedp.CSS(`#count-strip .count[data-key="state"][data-value="failed"]`)))
 		b.waitFor(t, `location.hash === '#/?state=failed' && `+rowCount+` === `+strconv.Itoa(n))

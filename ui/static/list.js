@@ -279,7 +279,11 @@ function renderCounts() {
     el('span', { class: 'count-group', role: 'group', 'aria-label': 'By state' },
       ...states.map(([s, n]) => button('state', s, stateNames[s] || s, n, 'state-' + s))),
     el('span', { class: 'count-group', role: 'group', 'aria-label': 'By final code' },
-      ...codes.map(([c, n]) => button('final_code', c, Number(c) ? c : 'none', n, codeClass(Number(c))))));
+      // Calls without a final response have code 0, which is no filter
+      // the API takes (their state says it): counted, not clickable.
+      ...codes.map(([c, n]) => (Number(c) ? button('final_code', c, c, n, codeClass(Number(c)))
+        : el('span', { class: 'count no-code', title: 'calls without a final response' },
+          el('span', { class: 'count-label' }, 'no final code'), ' ', el('span', { class: 'count-n' }, String(n)))))));
   box.hidden = false;
 }
 
