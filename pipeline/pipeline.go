@@ -76,6 +76,9 @@ type Pipeline struct {
 	// frames keeps the captured frames of calls for storage
 	// (SetStoreFrames); nil keeps none.
 	frames *frameArena
+	// kpis counts live mode's finished calls and registrations as
+	// Prometheus metrics (nil: none).
+	kpis *callMetrics
 }
 
 // DefaultMaxStreams bounds the RTP streams an analysis holds at once: a

@@ -21,6 +21,10 @@ const routes = [
     }
     showCall(id);
   } },
+  // #/registrations, #/registration/<id>, #/streams, #/dashboard, #/alerts,
+  // #/alert/<id>: views.js (viewRoute shows its own sections).
+  { pattern: /^#\/(registrations|registration\/.+|streams|dashboard|alerts|alert\/.+)$/, view: null,
+    show: () => viewRoute(location.hash || '#/') },
   { pattern: /^#\/login$/, view: 'login-view', show: (_m, params) => showLogin(params) },
   { pattern: /^#\/admin$/, view: 'admin-view', show: () => showAdmin(), leave: leaveAdmin },
   // #/ or #/?q=..&state=..&range=..&from=..&to=..&sort=..&offset=..: the call list.
@@ -39,7 +43,7 @@ function route() {
   const r = routes.find((e) => e.pattern.test(path)) || routes[routes.length - 1];
   if (currentRoute && currentRoute !== r && currentRoute.leave) currentRoute.leave();
   currentRoute = r;
-  showView(r.view);
+  if (r.view) showView(r.view);
   r.show(r.pattern.exec(path) || [], params);
 }
 
