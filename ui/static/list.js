@@ -275,7 +275,7 @@ function renderCounts() {
   const states = Object.entries(counts.state || {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   const codes = Object.entries(counts.final_code || {}).filter(([, n]) => n > 0).sort((a, b) => Number(a[0]) - Number(b[0]));
   box.replaceChildren(
-    el('span', { class: 'count-total' }, `${counts.total} calls`),
+    el('span', { class: 'count-total' }, counts.total === 1 ? '1 call' : `${counts.total} calls`),
     el('span', { class: 'count-group', role: 'group', 'aria-label': 'By state' },
       ...states.map(([s, n]) => button('state', s, stateNames[s] || s, n, 'state-' + s))),
     el('span', { class: 'count-group', role: 'group', 'aria-label': 'By final code' },
