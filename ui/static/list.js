@@ -476,10 +476,24 @@ function syncLive() {
       }
       addLiveCall(c);
     });
-    es.addEventListener('open', showLiveStatus);
+    // Calls stored while the stream was down (a restart, or the server
+    // dropping a client too slow for its buffer) never arrive as events:
+    // after a break the list is loaded again.
+    let broke = false;
+    es.addEventListener('open', () => {
+      showLiveStatus();
+      if (broke && list.live === es) {
+        broke = false;
+        route();
+      }
+    });
+    es.addEventListener('dropped', () => {
+      broke = true;
+    });
     es.addEventListener('error', () => {
       // EventSource reconnects by itself after a dropped connection; a
       // refusal (501 without live capture, 401) closes it for good.
+      broke = true;
       if (es.readyState === EventSource.CLOSED && list.live === es) list.live = null;
       showLiveStatus();
     });
