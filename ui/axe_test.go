@@ -68,6 +68,8 @@ func axeViolations(ctx context.Context, t *testing.T, scope string) []string {
 	src := axeSource(t)
 	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
+	start := time.Now()
+	defer func() { t.Logf("axe on %s took %v", scope, time.Since(start).Round(time.Millisecond)) }()
 	// Inject once per page: a navigation starts a new page without it.
 	present, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof window.axe === 'object'`))
 	if err != nil {
