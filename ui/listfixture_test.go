@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,14 +125,19 @@ func (b *browser) login(t *testing.T, name string) {
 }
 
 // open navigates to the page at hash, logging in as name first when the
-// page asks for it, so that each subtest can start on its own.
+// page is not logged in as name, so that each subtest can start on its own.
 func (b *browser) open(t *testing.T, base, hash, name string) {
 	t.Helper()
-	b.do(t, chromedp.Navigate(base+"/"+hash))
-	b.waitFor(t, `!document.getElementById('login-view').hidden || (document.getElementById('user-name').textContent === `+js(name)+` && document.querySelectorAll('main > section:not([hidden])').length === 1)`)
-	if eval[bool](t, b, `!document.getElementById('login-view').hidden`) {
+	loggedIn := false
+	if u, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(typeof currentUser === 'object' && currentUser && currentUser.user) || ''`)); err == nil {
+		loggedIn = u == name
+	}
+	if !loggedIn {
+		b.do(t, chromedp.Navigate(base+"/#/login?next="+url.QueryEscape(hash)))
 		b.login(t, name)
 	}
+	b.do(t, chromedp.Navigate(base+"/"+hash))
+	b.waitFor(t, `location.hash === `+js(hash)+` && document.querySelectorAll('main > section:not([hidden])').length === 1`)
 }
 
 // logout uses the user menu.
