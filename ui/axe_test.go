@@ -100,3 +100,20 @@ func axeViolations(ctx context.Context, t *testing.T, scope string) []string {
 	}
 	return bad
 }
+
+// runAxeInBothThemes runs axe on the page as it is in the light theme and
+// again in the dark one, then gives the page back its own theme choice.
+func runAxeInBothThemes(ctx context.Context, t *testing.T) {
+	t.Helper()
+	for _, theme := range []string{"light", "dark"} {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.theme = '`+theme+`'`)); err != nil {
+			t.Fatalf("theme %s: %v", theme, err)
+		}
+		if bad := axeViolations(ctx, t, "document"); len(bad) > 0 {
+			t.Errorf("axe found %d serious or critical accessibility violations in the %s theme:\n  %s", len(bad), theme, strings.Join(bad, "\n  "))
+		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`applyTheme(getPref('theme', ''))`)); err != nil {
+		t.Fatalf("theme back: %v", err)
+	}
+}

@@ -422,8 +422,15 @@ func TestCallView(t *testing.T) {
 		b.waitFor(t, `document.querySelectorAll('#audio-players audio').length === 2`)
 	})
 
-	// TODO(lead, at merge): run uilist's runAxe (ui/axe_test.go) on the
-	// failed, RTP and B2BUA calls above, in light and dark theme.
+	t.Run("the failed, RTP and B2BUA calls pass axe in both themes", func(t *testing.T) {
+		for _, c := range []struct {
+			id string
+			n  int
+		}{{aaaTimeoutID, 18}, {heplifyAnsweredID, 5}, {answeredID, 16}} {
+			openCall(t, b, srv.URL, c.id, c.n)
+			runAxeInBothThemes(b.ctx, t)
+		}
+	})
 
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(errs, "\n"))

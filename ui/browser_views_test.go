@@ -322,7 +322,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if small := viewsSmallText(t, b, "registrations-view"); len(small) > 0 {
 			t.Errorf("text under 11 px: %q", small)
 		}
-		// TODO(lead): run uilist's axe helper on this view here once it is on main.
+		runAxeInBothThemes(b.ctx, t)
 		viewsShot(t, b, "registrations", true)
 	})
 
@@ -380,7 +380,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if small := viewsSmallText(t, b, "registration-view"); len(small) > 0 {
 			t.Errorf("text under 11 px: %q", small)
 		}
-		// TODO(lead): run uilist's axe helper on this view here once it is on main.
+		runAxeInBothThemes(b.ctx, t)
 		viewsShot(t, b, "registration", false)
 	})
 
@@ -401,7 +401,7 @@ func TestViewsInBrowser(t *testing.T) {
 			t.Errorf("call column %q, want unbound", cells[11])
 		}
 		b.do(t, chromedp.Focus(chromedp.CSS(`#stream-table tbody tr:nth-child(`+strconv.Itoa(2*i+1)+`)`)), chromedp.KeyEvent("\r"))
-		b.waitFor(t, row+`.getAttribute('aria-expanded') === 'true' && !`+row+`.nextElementSibling.hidden`)
+		b.waitFor(t, row+`.querySelector('[aria-expanded]').getAttribute('aria-expanded') === 'true' && !`+row+`.nextElementSibling.hidden`)
 		stat := func(field string) string {
 			return eval[string](t, b, row+`.nextElementSibling.querySelector('[data-field=`+field+`] dd').textContent`)
 		}
@@ -417,7 +417,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if small := viewsSmallText(t, b, "streams-view"); len(small) > 0 {
 			t.Errorf("text under 11 px: %q", small)
 		}
-		// TODO(lead): run uilist's axe helper on this view here once it is on main.
+		runAxeInBothThemes(b.ctx, t)
 		viewsShot(t, b, "streams", true)
 	})
 
@@ -493,7 +493,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if small := viewsSmallText(t, b, "dashboard-view"); len(small) > 0 {
 			t.Errorf("text under 11 px: %q", small)
 		}
-		// TODO(lead): run uilist's axe helper on this view here once it is on main.
+		runAxeInBothThemes(b.ctx, t)
 		viewsShot(t, b, "dashboard", true)
 	})
 
@@ -586,7 +586,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if small := viewsSmallText(t, b, "alerts-view"); len(small) > 0 {
 			t.Errorf("text under 11 px: %q", small)
 		}
-		// TODO(lead): run uilist's axe helper on this view here once it is on main.
+		runAxeInBothThemes(b.ctx, t)
 		viewsShot(t, b, "alerts", true)
 	})
 
@@ -643,7 +643,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if small := viewsSmallText(t, b, "alert-view"); len(small) > 0 {
 			t.Errorf("text under 11 px: %q", small)
 		}
-		// TODO(lead): run uilist's axe helper on this view here once it is on main.
+		runAxeInBothThemes(b.ctx, t)
 		viewsShot(t, b, "alert", true)
 	})
 

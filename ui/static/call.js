@@ -699,13 +699,13 @@ function selectMessage(i, focus) {
     const old = callView.groups[callView.selected];
     old.classList.remove('selected');
     old.setAttribute('tabindex', '-1');
-    old.removeAttribute('aria-callView');
+    old.removeAttribute('aria-current');
   }
   callView.selected = i;
   const g = callView.groups[i];
   g.classList.add('selected');
   g.setAttribute('tabindex', '0');
-  g.setAttribute('aria-callView', 'true');
+  g.setAttribute('aria-current', 'true');
   callView.selBg.setAttribute('y', callView.tops[i]);
   callView.selBg.setAttribute('visibility', 'visible');
   if (focus) g.focus({ preventScroll: true });

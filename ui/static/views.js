@@ -87,7 +87,13 @@ function vwShow(id, title) {
 // vwGet fetches one API resource. Unlike getJSON it cancels nothing: the
 // dashboard asks for several at once, and vwSeq drops stale answers.
 async function vwGet(path) {
-  const resp = await fetch(API + path, { headers: { Accept: 'application/json' } });
+  setBusy(1);
+  let resp;
+  try {
+    resp = await fetch(API + path, { headers: { Accept: 'application/json' } });
+  } finally {
+    setBusy(-1);
+  }
   let body = null;
   try {
     body = await resp.json();
@@ -95,6 +101,9 @@ async function vwGet(path) {
     body = null;
   }
   if (!resp.ok) {
+    // An expired session goes to the login page, as the list's requests
+    // do; /me is asked to learn the role and may answer 401 quietly.
+    if (resp.status === 401 && path !== '/me') needLogin();
     const err = new Error((body && body.error) || ('HTTP ' + resp.status));
     err.status = resp.status;
     throw err;
@@ -365,9 +374,13 @@ function strmRows(s, i) {
   const call = s.call_id
     ? el('a', { href: callHash(s.call_id), class: 'mono stream-call', title: s.call_id }, s.call_id)
     : vwBadge('none', 'unbound');
-  const tr = el('tr', { class: 'vw-row stream-row', tabindex: 0, 'aria-expanded': 'false', 'data-ssrc': s.ssrc,
-    'data-call-id': s.call_id || '', 'aria-controls': 'stream-detail-' + i },
-  el('td', { class: 'mono' }, dateTime(s.start)),
+  // A table row cannot carry aria-expanded (only treegrid rows can), so
+  // the start time is the disclosure button that says whether it is open.
+  const disclose = el('button', { type: 'button', class: 'vw-disclose', 'aria-expanded': 'false',
+    'aria-controls': 'stream-detail-' + i }, dateTime(s.start));
+  const tr = el('tr', { class: 'vw-row stream-row', tabindex: 0, 'data-ssrc': s.ssrc,
+    'data-call-id': s.call_id || '' },
+  el('td', { class: 'mono' }, disclose),
   el('td', { class: 'mono' }, s.src),
   el('td', { class: 'mono' }, s.dst),
   el('td', { class: 'mono' }, s.ssrc),
@@ -383,7 +396,7 @@ function strmRows(s, i) {
     el('td', { colspan: 12 }, strmStats(s)));
   const toggle = () => {
     detail.hidden = !detail.hidden;
-    tr.setAttribute('aria-expanded', String(!detail.hidden));
+    disclose.setAttribute('aria-expanded', String(!detail.hidden));
   };
   tr.addEventListener('click', (ev) => {
     if (!ev.target.closest('a')) toggle();
