@@ -66,6 +66,8 @@ var callFilterParams = []param{
 	{name: "max_mos", in: "query", typ: "number", desc: "MOS at most this (0-5; calls without RTP have 0)", bad: "NaN"},
 	{name: "partial", in: "query", typ: "boolean", desc: "calls whose initial INVITE was (true) or was not (false) captured", bad: "maybe"},
 	{name: "has_rtp", in: "query", typ: "boolean", desc: "calls with (true) or without (false) RTP: a MOS or a stream", bad: "yes"},
+	{name: "user_agent", in: "query", typ: "string", desc: "the caller's User-Agent: a case-insensitive substring, or a * wildcard over all of it", bad: "a\x01b"},
+	{name: "node", in: "query", typ: "string", desc: "calls with a message captured at this capture point (an interface, or hep:ID/NAME), exactly; not a filter of live events", bad: "a\x01b"},
 	{name: "sort", in: "query", typ: "string", desc: "order of the page (default start)", enum: []string{"start", "duration", "mos", "pdd"}, bad: "caller"},
 	{name: "order", in: "query", typ: "string", desc: "sort direction (default desc)", enum: []string{"asc", "desc"}, bad: "up"},
 	{name: "limit", in: "query", typ: "integer", min: 1, max: 1000, desc: "page size (default 50)", bad: "0"},
