@@ -375,7 +375,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 
 	t.Run("a call stored while the list is open appears at its top without a reload", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(s.url+"/#/"))
-		b.waitFor(t, listShown+` && `+rowCount+` > 5 && document.getElementById('live-text').textContent === 'Live'`)
+		b.waitFor(t, listShown+` && `+rowCount+` > 5 && document.getElementById('live-text').textContent === 'Live' && document.querySelector('#count-strip .count-total') !== null`)
 		before := eval[int](t, b, `parseInt(document.querySelector('#count-strip .count-total').textContent)`)
 		b.do(t, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
 		live := makeCall(liveID, "live-caller", "live-callee", correlate.StateAnswered, 200, t0.Add(5*time.Hour), "udp", []step{
