@@ -88,15 +88,11 @@ func oneWayCall() callFixture {
 	return f
 }
 
-// callShot writes a screenshot of the page at 1280x800 (full page) when
-// SIPSCOPE_SCREENSHOTS names a directory, in the light theme and, with
-// dark set, also in the dark one.
+// callShot writes a screenshot of the page at 1280x800 (full page) to
+// shotDir, in the light theme and, with dark set, also in the dark one.
 func callShot(t *testing.T, b *browser, name string, dark bool) {
 	t.Helper()
-	dir := os.Getenv("SIPSCOPE_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
+	dir := shotDir(t)
 	themes := []string{"light"}
 	if dark {
 		themes = append(themes, "dark")

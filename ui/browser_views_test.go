@@ -227,17 +227,11 @@ func (s *viewsServer) login(t *testing.T, b *browser, user string) {
 	b.do(t, chromedp.Navigate("about:blank"))
 }
 
-// viewsShot writes a 1280×800 full-page screenshot when SIPSCOPE_SCREENSHOTS
-// (or -screenshots) names a directory; dark also shows the dark theme.
+// viewsShot writes a 1280×800 full-page screenshot to shotDir; dark also
+// shows the dark theme.
 func viewsShot(t *testing.T, b *browser, name string, dark bool) {
 	t.Helper()
-	dir := os.Getenv("SIPSCOPE_SCREENSHOTS")
-	if dir == "" {
-		dir = *screenshotDir
-	}
-	if dir == "" {
-		return
-	}
+	dir := shotDir(t)
 	shoot := func(file string) {
 		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 		defer cancel()
