@@ -24,13 +24,26 @@ func (s *Server) listCalls(c *gin.Context) {
 		s.badRequest(c, err)
 		return
 	}
-	page, err := s.store.ListCalls(c.Request.Context(), f)
+	rows, err := boolParam(c.Request.URL.Query(), "rows")
 	if err != nil {
-		s.storeFailed(c, "list calls", err)
+		s.badRequest(c, err)
 		return
 	}
-	v := NewCallListView(page)
-	if counts != nil && *counts {
+	wantCounts := counts != nil && *counts
+	// rows=false with counts=true asks for the counts alone: the UI draws
+	// a page's rows first and fetches its count strip in a second request,
+	// which need not list (and total) the calls again.
+	countsOnly := wantCounts && rows != nil && !*rows
+	v := CallListView{Calls: []CallView{}}
+	if !countsOnly {
+		page, err := s.store.ListCalls(c.Request.Context(), f)
+		if err != nil {
+			s.storeFailed(c, "list calls", err)
+			return
+		}
+		v = NewCallListView(page)
+	}
+	if wantCounts {
 		cc, ok := s.store.(CallCounter)
 		if !ok {
 			c.JSON(http.StatusNotImplemented, gin.H{"error": "this store cannot count calls"})
@@ -42,6 +55,9 @@ func (s *Server) listCalls(c *gin.Context) {
 			return
 		}
 		v.Counts = &n
+		if countsOnly {
+			v.Total = n.Total
+		}
 	}
 	c.JSON(http.StatusOK, v)
 }

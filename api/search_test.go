@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -64,7 +65,7 @@ func TestSearchFiltersNeverFailOnHostileInput(t *testing.T) {
 	hostile := []string{"' OR 1=1 --", `\'; DROP TABLE calls; --`, "%00", "*'*", "\x00\xff", "1/0", string(make([]byte, 300)),
 		"::1/0' OR '", "4xx' OR 1=1", "nan", "1e400"}
 	params := []string{"from", "to", "from_user", "to_user", "call_id", "q", "ip", "state", "end_reason", "final_code", "final_class",
-		"finding", "min_duration", "max_duration", "min_mos", "max_mos", "partial", "has_rtp", "sort", "order", "limit", "offset", "counts"}
+		"finding", "min_duration", "max_duration", "min_mos", "max_mos", "partial", "has_rtp", "sort", "order", "limit", "offset", "counts", "rows"}
 	for _, p := range params {
 		for _, v := range hostile {
 			status, _, body := get(t, srv, "/api/v1/calls?"+url.Values{p: {v}}.Encode())
@@ -94,5 +95,38 @@ func TestCallListCountsPerStateAndFinalCode(t *testing.T) {
 	getJSON(t, srv, "/api/v1/calls", http.StatusOK, &v)
 	if v.Counts != nil {
 		t.Errorf("counts without counts=true: %+v", v.Counts)
+	}
+}
+
+// The UI asks for a page's count strip apart from its rows; rows=false
+// answers the counts and the total without listing a call.
+func TestCallListCountsAloneWithRowsFalse(t *testing.T) {
+	srv := startServer(t, openStore(t, fixtures()))
+	for _, tc := range []struct {
+		name, query    string
+		calls, total   int
+		counts, failed bool
+	}{
+		{"rows=false with counts lists no call and keeps the total", "final_class=4xx&counts=true&rows=false", 0, 2, true, true},
+		{"rows=true with counts is the ordinary answer", "final_class=4xx&counts=true&rows=true", 2, 2, true, true},
+		{"rows=false without counts still lists the calls", "final_class=4xx&rows=false", 2, 2, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v struct {
+				Calls  []json.RawMessage `json:"calls"`
+				Total  int               `json:"total"`
+				Counts *struct {
+					Total int            `json:"total"`
+					State map[string]int `json:"state"`
+				} `json:"counts"`
+			}
+			getJSON(t, srv, "/api/v1/calls?"+tc.query, http.StatusOK, &v)
+			if len(v.Calls) != tc.calls || v.Calls == nil || v.Total != tc.total || (v.Counts != nil) != tc.counts {
+				t.Fatalf("%s: %d calls (nil %v), total %d, counts %+v", tc.query, len(v.Calls), v.Calls == nil, v.Total, v.Counts)
+			}
+			if tc.failed && (v.Counts.Total != 2 || v.Counts.State["failed"] != 1) {
+				t.Errorf("%s: counts %+v", tc.query, v.Counts)
+			}
+		})
 	}
 }

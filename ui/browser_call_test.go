@@ -88,15 +88,11 @@ func oneWayCall() callFixture {
 	return f
 }
 
-// callShot writes a screenshot of the page at 1280x800 (full page) when
-// SIPSCOPE_SCREENSHOTS names a directory, in the light theme and, with
-// dark set, also in the dark one.
+// callShot writes a screenshot of the page at 1280x800 (full page) to
+// shotDir, in the light theme and, with dark set, also in the dark one.
 func callShot(t *testing.T, b *browser, name string, dark bool) {
 	t.Helper()
-	dir := os.Getenv("SIPSCOPE_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
+	dir := shotDir(t)
 	themes := []string{"light"}
 	if dark {
 		themes = append(themes, "dark")
@@ -330,8 +326,25 @@ func TestCallView(t *testing.T) {
 		ms := eval[float64](t, b, `+document.getElementById('ladder').dataset.drawMs`)
 		// Drawn again a few times: on a shared machine one figure says
 		// more about the neighbours than about the drawing.
-		again := eval[[]float64](t, b, `[1, 2, 3, 4, 5].map(() => { drawFlow(); return +document.getElementById('ladder').dataset.drawMs; })`)
-		t.Logf("ladder of 500 messages drawn in %.1f ms, redrawn in %v ms (performance.now() in the page, headless Chromium)", ms, again)
+		shown := eval[float64](t, b, `+document.getElementById('ladder').dataset.shownMs`)
+		t.Logf("ladder of 500 messages first built in %.1f ms, shown (with style and layout) in %.1f ms (performance.now() in the page, headless Chromium)", ms, shown)
+		// Drawn again several times: on a shared machine one figure says
+		// more about the neighbours than about the drawing. Each phase's
+		// median and range: planning rows and columns, building the SVG,
+		// inserting it, style and layout.
+		for _, line := range eval[[]string](t, b, `(() => {
+			const n = 15;
+			const total = [];
+			for (let i = 0; i < n; i++) {
+				drawFlow();
+				total.push(+document.getElementById('ladder').dataset.shownMs);
+			}
+			const stat = (a) => { a = a.slice().sort((x, y) => x - y); return 'median ' + a[a.length >> 1].toFixed(1) + ' ms (min ' + a[0].toFixed(1) + ', max ' + a[a.length - 1].toFixed(1) + ')'; };
+			return ['ladder:plan', 'ladder:build', 'ladder:insert', 'ladder:layout'].map((k) => k + ' ' + stat(performance.getEntriesByName(k).slice(-n).map((e) => e.duration)))
+				.concat(['redrawn and laid out ' + n + ' times: ' + stat(total)]);
+		})()`) {
+			t.Log(line)
+		}
 		if n := eval[int](t, b, `document.querySelectorAll('#ladder .sip-arrow').length`); n != 500 {
 			t.Errorf("%d arrows after redrawing, want 500", n)
 		}

@@ -285,6 +285,37 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.do(t, chromedp.Navigate(s.url+"/#/"))
 	})
 
+	t.Run("the count strip comes in a request of its own, which paging and sorting do not repeat", func(t *testing.T) {
+		countsAsked := `performance.getEntriesByType('resource').filter((r) => r.name.includes('rows=false')).length`
+		// A fresh document, so that its resource timings are this load's.
+		b.do(t, chromedp.Navigate(s.url+"/#/?limit=2"), chromedp.Reload())
+		b.waitFor(t, rowCount+` === 2 && document.querySelector('#count-strip .count-total') !== null`)
+		// The rows' request asks for no counts; the strip's asks for no rows.
+		if n := eval[int](t, b, `performance.getEntriesByType('resource').filter((r) => r.name.includes('/api/v1/calls?') && r.name.includes('counts=true') && !r.name.includes('rows=false')).length`); n != 0 {
+			t.Errorf("%d list requests also asked for counts", n)
+		}
+		total := eval[string](t, b, `document.querySelector('#count-strip .count-total').textContent`)
+		first := eval[[]string](t, b, rowIDs)
+		asked := eval[int](t, b, countsAsked)
+		if asked != 1 {
+			t.Errorf("%d count requests for one load, want 1", asked)
+		}
+		b.do(t, chromedp.Click(chromedp.ID("next-page")))
+		b.waitFor(t, `location.hash === '#/?limit=2&offset=2' && `+rowCount+` === 2 && `+rowIDs+`[0] !== `+js(first[0]))
+		b.do(t, chromedp.Click(chromedp.CSS(`#call-table th[data-column="start"] button`)))
+		b.waitFor(t, `location.hash === '#/?limit=2&order=asc' && `+rowCount+` === 2`)
+		if n := eval[int](t, b, countsAsked); n != asked {
+			t.Errorf("paging and sorting asked for the counts again (%d requests, want %d)", n, asked)
+		}
+		if got := eval[string](t, b, `document.getElementById('count-strip').hidden ? '' : document.querySelector('#count-strip .count-total').textContent`); got != total {
+			t.Errorf("count strip after paging %q, want %q", got, total)
+		}
+		// Refresh asks again; a new filter too.
+		b.do(t, chromedp.Click(chromedp.ID("refresh")))
+		b.waitFor(t, countsAsked+` === `+strconv.Itoa(asked+1)+` && document.querySelector('#count-strip .count-total') !== null`)
+		b.do(t, chromedp.Navigate(s.url+"/#/"))
+	})
+
 	t.Run("the count strip counts the filter's calls per state and code, and a click filters", func(t *testing.T) {
 		failed := `document.querySelector('#count-strip .count[data-key="state"][data-value="failed"] .count-n')`
 		b.waitFor(t, failed+` !== null`)
@@ -375,7 +406,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 
 	t.Run("a call stored while the list is open appears at its top without a reload", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(s.url+"/#/"))
-		b.waitFor(t, listShown+` && `+rowCount+` > 5 && document.getElementById('live-text').textContent === 'Live'`)
+		b.waitFor(t, listShown+` && `+rowCount+` > 5 && document.getElementById('live-text').textContent === 'Live' && document.querySelector('#count-strip .count-total') !== null`)
 		before := eval[int](t, b, `parseInt(document.querySelector('#count-strip .count-total').textContent)`)
 		b.do(t, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
 		live := makeCall(liveID, "live-caller", "live-callee", correlate.StateAnswered, 200, t0.Add(5*time.Hour), "udp", []step{

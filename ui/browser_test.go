@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,30 +38,69 @@ type browser struct {
 	errors []string
 }
 
+// chromium is the one headless Chromium the package's tests share:
+// starting it costs seconds on a busy machine, a fresh browser context
+// (a tab with its own cookies, storage and cache) costs milliseconds.
+var chromium struct {
+	once   sync.Once
+	ctx    context.Context // the browser's first tab, never used for a test
+	cancel []context.CancelFunc
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	for _, cancel := range slices.Backward(chromium.cancel) {
+		cancel()
+	}
+	os.Exit(code)
+}
+
+func startChromium() (context.Context, error) {
+	chromium.once.Do(func() {
+		var path string
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			chromium.err = errors.New("the UI test needs Chromium (apt-get install chromium)")
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox,
+			chromedp.WindowSize(1440, 1000),
+			chromedp.Flag("disable-gpu", true),
+		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		chromium.cancel = []context.CancelFunc{cancelAlloc, cancel}
+		if err := chromedp.Do(ctx); err != nil {
+			chromium.err = fmt.Errorf("start Chromium: %w", err)
+			return
+		}
+		chromium.ctx = ctx
+	})
+	return chromium.ctx, chromium.err
+}
+
+// startBrowser opens a tab of the shared Chromium in a browser context of
+// its own, so that no test sees another's session, preferences or cache;
+// the context goes with the test.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
+	root, err := startChromium()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if path == "" {
-		t.Fatal("the UI test needs Chromium (apt-get install chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.WindowSize(1440, 1000),
-		chromedp.Flag("disable-gpu", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx)
+	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 1000)); err != nil {
+		t.Fatalf("open a browser context: %v", err)
 	}
 	b := &browser{ctx: ctx}
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
@@ -147,12 +188,7 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
-	// Without -screenshots the picture goes to the test's artifact
-	// directory (kept with go test -artifacts -outputdir DIR).
-	dir := *screenshotDir
-	if dir == "" {
-		dir = t.ArtifactDir()
-	}
+	dir := shotDir(t)
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -162,6 +198,20 @@ func (b *browser) screenshot(t *testing.T, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shotDir is where a test writes its screenshots: SIPSCOPE_SCREENSHOTS
+// or -screenshots when given, else the test's artifact directory, which
+// go test -artifacts -outputdir DIR keeps (make unit does, so CI keeps
+// every view's pictures in both themes).
+func shotDir(t *testing.T) string {
+	if dir := os.Getenv("SIPSCOPE_SCREENSHOTS"); dir != "" {
+		return dir
+	}
+	if *screenshotDir != "" {
+		return *screenshotDir
+	}
+	return t.ArtifactDir()
 }
 
 // js renders a Go string as a JavaScript string literal.

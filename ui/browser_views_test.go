@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -226,17 +227,11 @@ func (s *viewsServer) login(t *testing.T, b *browser, user string) {
 	b.do(t, chromedp.Navigate("about:blank"))
 }
 
-// viewsShot writes a 1280×800 full-page screenshot when SIPSCOPE_SCREENSHOTS
-// (or -screenshots) names a directory; dark also shows the dark theme.
+// viewsShot writes a 1280×800 full-page screenshot to shotDir; dark also
+// shows the dark theme.
 func viewsShot(t *testing.T, b *browser, name string, dark bool) {
 	t.Helper()
-	dir := os.Getenv("SIPSCOPE_SCREENSHOTS")
-	if dir == "" {
-		dir = *screenshotDir
-	}
-	if dir == "" {
-		return
-	}
+	dir := shotDir(t)
 	shoot := func(file string) {
 		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 		defer cancel()
@@ -691,6 +686,38 @@ func TestViewsInBrowser(t *testing.T) {
 		}
 		if eval[bool](t, b, `window.pwned !== undefined`) {
 			t.Errorf("injected script ran")
+		}
+	})
+
+	t.Run("the registrations and dashboard date fields read and show times in the browser's zone when chosen", func(t *testing.T) {
+		zone := func(id string) {
+			ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+			defer cancel()
+			if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		zone("Europe/Berlin")
+		b.do(t, chromedp.Navigate(s.url+"/#/registrations?from=2025-01-14T09%3A00%3A00Z"),
+			chromedp.Evaluate[chromedp.Void](`localStorage.setItem('sipscope.tz', 'browser')`), chromedp.Reload())
+		t.Cleanup(func() {
+			b.do(t, chromedp.Evaluate[chromedp.Void](`localStorage.setItem('sipscope.tz', 'utc')`))
+			zone("")
+		})
+		// Berlin is UTC+1 in January.
+		regFrom := `document.getElementById('reg-from')`
+		b.waitFor(t, regFrom+`.value.startsWith('2025-01-14T10:00') && `+regFrom+`.closest('label').textContent === 'From (Europe/Berlin)'`)
+		// A time typed in the form goes to the URL as UTC.
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(f => { f.value = '2025-01-14T10:15'; f.dispatchEvent(new Event('change', {bubbles: true})); })(`+regFrom+`)`))
+		b.waitFor(t, `location.hash === '#/registrations?from=2025-01-14T09%3A15%3A00Z'`)
+
+		b.do(t, chromedp.Navigate(s.url+"/#/dashboard?from=2025-01-14T09%3A00%3A00Z&to=2025-01-14T12%3A00%3A00Z"))
+		b.waitFor(t, `document.getElementById('dash-from').value.startsWith('2025-01-14T10:00') && document.getElementById('dash-to').value.startsWith('2025-01-14T13:00')`)
+		if got := eval[string](t, b, `document.getElementById('dash-range').textContent`); !strings.Contains(got, "Europe/Berlin") || strings.Contains(got, "UTC") {
+			t.Errorf("dashboard range %q, want Berlin times", got)
+		}
+		if got := eval[string](t, b, `document.getElementById('dash-from').closest('label').textContent`); got != "From (Europe/Berlin)" {
+			t.Errorf("dashboard from label %q", got)
 		}
 	})
 

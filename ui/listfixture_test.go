@@ -160,14 +160,10 @@ func (b *browser) emulateScheme(t *testing.T, scheme string) {
 	}
 }
 
-// shot writes a 1280x800 full-page screenshot to $SIPSCOPE_SCREENSHOTS
-// when that is set.
+// shot writes a full-page screenshot to shotDir.
 func (b *browser) shot(t *testing.T, name string) {
 	t.Helper()
-	dir := os.Getenv("SIPSCOPE_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
+	dir := shotDir(t)
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -45,6 +45,8 @@ function route() {
   currentRoute = r;
   if (r.view) showView(r.view);
   r.show(r.pattern.exec(path) || [], params);
+  // Only the list holds the rest back until its rows are drawn.
+  if (r.view !== 'list-view') firstViewShown();
 }
 
 // ---- Keyboard ----------------------------------------------------------------
@@ -129,6 +131,7 @@ function initShell() {
 // ---- Wiring --------------------------------------------------------------
 
 function init() {
+  performance.mark('app:init');
   initShell();
   initUserMenu();
   initList();

@@ -352,7 +352,14 @@ function drawFlow() {
   cur.tops = drawn.tops;
   cur.selBg = drawn.selBg;
   const took = performance.now() - t0;
+  // Style and layout of the new drawing, which the browser would do
+  // before the next paint anyway, done now so that the record holds the
+  // whole cost of showing the ladder, not just building it.
+  void $('ladder').getBoundingClientRect().height;
+  const shown = performance.now() - t0;
+  performance.measure('ladder:layout', { start: t0 + took, end: t0 + shown });
   $('ladder').dataset.drawMs = took.toFixed(1);
+  $('ladder').dataset.shownMs = shown.toFixed(1);
   cur.selected = -1;
   renderLegend(legs, withLegs);
 }
@@ -387,6 +394,7 @@ function markRetransmissions(msgs) {
 // dashed, and each RTP stream as a band between its endpoints' columns
 // over the time it flowed. It returns the message rows' groups in order.
 function drawLadder(container, msgs, streams, legs) {
+  const t0 = performance.now();
   if (!msgs.length) {
     container.replaceChildren(el('p', { class: 'empty' }, 'No SIP messages stored for this call.'));
     return { groups: [], tops: [], selBg: null };
@@ -480,6 +488,8 @@ function drawLadder(container, msgs, streams, legs) {
     return mids[lo] + f * (mids[hi] - mids[lo]);
   };
 
+  const tLayout = performance.now();
+  performance.measure('ladder:plan', { start: t0, end: tLayout });
   const root = svg('svg', {
     width, height, viewBox: `0 0 ${width} ${height}`, role: 'list',
     'aria-label': `SIP flow of ${msgs.length} messages between ${cols.length} hosts` +
@@ -581,12 +591,19 @@ function drawLadder(container, msgs, streams, legs) {
       g.append(svg('text', { class: it.copy ? 'retrans-ordinal' : 'retrans-count', x: lx, y: (from === to ? yy + 4 : yy - 7) },
         it.copy ? `${it.copy}/${it.orig.copies}` : `×${it.copies}`));
     }
-    g.addEventListener('click', () => selectMessage(index, true));
     frag.append(g);
     groups.push(g);
   }
   root.append(selBg, bands, frag);
+  // One listener for every arrow rather than one closure per row.
+  root.addEventListener('click', (ev) => {
+    const g = ev.target.closest && ev.target.closest('.sip-arrow');
+    if (g) selectMessage(Number(g.dataset.index), true);
+  });
+  const tBuilt = performance.now();
+  performance.measure('ladder:build', { start: tLayout, end: tBuilt });
   container.replaceChildren(root);
+  performance.measure('ladder:insert', { start: tBuilt, end: performance.now() });
   return { groups, tops, selBg };
 }
 

@@ -82,6 +82,24 @@ applyTheme(getPref('theme', ''));
 let inflight = null;
 let busyCount = 0;
 
+// A cold load asks the store for the first view's data before anything
+// else: what can wait (the firing-alerts badge) is started by
+// firstViewShown, which the list calls once its rows are drawn and
+// route() calls at once for the other views.
+const afterFirstView = [];
+let firstViewDone = false;
+
+function whenFirstViewShown(fn) {
+  if (firstViewDone) fn();
+  else afterFirstView.push(fn);
+}
+
+function firstViewShown() {
+  if (firstViewDone) return;
+  firstViewDone = true;
+  for (const fn of afterFirstView.splice(0)) fn();
+}
+
 // setBusy counts requests in flight for the header's loading indicator.
 function setBusy(delta) {
   busyCount = Math.max(0, busyCount + delta);

@@ -126,7 +126,7 @@ async function showDashboard(params) {
   $('dash-to').value = vwFromRFC3339(dashISO(r.to));
   $('dash-step').value = params.get('step') || '';
   const whole = Math.round((r.to - r.from) / 1000);
-  $('dash-range').textContent = `${dateTime(dashISO(r.from))} – ${dateTime(dashISO(r.to))} UTC · ${dashStepText(r.step)} per bar` +
+  $('dash-range').textContent = `${dateTime(dashISO(r.from))} – ${dateTime(dashISO(r.to))} ${timeZoneLabel()} · ${dashStepText(r.step)} per bar` +
     (groupBy ? ` · ${$('dash-group-by').selectedOptions[0].textContent}: ${group === null ? 'all traffic' : group || '(none)'}` : '');
   const asks = [vwGet(dashQuery(r, r.step, '')), vwGet(dashQuery(r, whole, ''))];
   if (groupBy) asks.push(vwGet(dashQuery(r, r.step, groupBy)), vwGet(dashQuery(r, whole, groupBy)));

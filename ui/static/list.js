@@ -121,7 +121,23 @@ const list = {
   paused: false,
   liveAvailable: false, // GET /status reports live capture (app.js pollStatus)
   lastHash: '#/',
+  // The count strip's figures come in a request of their own, after the
+  // rows (a count over millions of calls must not hold the first rows
+  // back). They depend only on the filter, so paging and sorting reuse
+  // them; loading the same hash again (refresh) asks afresh.
+  counts: null, // {total, state, final_code} of countsKey's filter
+  countsKey: '', // filterKey of counts
+  countsCtl: null, // AbortController of the counts request in flight
+  loadedQuery: '', // the hash query last loaded
 };
+
+// filterKey is what selects the calls in params: the count strip's key.
+function filterKey(params) {
+  const q = new URLSearchParams(params);
+  for (const k of pageKeys) q.delete(k);
+  q.sort();
+  return q.toString();
+}
 
 function pageSize(params) {
   const fromURL = parseInt(params.get('limit') || '', 10);
@@ -301,16 +317,20 @@ async function showList(params) {
   const query = apiQuery(params);
   query.set('limit', String(list.limit));
   query.set('offset', String(list.offset));
-  query.set('counts', 'true');
-  const exportQ = new URLSearchParams(query);
-  exportQ.delete('counts');
-  $('export-pcap').setAttribute('href', API + '/calls.pcap?' + exportQ.toString());
+  $('export-pcap').setAttribute('href', API + '/calls.pcap?' + query.toString());
+  const key = filterKey(params);
+  const again = params.toString() === list.loadedQuery;
+  list.loadedQuery = params.toString();
+  const reuseCounts = !again && list.counts && list.countsKey === key;
+  if (!reuseCounts && list.countsCtl) list.countsCtl.abort();
 
   let page;
   try {
+    performance.mark('list:request');
     page = await getJSON('/calls?' + query.toString());
   } catch (e) {
     if (e.name === 'AbortError') return;
+    firstViewShown();
     if (e.status !== 401) showError('Cannot load calls: ' + e.message);
     return;
   }
@@ -321,9 +341,50 @@ async function showList(params) {
     return;
   }
   list.page = page;
+  performance.mark('list:answer');
+  if (reuseCounts) {
+    page.counts = list.counts;
+  } else {
+    list.counts = null;
+    list.countsKey = '';
+    // Asked before the rows are drawn, so that the server counts while
+    // the page draws.
+    loadCounts(params, key);
+  }
   renderCalls();
   renderCounts();
+  performance.mark('list:rows');
+  firstViewShown();
   syncLive();
+}
+
+// loadCounts fetches the count strip of the filter key (params' filter)
+// and draws it, unless the list moved on to another filter meanwhile.
+async function loadCounts(params, key) {
+  if (list.countsCtl) list.countsCtl.abort();
+  const ctl = new AbortController();
+  list.countsCtl = ctl;
+  const q = apiQuery(params);
+  for (const k of pageKeys) q.delete(k);
+  q.set('counts', 'true');
+  q.set('rows', 'false');
+  let v;
+  try {
+    const resp = await fetch(API + '/calls?' + q.toString(), { signal: ctl.signal, headers: { Accept: 'application/json' } });
+    if (!resp.ok) return; // the rows' request reports what is wrong
+    v = await resp.json();
+  } catch (_) {
+    return; // aborted by a newer filter, or the network: no strip
+  } finally {
+    if (list.countsCtl === ctl) list.countsCtl = null;
+  }
+  if (ctl.signal.aborted || !v || !v.counts || $('list-view').hidden || filterKey(list.params) !== key) return;
+  list.counts = v.counts;
+  list.countsKey = key;
+  // One object: a live call bumps the page's counts and the cached ones.
+  if (list.page) list.page.counts = v.counts;
+  renderCounts();
+  performance.mark('list:counts');
 }
 
 function sortHeader(col) {

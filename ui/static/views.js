@@ -125,15 +125,15 @@ function vwMe() {
 
 // ---- Filter forms in the URL -------------------------------------------
 
-// datetime-local fields are read and written as UTC, like every time on
-// the page.
+// datetime-local fields are read and written in the zone the page shows
+// times in (UTC or the browser's, the header's choice); the URL and the
+// API keep RFC 3339 UTC.
 function vwToRFC3339(v) {
-  if (!v) return '';
-  return (v.length === 16 ? v + ':00' : v.slice(0, 19)) + 'Z';
+  return zonedInputToRFC3339(v);
 }
 
 function vwFromRFC3339(v) {
-  return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(v || '') ? v.slice(0, 19) : '';
+  return rfc3339ToZonedInput(v);
 }
 
 function vwFormParams(form) {
@@ -638,7 +638,7 @@ function initViews() {
   // Registered before app.js registers route(), so it runs first.
   window.addEventListener('hashchange', vwSync);
   vwSync();
-  alertBadgeStart();
+  whenFirstViewShown(alertBadgeStart);
 }
 
 initViews();
