@@ -139,8 +139,13 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 	var d CallDetail
 	found := false
 	var cs callScan
-	err := q.Query(ctx,
-		"SELECT "+callSelect+" FROM "+db+"."+TableCalls+" FINAL WHERE call_id = "+id+
+	starts, err := callStarts(ctx, q, db, callID)
+	if err != nil {
+		return CallDetail{}, err
+	}
+	// Of several starts (the Call-ID began again), the newest write wins.
+	err = q.Query(ctx,
+		"SELECT "+callSelect+" FROM "+db+"."+TableCalls+" FINAL WHERE "+callKeyCond(starts, callID)+
 			" ORDER BY version DESC LIMIT 1",
 		cs.dest(), func() error {
 			c, err := cs.call()
@@ -230,7 +235,10 @@ func callsWhere(db string, f CallFilter, modern bool) (where, order string, err 
 		conds = append(conds, userMatch("to_user", f.ToUser))
 	}
 	if f.CallID != "" {
-		conds = append(conds, "call_id = "+QuoteString(f.CallID))
+		// The index gives the starts, the prefix of the calls' sort key.
+		id := QuoteString(f.CallID)
+		conds = append(conds, "start_us GLOBAL IN (SELECT start_us FROM "+db+"."+TableCallIndex+" WHERE call_id = "+id+")",
+			"call_id = "+id)
 	}
 	if f.IP.IsValid() {
 		ip := QuoteString(f.IP.String())
