@@ -64,10 +64,13 @@ func cmdGen(args []string, stdout io.Writer) error {
 	// however many calls (-calls up to 10,000,000).
 	w := bufio.NewWriterSize(out, 1<<20)
 	var truth *gen.Truth
+	var totals gen.Totals
 	if *truthPath != "" {
-		truth, err = gen.Write(w, cfg)
+		if truth, err = gen.Write(w, cfg); err == nil {
+			totals = truth.Totals
+		}
 	} else {
-		_, err = gen.Stream(w, cfg)
+		totals, err = gen.Stream(w, cfg)
 	}
 	if err == nil {
 		err = w.Flush()
@@ -88,5 +91,8 @@ func cmdGen(args []string, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", files[0])
+	// One line of key=value for scripts (make bench-storage).
+	fmt.Fprintf(stdout, "totals: packets=%d sip_messages=%d call_ids=%d rtp_packets=%d\n",
+		totals.Packets, totals.SIPMessages, totals.CallIDs, totals.RTPPackets)
 	return nil
 }
