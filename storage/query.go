@@ -41,19 +41,95 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 		return CallPage{}, fmt.Errorf("storage: count calls: %w", err)
 	}
 	page.Total = int(total)
-	var s callScan
-	err = q.Query(ctx, list, s.dest(), func() error {
-		c, err := s.call()
+	read := func(list string) error {
+		page.Calls = page.Calls[:0]
+		var s callScan
+		err := q.Query(ctx, list, s.dest(), func() error {
+			c, err := s.call()
+			if err != nil {
+				return err
+			}
+			page.Calls = append(page.Calls, c)
+			return nil
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("storage: list calls: %w", err)
 		}
-		page.Calls = append(page.Calls, c)
+		return nil
+	}
+	bounded, want, err := boundByStart(ctx, q, db, f, list)
+	if err != nil {
+		return CallPage{}, err
+	}
+	if bounded != "" {
+		if err := read(bounded); err != nil {
+			return CallPage{}, err
+		}
+		if len(page.Calls) >= want {
+			return page, nil
+		}
+		// Rows of superseded versions moved the bound too far: the
+		// whole range after all.
+	}
+	if err := read(list); err != nil {
+		return CallPage{}, err
+	}
+	return page, nil
+}
+
+// boundByStart narrows a page sorted by start to the starts it can hold.
+// FINAL merges every row the WHERE selects before it sorts, so without a
+// bound the newest 50 calls of ten million read all ten million. Without
+// FINAL the engine reads the table in its sort order and stops at the
+// LIMIT: that finds the start of the page's last row among all rows,
+// superseded versions included. The rows at or beyond that start hold the
+// whole page whenever the bounded FINAL query returns a full page (want
+// rows); when it returns fewer, the caller runs the unbounded list. It
+// returns "" when no bound applies: another sort, or fewer rows than the
+// page.
+func boundByStart(ctx context.Context, q Querier, db string, f CallFilter, list string) (bounded string, want int, err error) {
+	if f.Sort != "" && f.Sort != SortStart {
+		return "", 0, nil
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	where, _, err := callsWhere(db, f, modernSQL(q))
+	if err != nil {
+		return "", 0, err
+	}
+	dir, op := " DESC", " >= "
+	if f.Ascending {
+		dir, op = " ASC", " <= "
+	}
+	var edge uint64
+	found := false
+	err = q.Query(ctx, "SELECT start_us FROM "+db+"."+TableCalls+where+" ORDER BY start_us"+dir+
+		" LIMIT "+QuoteInt(int64(f.Offset+limit-1))+", 1", []any{&edge}, func() error {
+		found = true
 		return nil
 	})
 	if err != nil {
-		return CallPage{}, fmt.Errorf("storage: list calls: %w", err)
+		return "", 0, fmt.Errorf("storage: list calls: %w", err)
 	}
-	return page, nil
+	if !found {
+		return "", 0, nil
+	}
+	cond := "start_us" + op + QuoteUint(edge)
+	if where == "" {
+		cond = " WHERE " + cond
+	} else {
+		cond = where + " AND " + cond
+	}
+	// The list is "SELECT ... FROM t FINAL<where> ORDER BY ...": the
+	// bound joins its WHERE.
+	head := "SELECT " + callSelect + " FROM " + db + "." + TableCalls + " FINAL" + where + " ORDER BY "
+	if !strings.HasPrefix(list, head) {
+		return "", 0, nil
+	}
+	return "SELECT " + callSelect + " FROM " + db + "." + TableCalls + " FINAL" + cond + " ORDER BY " + list[len(head):], limit, nil
 }
 
 // CountCalls counts the calls f selects per state and per final code
