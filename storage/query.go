@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,11 +37,21 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 		return CallPage{}, err
 	}
 	var page CallPage
-	var total uint64
-	if err := q.Query(ctx, count, []any{&total}, func() error { return nil }); err != nil {
-		return CallPage{}, fmt.Errorf("storage: count calls: %w", err)
+	// A first page that is not full holds every match: its length is the
+	// total, and the count query (a second pass over the same rows) is
+	// not needed. A Call-ID search is always such a page.
+	total := func() (CallPage, error) {
+		if f.Offset == 0 && len(page.Calls) < min(cmp.Or(f.Limit, DefaultLimit), MaxLimit) {
+			page.Total = len(page.Calls)
+			return page, nil
+		}
+		var n uint64
+		if err := q.Query(ctx, count, []any{&n}, func() error { return nil }); err != nil {
+			return CallPage{}, fmt.Errorf("storage: count calls: %w", err)
+		}
+		page.Total = int(n)
+		return page, nil
 	}
-	page.Total = int(total)
 	read := func(list string) error {
 		page.Calls = page.Calls[:0]
 		var s callScan
@@ -66,7 +77,7 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 			return CallPage{}, err
 		}
 		if len(page.Calls) >= want {
-			return page, nil
+			return total()
 		}
 		// Rows of superseded versions moved the bound too far: the
 		// whole range after all.
@@ -74,7 +85,7 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 	if err := read(list); err != nil {
 		return CallPage{}, err
 	}
-	return page, nil
+	return total()
 }
 
 // boundByStart narrows a page sorted by start to the starts it can hold.
@@ -88,7 +99,7 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 // returns "" when no bound applies: another sort, or fewer rows than the
 // page.
 func boundByStart(ctx context.Context, q Querier, db string, f CallFilter, list string) (bounded string, want int, err error) {
-	if f.Sort != "" && f.Sort != SortStart {
+	if f.Sort != "" && f.Sort != SortStart || f.CallID != "" { // a Call-ID's rows are few
 		return "", 0, nil
 	}
 	limit := f.Limit
