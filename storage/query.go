@@ -32,6 +32,9 @@ const (
 // ListCalls runs the call list for f against database db: the page of calls,
 // newest first (ties by Call-ID, so pages are stable), and how many matched.
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
+	if err := resolveCallID(ctx, q, db, &f); err != nil {
+		return CallPage{}, err
+	}
 	list, count, err := listCallsSQL(db, f, modernSQL(q))
 	if err != nil {
 		return CallPage{}, err
@@ -86,6 +89,21 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 		return CallPage{}, err
 	}
 	return total()
+}
+
+// resolveCallID looks up the starts of f's Call-ID in call_index, for
+// callsWhere. A Call-ID the index lacks (a cluster's calls from before
+// revision 10) is then searched by the Call-ID alone.
+func resolveCallID(ctx context.Context, q Querier, db string, f *CallFilter) error {
+	if f.CallID == "" {
+		return nil
+	}
+	starts, err := callStarts(ctx, q, db, f.CallID)
+	if err != nil {
+		return err
+	}
+	f.callStarts = &starts
+	return nil
 }
 
 // boundByStart narrows a page sorted by start to the starts it can hold.
@@ -148,6 +166,9 @@ func boundByStart(ctx context.Context, q Querier, db string, f CallFilter, list 
 func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCounts, error) {
 	f.Limit, f.Offset = 0, 0
 	if _, _, err := listCallsSQL(db, f, false); err != nil { // the same checks as the list
+		return CallCounts{}, err
+	}
+	if err := resolveCallID(ctx, q, db, &f); err != nil {
 		return CallCounts{}, err
 	}
 	where, _, err := callsWhere(db, f, modernSQL(q))
@@ -355,7 +376,10 @@ func callsWhere(db string, f CallFilter, modern bool) (where, order string, err 
 	if f.ToUser != "" {
 		conds = append(conds, userMatch("to_user", f.ToUser))
 	}
-	if f.CallID != "" {
+	switch {
+	case f.CallID != "" && f.callStarts != nil:
+		conds = append(conds, callKeyCond(*f.callStarts, f.CallID))
+	case f.CallID != "":
 		// The index gives the starts, the prefix of the calls' sort key.
 		id := QuoteString(f.CallID)
 		conds = append(conds, "start_us GLOBAL IN (SELECT start_us FROM "+db+"."+TableCallIndex+" WHERE call_id = "+id+")",
