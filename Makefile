@@ -58,19 +58,21 @@ lint:
 # unit: every package's tests; artifacts (UI screenshots) land in test-output/.
 unit:
 	mkdir -p test-output
-	$(GO) test -count=1 -artifacts -outputdir=$(CURDIR)/test-output ./...
+	$(GO) test -count=1 -timeout 25m -artifacts -outputdir=$(CURDIR)/test-output ./...
 
 # conformance: third-party captures (testdata/captures) against tshark's
 # oracle output, and the RFC 4475 torture messages.
 conformance:
-	$(GO) test -count=1 -run 'Conformance|Oracle|Torture' ./...
+	$(GO) test -count=1 -timeout 25m -run 'Conformance|Oracle|Torture' ./...
 
 # integration: tests behind the integration tag, which start real servers
-# (ClickHouse 18.16). Chromium, sipp, tshark and network-namespace tests run
-# in unit: they need no tag, only the tools `make apt` installs.
+# (ClickHouse 18.16, a 2-node cluster with ZooKeeper) and the live alert
+# tests (sipp's registration storm on a veth, Kamailio's siptrace over HEP).
+# Most Chromium, sipp, tshark and network-namespace tests run in unit: they
+# need no tag, only the tools `make apt` installs.
 integration:
-	$(GO) test -count=1 -tags integration ./storage/server/...
-	$(GO) test -count=1 -tags integration -run 'WithClickHouse' ./cmd/sipscope
+	$(GO) test -count=1 -timeout 25m -tags integration ./storage/server/...
+	$(GO) test -count=1 -timeout 25m -tags integration -run 'WithClickHouse|TestSippRegistrationStormOverAVeth|TestKamailioSiptraceOfAScannerSweep|TestCollectorRidesOutAClickHouseOutageAndAKill|TestTopologyTwoEdgesOneCollectorTwoNodeCluster' ./cmd/sipscope
 
 # fuzz runs every native fuzz target for FUZZTIME (found by name, so no
 # test binary is built just to list them).

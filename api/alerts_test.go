@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,41 @@ func TestAlertRoutesReadTheStoreAndExportTheOffendersTraffic(t *testing.T) {
 				t.Errorf("no INVITE among the exported packets")
 			}
 		})
+	}
+}
+
+// The KPI buckets count every stored alert, also one that started in an
+// hour without calls or registrations (the sampled alert, three hours in).
+func TestKPIBucketsCountAlertsOfHoursWithoutCalls(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, fixtures())
+	scanner, brute, global := fixtureAlerts()
+	for _, a := range []alert.Alert{scanner, brute, global, sampled()} {
+		if err := st.WriteAlert(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(api.New(api.Config{}, st, testLogger(t)).Handler())
+	t.Cleanup(srv.Close)
+
+	from := baseTime.Truncate(time.Hour)
+	var kpis struct {
+		Buckets []struct {
+			Start       string `json:"start"`
+			Attempts    int    `json:"attempts"`
+			AlertsFired int    `json:"alerts_fired"`
+		} `json:"buckets"`
+	}
+	getJSON(t, srv, "/api/v1/kpis?step=1h&from="+api.FormatTime(from)+"&to="+api.FormatTime(from.Add(4*time.Hour)), 200, &kpis)
+	var got []string
+	for _, b := range kpis.Buckets {
+		got = append(got, b.Start[11:16]+"="+strconv.Itoa(b.AlertsFired))
+	}
+	// One alert in each of the four hours; the last hour has no call.
+	if want := "10:00=1 11:00=1 12:00=1 13:00=1"; strings.Join(got, " ") != want {
+		t.Errorf("alerts per bucket %q, want %q", strings.Join(got, " "), want)
+	}
+	if n := len(kpis.Buckets); n == 4 && kpis.Buckets[3].Attempts != 0 {
+		t.Errorf("the alert-only bucket has %d attempts", kpis.Buckets[3].Attempts)
 	}
 }

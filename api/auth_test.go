@@ -182,6 +182,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		{"GET", "/api/v1/alerts/nope", nil, api.RoleViewer, 404},
 		{"GET", "/api/v1/alerts/nope/pcap", nil, api.RoleOperator, 404},
 		{"GET", "/api/v1/calls/" + id + "/pcap", nil, api.RoleOperator, 200},
+		{"GET", "/api/v1/calls/" + id + "/audio", nil, api.RoleOperator, 409}, // streams, but no RTP packets stored
 		{"GET", "/api/v1/calls/" + id + "/text", nil, api.RoleViewer, 200},
 		{"GET", "/api/v1/calls.pcap", nil, api.RoleOperator, 200},
 		{"GET", "/api/v1/users", nil, api.RoleAdmin, 200},
@@ -248,6 +249,8 @@ func docPath(p, id string) string {
 		return "/api/v1/calls/{id}/pcap"
 	case strings.HasPrefix(p, "/api/v1/calls/") && strings.HasSuffix(p, "/text"):
 		return "/api/v1/calls/{id}/text"
+	case strings.HasPrefix(p, "/api/v1/calls/") && strings.HasSuffix(p, "/audio"):
+		return "/api/v1/calls/{id}/audio"
 	case strings.HasPrefix(p, "/api/v1/calls/"):
 		return "/api/v1/calls/{id}"
 	case strings.HasPrefix(p, "/api/v1/registrations/"):

@@ -122,6 +122,10 @@ func parseEventFilter(q url.Values) (eventFilter, error) {
 	if err != nil {
 		return eventFilter{}, err
 	}
+	if cf.Node != "" {
+		// A live call's record does not say which capture points saw it.
+		return eventFilter{}, badParam("node", "not a filter of live events")
+	}
 	f := eventFilter{calls: cf, kinds: map[string]bool{}}
 	if v := q.Get("kinds"); v != "" {
 		for _, k := range strings.Split(v, ",") {
@@ -141,7 +145,7 @@ func parseEventFilter(q url.Values) (eventFilter, error) {
 	}
 	f.callOnly = cf.State != "" || cf.EndReason != "" || cf.FinalCode != 0 || cf.CallID != "" || cf.FinalClass != 0 ||
 		cf.Finding != "" || cf.MinDurationMs != 0 || cf.MaxDurationMs != 0 || cf.MinMOS != 0 || cf.MaxMOS != 0 ||
-		cf.Partial != nil || cf.HasRTP != nil
+		cf.Partial != nil || cf.HasRTP != nil || cf.UserAgent != ""
 	f.fromL, f.toL, f.qL = strings.ToLower(cf.FromUser), strings.ToLower(cf.ToUser), strings.ToLower(cf.Query)
 	return f, nil
 }
@@ -173,6 +177,7 @@ func (f *eventFilter) matchCall(c *correlate.Call) bool {
 		cf.Partial != nil && c.Partial != *cf.Partial,
 		// Streams are not in a call's record: live, has_rtp goes by MOS.
 		cf.HasRTP != nil && (c.MOS > 0) != *cf.HasRTP,
+		cf.UserAgent != "" && !storage.MatchText(c.UserAgent, cf.UserAgent),
 		cf.State != "" && c.State != cf.State,
 		cf.EndReason != "" && c.EndReason != cf.EndReason,
 		cf.FinalCode != 0 && c.FinalCode != cf.FinalCode:

@@ -186,6 +186,23 @@ func callUserParam(q url.Values, name string) (string, error) {
 	return v, nil
 }
 
+// maxTextFilterSize bounds the user_agent and node filters: a User-Agent
+// header is rarely longer than a few hundred bytes.
+const maxTextFilterSize = 256
+
+// printableParam is textParam without control characters, which no
+// User-Agent or capture node name has.
+func printableParam(q url.Values, name string, max int) (string, error) {
+	v, err := textParam(q, name, max)
+	if err != nil {
+		return "", err
+	}
+	if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return "", badParam(name, "has control characters")
+	}
+	return v, nil
+}
+
 // maxFindingSize bounds a finding code ("rejected:404" and the like).
 const maxFindingSize = 64
 
@@ -232,6 +249,12 @@ func parseSearchExtensions(q url.Values, f *storage.CallFilter) error {
 		return err
 	}
 	if f.HasRTP, err = boolParam(q, "has_rtp"); err != nil {
+		return err
+	}
+	if f.UserAgent, err = printableParam(q, "user_agent", maxTextFilterSize); err != nil {
+		return err
+	}
+	if f.Node, err = printableParam(q, "node", maxTextFilterSize); err != nil {
 		return err
 	}
 	switch v := q.Get("sort"); v {

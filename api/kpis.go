@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -122,6 +124,7 @@ func (s *Server) kpis(c *gin.Context) {
 			AlertsFired: fired[b.Start.Unix()],
 		})
 	}
+	out.Buckets = addAlertOnlyBuckets(out.Buckets, buckets, fired, f.GroupBy)
 	c.JSON(http.StatusOK, out)
 }
 
@@ -145,4 +148,29 @@ func (s *Server) alertsPerBucket(ctx context.Context, f storage.KPIFilter) (map[
 		out[f.From.Add(a.Start.Sub(f.From)/f.Step*f.Step).Unix()]++
 	}
 	return out, nil
+}
+
+// addAlertOnlyBuckets gives an alert that started in a bucket without calls
+// or registrations a bucket of its own, so the per-step figures add up to
+// the whole range's. Alerts carry no group, so grouped answers get none.
+func addAlertOnlyBuckets(out []KPIView, buckets []storage.KPIBucket, fired map[int64]int, groupBy string) []KPIView {
+	if groupBy != "" || len(fired) == 0 {
+		return out
+	}
+	have := make(map[int64]bool, len(buckets))
+	for _, b := range buckets {
+		have[b.Start.Unix()] = true
+	}
+	added := false
+	for start, n := range fired {
+		if !have[start] {
+			out = append(out, KPIView{Start: FormatTime(time.Unix(start, 0).UTC()), AlertsFired: n})
+			added = true
+		}
+	}
+	if added {
+		// FormatTime's fixed-width UTC form sorts as time does.
+		slices.SortFunc(out, func(a, b KPIView) int { return strings.Compare(a.Start, b.Start) })
+	}
+	return out
 }

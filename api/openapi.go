@@ -48,10 +48,12 @@ var statusText = map[int]string{
 	403: "the caller's role is too low, or a session request lacks the X-CSRF-Token header",
 	404: "no such record",
 	409: "conflicts with what exists",
-	415: "the body is not application/json",
+	413: "the answer would exceed its bound (the route's summary says which)",
+	415: "the body is not application/json, or the media cannot be decoded (the route's summary says which)",
 	429: "too many login attempts; see Retry-After",
 	500: "storage failed; \"request_id\" names the log entry",
-	501: "the store keeps no users",
+	501: "the store does not keep what this route reads (users, frames, registrations…)",
+	503: "busy: too many exports at once; retry later",
 }
 
 func (s *Server) openAPI() map[string]any {

@@ -66,6 +66,8 @@ var callFilterParams = []param{
 	{name: "max_mos", in: "query", typ: "number", desc: "MOS at most this (0-5; calls without RTP have 0)", bad: "NaN"},
 	{name: "partial", in: "query", typ: "boolean", desc: "calls whose initial INVITE was (true) or was not (false) captured", bad: "maybe"},
 	{name: "has_rtp", in: "query", typ: "boolean", desc: "calls with (true) or without (false) RTP: a MOS or a stream", bad: "yes"},
+	{name: "user_agent", in: "query", typ: "string", desc: "the caller's User-Agent: a case-insensitive substring, or a * wildcard over all of it", bad: "a\x01b"},
+	{name: "node", in: "query", typ: "string", desc: "calls with a message captured at this capture point (an interface, or hep:ID/NAME), exactly; not a filter of live events", bad: "a\x01b"},
 	{name: "sort", in: "query", typ: "string", desc: "order of the page (default start)", enum: []string{"start", "duration", "mos", "pdd"}, bad: "caller"},
 	{name: "order", in: "query", typ: "string", desc: "sort direction (default desc)", enum: []string{"asc", "desc"}, bad: "up"},
 	{name: "limit", in: "query", typ: "integer", min: 1, max: 1000, desc: "page size (default 50)", bad: "0"},
@@ -90,6 +92,7 @@ var idParam = param{name: "id", in: "path", typ: "string", desc: "the Call-ID, p
 //	GET  /api/v1/registrations[/:id] viewer
 //	GET  /api/v1/streams           viewer
 //	GET  /api/v1/calls/:id/pcap    operator
+//	GET  /api/v1/calls/:id/audio   operator (WAV of its RTP)
 //	GET  /api/v1/calls/:id/text    viewer
 //	GET  /api/v1/calls.pcap        operator (a search's calls)
 //	GET  /api/v1/alerts[/:id]      viewer
@@ -132,6 +135,9 @@ func (s *Server) routeTable() []route {
 			summary: "the call's frames as captured (SIP, RTP, RTCP; SIP rebuilt where none was captured) as pcap, or pcapng when link types differ",
 			params:  []param{idParam, {name: "legs", in: "query", typ: "string", enum: []string{"0", "1"}, desc: "1 adds the call's B2BUA legs (linked_call_ids)", bad: "2"}},
 			ok:      200, okType: "application/vnd.tcpdump.pcap", errs: []int{400, 404}},
+		{method: http.MethodGet, path: "/api/v1/calls/:id/audio", access: accessOperator, handler: s.callAudio,
+			summary: "the call's audio as a WAV file (16-bit PCM, 8 kHz; mono, or stereo for direction=both with the caller left), G.711 decoded from the stored RTP packets, lost packets as silence of their length; 404 without stored RTP, 409 when the RTP was stored without payload (store_rtp headers or none), 415 for a codec other than G.711 (named), 413 above 4 hours per direction, 503 while two exports run",
+			params:  audioParams, ok: 200, okType: "audio/wav", errs: []int{400, 404, 409, 413, 415, 501, 503}},
 		{method: http.MethodGet, path: "/api/v1/calls/:id/text", access: accessViewer, handler: s.callText,
 			summary: "the call as text: its ladder (time, offset, source --> destination, transport, first line) as sngrep shows it, then every message in full",
 			params:  []param{idParam}, ok: 200, okType: "text/plain", errs: []int{400, 404}},

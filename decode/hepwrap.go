@@ -25,7 +25,7 @@ type hepState struct {
 
 // hep unwraps one HEP packet (from the HEP listener, or found in a UDP
 // payload) into p: the addresses, ports and time the capture agent saw,
-// and the captured SIP or RTCP payload.
+// and the captured SIP or RTCP payload, or an RTP agent report.
 func (d *Decoder) hep(data []byte, p *Packet) error {
 	if d.hepState == nil {
 		d.hepState = &hepState{buf: make([]byte, 0, maxHEPInflated)}
@@ -35,7 +35,9 @@ func (d *Decoder) hep(data []byte, p *Packet) error {
 		return ErrMalformedHEP
 	}
 	switch h.ProtoType {
-	case hep.ProtoSIP, hep.ProtoRTP, hep.ProtoRTCP:
+	case hep.ProtoSIP, hep.ProtoRTP, hep.ProtoRTCP, hep.ProtoMOSFull:
+		// RTP agent reports (type 34) are what an edge sipscope or another
+		// RTP agent measured of a call's streams: a collector stores them.
 	default:
 		return ErrUnsupportedHEP
 	}
@@ -56,6 +58,8 @@ func (d *Decoder) hep(data []byte, p *Packet) error {
 		p.TS = ts
 	}
 	p.HEPNode = h.NodeID
+	p.HEPProto = h.ProtoType
+	p.HEPCorrelationID = h.CorrelationID
 	p.Payload = h.Payload
 	if h.CompressedPayload {
 		out, err := h.DecompressPayload(d.hepState.buf[:0])

@@ -38,4 +38,10 @@ type Packet struct {
 	Tunnels uint8
 	// HEPNode is the capture agent id of a packet that arrived in HEP (0 otherwise).
 	HEPNode uint32
+	// HEPProto is the HEP payload type of a packet that arrived in HEP
+	// (hep.ProtoSIP, hep.ProtoRTCP, hep.ProtoMOSFull; 0 otherwise), and
+	// HEPCorrelationID its correlation id chunk (a Call-ID for RTCP and RTP
+	// statistics), pointing into the frame's bytes like Payload.
+	HEPProto         uint8
+	HEPCorrelationID []byte
 }

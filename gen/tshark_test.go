@@ -53,6 +53,9 @@ func TestTsharkAgreesWithTruth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each case is a generator run and a few tshark processes of
+			// its own: two at a time keep both cores busy.
+			t.Parallel()
 			path := filepath.Join(t.TempDir(), "gen.pcap")
 			f, err := os.Create(path)
 			if err != nil {

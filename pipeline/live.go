@@ -241,6 +241,9 @@ func NewLiveRunner(opts LiveOptions, store StoreWriter, logger *slog.Logger, reg
 		opts.MaxStreams = DefaultLiveMaxStreams
 	}
 	r.p.SetMaxStreams(opts.MaxStreams)
+	if reg != nil {
+		r.p.kpis = newCallMetrics(reg)
+	}
 	if store != nil && !opts.NoFrames {
 		r.p.SetStoreFrames(opts.StoreRTP, opts.FrameArenaBytes)
 	}
@@ -824,6 +827,7 @@ func (p *Pipeline) AppendLiveBatchAt(b *storage.Batch, now, wall int64, final bo
 	clear(p.order[len(keep):])
 	p.order = keep
 	p.orderDead = 0
+	p.appendReportedStreams(b, now, final)
 	for i := first; i < len(b.Calls); i++ {
 		c := &b.Calls[i]
 		// The call MOS, findings and sentence from the latest figures of
@@ -845,6 +849,7 @@ func (p *Pipeline) AppendLiveBatchAt(b *storage.Batch, now, wall int64, final bo
 		}
 	}
 	clear(p.diagStreams)
+	p.kpis.observe(b.Calls[first:], b.Registrations[firstReg:])
 	p.observeLive(b.Calls[first:], b.Registrations[firstReg:], now)
 }
 

@@ -76,6 +76,12 @@ type Pipeline struct {
 	// frames keeps the captured frames of calls for storage
 	// (SetStoreFrames); nil keeps none.
 	frames *frameArena
+	// reports holds the streams known from edges' RTP agent reports
+	// (hepreports.go).
+	reports hepReports
+	// kpis counts live mode's finished calls and registrations as
+	// Prometheus metrics (nil: none).
+	kpis *callMetrics
 }
 
 // DefaultMaxStreams bounds the RTP streams an analysis holds at once: a
@@ -325,7 +331,8 @@ func (p *Pipeline) handleUDP() {
 }
 
 // handleHEPInner takes the payload a HEP packet carried: one SIP message
-// (whatever transport the agent saw it on) or RTCP.
+// (whatever transport the agent saw it on), RTCP, or an edge's report
+// about media (hepreports.go).
 func (p *Pipeline) handleHEPInner() {
 	p.counts.hepPackets++
 	if p.frames != nil {
@@ -339,6 +346,7 @@ func (p *Pipeline) handleHEPInner() {
 	case rtp.LooksLikeRTCP(pl):
 		p.counts.rtcpPackets++
 		p.handleRTCP(pl)
+	case p.handleHEPReport(pl):
 	default:
 		p.counts.ignored["hep_not_sip_rtcp"]++
 	}
@@ -412,6 +420,7 @@ func (p *Pipeline) stream(key streamKey, pt uint8) *rtpStream {
 		s = &rtpStream{key: key, pt: pt, first: p.pkt.TS}
 		// SDP-announced endpoints, or a NATed source sending to one of them.
 		s.callID = p.corr.BindMedia(key.src, key.dst).CallID
+		p.adoptReported(s)
 		p.streams[key] = s
 		s.at = len(p.order)
 		p.order = append(p.order, s)
@@ -604,6 +613,7 @@ func (p *Pipeline) FinishStreams(opts QualityOptions) []quality.Stream {
 		}
 		out = append(out, st)
 	}
+	out = p.appendReported(out)
 	slices.SortStableFunc(out, func(a, b quality.Stream) int { return a.Start.Compare(b.Start) })
 	return out
 }

@@ -38,6 +38,16 @@ type Stats struct {
 	RTPStreamsEvicted   int `json:"rtp_streams_evicted"`   // streams evicted to stay within the stream bound
 	RTPStreamsDropped   int `json:"rtp_streams_dropped"`   // of those, dropped unwritten (no call, few packets)
 
+	// Streams known from edges' RTP agent reports (HEP type 34, collector
+	// role): reports taken, streams held now, evicted to stay within their
+	// bound, forgotten (final report or idle), and taken over because the
+	// collector measured the stream itself.
+	HEPRTPReports            int `json:"hep_rtp_reports"`
+	RTPStreamsReported       int `json:"rtp_streams_reported"`
+	ReportedStreamsEvicted   int `json:"reported_streams_evicted"`
+	ReportedStreamsForgotten int `json:"reported_streams_forgotten"`
+	ReportedStreamsAdopted   int `json:"reported_streams_adopted"`
+
 	// FramesStored and FramesDropped count the captured frames of calls
 	// kept for storage (store_rtp) and those dropped because a batch's
 	// arena was full.
@@ -61,5 +71,8 @@ func (p *Pipeline) Stats() Stats {
 		TCP: p.tcp.Stats(), Defrag: p.defrag.Stats(), RTCP: p.rtcp.Stats(), Correlate: cs,
 		RTPStreamsActive: len(p.streams), RTPStreamsForgotten: p.streamsForgotten,
 		RTPStreamsEvicted: p.streamsEvicted, RTPStreamsDropped: p.streamsDropped,
+		HEPRTPReports: p.reports.reports, RTPStreamsReported: len(p.reports.streams),
+		ReportedStreamsEvicted: p.reports.evicted, ReportedStreamsForgotten: p.reports.forgotten,
+		ReportedStreamsAdopted: p.reports.adopted,
 	}
 }

@@ -23,6 +23,15 @@ func userMatch(column, v string) string {
 	return "lower(" + col + ") LIKE " + QuoteString(likePattern(strings.ToLower(v)))
 }
 
+// textMatch is userMatch without the E.164 rule: a case-insensitive
+// substring, or a '*' wildcard pattern over the whole value.
+func textMatch(column, v string) string {
+	if !strings.Contains(v, "*") {
+		return "positionCaseInsensitive(" + column + ", " + QuoteString(v) + ") > 0"
+	}
+	return "lower(" + column + ") LIKE " + QuoteString(likePattern(strings.ToLower(v)))
+}
+
 // likePattern turns a '*' wildcard into a LIKE pattern: LIKE's own
 // metacharacters are escaped so that they match themselves.
 func likePattern(v string) string {
@@ -44,7 +53,13 @@ func likePattern(v string) string {
 // MatchUser is userMatch in Go, for filters applied outside the store
 // (the API's live events): the same '+' and '*' rules, ASCII case folded.
 func MatchUser(user, v string) bool {
-	user, v = strings.ToLower(strings.TrimPrefix(user, "+")), strings.ToLower(strings.TrimPrefix(v, "+"))
+	return MatchText(strings.TrimPrefix(user, "+"), strings.TrimPrefix(v, "+"))
+}
+
+// MatchText is textMatch in Go: a case-insensitive substring, or a '*'
+// wildcard over all of s (ASCII case folded).
+func MatchText(user, v string) bool {
+	user, v = strings.ToLower(user), strings.ToLower(v)
 	if !strings.Contains(v, "*") {
 		return strings.Contains(user, v)
 	}
@@ -154,6 +169,12 @@ func extendedCallConds(db string, f CallFilter, modern bool) (conds []string, or
 	}
 	if f.Partial != nil {
 		conds = append(conds, "partial = "+boolSQL(*f.Partial))
+	}
+	if f.UserAgent != "" {
+		conds = append(conds, textMatch("user_agent", f.UserAgent))
+	}
+	if f.Node != "" {
+		conds = append(conds, "call_id GLOBAL IN (SELECT call_id FROM "+db+"."+TableMessages+" WHERE node = "+QuoteString(f.Node)+")")
 	}
 	if f.HasRTP != nil {
 		withRTP := "(mos > 0 OR call_id GLOBAL IN (SELECT call_id FROM " + db + "." + TableStreams + " WHERE call_id != ''))"

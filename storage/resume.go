@@ -22,7 +22,7 @@ func OpenCallMessages(ctx context.Context, q Querier, db string, since time.Time
 		strconv.FormatInt(max(since.UnixMicro(), 0), 10) + " ORDER BY end_us DESC LIMIT " + strconv.Itoa(limit)
 	var ms messageScan
 	err := q.Query(ctx,
-		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" FINAL WHERE call_id IN ("+open+") ORDER BY ts_us, seq",
+		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" FINAL WHERE call_id GLOBAL IN ("+open+") ORDER BY ts_us, seq",
 		ms.dest(), func() error {
 			m, err := ms.message()
 			if err != nil {

@@ -50,6 +50,12 @@ type CallFilter struct {
 	// Partial and HasRTP, when set, select calls whose initial INVITE was
 	// (not) captured, and calls with (without) RTP: a MOS or a stream.
 	Partial, HasRTP *bool
+	// UserAgent matches the caller's User-Agent as the user filters do
+	// (a case-insensitive substring, or a '*' wildcard over all of it).
+	UserAgent string
+	// Node selects calls with a message captured at this capture point
+	// (an interface, or a HEP agent as "hep:ID/NAME"), exactly.
+	Node string
 	// Sort is the order of the page: SortStart (default), SortDuration,
 	// SortMOS or SortPDD; descending unless Ascending.
 	Sort      string

@@ -265,6 +265,11 @@ func TestUIInBrowser(t *testing.T) {
 
 	t.Run("clicking a row draws the call's ladder", func(t *testing.T) {
 		b.do(t, chromedp.Click(chromedp.CSS(`tr.call-row[data-call-id="`+answeredID+`"]`)))
+		// The flow opens with the other leg's six messages merged in;
+		// this test reads the call's own ten (the choice is remembered,
+		// so the other leg opens alone further down).
+		b.waitFor(t, `document.querySelectorAll('#ladder svg .sip-arrow').length === 16`)
+		b.do(t, chromedp.Click(chromedp.ID("show-legs")))
 		b.waitFor(t, `document.querySelectorAll('#ladder svg .sip-arrow').length === 10`)
 		if h := eval[string](t, b, `location.hash`); h != "#/call/"+url.PathEscape(answeredID) && h != "#/call/"+eval[string](t, b, `encodeURIComponent(`+js(answeredID)+`)`) {
 			t.Errorf("hash %q is not the call's deep link", h)
@@ -317,14 +322,14 @@ func TestUIInBrowser(t *testing.T) {
 	t.Run("the streams table shows RTP quality", func(t *testing.T) {
 		rows := eval[[][]string](t, b, `[...document.querySelectorAll('#streams tbody tr')].map(r => [...r.cells].map(c => c.textContent))`)
 		jsonEqual(t, "stream rows", rows, [][]string{
-			{"192.0.2.1:40000", "192.0.2.3:50000", "0xDEADBEEF", "g711A", "3000", "100", "3.2 %", "120.25", "4.50", "30.75",
+			{"caller→callee", "192.0.2.1:40000", "192.0.2.3:50000", "0xDEADBEEF", "g711A", "3000", "100", "3.2 %RTCP 3.1 %", "120.25", "4.50RTCP 0.0", "30.75",
 				"12", "3.6 %", "62.5", "96.4", "60.3", "3.40"},
-			{"192.0.2.3:50000", "192.0.2.1:40000", "0x00000042", "g711A", "3100", "0", "0.0 %", "21.00", "0.20", "0.50",
+			{"callee→caller", "192.0.2.3:50000", "192.0.2.1:40000", "0x00000042", "g711A", "3100", "0", "0.0 %", "21.00", "0.20", "0.50",
 				"0", "0.0 %", "50.0", "—", "93.2", "4.41"},
 		})
 		jsonEqual(t, "MOS colours", eval[[]string](t, b, `[...document.querySelectorAll('#streams tbody .mos')].map(e => e.classList[2])`),
 			[]string{"mos-poor", "mos-good"})
-		if title := eval[string](t, b, `document.querySelector('#streams tbody tr').cells[13].title`); !strings.Contains(title, "mean of 6") {
+		if title := eval[string](t, b, `document.querySelector('#streams tbody tr').cells[14].title`); !strings.Contains(title, "mean of 6") {
 			t.Errorf("RTT cell title %q does not say how many round trips were measured", title)
 		}
 	})

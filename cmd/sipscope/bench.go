@@ -111,7 +111,7 @@ func cmdBenchStore(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := sc.Validate(); err != nil {
 		return err
 	}
-	store, where, err := backend.Open(ctx, *dataDir, sc, slog.New(slog.DiscardHandler))
+	store, where, err := backend.Open(ctx, *dataDir, sc, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

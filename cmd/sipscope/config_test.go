@@ -119,3 +119,29 @@ func TestServeConfigValidateNamesTheBadSetting(t *testing.T) {
 		})
 	}
 }
+
+func TestServeMemoryLimitDefaultsAndYieldsToGOMEMLIMIT(t *testing.T) {
+	cases := []struct {
+		name string
+		mb   int
+		env  string
+		want int64
+	}{
+		{"the default is 1536 MiB", 0, "", 1536 << 20},
+		{"a configured size is taken in MiB", 900, "", 900 << 20},
+		{"-1 sets none", -1, "", 0},
+		{"GOMEMLIMIT in the environment wins", 900, "2GiB", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := (serveConfig{MemoryLimitMB: c.mb}).memoryLimit(c.env); got != c.want {
+				t.Errorf("memoryLimit = %d, want %d", got, c.want)
+			}
+		})
+	}
+	bad := defaultServeConfig()
+	bad.MemoryLimitMB = -2
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "memory_limit_mb") {
+		t.Errorf("Validate of -2: %v", err)
+	}
+}

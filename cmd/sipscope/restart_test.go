@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,11 +22,14 @@ import (
 )
 
 // TestMain lets a test run this binary's main as a child process (to kill
-// it with SIGKILL): SIPSCOPE_TEST_MAIN holds its arguments, separated by
-// the ASCII unit separator.
+// it with SIGKILL, or stop it with SIGTERM as main does): SIPSCOPE_TEST_MAIN
+// holds its arguments, separated by the ASCII unit separator.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("SIPSCOPE_TEST_MAIN"); args != "" {
-		os.Exit(run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, strings.Split(args, "\x1f"), os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -45,7 +47,7 @@ func cmdImport(ctx context.Context, args []string, stdout io.Writer, logger *slo
 	if err != nil {
 		return err
 	}
-	store, _, err := backend.Open(ctx, *dataDir, sc, logger)
+	store, _, err := backend.Open(ctx, *dataDir, sc, logger, nil)
 	if err != nil {
 		return err
 	}
@@ -72,6 +74,9 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
+	if lim := c.memoryLimit(os.Getenv("GOMEMLIMIT")); lim > 0 {
+		debug.SetMemoryLimit(lim)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	apiCfg := c.apiConfig()
@@ -83,7 +88,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
-	store, where, err := backend.Open(ctx, c.Data, c.storeConfig, logger)
+	store, where, err := backend.Open(ctx, c.Data, c.storeConfig, logger, reg)
 	if err != nil {
 		return err
 	}

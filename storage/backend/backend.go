@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sipscope/sipscope/alert"
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
@@ -107,15 +109,20 @@ func (c Config) Validate() error {
 }
 
 // Open opens the ClickHouse server c names, or else the embedded
-// store in dataDir. sc is assumed valid.
+// store in dataDir. sc is assumed valid. reg, when not nil, gets the
+// embedded store's read and write lane metrics.
 // The description says where the data is, without secrets.
-func Open(ctx context.Context, dataDir string, sc Config, logger *slog.Logger) (Store, string, error) {
+func Open(ctx context.Context, dataDir string, sc Config, logger *slog.Logger, reg prometheus.Registerer) (Store, string, error) {
 	cfg, remote, err := sc.Server()
 	if err != nil {
 		return nil, "", err
 	}
 	if !remote {
-		st, err := embedded.Open(ctx, dataDir, embedded.WithRetentionPolicy(sc.Retention()))
+		opts := []embedded.Option{embedded.WithRetentionPolicy(sc.Retention())}
+		if reg != nil {
+			opts = append(opts, embedded.WithRegisterer(reg))
+		}
+		st, err := embedded.Open(ctx, dataDir, opts...)
 		return st, "data " + dataDir, err
 	}
 	st, err := server.Open(ctx, cfg)

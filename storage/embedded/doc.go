@@ -12,9 +12,12 @@
 // libchdb.ErrLibrary.
 //
 // Things chDB does that shape this package:
-//   - Only one chDB connection can exist per process (chdb_connect fails for a
-//     second one). Open returns ErrSessionInUse while another Store is open;
-//     Open after Close works, also on another directory.
+//   - One process can hold the engine on one data directory at a time, but
+//     any number of connections to it, whose statements run in parallel.
+//     Open returns ErrSessionInUse while another Store is open; Open after
+//     Close works, also on another directory. A Store holds one connection
+//     for writes and a few for reads (WithReadConns), so a list request
+//     never waits for an insert (issue #15; LaneStats shows it).
 //   - Connecting installs the engine's own handlers for SIGSEGV, SIGBUS,
 //     SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS (and SIGTSTP), after which a Go
 //     nil dereference hangs instead of panicking. Open saves these handlers
@@ -27,7 +30,8 @@
 //     write RowBinary to a temporary file under the data directory and run
 //     INSERT ... FROM INFILE; filter values are escaped by
 //     storage.QuoteString into printable ASCII.
-//   - Queries on one connection are not meant to run concurrently; a mutex
-//     serialises them. They cannot be cancelled: the context is checked
-//     before each statement.
+//   - Statements on one connection are not meant to run concurrently: writes
+//     are serialised on theirs, and a read takes a read connection of its
+//     own for the statement. Statements cannot be cancelled: the context is
+//     checked before each one (and while a read waits for a connection).
 package embedded

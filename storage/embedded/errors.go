@@ -4,7 +4,7 @@ import "errors"
 
 var (
 	// ErrSessionInUse is returned by Open while another Store of this
-	// process is open: chDB allows one connection per process.
+	// process is open: chDB runs on one data directory per process.
 	ErrSessionInUse = errors.New("embedded: a chDB session is already open in this process")
 	// ErrDataDir is returned for a data directory chDB cannot use.
 	ErrDataDir = errors.New("embedded: unusable data directory")

@@ -10,13 +10,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/embedded/libchdb"
 )
 
 // session is held by the open Store. It is the package's only state and
-// mirrors a process-wide fact: chDB allows one connection per process.
+// mirrors a process-wide fact: the engine runs on one data directory per
+// process.
 var session sync.Mutex
 
 // insertDirName is where inserts stage their RowBinary files, inside the
@@ -24,15 +27,30 @@ var session sync.Mutex
 const insertDirName = "sipscope-insert"
 
 // Store is a chDB session on one data directory holding the sipscope
-// schema. Its methods are safe for concurrent use; they run one at a time.
+// schema. Its methods are safe for concurrent use.
+//
+// Writes (inserts, DDL, retention's partition drops) run one at a time on
+// a connection of their own; reads run on a small pool of other
+// connections to the same engine. The engine runs statements of different
+// connections in parallel, so a list request during an INVITE flood does
+// not wait for the insert in progress, however large (issue #15: with one
+// connection it waited up to 5.8 s behind the flood's inserts).
 type Store struct {
-	mu        sync.Mutex // serialises every use of conn
-	conn      *libchdb.Conn
-	closed    bool
+	// gate is held shared by every statement and exclusively by Close,
+	// which therefore waits for the statements in progress.
+	gate   sync.RWMutex
+	closed bool
+
+	writeMu sync.Mutex // serialises the write connection's statements
+	write   *libchdb.Conn
+	reads   chan *libchdb.Conn // idle read connections
+	conns   []*libchdb.Conn    // every connection, for Close
+
 	dataDir   string
 	insertDir string
 	version   string
 	clock     storage.VersionClock
+	lanes     laneStats
 }
 
 // Option adjusts Open.
@@ -41,6 +59,26 @@ type Option func(*options)
 type options struct {
 	retention time.Duration
 	policy    storage.RetentionPolicy
+	readConns int
+	reg       prometheus.Registerer
+}
+
+// DefaultReadConns is how many connections serve reads unless
+// WithReadConns says otherwise: one for the list a user waits for while
+// another runs a longer read (a KPI range, a PCAP export).
+const DefaultReadConns = 2
+
+// WithRegisterer serves the store's LaneStats as Prometheus metrics
+// (sipscope_store_reads_total, _writes_total, _reads_beside_writes_total,
+// _read_wait_max_seconds, _read_max_seconds) on reg.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(o *options) { o.reg = reg }
+}
+
+// WithReadConns sets how many connections serve reads (at least 1; each
+// is an engine session of a few MB). Reads beyond them wait for one.
+func WithReadConns(n int) Option {
+	return func(o *options) { o.readConns = n }
 }
 
 // WithRetentionPolicy gives new tables the policy's age limits as a TTL
@@ -81,21 +119,50 @@ func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(insertDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDataDir, err)
 	}
+	if o.readConns <= 0 {
+		o.readConns = DefaultReadConns
+	}
 	if !session.TryLock() {
 		return nil, ErrSessionInUse
 	}
-	conn, err := connect(abs)
-	if err != nil {
+	s := &Store{dataDir: abs, insertDir: insertDir, reads: make(chan *libchdb.Conn, o.readConns)}
+	// The first connection starts the engine on the directory; the others
+	// join it and share its tables.
+	for i := range 1 + o.readConns {
+		conn, err := connect(abs)
+		if err != nil {
+			s.closeConns()
+			session.Unlock()
+			return nil, err
+		}
+		s.conns = append(s.conns, conn)
+		if i == 0 {
+			s.write = conn
+		} else {
+			s.reads <- conn
+		}
+	}
+	if err := s.init(ctx, o); err != nil {
+		s.closeConns()
 		session.Unlock()
 		return nil, err
 	}
-	s := &Store{conn: conn, dataDir: abs, insertDir: insertDir}
-	if err := s.init(ctx, o); err != nil {
-		conn.Close()
-		session.Unlock()
-		return nil, err
+	if o.reg != nil {
+		if err := registerMetrics(o.reg, s); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded: metrics: %w", err)
+		}
 	}
 	return s, nil
+}
+
+// closeConns closes every connection, the write connection (which started
+// the engine) last.
+func (s *Store) closeConns() {
+	for i := len(s.conns) - 1; i >= 0; i-- {
+		s.conns[i].Close()
+	}
+	s.conns = nil
 }
 
 // connect starts the engine with the process's crash-signal handlers saved
@@ -251,16 +318,17 @@ func (s *Store) ListTokens(ctx context.Context) ([]storage.Token, error) {
 	return storage.ListTokens(ctx, engine{s}, storage.DefaultDatabase)
 }
 
-// Close ends the chDB session; data is on disk. A later Open (of this or
-// another directory) may follow. Close is idempotent.
+// Close ends the chDB session once the statements in progress are done;
+// data is on disk. A later Open (of this or another directory) may follow.
+// Close is idempotent.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.gate.Lock()
+	defer s.gate.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	s.conn.Close()
+	s.closeConns()
 	session.Unlock()
 	return nil
 }
@@ -272,19 +340,52 @@ type engine struct{ s *Store }
 // Modern: chDB is a current ClickHouse engine (storage.Querier).
 func (engine) Modern() bool { return true }
 
-// run executes one statement under the store's lock and hands its output,
-// valid only during the call, to use.
+// run executes one statement on the write connection, after the writes
+// before it, and hands its output, valid only during the call, to use.
 func (e engine) run(ctx context.Context, query, format string, use func([]byte) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s := e.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	if s.closed {
 		return storage.ErrClosed
 	}
-	res, err := s.conn.Query(query, format)
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.lanes.writeStarted()
+	defer s.lanes.writeDone()
+	return execute(s.write, query, format, use)
+}
+
+// read executes one SELECT on a read connection, waiting for one to be
+// free (or for ctx), never for a write.
+func (e engine) read(ctx context.Context, query, format string, use func([]byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := e.s
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closed {
+		return storage.ErrClosed
+	}
+	w := s.lanes.readWaiting()
+	var conn *libchdb.Conn
+	select {
+	case conn = <-s.reads:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { s.reads <- conn }()
+	s.lanes.readRunning(w)
+	defer s.lanes.readDone(w)
+	return execute(conn, query, format, use)
+}
+
+func execute(conn *libchdb.Conn, query, format string, use func([]byte) error) error {
+	res, err := conn.Query(query, format)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -301,7 +402,7 @@ func (e engine) Exec(ctx context.Context, stmt string) error { return e.exec(ctx
 
 // Query implements storage.Querier with RowBinary output.
 func (e engine) Query(ctx context.Context, query string, dest []any, row func() error) error {
-	return e.run(ctx, query, "RowBinary", func(out []byte) error {
+	return e.read(ctx, query, "RowBinary", func(out []byte) error {
 		r := rowBinaryReader{buf: out}
 		for r.more() {
 			if err := r.row(dest); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/embedded/libchdb"
 	"github.com/sipscope/sipscope/storage/storetest"
 )
 
@@ -29,7 +30,9 @@ func rawSession(t *testing.T, dir string, use func(e engine)) {
 		session.Unlock()
 		t.Fatal(err)
 	}
-	s := &Store{conn: conn, dataDir: abs}
+	// One connection serves writes and reads, one statement at a time.
+	s := &Store{write: conn, reads: make(chan *libchdb.Conn, 1), dataDir: abs}
+	s.reads <- conn
 	defer func() {
 		conn.Close()
 		session.Unlock()

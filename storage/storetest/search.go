@@ -34,6 +34,7 @@ func (h *harness) search(t *testing.T) {
 		mk("s-6", "zed", "erin", "192.0.2.129", "10.9.9.9", correlate.StateAnswered, 200, at(6), 30000, 0, 200),
 	}
 	calls[5].Partial = true
+	calls[0].UserAgent, calls[2].UserAgent, calls[3].UserAgent = "Zoiper rv2.10", "friendly-scanner", "Linphone/5.2 (belle-sip)"
 	// s-6 has no MOS but a stream: it has RTP.
 	stream := quality.Stream{SSRC: 7, Src: netip.MustParseAddrPort("192.0.2.129:4000"), Dst: netip.MustParseAddrPort("10.9.9.9:5000"),
 		Start: at(6), End: at(6).Add(time.Second), Packets: 50, Expected: 50, CallID: "s-6", Payload: "g711U"}
@@ -46,6 +47,8 @@ func (h *harness) search(t *testing.T) {
 		msg("s-1", at(1), "INVITE"), msg("s-2", at(1).Add(time.Second), "INVITE"),
 		msg("s-1", at(1).Add(2*time.Second), "BYE"), msg("s-2", at(1).Add(3*time.Second), "BYE"),
 	}
+	// s-2's BYE was captured by a HEP agent, its INVITE on eth0.
+	msgs[1].Node, msgs[3].Node = "eth0", "hep:7/edge-b"
 	h.write(t, storage.Batch{Calls: calls, Streams: []quality.Stream{stream}, Messages: msgs})
 
 	yes, no := true, false
@@ -88,6 +91,11 @@ func (h *harness) search(t *testing.T) {
 		{"a wildcard's other characters are literal", with(func(f *storage.CallFilter) { f.FromUser = "a_b%*" }), []string{"s-5"}},
 		{"LIKE's underscore is not a wildcard", with(func(f *storage.CallFilter) { f.FromUser = "a_*" }), []string{"s-5"}},
 		{"a callee wildcard with '+'", with(func(f *storage.CallFilter) { f.ToUser = "+4989*" }), []string{"s-4"}},
+		{"a user agent is a case-insensitive substring", with(func(f *storage.CallFilter) { f.UserAgent = "zoiper" }), []string{"s-1"}},
+		{"a user agent wildcard is anchored at both ends", with(func(f *storage.CallFilter) { f.UserAgent = "*belle-sip)" }), []string{"s-4"}},
+		{"a user agent wildcard's LIKE characters are literal", with(func(f *storage.CallFilter) { f.UserAgent = "friendly_*" }), nil},
+		{"a capture node selects the calls it saw a message of", with(func(f *storage.CallFilter) { f.Node = "hep:7/edge-b" }), []string{"s-2"}},
+		{"a capture node is matched exactly", with(func(f *storage.CallFilter) { f.Node = "eth" }), nil},
 		{"sort by duration, longest first", with(func(f *storage.CallFilter) { f.Sort, f.FinalClass = storage.SortDuration, 2 }),
 			[]string{"s-1", "s-6", "s-2"}},
 		{"sort by MOS ascending", with(func(f *storage.CallFilter) { f.Sort, f.Ascending, f.HasRTP = storage.SortMOS, true, &yes }),

@@ -38,9 +38,84 @@ function setAttrs(n, attrs) {
   }
 }
 
+// ---- Preferences -------------------------------------------------------
+// Choices a user makes once (theme, time zone, columns, page size) are kept
+// in localStorage; a browser that refuses storage just forgets them.
+
+function getPref(key, def) {
+  try {
+    const v = localStorage.getItem('sipscope.' + key);
+    return v === null ? def : v;
+  } catch (_) {
+    return def;
+  }
+}
+
+function setPref(key, value) {
+  try {
+    if (value === null || value === undefined) localStorage.removeItem('sipscope.' + key);
+    else localStorage.setItem('sipscope.' + key, String(value));
+  } catch (_) {
+    // Private mode or storage full: the choice lasts for this page only.
+  }
+}
+
+// ---- Theme ---------------------------------------------------------------
+// The page follows the system's colour scheme until the user picks one with
+// the header toggle; html[data-theme] then overrides the media query.
+
+function effectiveTheme() {
+  const t = document.documentElement.dataset.theme;
+  if (t === 'dark' || t === 'light') return t;
+  return window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+function applyTheme(theme) {
+  if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+
+applyTheme(getPref('theme', ''));
+
 // ---- API ---------------------------------------------------------------
 
 let inflight = null;
+let busyCount = 0;
+
+// setBusy counts requests in flight for the header's loading indicator.
+function setBusy(delta) {
+  busyCount = Math.max(0, busyCount + delta);
+  const ind = $('loading');
+  if (ind) ind.hidden = busyCount === 0;
+  document.body.setAttribute('aria-busy', busyCount > 0 ? 'true' : 'false');
+}
+
+// APIError carries the HTTP status so callers can tell 403 from 404.
+function apiError(resp, body) {
+  const err = new Error((body && body.error) || ('HTTP ' + resp.status));
+  err.status = resp.status;
+  return err;
+}
+
+// needLogin sends the page to the login form, remembering where it was;
+// every API answer of 401 comes here.
+function needLogin() {
+  const here = location.hash || '#/';
+  if (here.startsWith('#/login')) return;
+  location.hash = '#/login?next=' + encodeURIComponent(here);
+}
+
+// readBody is the answer's JSON, or null for none or a body that is not
+// JSON; an abort while the body streams in stays an abort.
+async function readBody(resp) {
+  if (resp.status === 204) return null;
+  try {
+    return await resp.json();
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    return null;
+  }
+}
 
 // getJSON fetches one API resource; a newer request aborts an older one so
 // that fast typing in the search box never shows stale results.
@@ -48,20 +123,80 @@ async function getJSON(path) {
   if (inflight) inflight.abort();
   const ctl = new AbortController();
   inflight = ctl;
-  const resp = await fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } });
+  setBusy(1);
+  let resp;
   let body = null;
   try {
-    body = await resp.json();
-  } catch (_) {
-    body = null;
+    resp = await fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } });
+    body = await readBody(resp);
+  } finally {
+    setBusy(-1);
+    if (inflight === ctl) inflight = null;
   }
-  if (inflight === ctl) inflight = null;
-  if (!resp.ok) {
-    const err = new Error((body && body.error) || ('HTTP ' + resp.status));
-    err.status = resp.status;
-    throw err;
-  }
+  if (resp.status === 401) needLogin();
+  if (!resp.ok) throw apiError(resp, body);
   return body;
+}
+
+// csrfToken is the CSRF cookie's value, which state-changing requests echo
+// in the X-CSRF-Token header (double submit).
+function csrfToken() {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === 'sipscope_csrf') return decodeURIComponent(v.join('='));
+  }
+  return '';
+}
+
+// apiJSON sends one request that no other request cancels (logins, admin
+// changes, side panels); body, when given, goes as JSON. It resolves to
+// the answer's JSON (null for 204) and rejects with err.status set.
+async function apiJSON(method, path, body, opts) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
+  const init = { method, headers, credentials: 'same-origin' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  setBusy(1);
+  let resp;
+  let out;
+  try {
+    resp = await fetch(API + path, init);
+    out = await readBody(resp);
+  } finally {
+    setBusy(-1);
+  }
+  if (resp.status === 401 && !(opts && opts.noRedirect)) needLogin();
+  if (!resp.ok) throw apiError(resp, out);
+  return out;
+}
+
+// ---- Who is logged in -----------------------------------------------------
+
+// currentUser is GET /me's answer ({user, role, auth}) once known.
+let currentUser = null;
+const roleRank = { viewer: 1, operator: 2, admin: 3 };
+
+// hasRole reports whether the user may do what role may: operator may
+// export PCAP and audio, admin manage users. Views hide what it refuses;
+// the API enforces it either way.
+function hasRole(role) {
+  return !!currentUser && (roleRank[currentUser.role] || 0) >= (roleRank[role] || 99);
+}
+
+function setCurrentUser(me) {
+  currentUser = me;
+  const root = document.documentElement;
+  if (me) root.dataset.role = me.role;
+  else delete root.dataset.role;
+}
+
+// showView shows one page section of <main> and hides the others, so a
+// route never has to know which other views exist.
+function showView(id) {
+  for (const sec of document.querySelectorAll('main > section')) sec.hidden = sec.id !== id;
 }
 
 function showError(msg) {
@@ -86,8 +221,68 @@ function micros(ts) {
   return Date.parse(m[1] + 'Z') * 1000 + Number(frac);
 }
 
-const dateTime = (ts) => (ts ? ts.slice(0, 10) + ' ' + ts.slice(11, 19) : '');
-const clock = (ts) => (ts ? ts.slice(11, 26) : '');
+// ---- Time zone -------------------------------------------------------------
+// Every time on the page is shown in one zone: UTC (the default, what SIP
+// traces and other tools use) or the browser's, chosen in the user menu.
+
+function timeZoneMode() {
+  return getPref('tz', 'utc') === 'browser' ? 'browser' : 'utc';
+}
+
+function timeZoneLabel() {
+  if (timeZoneMode() === 'utc') return 'UTC';
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'browser time';
+  } catch (_) {
+    return 'browser time';
+  }
+}
+
+// zoneOffsetMs is how far the chosen zone is ahead of UTC at instant ms.
+function zoneOffsetMs(ms) {
+  return timeZoneMode() === 'browser' ? -new Date(ms).getTimezoneOffset() * 60000 : 0;
+}
+
+// zoned splits an API time into date, time and microsecond parts in the
+// chosen zone; null when it does not parse.
+function zoned(ts) {
+  const us = micros(ts);
+  if (!Number.isFinite(us)) return null;
+  const ms = Math.floor(us / 1000);
+  const iso = new Date(ms + zoneOffsetMs(ms)).toISOString();
+  const frac = String(((us % 1e6) + 1e6) % 1e6).padStart(6, '0');
+  return { date: iso.slice(0, 10), time: iso.slice(11, 19), frac };
+}
+
+// dateTime: "2025-01-14 09:30:00"; clock: "09:30:00.250000" (for ladders).
+function dateTime(ts) {
+  const z = zoned(ts);
+  return z ? z.date + ' ' + z.time : ts || '';
+}
+
+function clock(ts) {
+  const z = zoned(ts);
+  return z ? z.time + '.' + z.frac : '';
+}
+
+// zonedInputToRFC3339 reads a datetime-local value ("2025-01-14T10:00" or
+// with seconds) as a time in the chosen zone and returns it as RFC 3339
+// UTC, as the API wants; '' when empty or malformed.
+function zonedInputToRFC3339(v) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(v || '');
+  if (!m) return '';
+  const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x || 0));
+  const ms = timeZoneMode() === 'browser' ? new Date(y, mo - 1, d, h, mi, s).getTime() : Date.UTC(y, mo - 1, d, h, mi, s);
+  if (!Number.isFinite(ms)) return '';
+  return new Date(ms).toISOString().slice(0, 19) + 'Z';
+}
+
+// rfc3339ToZonedInput is the inverse, for showing a URL's time in the form.
+function rfc3339ToZonedInput(v) {
+  const ms = Date.parse(v || '');
+  if (!Number.isFinite(ms)) return '';
+  return new Date(ms + zoneOffsetMs(ms)).toISOString().slice(0, 19);
+}
 
 function duration(startTs, endTs) {
   const us = micros(endTs) - micros(startTs);

@@ -37,7 +37,7 @@ func Path() string {
 }
 
 // api holds the bound C functions. The engine is process-wide by nature
-// (one dlopen, one connection at a time), so it is loaded once.
+// (one dlopen, one data directory at a time), so it is loaded once.
 type api struct {
 	connect       func(argc int32, argv **byte) unsafe.Pointer
 	closeConn     func(conn unsafe.Pointer)
@@ -92,8 +92,9 @@ func Load() error {
 	return loadErr
 }
 
-// Conn is one engine connection. The engine allows one at a time per
-// process; a Conn is not safe for concurrent use.
+// Conn is one engine connection. A process may hold several, all on the
+// data directory the first one started the engine on; their statements
+// run in parallel. A Conn itself is not safe for concurrent use.
 type Conn struct {
 	a    *api
 	conn unsafe.Pointer // chdb_connection* as returned by chdb_connect

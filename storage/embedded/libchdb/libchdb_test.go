@@ -77,3 +77,38 @@ func TestQueryErrors(t *testing.T) {
 		t.Errorf("query after Close: %v", err)
 	}
 }
+
+// The store's read connections rely on this: a second connection to the
+// directory the engine runs on sees what the first one wrote, and the
+// first goes on working after the second is closed.
+func TestTwoConnectionsShareOneDirectory(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Connect("--path=" + dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Connect("--path=" + dir)
+	if err != nil {
+		t.Fatalf("a second connection to the same directory: %v", err)
+	}
+	run := func(c *Conn, q string) string {
+		t.Helper()
+		res, err := c.Query(q, "CSV")
+		if err != nil {
+			t.Fatalf("%q: %v", q, err)
+		}
+		defer res.Free()
+		return strings.TrimSpace(string(res.Bytes()))
+	}
+	run(a, "CREATE TABLE t (x UInt64) ENGINE = MergeTree ORDER BY x")
+	run(a, "INSERT INTO t SELECT number FROM numbers(1000)")
+	if got := run(b, "SELECT count(), sum(x) FROM t"); got != "1000,499500" {
+		t.Errorf("the second connection reads %q, want 1000,499500", got)
+	}
+	b.Close()
+	run(a, "INSERT INTO t VALUES (1000)")
+	if got := run(a, "SELECT count() FROM t"); got != "1001" {
+		t.Errorf("after the second connection closed the first reads %q, want 1001", got)
+	}
+}
