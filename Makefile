@@ -12,7 +12,7 @@ FUZZTIME ?= 20s
 APT_PACKAGES := tshark sip-tester tcpreplay tcpdump chromium clickhouse-server clickhouse-client kamailio iproute2 zookeeper
 export CHDB_LIB_PATH ?= $(CHDB_LIB)
 
-.PHONY: all build run test lint unit conformance integration fuzz bench bench-capture deps libchdb apt clean
+.PHONY: all build run test lint unit conformance integration fuzz bench bench-capture bench-storage deps libchdb apt clean
 
 all: build
 
@@ -90,6 +90,14 @@ fuzz:
 # and RTP-only with fanout, and print offered/captured pps, drops and CPU.
 bench-capture: libchdb build
 	bash .ci/bench-capture
+
+# bench-storage: generate SIP-only calls (CALLS, default 1,000,000; CPS,
+# PER_FILE, DIR), import them into a fresh embedded store and print the
+# import rate, the latency percentiles of the newest page, a 1 h range +
+# number search, a Call-ID search and a call's detail, and the store
+# benchmark's sip_messages insert rate (scripts/bench-storage).
+bench-storage: libchdb build
+	bash scripts/bench-storage
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./decode/... ./quality/... ./correlate/...

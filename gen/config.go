@@ -119,7 +119,11 @@ const (
 
 // Limits that keep a capture's size and the loss model sane.
 const (
-	MaxCalls        = 10000
+	// MaxCalls bounds Calls: ten million calls, written by Stream in
+	// bounded memory (Write also keeps the truth of each).
+	MaxCalls = 10_000_000
+	// MaxCPS bounds CPS: call starts stay whole microseconds apart.
+	MaxCPS          = 100_000
 	MaxCallDuration = 10 * time.Minute
 	MaxLossPct      = 50
 	MaxJitterMs     = 1000
@@ -200,6 +204,19 @@ type Config struct {
 	// WSFragment, for TransportWS, sends every SIP message as two or three
 	// WebSocket frames (a text frame and continuations) instead of one.
 	WSFragment bool `json:"ws_fragment,omitempty"`
+
+	// Start is when the first call starts (default 2026-01-01 10:00 UTC),
+	// so that captures made one after another can follow each other in
+	// time (a benchmark store of many days).
+	Start time.Time `json:"start,omitzero"`
+	// CPS, when set, starts calls exactly 1/CPS seconds apart instead of
+	// 200 to 500 ms apart at random: call i starts at Start + i/CPS.
+	CPS float64 `json:"cps,omitempty"`
+	// SIPOnly leaves the media out of the capture, as a SIP-only tap or a
+	// HEP agent forwarding SIP would: calls still offer and answer SDP,
+	// but no RTP (or UDPTL) is captured and answered calls hang up
+	// CallDuration after the ACK. Large benchmark captures use it.
+	SIPOnly bool `json:"sip_only,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -240,6 +257,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.Calls < 1 || c.Calls > MaxCalls:
 		return fmt.Errorf("%w: Calls %d not in [1, %d]", ErrInvalidConfig, c.Calls, MaxCalls)
+	case !(c.CPS >= 0 && c.CPS <= MaxCPS):
+		return fmt.Errorf("%w: CPS %v not in [0, %d]", ErrInvalidConfig, c.CPS, MaxCPS)
+	case !c.Start.IsZero() && (c.Start.Year() < 1970 || c.Start.Year() > 2100):
+		return fmt.Errorf("%w: Start %v not in the years 1970 to 2100 (pcap time stamps)", ErrInvalidConfig, c.Start)
 	case !(c.LossPct >= 0 && c.LossPct <= MaxLossPct):
 		return fmt.Errorf("%w: LossPct %v not in [0, %d]", ErrInvalidConfig, c.LossPct, MaxLossPct)
 	case c.BurstLen < 1:

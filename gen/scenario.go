@@ -219,6 +219,14 @@ func (b *builder) playInvite(d *dialog, sc Scenario, caller, callee *party, chos
 		d.request(caller, callee, ackFor(true))
 
 		count := int(b.cfg.CallDuration / b.cfg.Ptime)
+		if b.cfg.SIPOnly {
+			// No media is captured: the talk lasts as long all the same.
+			d.t = d.t.Add(b.cfg.CallDuration)
+			d.wait(20, 100)
+			b.hangUp(d, inv, caller, callee, calleeHangsUp)
+			truth.State, truth.FinalCode = "answered", 200
+			break
+		}
 		// The callee talks as soon as it has answered, the caller once it
 		// has acknowledged.
 		fromCallee := b.rtpStream(d.r, streamSpec{src: callee.rtp, dst: caller.rtp, codec: chosen,
@@ -229,24 +237,30 @@ func (b *builder) playInvite(d *dialog, sc Scenario, caller, callee *party, chos
 		d.t = later(fromCaller.End.Time, fromCallee.End.Time)
 		d.wait(20, 100)
 
-		if calleeHangsUp {
-			bye := &request{method: "BYE", uri: caller.contactURI(tp), via: via(callee, tp, d.branch()),
-				from: callee.nameAddr() + ";tag=" + callee.tag, to: caller.nameAddr() + ";tag=" + caller.tag,
-				callID: d.callID, cseq: uint32(1 + d.r.IntN(999))}
-			d.request(callee, caller, bye)
-			d.wait(1, 5)
-			d.respond(caller, callee, bye, 200, "OK", "", nil, "")
-		} else {
-			bye := &request{method: "BYE", uri: callee.contactURI(tp), via: via(caller, tp, d.branch()),
-				from: inv.from, to: inv.to + ";tag=" + callee.tag, callID: d.callID, cseq: inv.cseq + 1}
-			d.request(caller, callee, bye)
-			d.wait(1, 5)
-			d.respond(callee, caller, bye, 200, "OK", "", nil, "")
-		}
+		b.hangUp(d, inv, caller, callee, calleeHangsUp)
 		truth.State, truth.FinalCode = "answered", 200
 	}
 	truth.Messages, truth.Start, truth.End = d.messages, Time{d.first}, Time{d.last}
 	b.truth.Calls = append(b.truth.Calls, truth)
+}
+
+// hangUp ends an answered call with a BYE from one side and its 200.
+func (b *builder) hangUp(d *dialog, inv *request, caller, callee *party, calleeHangsUp bool) {
+	tp := d.transport
+	if calleeHangsUp {
+		bye := &request{method: "BYE", uri: caller.contactURI(tp), via: via(callee, tp, d.branch()),
+			from: callee.nameAddr() + ";tag=" + callee.tag, to: caller.nameAddr() + ";tag=" + caller.tag,
+			callID: d.callID, cseq: uint32(1 + d.r.IntN(999))}
+		d.request(callee, caller, bye)
+		d.wait(1, 5)
+		d.respond(caller, callee, bye, 200, "OK", "", nil, "")
+		return
+	}
+	bye := &request{method: "BYE", uri: callee.contactURI(tp), via: via(caller, tp, d.branch()),
+		from: inv.from, to: inv.to + ";tag=" + callee.tag, callID: d.callID, cseq: inv.cseq + 1}
+	d.request(caller, callee, bye)
+	d.wait(1, 5)
+	d.respond(callee, caller, bye, 200, "OK", "", nil, "")
 }
 
 // playRegister plays a digest-challenged registration of ua.

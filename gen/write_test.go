@@ -214,6 +214,9 @@ func TestValidateNamesTheBadField(t *testing.T) {
 	}{
 		{"no calls", Config{}, "Calls"},
 		{"too many calls", Config{Calls: MaxCalls + 1}, "Calls"},
+		{"negative calls per second", Config{Calls: 1, CPS: -1}, "CPS"},
+		{"NaN calls per second", Config{Calls: 1, CPS: math.NaN()}, "CPS"},
+		{"a start before pcap time", Config{Calls: 1, Start: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)}, "Start"},
 		{"negative loss", Config{Calls: 1, LossPct: -1}, "LossPct"},
 		{"loss above the cap", Config{Calls: 1, LossPct: 51}, "LossPct"},
 		{"NaN loss", Config{Calls: 1, LossPct: math.NaN()}, "LossPct"},

@@ -28,7 +28,8 @@ type Execer interface {
 // (another collector sharing the database may have added them meanwhile).
 // In cluster mode every ALTER is ON CLUSTER, the local table first and the
 // Distributed table over it second, both as seen on the server q reads.
-// Only columns are migrated: a changed type, sort key or engine is not.
+// Columns are migrated, and a changed sort key by a rebuild of the
+// table (rekey); a changed type or engine is not.
 //
 // It returns the statements it ran.
 func Migrate(ctx context.Context, q Querier, ex Execer, version string, cfg SchemaConfig) ([]string, error) {
@@ -47,6 +48,11 @@ func Migrate(ctx context.Context, q Querier, ex Execer, version string, cfg Sche
 			continue
 		}
 		ran = append(ran, a.stmt)
+	}
+	rekeyed, err := rekey(ctx, q, ex, ParseServerVersion(version), cfg)
+	ran = append(ran, rekeyed...)
+	if err != nil {
+		return ran, err
 	}
 	return ran, nil
 }

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/sipscope/sipscope/correlate"
 )
@@ -30,29 +32,133 @@ const (
 // ListCalls runs the call list for f against database db: the page of calls,
 // newest first (ties by Call-ID, so pages are stable), and how many matched.
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
+	if err := resolveCallID(ctx, q, db, &f); err != nil {
+		return CallPage{}, err
+	}
 	list, count, err := listCallsSQL(db, f, modernSQL(q))
 	if err != nil {
 		return CallPage{}, err
 	}
 	var page CallPage
-	var total uint64
-	if err := q.Query(ctx, count, []any{&total}, func() error { return nil }); err != nil {
-		return CallPage{}, fmt.Errorf("storage: count calls: %w", err)
-	}
-	page.Total = int(total)
-	var s callScan
-	err = q.Query(ctx, list, s.dest(), func() error {
-		c, err := s.call()
-		if err != nil {
-			return err
+	// A first page that is not full holds every match: its length is the
+	// total, and the count query (a second pass over the same rows) is
+	// not needed. A Call-ID search is always such a page.
+	total := func() (CallPage, error) {
+		if f.Offset == 0 && len(page.Calls) < min(cmp.Or(f.Limit, DefaultLimit), MaxLimit) {
+			page.Total = len(page.Calls)
+			return page, nil
 		}
-		page.Calls = append(page.Calls, c)
+		var n uint64
+		if err := q.Query(ctx, count, []any{&n}, func() error { return nil }); err != nil {
+			return CallPage{}, fmt.Errorf("storage: count calls: %w", err)
+		}
+		page.Total = int(n)
+		return page, nil
+	}
+	read := func(list string) error {
+		page.Calls = page.Calls[:0]
+		var s callScan
+		err := q.Query(ctx, list, s.dest(), func() error {
+			c, err := s.call()
+			if err != nil {
+				return err
+			}
+			page.Calls = append(page.Calls, c)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("storage: list calls: %w", err)
+		}
+		return nil
+	}
+	bounded, want, err := boundByStart(ctx, q, db, f, list)
+	if err != nil {
+		return CallPage{}, err
+	}
+	if bounded != "" {
+		if err := read(bounded); err != nil {
+			return CallPage{}, err
+		}
+		if len(page.Calls) >= want {
+			return total()
+		}
+		// Rows of superseded versions moved the bound too far: the
+		// whole range after all.
+	}
+	if err := read(list); err != nil {
+		return CallPage{}, err
+	}
+	return total()
+}
+
+// resolveCallID looks up the starts of f's Call-ID in call_index, for
+// callsWhere. A Call-ID the index lacks (a cluster's calls from before
+// revision 10) is then searched by the Call-ID alone.
+func resolveCallID(ctx context.Context, q Querier, db string, f *CallFilter) error {
+	if f.CallID == "" {
+		return nil
+	}
+	starts, err := callStarts(ctx, q, db, f.CallID)
+	if err != nil {
+		return err
+	}
+	f.callStarts = &starts
+	return nil
+}
+
+// boundByStart narrows a page sorted by start to the starts it can hold.
+// FINAL merges every row the WHERE selects before it sorts, so without a
+// bound the newest 50 calls of ten million read all ten million. Without
+// FINAL the engine reads the table in its sort order and stops at the
+// LIMIT: that finds the start of the page's last row among all rows,
+// superseded versions included. The rows at or beyond that start hold the
+// whole page whenever the bounded FINAL query returns a full page (want
+// rows); when it returns fewer, the caller runs the unbounded list. It
+// returns "" when no bound applies: another sort, or fewer rows than the
+// page.
+func boundByStart(ctx context.Context, q Querier, db string, f CallFilter, list string) (bounded string, want int, err error) {
+	if f.Sort != "" && f.Sort != SortStart || f.CallID != "" { // a Call-ID's rows are few
+		return "", 0, nil
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	where, _, err := callsWhere(db, f, modernSQL(q))
+	if err != nil {
+		return "", 0, err
+	}
+	dir, op := " DESC", " >= "
+	if f.Ascending {
+		dir, op = " ASC", " <= "
+	}
+	var edge uint64
+	found := false
+	err = q.Query(ctx, "SELECT start_us FROM "+db+"."+TableCalls+where+" ORDER BY start_us"+dir+
+		" LIMIT "+QuoteInt(int64(f.Offset+limit-1))+", 1", []any{&edge}, func() error {
+		found = true
 		return nil
 	})
 	if err != nil {
-		return CallPage{}, fmt.Errorf("storage: list calls: %w", err)
+		return "", 0, fmt.Errorf("storage: list calls: %w", err)
 	}
-	return page, nil
+	if !found {
+		return "", 0, nil
+	}
+	cond := "start_us" + op + QuoteUint(edge)
+	if where == "" {
+		cond = " WHERE " + cond
+	} else {
+		cond = where + " AND " + cond
+	}
+	// The list is "SELECT ... FROM t FINAL<where> ORDER BY ...": the
+	// bound joins its WHERE.
+	head := "SELECT " + callSelect + " FROM " + db + "." + TableCalls + " FINAL" + where + " ORDER BY "
+	if !strings.HasPrefix(list, head) {
+		return "", 0, nil
+	}
+	return "SELECT " + callSelect + " FROM " + db + "." + TableCalls + " FINAL" + cond + " ORDER BY " + list[len(head):], limit, nil
 }
 
 // CountCalls counts the calls f selects per state and per final code
@@ -60,6 +166,9 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCounts, error) {
 	f.Limit, f.Offset = 0, 0
 	if _, _, err := listCallsSQL(db, f, false); err != nil { // the same checks as the list
+		return CallCounts{}, err
+	}
+	if err := resolveCallID(ctx, q, db, &f); err != nil {
 		return CallCounts{}, err
 	}
 	where, _, err := callsWhere(db, f, modernSQL(q))
@@ -108,20 +217,15 @@ func CallMessages(ctx context.Context, q Querier, db string, callIDs []string, m
 		in.WriteString(QuoteString(id))
 	}
 	var out []correlate.Message
-	var ms messageScan
 	var size int64
-	err := q.Query(ctx,
-		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" FINAL WHERE call_id IN ("+in.String()+")"+
-			" ORDER BY ts_us, seq",
-		ms.dest(), func() error {
-			m, err := ms.message()
-			size += int64(len(m.Raw))
-			if maxBytes > 0 && size > maxBytes {
-				return fmt.Errorf("%w: messages over %d bytes", ErrTooLarge, maxBytes)
-			}
-			out = append(out, m)
-			return err
-		})
+	err := readMessages(ctx, q, db, "call_id IN ("+in.String()+")", func(m correlate.Message) error {
+		size += int64(len(m.Raw))
+		if maxBytes > 0 && size > maxBytes {
+			return fmt.Errorf("%w: messages over %d bytes", ErrTooLarge, maxBytes)
+		}
+		out = append(out, m)
+		return nil
+	})
 	if errors.Is(err, ErrTooLarge) {
 		return nil, err
 	}
@@ -139,8 +243,13 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 	var d CallDetail
 	found := false
 	var cs callScan
-	err := q.Query(ctx,
-		"SELECT "+callSelect+" FROM "+db+"."+TableCalls+" FINAL WHERE call_id = "+id+
+	starts, err := callStarts(ctx, q, db, callID)
+	if err != nil {
+		return CallDetail{}, err
+	}
+	// Of several starts (the Call-ID began again), the newest write wins.
+	err = q.Query(ctx,
+		"SELECT "+callSelect+" FROM "+db+"."+TableCalls+" FINAL WHERE "+callKeyCond(starts, callID)+
 			" ORDER BY version DESC LIMIT 1",
 		cs.dest(), func() error {
 			c, err := cs.call()
@@ -153,22 +262,20 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 	if !found {
 		return CallDetail{}, fmt.Errorf("%w: call %q", ErrNotFound, callID)
 	}
-	var ms messageScan
-	err = q.Query(ctx,
-		"SELECT "+messageSelect+" FROM "+db+"."+TableMessages+" FINAL WHERE call_id = "+id+
-			" ORDER BY ts_us, seq",
-		ms.dest(), func() error {
-			m, err := ms.message()
-			d.Messages = append(d.Messages, m)
-			return err
-		})
+	err = readMessages(ctx, q, db, "call_id = "+id, func(m correlate.Message) error {
+		d.Messages = append(d.Messages, m)
+		return nil
+	})
 	if err != nil {
 		return CallDetail{}, fmt.Errorf("storage: get call messages: %w", err)
 	}
+	// Streams are sorted by SSRC and addresses, not by call: the date
+	// bound keeps the scan to the days from the call's (less one: a
+	// clock skew between capture points) instead of every day stored.
 	var ss streamScan
 	names, dest := ss.columns()
 	err = q.Query(ctx,
-		"SELECT "+names+" FROM "+db+"."+TableStreams+" FINAL WHERE call_id = "+id+
+		"SELECT "+names+" FROM "+db+"."+TableStreams+" FINAL WHERE "+streamDayCond(d.Call.Start)+"call_id = "+id+
 			" ORDER BY start_us, ssrc, src_ip, src_port",
 		dest, func() error {
 			s, err := ss.stream()
@@ -179,6 +286,46 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 		return CallDetail{}, fmt.Errorf("storage: get call streams: %w", err)
 	}
 	return d, nil
+}
+
+// streamDayCond bounds the streams of a call that started at start to
+// the partitions from the day before that start on (nothing for a call
+// without a start).
+func streamDayCond(start time.Time) string {
+	if start.IsZero() {
+		return ""
+	}
+	return "date >= " + QuoteString(dateOf(start).Add(-24*time.Hour).Format(time.DateOnly)) + " AND "
+}
+
+// readMessages reads the SIP messages that where selects in capture order
+// (then insertion order). No FINAL: with it the engine merges whole parts
+// of the table instead of using its sort key (30 ms against 5 ms for one
+// call of 480,000 messages); the copies a re-import left are dropped here
+// by the table's identity (call_id, ts_us, msg_hash), the first kept.
+func readMessages(ctx context.Context, q Querier, db, where string, fn func(correlate.Message) error) error {
+	type identity struct {
+		callID     string
+		tsUS, hash uint64
+	}
+	var (
+		ms   messageScan
+		hash uint64
+		seen = map[identity]bool{}
+	)
+	return q.Query(ctx, "SELECT "+messageSelect+", msg_hash FROM "+db+"."+TableMessages+" WHERE "+where+" ORDER BY ts_us, seq",
+		append(ms.dest(), &hash), func() error {
+			id := identity{ms.callID, ms.tsUS, hash}
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+			m, err := ms.message()
+			if err != nil {
+				return err
+			}
+			return fn(m)
+		})
 }
 
 // listCallsSQL builds the page and count statements for f. Every value from
@@ -229,8 +376,14 @@ func callsWhere(db string, f CallFilter, modern bool) (where, order string, err 
 	if f.ToUser != "" {
 		conds = append(conds, userMatch("to_user", f.ToUser))
 	}
-	if f.CallID != "" {
-		conds = append(conds, "call_id = "+QuoteString(f.CallID))
+	switch {
+	case f.CallID != "" && f.callStarts != nil:
+		conds = append(conds, callKeyCond(*f.callStarts, f.CallID))
+	case f.CallID != "":
+		// The index gives the starts, the prefix of the calls' sort key.
+		id := QuoteString(f.CallID)
+		conds = append(conds, "start_us GLOBAL IN (SELECT start_us FROM "+db+"."+TableCallIndex+" WHERE call_id = "+id+")",
+			"call_id = "+id)
 	}
 	if f.IP.IsValid() {
 		ip := QuoteString(f.IP.String())

@@ -21,7 +21,7 @@ func TestListCallsSQLWithEveryFilter(t *testing.T) {
 	where := " FROM db.calls FINAL WHERE start_us >= 1000000 AND start_us < 2000000" +
 		` AND positionCaseInsensitive(replaceRegexpOne(from_user, '^\\+', ''), 'al\'ice') > 0` +
 		` AND positionCaseInsensitive(replaceRegexpOne(to_user, '^\\+', ''), 'b\\ob') > 0` +
-		` AND call_id = 'x\x00y'` +
+		` AND start_us GLOBAL IN (SELECT start_us FROM db.call_index WHERE call_id = 'x\x00y') AND call_id = 'x\x00y'` +
 		` AND (src_ip = '2001:db8::1' OR dst_ip = '2001:db8::1')` +
 		` AND state = 'failed' AND end_reason = 'busy' AND final_code = 486` +
 		` AND (positionCaseInsensitive(call_id, '%') > 0 OR positionCaseInsensitive(from_user, '%') > 0 OR positionCaseInsensitive(to_user, '%') > 0)`

@@ -56,7 +56,7 @@ func (p RetentionPolicy) byTable() map[string]time.Duration {
 	if reg == 0 {
 		reg = p.Calls
 	}
-	return map[string]time.Duration{TableCalls: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams, TablePackets: p.Packets}
+	return map[string]time.Duration{TableCalls: p.Calls, TableCallIndex: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams, TablePackets: p.Packets}
 }
 
 // TableRetention is the policy's age limits as SchemaConfig.TableRetention

@@ -73,6 +73,15 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 		}
 	}
 	if len(b.Calls) > 0 {
+		// The index first: a reader that finds a call through it may
+		// miss the call for a moment, never the reverse.
+		idx := make([][]any, len(b.Calls))
+		for i := range b.Calls {
+			idx[i] = callIndexRow(&b.Calls[i])
+		}
+		if err := insert(ctx, ins, db, callIndexTable(), idx); err != nil {
+			return err
+		}
 		t := callsTable()
 		rows := make([][]any, len(b.Calls))
 		v := clock.Reserve(len(rows))

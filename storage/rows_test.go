@@ -204,13 +204,16 @@ func TestWriteOrdersTablesAndVersionsRecords(t *testing.T) {
 	for _, h := range rec.heads {
 		tables = append(tables, strings.Fields(h)[2])
 	}
-	if want := "db.sip_messages db.rtp_streams db.registrations db.calls"; strings.Join(tables, " ") != want {
+	if want := "db.sip_messages db.rtp_streams db.registrations db.call_index db.calls"; strings.Join(tables, " ") != want {
 		t.Errorf("tables written %q, want %q", tables, want)
 	}
-	if !strings.HasPrefix(rec.heads[3], "INSERT INTO db.calls (date, start_time, start_us, ") {
-		t.Errorf("insert head %q", rec.heads[3])
+	if !strings.HasPrefix(rec.heads[4], "INSERT INTO db.calls (date, start_time, start_us, ") {
+		t.Errorf("insert head %q", rec.heads[4])
 	}
-	calls := rec.rows[3]
+	if idx := rec.rows[3]; len(idx) != 2 || idx[0][1] != "a" {
+		t.Errorf("the call index rows %v, want one per call written", idx)
+	}
+	calls := rec.rows[4]
 	last := len(callsTable().columns) - 1 // the version
 	v1, v2 := calls[0][last].(uint64), calls[1][last].(uint64)
 	if v2 <= v1 {

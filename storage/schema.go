@@ -50,9 +50,13 @@ const (
 	// revisionFax added how a call carried fax (T.38 or G.711).
 	revisionFax = 9
 
+	// revisionTimeOrder (callindex.go) = 10 sorted calls by (start_us,
+	// call_id) instead of call_id and added the call_index table that
+	// finds a Call-ID's start.
+
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionFax
+	SchemaRevision = revisionTimeOrder
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -86,6 +90,10 @@ type table struct {
 	// the identity of a record: rows with the same key collapse to the one
 	// with the largest version.
 	orderBy string
+	// formerOrderBy, when set, is the sorting key the table had before
+	// schema revision keySince; Migrate rebuilds such a table (rekey.go).
+	formerOrderBy string
+	keySince      int
 	// version names the ReplacingMergeTree version column; empty means a
 	// plain MergeTree (append-only table) unless dedupe is set.
 	version string
@@ -151,11 +159,17 @@ func callsTable() table {
 			{Name: "fax", Type: TypeString, LowCardinality: true, Since: revisionFax},
 			{Name: "version", Type: TypeUInt64},
 		},
-		// Keyed by Call-ID alone: every update of a call must collapse
-		// into one row even if a later version saw an earlier first message.
-		orderBy:  "call_id",
-		version:  "version",
-		shardKey: "cityHash64(call_id)",
+		// Sorted by start so that the newest page and a time range read
+		// only their own granules (ordering by Call-ID made every list
+		// scan and FINAL-merge the whole table). The identity is the
+		// Call-ID with its start, which the correlator sets once, at the
+		// call's first message; call_index finds a Call-ID's start. Until
+		// revision 10 the key was the Call-ID alone.
+		orderBy:       "start_us, call_id",
+		formerOrderBy: "call_id",
+		keySince:      revisionTimeOrder,
+		version:       "version",
+		shardKey:      "cityHash64(call_id)",
 	}
 }
 
@@ -327,7 +341,7 @@ func streamsTable() table {
 
 func tables() []table {
 	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(),
-		alertsTable(), packetsTable(),
+		alertsTable(), packetsTable(), callIndexTable(),
 	}
 }
 
@@ -370,6 +384,9 @@ func SchemaAt(version string, cfg SchemaConfig, rev int) []string {
 			continue
 		}
 		t.columns = slices.DeleteFunc(t.columns, func(c Column) bool { return c.Since > rev })
+		if t.formerOrderBy != "" && rev < t.keySince {
+			t.orderBy = t.formerOrderBy
+		}
 		local := t.name
 		if cfg.Cluster != "" {
 			local = t.name + LocalSuffix

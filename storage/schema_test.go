@@ -23,7 +23,7 @@ func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 		"retransmissions UInt32, re_invites UInt32, hold UInt8, forked UInt8, user_agent String, " +
 		"x_call_id String, linked_call_ids String, last_update_us UInt64, finished UInt8, info_dtmf String, " +
 		"setup_ms Float64, partial UInt8, cancel_seen UInt8, findings Array(String), diagnosis String, malformed Array(String), fax String, version UInt64) " +
-		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (call_id)"
+		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (start_us, call_id)"
 	if stmts[1] != wantCalls {
 		t.Errorf("calls DDL:\n%s\nwant\n%s", stmts[1], wantCalls)
 	}
@@ -100,7 +100,7 @@ func TestSchemaForAClusterIsReplicatedBehindDistributed(t *testing.T) {
 	}
 	wantPrefix := "CREATE TABLE IF NOT EXISTS sipscope.calls_local ON CLUSTER `sip-cluster` (date Date, "
 	wantEngine := " ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sipscope/calls_local', '{replica}', version)" +
-		" PARTITION BY toYYYYMMDD(date) ORDER BY (call_id)"
+		" PARTITION BY toYYYYMMDD(date) ORDER BY (start_us, call_id)"
 	if !strings.HasPrefix(stmts[1], wantPrefix) || !strings.HasSuffix(stmts[1], wantEngine) {
 		t.Errorf("calls_local:\n%s", stmts[1])
 	}
@@ -165,5 +165,50 @@ func TestAlertsTableIsNewInRevision7AndPartitionedByItsStartDay(t *testing.T) {
 	}
 	if got := strings.Join(SchemaAt("18.16.1", SchemaConfig{}, revisionAuth), "\n"); strings.Contains(got, ".alerts") {
 		t.Errorf("revision 6 schema has the alerts table:\n%s", got)
+	}
+}
+
+func TestSchemaBeforeRevision10SortsCallsByCallIDAndHasNoIndex(t *testing.T) {
+	for _, rev := range []int{9, 10} {
+		stmts := SchemaAt("26.5.1", SchemaConfig{}, rev)
+		var calls, index string
+		for _, s := range stmts {
+			if strings.Contains(s, "sipscope.calls (") {
+				calls = s
+			}
+			if strings.Contains(s, "sipscope.call_index (") {
+				index = s
+			}
+		}
+		wantKey, wantIndex := " ORDER BY (call_id)", false
+		if rev >= 10 {
+			wantKey, wantIndex = " ORDER BY (start_us, call_id)", true
+		}
+		if !strings.Contains(calls, wantKey) {
+			t.Errorf("revision %d calls: %s\nwant%s", rev, calls, wantKey)
+		}
+		if (index != "") != wantIndex {
+			t.Errorf("revision %d call_index DDL %q, want it: %v", rev, index, wantIndex)
+		}
+	}
+}
+
+func TestSortedByReadsTheSortingKeyOfEngineFull(t *testing.T) {
+	for _, tc := range []struct {
+		name, full, key string
+		want            bool
+	}{
+		{"an 18.16 table sorted by the Call-ID alone", "ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY call_id SETTINGS index_granularity = 8192", "call_id", true},
+		{"a table sorted by start and Call-ID is not sorted by the Call-ID", "ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (start_us, call_id) SETTINGS index_granularity = 8192", "call_id", false},
+		{"a table sorted by start and Call-ID", "ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (start_us, call_id) SETTINGS index_granularity = 8192", "start_us, call_id", true},
+		{"an old table is not sorted by start and Call-ID", "ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY call_id SETTINGS index_granularity = 8192", "start_us, call_id", false},
+		{"a longer column name is another key", "MergeTree ORDER BY call_id_x", "call_id", false},
+		{"a key at the end of the text", "MergeTree ORDER BY call_id", "call_id", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sortedBy(tc.full, tc.key); got != tc.want {
+				t.Errorf("sortedBy(%q, %q) = %v", tc.full, tc.key, got)
+			}
+		})
 	}
 }

@@ -60,6 +60,12 @@ type CallFilter struct {
 	// SortMOS or SortPDD; descending unless Ascending.
 	Sort      string
 	Ascending bool
+
+	// callStarts, when set, is what call_index holds for CallID, looked
+	// up before the query (ListCalls, CountCalls): a literal list of
+	// starts uses the calls' sort key on every server, where ClickHouse
+	// 18.16 does not for an IN subquery.
+	callStarts *[]uint64
 }
 
 // Values of CallFilter.Sort.

@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/sipscope/sipscope/inject"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage/backend"
+	"github.com/sipscope/sipscope/storage/storebench"
 )
 
 // cmdBench runs `bench decode`, which measures the offline pipeline on a
@@ -20,6 +23,9 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "inject" {
 		return cmdBenchInject(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "store" {
+		return cmdBenchStore(ctx, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	rounds := fs.Int("rounds", 5, "passes over the capture")
 	pos, err := parseArgs(fs, args)
@@ -27,7 +33,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) != 2 || pos[0] != "decode" {
-		return errors.New("usage: sipscope bench decode FILE, or sipscope bench inject --iface IF --pcap FILE [--pps N] (see -h)")
+		return errors.New("usage: sipscope bench decode FILE, sipscope bench store [--data DIR | --clickhouse URL], or sipscope bench inject --iface IF --pcap FILE [--pps N] (see -h)")
 	}
 	frames, err := pipeline.LoadFrames(pos[1])
 	if err != nil {
@@ -84,3 +90,43 @@ func cmdBenchInject(ctx context.Context, args []string, stdout io.Writer) error 
 		res.Sent, res.Elapsed.Seconds(), res.PPS(), res.ENOBUFS, res.Errors, cpu)
 	return nil
 }
+
+// cmdBenchStore is `sipscope bench store`: the latency percentiles of the
+// API's main reads on an existing store (storebench).
+func cmdBenchStore(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench store", flag.ContinueOnError)
+	dataDir := fs.String("data", "./sipscope-data", "data directory of the embedded ClickHouse store")
+	var sc storeConfig
+	sc.AddFlags(fs)
+	var cfg storebench.Config
+	fs.IntVar(&cfg.Rounds, "rounds", 100, "queries of each kind")
+	fs.DurationVar(&cfg.Window, "window", time.Hour, "time range of the range search")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return errors.New("usage: sipscope bench store [--data DIR | --clickhouse URL] [--rounds N]")
+	}
+	if err := sc.Validate(); err != nil {
+		return err
+	}
+	store, where, err := backend.Open(ctx, *dataDir, sc, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	res, err := storebench.Run(ctx, store, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store %s: %d calls from %s to %s\n", where, res.Calls,
+		res.First.Format(time.RFC3339), res.Last.Format(time.RFC3339))
+	for _, l := range res.Latencies {
+		fmt.Fprintf(stdout, "%-22s n=%d p50=%.1fms p99=%.1fms max=%.1fms  cpu p50=%.1fms p99=%.1fms\n", l.Query, l.N,
+			ms(l.P50), ms(l.P99), ms(l.Max), ms(l.CPUP50), ms(l.CPUP99))
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -38,10 +38,17 @@ func BenchmarkOpenNewDir(b *testing.B) {
 	}
 }
 
-// BenchmarkWriteMessages writes batches of 10 000 SIP messages of about
-// 600 bytes, the bulk of what a busy capture stores.
+// BenchmarkWriteMessages writes batches of SIP messages of about 600
+// bytes, the bulk of what a busy capture stores: 10,000 a batch (a live
+// flush) and 50,000 (an import's batch, pipeline.messageBatch), reporting
+// rows/s into sip_messages.
 func BenchmarkWriteMessages(b *testing.B) {
-	const perBatch = 10_000
+	for _, perBatch := range []int{10_000, 50_000} {
+		b.Run(fmt.Sprintf("batch=%d", perBatch), func(b *testing.B) { benchWriteMessages(b, perBatch) })
+	}
+}
+
+func benchWriteMessages(b *testing.B, perBatch int) {
 	s := open(b, b.TempDir())
 	defer s.Close()
 	msgs := make([]correlate.Message, perBatch)

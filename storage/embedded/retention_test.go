@@ -86,14 +86,15 @@ func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
 		storage.TableCalls:         mayDays(6, 10),
 		storage.TableRegistrations: mayDays(6, 10), // follows calls
 		storage.TableStreams:       mayDays(3, 10),
+		storage.TableCallIndex:     mayDays(6, 10), // follows calls
 	}
 	for table, days := range want {
 		if got := strings.Join(after[table], ","); got != days {
 			t.Errorf("after the age rules %s holds days %s, want %s", table, got, days)
 		}
 	}
-	if len(res.Dropped) != 7+5+5+2 {
-		t.Errorf("%d partitions dropped for age, want 19", len(res.Dropped))
+	if len(res.Dropped) != 7+5+5+5+2 {
+		t.Errorf("%d partitions dropped for age, want 24", len(res.Dropped))
 	}
 	// What the API reads agrees: the old call is gone, a call whose
 	// messages expired has none left, a recent one is whole.
@@ -156,7 +157,7 @@ func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
 
 	// The first retainer's status and metrics show the disk use per table.
 	st := ret.Status()
-	if st.Dropped["age"] != 19 || st.TableBytes[storage.TableMessages] <= 0 || st.LastRun == "" {
+	if st.Dropped["age"] != 24 || st.TableBytes[storage.TableMessages] <= 0 || st.LastRun == "" {
 		t.Errorf("retainer status %+v", st)
 	}
 	mfs, err := reg.Gather()

@@ -123,12 +123,28 @@ func TestAMigrationThatAnotherCollectorRanFirstIsNotAnError(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Migrate: %v", err)
 		}
-		if len(ran) != 0 {
-			t.Errorf("statements reported as ours although the other collector ran them: %q", ran)
+		// The columns: the rebuild of calls that follows them (revision
+		// 10's sort key) runs statements that succeed twice, until its
+		// RENAME finds the other collector's done.
+		var alters []string
+		for _, stmt := range ran {
+			if strings.HasPrefix(stmt, "ALTER") {
+				alters = append(alters, stmt)
+			}
 		}
-		// calls, registrations, sip_messages and rtp_streams each lacked columns.
-		if len(r.failed) != 4 || slices.Contains(r.failed, nil) {
-			t.Fatalf("the repeated ALTERs did not all fail: %v", r.failed)
+		if len(alters) != 0 {
+			t.Errorf("statements reported as ours although the other collector ran them: %q", alters)
+		}
+		// calls, registrations, sip_messages and rtp_streams each lacked
+		// columns, then the second RENAME of the rebuild fails.
+		var failed []error
+		for _, err := range r.failed {
+			if err != nil {
+				failed = append(failed, err)
+			}
+		}
+		if len(failed) != 5 || slices.Contains(r.failed[:4], nil) {
+			t.Fatalf("the repeated ALTERs and RENAME did not all fail: %v", r.failed)
 		}
 		for _, table := range []string{storage.TableCalls, storage.TableStreams} {
 			var want []string

@@ -69,7 +69,7 @@ func TestRetentionOnServer1816(t *testing.T) {
 		}
 	}
 	if !res.OverBound || res.BytesAfter <= 0 || res.BytesAfter != res.TableBytes[storage.TableCalls]+res.TableBytes[storage.TableMessages]+
-		res.TableBytes[storage.TableStreams]+res.TableBytes[storage.TableRegistrations] {
+		res.TableBytes[storage.TableStreams]+res.TableBytes[storage.TableRegistrations]+res.TableBytes[storage.TableCallIndex] {
 		t.Errorf("size rule result %+v", res)
 	}
 	var ddl string

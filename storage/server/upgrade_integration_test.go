@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -141,11 +142,26 @@ func TestAMigrationThatAnotherCollectorRanFirstIsNotAnError(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if len(ran) != 0 {
-		t.Errorf("statements reported as ours although the other collector ran them: %q", ran)
+	// The columns: the rebuild of calls that follows them (revision 10's
+	// sort key) runs statements that succeed twice, until its RENAME
+	// finds the other collector's done.
+	var alters []string
+	for _, stmt := range ran {
+		if strings.HasPrefix(stmt, "ALTER") {
+			alters = append(alters, stmt)
+		}
 	}
-	if len(r.failed) != 4 || slices.Contains(r.failed, nil) {
-		t.Fatalf("the repeated ALTERs did not all fail: %v", r.failed)
+	if len(alters) != 0 {
+		t.Errorf("statements reported as ours although the other collector ran them: %q", alters)
+	}
+	var failed []error
+	for _, err := range r.failed {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) != 5 || slices.Contains(r.failed[:4], nil) {
+		t.Fatalf("the repeated ALTERs and RENAME did not all fail: %v", r.failed)
 	}
 	var want []string
 	for _, c := range storage.SchemaColumns(storage.TableStreams) {

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("limit defaults to 50 and is capped at 1000", h.limits)
 	t.Run("invalid filters are rejected", h.invalidFilters)
 	t.Run("a later write of a call or stream replaces the earlier one", h.updates)
+	t.Run("a page of the newest calls is whole when superseded versions crowd its bound", h.crowdedPage)
 	t.Run("an unknown call is not found", h.notFound)
 	t.Run("hostile strings are stored and matched literally", h.hostileStrings)
 	t.Run("the search's prefixes, classes, findings, ranges, wildcards and sorts", h.search)
@@ -588,4 +589,49 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// crowdedPage checks the bound a page sorted by start gets (storage's
+// boundByStart): the newest calls are written again and again, so that
+// superseded versions, until merged, fill the rows the bound is taken
+// from, and the newest call's last version leaves the filtered state.
+func (h *harness) crowdedPage(t *testing.T) {
+	const d = 24
+	base := day(d).Add(9 * time.Hour)
+	var calls []correlate.Call
+	for i := range 8 {
+		calls = append(calls, correlate.Call{CallID: fmt.Sprintf("crowd-%d@example.com", i), FromUser: "crowd",
+			State: correlate.StateAnswered, FinalCode: 200, Start: base.Add(time.Duration(i) * time.Minute),
+			End: base.Add(time.Duration(i)*time.Minute + time.Second), Messages: 7})
+	}
+	h.write(t, storage.Batch{Calls: calls})
+	for range 3 {
+		h.write(t, storage.Batch{Calls: calls[5:]})
+	}
+	failed := calls[7]
+	failed.State, failed.FinalCode = correlate.StateFailed, 486
+	h.write(t, storage.Batch{Calls: []correlate.Call{failed}})
+
+	for _, tc := range []struct {
+		name  string
+		f     storage.CallFilter
+		want  []string
+		total int
+	}{
+		{"the newest three", storage.CallFilter{Limit: 3}, []string{"crowd-7", "crowd-6", "crowd-5"}, 8},
+		{"the second page of three", storage.CallFilter{Limit: 3, Offset: 3}, []string{"crowd-4", "crowd-3", "crowd-2"}, 8},
+		{"the newest three answered", storage.CallFilter{Limit: 3, State: correlate.StateAnswered}, []string{"crowd-6", "crowd-5", "crowd-4"}, 7},
+		{"the oldest two", storage.CallFilter{Limit: 2, Ascending: true}, []string{"crowd-0", "crowd-1"}, 8},
+	} {
+		f := tc.f
+		f.From, f.To, f.FromUser = day(d), day(d+1), "crowd"
+		p := h.list(t, f)
+		var got []string
+		for _, c := range p.Calls {
+			got = append(got, strings.TrimSuffix(c.CallID, "@example.com"))
+		}
+		if !slices.Equal(got, tc.want) || p.Total != tc.total {
+			t.Errorf("%s: %q of %d, want %q of %d", tc.name, got, p.Total, tc.want, tc.total)
+		}
+	}
 }

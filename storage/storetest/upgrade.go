@@ -100,6 +100,12 @@ func Upgrade(t *testing.T, rev int, u Upgrader) {
 		if err := sameStream(d.Streams[0], wantOldStream); err != nil {
 			t.Errorf("%s: the old stream: %v", when, err)
 		}
+		// A search by Call-ID goes through call_index (revision 10),
+		// which the upgrade filled from the old rows.
+		page, err := s.ListCalls(ctx, storage.CallFilter{CallID: oldID})
+		if err != nil || page.Total != 1 || len(page.Calls) != 1 || page.Calls[0].CallID != oldID {
+			t.Errorf("%s: a search for the old Call-ID: %+v, %v; want the old call", when, page, err)
+		}
 	}
 	checkOld("after the upgrade")
 
