@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -42,6 +43,11 @@ func (s *Server) listCalls(c *gin.Context) {
 			return
 		}
 		v = NewCallListView(page)
+		if n := len(page.Calls); n > 0 && n == min(cmp.Or(f.Limit, storage.DefaultLimit), storage.MaxLimit) &&
+			(f.Sort == "" || f.Sort == storage.SortStart) {
+			last := page.Calls[n-1]
+			v.NextCursor = EncodeCursor(storage.CallKey{Start: last.Start, CallID: last.CallID})
+		}
 	}
 	if wantCounts {
 		cc, ok := s.store.(CallCounter)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -106,7 +107,46 @@ func ParseCallFilter(q url.Values) (storage.CallFilter, error) {
 	if f.Offset, err = intParam(q, "offset", 0, 1<<31-1); err != nil {
 		return f, err
 	}
+	if v := q.Get("cursor"); v != "" {
+		k, ok := DecodeCursor(v)
+		switch {
+		case !ok:
+			return f, badParam("cursor", "not a cursor this API gave (next_cursor of a page)")
+		case f.Offset != 0:
+			return f, badParam("cursor", "cannot be combined with offset")
+		case f.Sort != "" && f.Sort != storage.SortStart:
+			return f, badParam("cursor", "pages the start order only (sort=start)")
+		}
+		f.After = &k
+	}
 	return f, nil
+}
+
+// cursorPrefix versions the cursor's form.
+const cursorPrefix = "c1."
+
+// EncodeCursor is the opaque cursor of a call's place in the start order:
+// "c1." and the base64url of "<start µs>:<Call-ID>".
+func EncodeCursor(k storage.CallKey) string {
+	return cursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(k.Start.UnixMicro(), 10)+":"+k.CallID))
+}
+
+// DecodeCursor reads what EncodeCursor wrote; anything else is not ok.
+func DecodeCursor(v string) (storage.CallKey, bool) {
+	rest, ok := strings.CutPrefix(v, cursorPrefix)
+	if !ok || len(rest) > 2*maxCallIDSize {
+		return storage.CallKey{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return storage.CallKey{}, false
+	}
+	us, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(us, 10, 64)
+	if !ok || err != nil || n < 0 || id == "" || len(id) > maxCallIDSize {
+		return storage.CallKey{}, false
+	}
+	return storage.CallKey{Start: time.UnixMicro(n).UTC(), CallID: id}, true
 }
 
 // endReasonList names the values the end_reason filter accepts.

@@ -72,6 +72,7 @@ var callFilterParams = []param{
 	{name: "order", in: "query", typ: "string", desc: "sort direction (default desc)", enum: []string{"asc", "desc"}, bad: "up"},
 	{name: "limit", in: "query", typ: "integer", min: 1, max: 1000, desc: "page size (default 50)", bad: "0"},
 	{name: "offset", in: "query", typ: "integer", min: 0, max: 1<<31 - 1, desc: "calls to skip", bad: "-1"},
+	{name: "cursor", in: "query", typ: "string", desc: "page on after the call a previous page's next_cursor names (start order only, without offset); the total stays the filter's", bad: "c1.!!"},
 }
 
 // longParam is longer than any text parameter accepts.

@@ -363,6 +363,10 @@ type CallListView struct {
 	// Counts, with counts=true, are the filter's calls per state and per
 	// final code (for the UI's count strip).
 	Counts *storage.CallCounts `json:"counts,omitempty"`
+	// NextCursor, on a full page in the start order, pages on from its
+	// last call (cursor=…): unlike offset, it does not shift when new
+	// calls arrive at the head of the list.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // NewCallListView converts a page of calls; Calls is never null in JSON.

@@ -39,12 +39,20 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 	if err != nil {
 		return CallPage{}, err
 	}
+	if f.After != nil {
+		// The total is the filter's, wherever the cursor stands.
+		whole := f
+		whole.After = nil
+		if _, count, err = listCallsSQL(db, whole, modernSQL(q)); err != nil {
+			return CallPage{}, err
+		}
+	}
 	var page CallPage
 	// A first page that is not full holds every match: its length is the
 	// total, and the count query (a second pass over the same rows) is
 	// not needed. A Call-ID search is always such a page.
 	total := func() (CallPage, error) {
-		if f.Offset == 0 && len(page.Calls) < min(cmp.Or(f.Limit, DefaultLimit), MaxLimit) {
+		if f.Offset == 0 && f.After == nil && len(page.Calls) < min(cmp.Or(f.Limit, DefaultLimit), MaxLimit) {
 			page.Total = len(page.Calls)
 			return page, nil
 		}
@@ -164,7 +172,7 @@ func boundByStart(ctx context.Context, q Querier, db string, f CallFilter, list 
 // CountCalls counts the calls f selects per state and per final code
 // (its paging and sort do not matter), for the UI's count strip.
 func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCounts, error) {
-	f.Limit, f.Offset = 0, 0
+	f.Limit, f.Offset, f.After = 0, 0, nil
 	if _, _, err := listCallsSQL(db, f, false); err != nil { // the same checks as the list
 		return CallCounts{}, err
 	}
@@ -343,6 +351,9 @@ func listCallsSQL(db string, f CallFilter, modern bool) (list, count string, err
 	if f.FinalCode < 0 || f.FinalCode > 65535 {
 		return "", "", fmt.Errorf("%w: final code %d", ErrInvalidFilter, f.FinalCode)
 	}
+	if f.After != nil && (f.Offset != 0 || f.Sort != "" && f.Sort != SortStart) {
+		return "", "", fmt.Errorf("%w: a cursor pages the start order from its call, without an offset", ErrInvalidFilter)
+	}
 	limit := f.Limit
 	if limit == 0 {
 		limit = DefaultLimit
@@ -401,6 +412,16 @@ func callsWhere(db string, f CallFilter, modern bool) (where, order string, err 
 	if f.Query != "" {
 		conds = append(conds, "("+contains("call_id", f.Query)+" OR "+contains("from_user", f.Query)+
 			" OR "+contains("to_user", f.Query)+")")
+	}
+	if f.After != nil {
+		// The pages run "start_us DESC|ASC, call_id": after a call come the
+		// later (ASC) or earlier (DESC) starts, and its start's greater
+		// Call-IDs.
+		at, op := QuoteUint(microsOf(f.After.Start)), " < "
+		if f.Ascending {
+			op = " > "
+		}
+		conds = append(conds, "(start_us"+op+at+" OR (start_us = "+at+" AND call_id > "+QuoteString(f.After.CallID)+"))")
 	}
 	more, order, err := extendedCallConds(db, f, modern)
 	if err != nil {

@@ -53,6 +53,11 @@ type CallFilter struct {
 	// UserAgent matches the caller's User-Agent as the user filters do
 	// (a case-insensitive substring, or a '*' wildcard over all of it).
 	UserAgent string
+	// After, when set, starts the page after this call in the order of
+	// the start sort (cursor paging): the next page of a list that grows
+	// at its head while it is read. Only with Sort start and no Offset;
+	// the total stays the filter's.
+	After *CallKey
 	// Node selects calls with a message captured at this capture point
 	// (an interface, or a HEP agent as "hep:ID/NAME"), exactly.
 	Node string
@@ -85,6 +90,13 @@ type CallCounts struct {
 }
 
 // CallPage is one page of calls, newest first, with the total that matched.
+// CallKey is a call's place in the start order: its start (to the
+// microsecond, as stored) and its Call-ID, which breaks ties.
+type CallKey struct {
+	Start  time.Time
+	CallID string
+}
+
 type CallPage struct {
 	Calls []correlate.Call
 	Total int

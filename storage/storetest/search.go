@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -113,6 +114,44 @@ func (h *harness) search(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a cursor pages on after its call in either order, ties broken by Call-ID, the total kept", func(t *testing.T) {
+		const cd = 33
+		start := day(cd).Add(time.Hour)
+		var cs []correlate.Call
+		for i, off := range []int{0, 1, 1, 1, 2, 3, 3} { // three calls share a start, two another
+			cs = append(cs, mk(fmt.Sprintf("cur-%d", i), "u", "v", "192.0.2.1", "192.0.2.2", correlate.StateAnswered, 200,
+				start.Add(time.Duration(off)*time.Second), 1000, 0, 0))
+		}
+		h.write(t, storage.Batch{Calls: cs})
+		for _, asc := range []bool{false, true} {
+			all := dayFilter(cd)
+			all.Ascending, all.Limit = asc, 100
+			want := ids(h.list(t, all).Calls)
+			var got []string
+			f := dayFilter(cd)
+			f.Ascending, f.Limit = asc, 3
+			for range 10 {
+				p := h.list(t, f)
+				if p.Total != len(cs) {
+					t.Errorf("ascending %v: total %d after %v, want %d", asc, p.Total, f.After, len(cs))
+				}
+				got = append(got, ids(p.Calls)...)
+				if len(p.Calls) < f.Limit {
+					break
+				}
+				last := p.Calls[len(p.Calls)-1]
+				f.After = &storage.CallKey{Start: last.Start, CallID: last.CallID}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("ascending %v: cursor pages %q, want the one page %q", asc, got, want)
+			}
+		}
+		bad := dayFilter(cd)
+		bad.After, bad.Offset = &storage.CallKey{Start: start, CallID: "cur-0"}, 3
+		if _, err := h.store.ListCalls(context.Background(), bad); !errors.Is(err, storage.ErrInvalidFilter) {
+			t.Errorf("a cursor with an offset: %v, want ErrInvalidFilter", err)
+		}
+	})
 	t.Run("the counts of a filter are per state and per final code", func(t *testing.T) {
 		cs, ok := h.store.(interface {
 			CountCalls(ctx context.Context, f storage.CallFilter) (storage.CallCounts, error)
