@@ -89,14 +89,11 @@ func (s *Server) callAudio(c *gin.Context) {
 			time.Duration(span).Round(time.Second), audio.DefaultMaxDuration)})
 		return
 	}
-	select {
-	case s.exports <- struct{}{}:
-		defer func() { <-s.exports }()
-	default:
-		c.Header("Retry-After", "5")
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "too many exports are running; try again shortly"})
+	release, ok := s.exportSlot(c)
+	if !ok {
 		return
 	}
+	defer release()
 	ctx := c.Request.Context()
 	pkts, err := fs.CallPackets(ctx, []string{call.CallID})
 	if err != nil {

@@ -168,14 +168,11 @@ func (s *Server) callsPCAP(c *gin.Context) {
 		// An explicit page is still bounded by the export's bound.
 		f.Limit = s.cfg.MaxExportCalls
 	}
-	select {
-	case s.exports <- struct{}{}:
-		defer func() { <-s.exports }()
-	default:
-		c.Header("Retry-After", "5")
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "too many exports are running; try again shortly"})
+	release, ok := s.exportSlot(c)
+	if !ok {
 		return
 	}
+	defer release()
 	ctx := c.Request.Context()
 	page, err := s.store.ListCalls(ctx, f)
 	if err != nil {
@@ -264,4 +261,18 @@ func (s *Server) exportMessages(ctx context.Context, calls []correlate.Call) ([]
 func (s *Server) exportTooLarge(c *gin.Context) {
 	c.JSON(http.StatusRequestEntityTooLarge, gin.H{"error": fmt.Sprintf("the export would exceed %d bytes: narrow the search or page it with limit and offset",
 		s.cfg.MaxExportBytes), "max_bytes": s.cfg.MaxExportBytes})
+}
+
+// exportSlot takes one of the export slots (calls.pcap, audio), or answers
+// 503 with Retry-After when all are busy: exports read many rows and
+// stream large answers, so only a few run at once.
+func (s *Server) exportSlot(c *gin.Context) (release func(), ok bool) {
+	select {
+	case s.exports <- struct{}{}:
+		return func() { <-s.exports }, true
+	default:
+		c.Header("Retry-After", "5")
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "too many exports are running; try again shortly"})
+		return nil, false
+	}
 }

@@ -378,6 +378,8 @@ func TestCallListShellInBrowser(t *testing.T) {
 
 	t.Run("a column header sorts through the API and a second click flips the order", func(t *testing.T) {
 		mos := `[...document.querySelectorAll('#call-table tr.call-row .mos')].map(e => e.textContent === '—' ? 0 : +e.textContent)`
+		// The page settles (rows, then the count strip) before the click.
+		b.waitFor(t, listShown+` && document.querySelector('#count-strip .count-total') !== null`)
 		b.do(t, chromedp.Click(chromedp.CSS(`#call-table th[data-column="mos"] button`)))
 		b.waitFor(t, `location.hash === '#/?sort=mos' && document.querySelector('#call-table th[data-column="mos"]').getAttribute('aria-sort') === 'descending'`)
 		got := eval[[]float64](t, b, mos)

@@ -419,10 +419,20 @@ function callRow(c, cols) {
   return tr;
 }
 
+// headKey is what the table's header was drawn for: it is drawn again
+// only when the columns or the sort change, so a live update or the count
+// strip's arrival never swaps a header out from under a click.
+let headKey = '';
+
 function renderCalls() {
   const cols = shownColumns();
-  $('call-table').tHead.rows[0].replaceChildren(...cols.map((col) =>
-    col.sort ? sortHeader(col) : el('th', { class: col.num ? 'num' : null, title: col.title || null, 'data-column': col.key }, col.label)));
+  const key = cols.map((col) => col.key).join(',') + '|' + (list.params.get('sort') || '') + '|' + (list.params.get('order') || '');
+  const head = $('call-table').tHead.rows[0];
+  if (key !== headKey || head.children.length === 0) {
+    headKey = key;
+    head.replaceChildren(...cols.map((col) =>
+      col.sort ? sortHeader(col) : el('th', { class: col.num ? 'num' : null, title: col.title || null, 'data-column': col.key }, col.label)));
+  }
   const rows = list.page.calls.map((c) => callRow(c, cols));
   $('call-table').tBodies[0].replaceChildren(...rows);
   $('call-empty').hidden = rows.length > 0;

@@ -268,21 +268,31 @@ function regCells(r) {
   ];
 }
 
-async function showRegistrations(params) {
-  const seq = vwShow('registrations-view', 'registrations');
-  vwFillForm($('reg-filters'), params);
+// vwLoadPage shows a list view with its form filled from params and loads
+// one page of path; null when the load failed (the error is shown) or a
+// newer view took the page meanwhile.
+async function vwLoadPage(view, title, form, path, what, params) {
+  const seq = vwShow(view, title);
+  vwFillForm($(form), params);
   const offset = vwOffset(params);
   const q = new URLSearchParams(params);
   q.set('limit', String(VW_PAGE));
   q.set('offset', String(offset));
   let page;
   try {
-    page = await vwGet('/registrations?' + q);
+    page = await vwGet(path + '?' + q);
   } catch (e) {
-    if (seq === vwSeq) showError('Cannot load registrations: ' + e.message);
-    return;
+    if (seq === vwSeq) showError('Cannot load ' + what + ': ' + e.message);
+    return null;
   }
-  if (seq !== vwSeq) return;
+  if (seq !== vwSeq) return null;
+  return { page, offset };
+}
+
+async function showRegistrations(params) {
+  const got = await vwLoadPage('registrations-view', 'registrations', 'reg-filters', '/registrations', 'registrations', params);
+  if (!got) return;
+  const { page, offset } = got;
   const rows = page.registrations.map((r) => {
     const tr = el('tr', { 'data-call-id': r.call_id, title: r.call_id }, ...regCells(r));
     vwOpens(tr, regHash(r.call_id));
@@ -347,20 +357,9 @@ function strmLossPct(s) {
 }
 
 async function showStreams(params) {
-  const seq = vwShow('streams-view', 'RTP streams');
-  vwFillForm($('stream-filters'), params);
-  const offset = vwOffset(params);
-  const q = new URLSearchParams(params);
-  q.set('limit', String(VW_PAGE));
-  q.set('offset', String(offset));
-  let page;
-  try {
-    page = await vwGet('/streams?' + q);
-  } catch (e) {
-    if (seq === vwSeq) showError('Cannot load streams: ' + e.message);
-    return;
-  }
-  if (seq !== vwSeq) return;
+  const got = await vwLoadPage('streams-view', 'RTP streams', 'stream-filters', '/streams', 'streams', params);
+  if (!got) return;
+  const { page, offset } = got;
   const rows = [];
   page.streams.forEach((s, i) => rows.push(...strmRows(s, i)));
   $('stream-table').tBodies[0].replaceChildren(...rows);
