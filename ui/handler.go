@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -44,6 +45,60 @@ type asset struct {
 	ct   string
 }
 
+func newAsset(name string, body []byte, ct string) asset {
+	sum := sha256.Sum256(body)
+	return asset{name: name, body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ct: ct}
+}
+
+// The page's scripts and style sheets, as index.html lists them one file
+// each (readable, and each view's code apart).
+var (
+	scriptTag = regexp.MustCompile(`(?m)^<script src="/ui/([a-z]+\.js)" defer></script>\n`)
+	styleTag  = regexp.MustCompile(`(?m)^<link rel="stylesheet" href="/ui/([a-z]+\.css)">\n`)
+)
+
+// bundle serves the page with one script and one style sheet: the files
+// index.html lists, joined in its order (the scripts share one global
+// scope either way). A cold load then makes two requests instead of a
+// dozen, which a browser's six connections per host took in two rounds.
+// The single files stay served for whoever asks for them.
+func bundle(assets map[string]asset) {
+	page := assets["index.html"].body
+	join := func(re *regexp.Regexp, name, ct, sep string) {
+		var all []byte
+		for _, m := range re.FindAllSubmatch(page, -1) {
+			all = append(append(all, assets[string(m[1])].body...), sep...)
+		}
+		if len(all) == 0 {
+			return
+		}
+		a := newAsset(name, all, ct)
+		assets[name] = a
+		tag := ""
+		if ct == jsType {
+			tag = `<script src="/ui/` + name + `?v=` + strings.Trim(a.etag, `"`) + `" defer></script>` + "\n"
+		} else {
+			tag = `<link rel="stylesheet" href="/ui/` + name + `?v=` + strings.Trim(a.etag, `"`) + `">` + "\n"
+		}
+		first := true
+		page = re.ReplaceAllFunc(page, func([]byte) []byte {
+			if first {
+				first = false
+				return []byte(tag)
+			}
+			return nil
+		})
+	}
+	join(scriptTag, "bundle.js", jsType, "\n;\n")
+	join(styleTag, "bundle.css", cssType, "\n")
+	assets["index.html"] = newAsset("index.html", page, assets["index.html"].ct)
+}
+
+const (
+	jsType  = "text/javascript; charset=utf-8"
+	cssType = "text/css; charset=utf-8"
+)
+
 // Handler serves the UI at full paths: "/" is the single page, "/ui/<file>"
 // its assets. Anything else is 404, and directories are never listed.
 func Handler() http.Handler {
@@ -65,6 +120,7 @@ func Handler() http.Handler {
 		assets[p] = asset{name: p, body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ct: ct}
 		return nil
 	})
+	bundle(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")

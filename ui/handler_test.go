@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"bytes"
 	"io"
 	"io/fs"
 	"net/http"
@@ -114,5 +115,52 @@ func TestStaticFilesReferenceNoOtherOrigin(t *testing.T) {
 	}
 	if n < 4 {
 		t.Fatalf("only %d files embedded", n)
+	}
+}
+
+// The page loads one script and one style sheet: the files index.html
+// lists, joined in its order.
+func TestThePageLoadsItsScriptsAndStylesAsOneBundleEach(t *testing.T) {
+	page, err := io.ReadAll(serve(t, http.MethodGet, "/", nil).Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := fs.ReadFile(ui.FS(), "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tag, bundle, ext string
+	}{{`<script src="/ui/`, "bundle.js", ".js"}, {`<link rel="stylesheet" href="/ui/`, "bundle.css", ".css"}} {
+		if n := strings.Count(string(page), c.tag); n != 1 || !strings.Contains(string(page), c.tag+c.bundle+"?v=") {
+			t.Errorf("%d %q tags in the served page, want one of %s", n, c.tag, c.bundle)
+		}
+		body, err := io.ReadAll(serve(t, http.MethodGet, "/ui/"+c.bundle, nil).Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every file the source page lists is in the bundle, in its order.
+		at, listed := 0, 0
+		for _, line := range strings.Split(string(src), "\n") {
+			if !strings.HasPrefix(line, c.tag) || !strings.Contains(line, c.ext+`"`) {
+				continue
+			}
+			name := strings.TrimPrefix(line, c.tag)
+			name = name[:strings.Index(name, `"`)]
+			file, err := fs.ReadFile(ui.FS(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := bytes.Index(body[at:], file)
+			if i < 0 {
+				t.Errorf("%s is not in %s after the files before it", name, c.bundle)
+				continue
+			}
+			at += i + len(file)
+			listed++
+		}
+		if listed < 2 {
+			t.Errorf("index.html lists %d %s files", listed, c.ext)
+		}
 	}
 }
