@@ -64,7 +64,7 @@ type serveConfig struct {
 	// MemoryLimitMB is the Go runtime's soft memory limit: near it the
 	// garbage collector works harder instead of the heap growing, so a
 	// flood that fills the dialog table stays under the RSS the caps are
-	// sized for. 0: 1536; -1: none. GOMEMLIMIT in the environment wins.
+	// sized for. 0: 1200; -1: none. GOMEMLIMIT in the environment wins.
 	MemoryLimitMB int `json:"memory_limit_mb"`
 
 	SpoolDir      string            `json:"spool_dir"`
@@ -152,7 +152,7 @@ func serveFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.MaxDialogs, "max-dialogs", c.MaxDialogs, "Call-IDs held at once (calls, registrations, others); the idle longest is evicted beyond it (0: 262144, about 1.2 KB each)")
 	fs.IntVar(&c.MaxRegistrations, "max-registrations", c.MaxRegistrations, "registrations held at once, within max-dialogs (0: 65536)")
 	fs.IntVar(&c.MaxStreams, "max-streams", c.MaxStreams, "RTP streams held at once (0: 100000, about 4 KB each)")
-	fs.IntVar(&c.MemoryLimitMB, "memory-limit-mb", c.MemoryLimitMB, "soft limit in MiB of the Go heap and runtime (the embedded ClickHouse comes on top); the GC works harder near it (0: 1536, -1: none; GOMEMLIMIT wins)")
+	fs.IntVar(&c.MemoryLimitMB, "memory-limit-mb", c.MemoryLimitMB, "soft limit in MiB of the Go heap and runtime (the embedded ClickHouse comes on top); the GC works harder near it (0: 1200, -1: none; GOMEMLIMIT wins)")
 	fs.StringVar(&c.SpoolDir, "spool-dir", c.SpoolDir, "also write every frame captured on --iface to rotating pcap files in this directory")
 	fs.Float64Var(&c.SpoolSizeMB, "spool-size", c.SpoolSizeMB, "start the next spool file at this size, in MB (10^6 bytes); config key spool_size_mb")
 	fs.Var(&c.SpoolInterval, "spool-interval", "also start the next spool file at every multiple of this in UTC (0: by size only)")
@@ -207,7 +207,7 @@ func (c serveConfig) Validate() error {
 		return fmt.Errorf("alert_webhooks: %w", err)
 	}
 	if c.MemoryLimitMB < -1 {
-		return fmt.Errorf("memory_limit_mb %d: want -1 (none), 0 (1536) or a size in MiB", c.MemoryLimitMB)
+		return fmt.Errorf("memory_limit_mb %d: want -1 (none), 0 (1200) or a size in MiB", c.MemoryLimitMB)
 	}
 	if c.Fanout < 1 || c.Fanout > 64 {
 		return fmt.Errorf("fanout %d: want 1 to 64", c.Fanout)
@@ -287,7 +287,7 @@ func (c serveConfig) liveOptions() (pipeline.LiveOptions, error) {
 
 // defaultMemoryLimitMB leaves a 2 GB box room for chDB and the page cache
 // beside a dialog table filled to its default cap.
-const defaultMemoryLimitMB = 1536
+const defaultMemoryLimitMB = 1200
 
 // memoryLimit is the soft limit in bytes to set, or 0 for none: an
 // explicit GOMEMLIMIT (already applied by the runtime) wins.

@@ -127,7 +127,7 @@ func TestServeMemoryLimitDefaultsAndYieldsToGOMEMLIMIT(t *testing.T) {
 		env  string
 		want int64
 	}{
-		{"the default is 1536 MiB", 0, "", 1536 << 20},
+		{"the default is 1200 MiB", 0, "", 1200 << 20},
 		{"a configured size is taken in MiB", 900, "", 900 << 20},
 		{"-1 sets none", -1, "", 0},
 		{"GOMEMLIMIT in the environment wins", 900, "2GiB", 0},
