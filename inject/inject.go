@@ -9,7 +9,9 @@ package inject
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/sipscope/sipscope/frame"
@@ -162,4 +164,27 @@ func (r Result) CPUPercent() float64 {
 		return 0
 	}
 	return 100 * r.CPU.Seconds() / r.Elapsed.Seconds()
+}
+
+// AddFlags declares the injector's flags on fs, bound to c (the capture
+// file and the duration are the caller's).
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Iface, "iface", c.Iface, "interface to send on")
+	fs.Float64Var(&c.PPS, "pps", c.PPS, "frames per second over all senders (0 = as fast as possible)")
+	fs.BoolVar(&c.Loop, "loop", c.Loop, "repeat the capture until --seconds have passed")
+	fs.IntVar(&c.Senders, "senders", c.Senders, "sender threads, each with its own socket and every n-th frame")
+	fs.StringVar(&c.Method, "method", c.Method, "ring (PACKET_TX_RING) or sendmmsg")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "frames per system call at most")
+	fs.BoolVar(&c.Pin, "pin", c.Pin, "pin sender i to CPU i mod the CPU count")
+}
+
+// WriteReport writes what a run of c did: a sentence, then one line of
+// key=value for scripts.
+func (r Result) WriteReport(w io.Writer, c Config) {
+	cpu := r.CPUPercent()
+	fmt.Fprintf(w, "inject: %d frames sent on %s in %v by %d sender(s) (%s): %.0f pps, %.1f Mbit/s; %d ENOBUFS retries, %d send errors; CPU %.0f%%\n",
+		r.Sent, c.Iface, r.Elapsed.Round(time.Millisecond), c.Senders, c.Method,
+		r.PPS(), float64(r.Bytes)*8/max(r.Elapsed.Seconds(), 1e-9)/1e6, r.ENOBUFS, r.Errors, cpu)
+	fmt.Fprintf(w, "result: sent=%d seconds=%.3f pps=%.0f enobufs=%d errors=%d cpu=%.0f\n",
+		r.Sent, r.Elapsed.Seconds(), r.PPS(), r.ENOBUFS, r.Errors, cpu)
 }

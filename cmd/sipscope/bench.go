@@ -48,16 +48,10 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 // cmdBenchInject is `sipscope bench inject`: flags to an inject.Config.
 func cmdBenchInject(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench inject", flag.ContinueOnError)
-	cfg := inject.Config{}
-	fs.StringVar(&cfg.Iface, "iface", "", "interface to send on")
+	cfg := inject.Config{Senders: 1, Method: inject.MethodRing, Batch: 256}
+	cfg.AddFlags(fs)
 	pcap := fs.String("pcap", "", "pcap/pcapng file of Ethernet frames, sent as they are")
-	fs.Float64Var(&cfg.PPS, "pps", 0, "frames per second over all senders (0 = as fast as possible)")
 	seconds := fs.Float64("seconds", 0, "stop after this many seconds (0 = after one pass)")
-	fs.BoolVar(&cfg.Loop, "loop", false, "repeat the capture until --seconds have passed")
-	fs.IntVar(&cfg.Senders, "senders", 1, "sender threads, each with its own socket and every n-th frame")
-	fs.StringVar(&cfg.Method, "method", inject.MethodRing, "ring (PACKET_TX_RING) or sendmmsg")
-	fs.IntVar(&cfg.Batch, "batch", 256, "frames per system call at most")
-	fs.BoolVar(&cfg.Pin, "pin", false, "pin sender i to CPU i mod the CPU count")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -81,13 +75,7 @@ func cmdBenchInject(ctx context.Context, args []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	cpu := res.CPUPercent()
-	fmt.Fprintf(stdout, "inject: %d frames sent on %s in %v by %d sender(s) (%s): %.0f pps, %.1f Mbit/s; %d ENOBUFS retries, %d send errors; CPU %.0f%%\n",
-		res.Sent, cfg.Iface, res.Elapsed.Round(time.Millisecond), cfg.Senders, cfg.Method,
-		res.PPS(), float64(res.Bytes)*8/max(res.Elapsed.Seconds(), 1e-9)/1e6, res.ENOBUFS, res.Errors, cpu)
-	// One line of key=value for scripts.
-	fmt.Fprintf(stdout, "result: sent=%d seconds=%.3f pps=%.0f enobufs=%d errors=%d cpu=%.0f\n",
-		res.Sent, res.Elapsed.Seconds(), res.PPS(), res.ENOBUFS, res.Errors, cpu)
+	res.WriteReport(stdout, cfg)
 	return nil
 }
 
@@ -120,13 +108,6 @@ func cmdBenchStore(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "store %s: %d calls from %s to %s\n", where, res.Calls,
-		res.First.Format(time.RFC3339), res.Last.Format(time.RFC3339))
-	for _, l := range res.Latencies {
-		fmt.Fprintf(stdout, "%-22s n=%d p50=%.1fms p99=%.1fms max=%.1fms  cpu p50=%.1fms p99=%.1fms\n", l.Query, l.N,
-			ms(l.P50), ms(l.P99), ms(l.Max), ms(l.CPUP50), ms(l.CPUP99))
-	}
+	res.WriteText(stdout, where)
 	return nil
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

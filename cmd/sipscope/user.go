@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/sipscope/sipscope/accounts"
 	"github.com/sipscope/sipscope/storage/embedded"
@@ -83,65 +81,15 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	password := func() (string, error) {
-		if !*pwStdin {
-			return accounts.GeneratePassword()
-		}
-		line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
-		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-			return "", fmt.Errorf("read the password from standard input: %w", err)
-		}
-		return strings.TrimRight(line, "\r\n"), nil
-	}
 	if sub != "list" {
 		if err := accounts.ValidName(name); err != nil {
 			return err
 		}
 	}
-	return withAccounts(ctx, *dataDir, func(st *embedded.Store) error {
-		switch sub {
-		case "add":
-			pw, err := password()
-			if err == nil {
-				err = accounts.AddUser(ctx, st, name, *role, pw)
-			}
-			if err != nil {
-				return err
-			}
-			logger.Info("user added", "user", name, "role", *role)
-			fmt.Fprintf(stdout, "added user %s (%s)\n", name, *role)
-			showGenerated(stdout, *pwStdin, pw)
-		case "passwd":
-			pw, err := password()
-			if err == nil {
-				err = accounts.SetPassword(ctx, st, name, pw)
-			}
-			if err != nil {
-				return err
-			}
-			logger.Info("user password changed", "user", name)
-			fmt.Fprintf(stdout, "changed the password of %s\n", name)
-			showGenerated(stdout, *pwStdin, pw)
-		case "del":
-			if err := st.DeleteUser(ctx, name); err != nil {
-				return err
-			}
-			logger.Info("user deleted", "user", name)
-			fmt.Fprintf(stdout, "deleted user %s\n", name)
-		case "list":
-			return accounts.WriteUsers(ctx, st, stdout)
-		default:
-			return fmt.Errorf("unknown subcommand %q\n%s", sub, userUsage)
-		}
-		return nil
-	})
-}
-
-// showGenerated prints a password the command made up, once.
-func showGenerated(w io.Writer, fromStdin bool, pw string) {
-	if !fromStdin {
-		fmt.Fprintf(w, "password: %s\n", pw)
-	}
+	r := accounts.UserRequest{Sub: sub, Name: name, Role: *role, PasswordFromStdin: *pwStdin, Stdin: stdin}
+	return withUsage(withAccounts(ctx, *dataDir, func(st *embedded.Store) error {
+		return accounts.RunUser(ctx, st, r, stdout, logger)
+	}), userUsage)
 }
 
 // cmdToken manages API tokens in the embedded store.
@@ -153,26 +101,15 @@ func cmdToken(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	if err != nil {
 		return err
 	}
-	return withAccounts(ctx, *dataDir, func(st *embedded.Store) error {
-		switch sub {
-		case "add":
-			secret, rec, err := accounts.AddToken(ctx, st, *user, arg)
-			if err != nil {
-				return err
-			}
-			logger.Info("token added", "id", rec.ID, "user", rec.User, "name", rec.Name)
-			fmt.Fprintf(stdout, "id: %s\nuser: %s\ntoken: %s\n(the token is shown once; send it as \"Authorization: Bearer <token>\")\n", rec.ID, rec.User, secret)
-		case "del":
-			if err := st.DeleteToken(ctx, arg); err != nil {
-				return err
-			}
-			logger.Info("token revoked", "id", arg)
-			fmt.Fprintf(stdout, "revoked token %s\n", arg)
-		case "list":
-			return accounts.WriteTokens(ctx, st, stdout)
-		default:
-			return fmt.Errorf("unknown subcommand %q\n%s", sub, tokenUsage)
-		}
-		return nil
-	})
+	return withUsage(withAccounts(ctx, *dataDir, func(st *embedded.Store) error {
+		return accounts.RunToken(ctx, st, sub, arg, *user, stdout, logger)
+	}), tokenUsage)
+}
+
+// withUsage adds the usage to an unknown subcommand's error.
+func withUsage(err error, usage string) error {
+	if errors.Is(err, accounts.ErrUnknownSubcommand) {
+		return fmt.Errorf("%w\n%s", err, usage)
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"syscall"
@@ -162,4 +163,15 @@ func summarize(name string, took []time.Duration) Latency {
 	slices.Sort(took)
 	pick := func(p float64) time.Duration { return took[min(len(took)-1, int(p*float64(len(took))))] }
 	return Latency{Query: name, N: len(took), P50: pick(0.50), P99: pick(0.99), Max: took[len(took)-1]}
+}
+
+// WriteText writes r as the store's span and a line per query kind:
+// wall-clock and CPU percentiles in milliseconds.
+func (r Result) WriteText(w io.Writer, where string) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	fmt.Fprintf(w, "store %s: %d calls from %s to %s\n", where, r.Calls, r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339))
+	for _, l := range r.Latencies {
+		fmt.Fprintf(w, "%-22s n=%d p50=%.1fms p99=%.1fms max=%.1fms  cpu p50=%.1fms p99=%.1fms\n", l.Query, l.N,
+			ms(l.P50), ms(l.P99), ms(l.Max), ms(l.CPUP50), ms(l.CPUP99))
+	}
 }
