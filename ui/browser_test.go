@@ -147,13 +147,32 @@ func (b *browser) pageErrors() []string {
 	return slices.Clone(b.errors)
 }
 
+// do runs the steps one after the other. A step whose element the page
+// replaced between finding it and acting on it (a list re-rendered by a
+// response that arrived meanwhile) is found again and retried: the
+// element was gone before any input reached it, so nothing happens twice.
 func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("browser: %v", err)
+	for _, step := range steps {
+		for attempt := 1; ; attempt++ {
+			err := chromedp.Do(ctx, step)
+			if err == nil {
+				break
+			}
+			if !staleNode(err) || attempt == 5 {
+				t.Fatalf("browser: %v", err)
+			}
+		}
 	}
+}
+
+// staleNode tells whether err is Chromium's answer for a node that left
+// the document after it was looked up.
+func staleNode(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Could not find node with given id") || strings.Contains(s, "No node with given id found")
 }
 
 // waitFor polls a JavaScript condition until it holds.
