@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -22,7 +21,7 @@ import (
 // process.
 var session sync.Mutex
 
-// insertDirName is where inserts stage their RowBinary files, inside the
+// insertDirName is where inserts stage their Native files, inside the
 // data directory so that they stay on the same disk as the data.
 const insertDirName = "sipscope-insert"
 
@@ -416,26 +415,23 @@ func (e engine) Query(ctx context.Context, query string, dest []any, row func() 
 	})
 }
 
-// Insert implements storage.Inserter: RowBinary into a temporary file, then
-// INSERT ... FROM INFILE, because RowBinary inlined in the query text is cut
-// short by chDB without an error.
+// Insert implements storage.Inserter: one Native block into a temporary
+// file, then INSERT ... FROM INFILE. A file because binary data inlined in
+// the query text is cut short by chDB without an error; Native because the
+// engine parses it in about half the CPU of RowBinary (native.go).
 func (e engine) Insert(ctx context.Context, insert string, cols []storage.Column, rows [][]any) error {
-	f, err := os.CreateTemp(e.s.insertDir, "rows-*.bin")
+	f, err := os.CreateTemp(e.s.insertDir, "rows-*.native")
 	if err != nil {
 		return fmt.Errorf("embedded: stage insert: %w", err)
 	}
 	path := f.Name()
 	defer os.Remove(path)
-	w := bufio.NewWriterSize(f, 256<<10)
-	err = encodeRowBinary(w, cols, rows)
-	if err == nil {
-		err = w.Flush()
-	}
+	err = encodeNative(f, cols, rows)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("embedded: stage insert: %w", err)
 	}
-	return e.exec(ctx, insert+" FROM INFILE "+storage.QuoteString(path)+" FORMAT RowBinary")
+	return e.exec(ctx, insert+" FROM INFILE "+storage.QuoteString(path)+" FORMAT Native")
 }
