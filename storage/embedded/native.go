@@ -22,9 +22,14 @@ import (
 //	  Array(T) one UInt64 per row (the running total of elements), then
 //	  all elements as a column of T.
 //
-// LowCardinality(String) columns are sent as String: the engine converts a
-// block column whose type differs from the table's (the format setting
-// input_format_native_allow_types_conversion, on by default).
+// A LowCardinality(String) column is sent as such, dictionary-encoded:
+// UInt64 1 (the key version), UInt64 flags (the index width: 0 UInt8,
+// 1 UInt16, 2 UInt32; 1<<9 the keys follow; 1<<10 they form a new
+// dictionary), UInt64 key count, the keys as a String column with the
+// empty string first, UInt64 row count, one index per row. Sent as String
+// instead, the engine would cast the column and the insert would take 40 %
+// more engine CPU (BenchmarkEngineInsertCeiling: 173 k against 248 k
+// sip_messages rows per CPU second).
 
 // nativeFlushAt is the buffered size at which the encoder hands its bytes
 // to the writer.
@@ -80,8 +85,18 @@ func encodeNative(w io.Writer, cols []storage.Column, rows [][]any) error {
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(rows)))
 	for i, c := range cols {
 		e.str(c.Name)
-		e.str(c.Type.SQL())
-		if r, err := e.column(c.Type, rows, i); err != nil {
+		var (
+			r   int
+			err error
+		)
+		if c.LowCardinality && c.Type == storage.TypeString {
+			e.str("LowCardinality(String)")
+			r, err = e.lowCardinality(rows, i)
+		} else {
+			e.str(c.Type.SQL())
+			r, err = e.column(c.Type, rows, i)
+		}
+		if err != nil {
 			return fmt.Errorf("row %d column %s: %w", r, c.Name, err)
 		}
 		if e.err != nil {
@@ -205,6 +220,55 @@ func array[T any](e *nativeEncoder, rows [][]any, i int, t storage.ColumnType, e
 	}
 	for _, row := range rows {
 		elems(e, row[i].([]T))
+	}
+	return 0, nil
+}
+
+// lowCardinality writes column i of rows, strings, as a LowCardinality
+// column with a dictionary of its distinct values. The dictionary is as
+// large as the batch at most: the batch bounds it.
+func (e *nativeEncoder) lowCardinality(rows [][]any, i int) (int, error) {
+	dict := map[string]uint32{"": 0}
+	keys := []string{""}
+	idx := make([]uint32, len(rows))
+	for r, row := range rows {
+		s, ok := row[i].(string)
+		if !ok {
+			return r, badValue(row[i], storage.TypeString)
+		}
+		k, seen := dict[s]
+		if !seen {
+			k = uint32(len(keys))
+			dict[s] = k
+			keys = append(keys, s)
+		}
+		idx[r] = k
+	}
+	const hasKeys, newDict = 1 << 9, 1 << 10
+	width := uint64(0)
+	switch {
+	case len(keys) > 1<<16:
+		width = 2
+	case len(keys) > 1<<8:
+		width = 1
+	}
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, 1)
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, width|hasKeys|newDict)
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(len(keys)))
+	for _, k := range keys {
+		e.str(k)
+	}
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(len(rows)))
+	for _, k := range idx {
+		switch width {
+		case 0:
+			e.buf = append(e.buf, uint8(k))
+		case 1:
+			e.buf = binary.LittleEndian.AppendUint16(e.buf, uint16(k))
+		default:
+			e.buf = binary.LittleEndian.AppendUint32(e.buf, k)
+		}
+		e.maybeFlush()
 	}
 	return 0, nil
 }

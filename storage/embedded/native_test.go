@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -273,5 +274,89 @@ func TestNativeInsertStoresRandomRowsAsRowBinaryDoes(t *testing.T) {
 	for seed := range uint64(4) {
 		rng := rand.New(rand.NewPCG(seed, 11))
 		checkNativeStoresWhatRowBinaryStores(t, engine{s}, randomRows(rng, 1+rng.IntN(300)), int(seed))
+	}
+}
+
+// lowCardinalityRows is m rows (id, c) whose c takes distinct values
+// 0..n-1 as strings, every seventh row the empty string.
+func lowCardinalityRows(m, n int) [][]any {
+	rows := make([][]any, m)
+	for i := range rows {
+		c := fmt.Sprint(i % n)
+		if i%7 == 0 {
+			c = ""
+		}
+		rows[i] = []any{uint32(i), c}
+	}
+	return rows
+}
+
+// A LowCardinality column's dictionary needs 8, 16 or 32 bits per index by
+// its size; each width must be written as the engine itself writes it and
+// store the values given.
+func TestNativeLowCardinalityIsWrittenAsTheEngineWritesIt(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	e := engine{s}
+	ctx := context.Background()
+	cols := []storage.Column{{Name: "id", Type: storage.TypeUInt32}, {Name: "c", Type: storage.TypeString, LowCardinality: true}}
+	cases := []struct {
+		name    string
+		m, n    int
+		idxSize int
+	}{
+		{"a few values have 8-bit indexes", 50, 4, 1},
+		{"300 values have 16-bit indexes", 1000, 300, 2},
+		{"77,000 values have 32-bit indexes", 100_000, 90_000, 4},
+	}
+	for k, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rows := lowCardinalityRows(c.m, c.n)
+			// The engine's own Native for the same column, built the
+			// same way: the values in row order.
+			path := filepath.Join(t.TempDir(), "engine.native")
+			q := fmt.Sprintf("SELECT toUInt32(number) AS id, CAST(if(number %% 7 = 0, '', toString(number %% %d)) AS LowCardinality(String)) AS c "+
+				"FROM numbers(%d) INTO OUTFILE %s FORMAT Native SETTINGS max_block_size = 1000000", c.n, c.m, storage.QuoteString(path))
+			if err := e.exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := encodeNative(&got, cols, rows); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("encoded %d bytes, the engine wrote %d; they differ", got.Len(), len(want))
+			}
+			// The index width: the flags' low byte, after the type name
+			// and the key version.
+			flags := bytes.Index(got.Bytes(), []byte("LowCardinality(String)")) + len("LowCardinality(String)") + 8
+			if w := []int{1, 2, 4, 8}[got.Bytes()[flags]&3]; w != c.idxSize {
+				t.Errorf("indexes of %d bytes, want %d", w, c.idxSize)
+			}
+			table := fmt.Sprintf("lc_%d", k)
+			if err := e.exec(ctx, "CREATE TABLE "+table+" (id UInt32, c LowCardinality(String)) ENGINE = MergeTree ORDER BY id"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Insert(ctx, "INSERT INTO "+table+" (id, c)", cols, rows); err != nil {
+				t.Fatal(err)
+			}
+			var id uint32
+			var v string
+			n := 0
+			err = e.Query(ctx, "SELECT id, c FROM "+table+" ORDER BY id", []any{&id, &v}, func() error {
+				if want := rows[n]; id != want[0] || v != want[1] {
+					return fmt.Errorf("row %d: (%d, %q), want %v", n, id, v, want)
+				}
+				n++
+				return nil
+			})
+			if err != nil || n != c.m {
+				t.Errorf("%v; %d rows read, want %d", err, n, c.m)
+			}
+		})
 	}
 }
