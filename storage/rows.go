@@ -31,16 +31,12 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 	}
 	if len(b.Messages) > 0 {
 		t := messagesTable()
-		rows := make([][]any, len(b.Messages))
-		v := clock.Reserve(len(rows))
-		// One backing array for every row's values: one allocation
-		// instead of one per message.
-		vals := make([]any, 0, len(rows)*len(t.columns))
-		for i := range b.Messages {
-			vals = appendMessageRow(vals, &b.Messages[i], v+uint64(i))
-			rows[i] = vals[len(vals)-len(t.columns):]
-		}
-		if err := insert(ctx, ins, db, t, rows); err != nil {
+		v := clock.Reserve(len(b.Messages))
+		if ci, ok := ins.(ColumnInserter); ok {
+			if err := insertColumns(ctx, ci, db, t, messageColumns(b.Messages, v), len(b.Messages)); err != nil {
+				return err
+			}
+		} else if err := insert(ctx, ins, db, t, messageRows(b.Messages, v, len(t.columns))); err != nil {
 			return err
 		}
 	}
@@ -96,6 +92,18 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 		}
 	}
 	return nil
+}
+
+// messageRows is the rows of msgs, the first with sequence number seq, in
+// one backing array of values: one allocation instead of one a message.
+func messageRows(msgs []correlate.Message, seq uint64, columns int) [][]any {
+	rows := make([][]any, len(msgs))
+	vals := make([]any, 0, len(msgs)*columns)
+	for i := range msgs {
+		vals = appendMessageRow(vals, &msgs[i], seq+uint64(i))
+		rows[i] = vals[len(vals)-columns:]
+	}
+	return rows
 }
 
 func insert(ctx context.Context, ins Inserter, db string, t table, rows [][]any) error {

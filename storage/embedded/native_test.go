@@ -360,3 +360,24 @@ func TestNativeLowCardinalityIsWrittenAsTheEngineWritesIt(t *testing.T) {
 		})
 	}
 }
+
+func TestNativeColumnsRejectWhatTheyCannotEncode(t *testing.T) {
+	cols := []storage.Column{{Name: "a", Type: storage.TypeUInt16}, {Name: "s", Type: storage.TypeString, LowCardinality: true}}
+	cases := []struct {
+		name   string
+		values []any
+		rows   int
+	}{
+		{"a column of the wrong Go type", []any{[]uint32{1}, []string{"x"}}, 1},
+		{"a column shorter than the batch", []any{[]uint16{1}, []string{}}, 1},
+		{"a column missing", []any{[]uint16{1}}, 1},
+		{"rows given as values", []any{uint16(1), "x"}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := encodeNativeColumns(&bytes.Buffer{}, cols, c.values, c.rows); !errors.Is(err, storage.ErrUnsupportedValue) {
+				t.Errorf("error %v, want ErrUnsupportedValue", err)
+			}
+		})
+	}
+}

@@ -420,13 +420,24 @@ func (e engine) Query(ctx context.Context, query string, dest []any, row func() 
 // the query text is cut short by chDB without an error; Native because the
 // engine parses it in about half the CPU of RowBinary (native.go).
 func (e engine) Insert(ctx context.Context, insert string, cols []storage.Column, rows [][]any) error {
+	return e.insertNative(ctx, insert, func(f *os.File) error { return encodeNative(f, cols, rows) })
+}
+
+// InsertColumns implements storage.ColumnInserter as Insert does, from
+// values given column by column.
+func (e engine) InsertColumns(ctx context.Context, insert string, cols []storage.Column, values []any, rows int) error {
+	return e.insertNative(ctx, insert, func(f *os.File) error { return encodeNativeColumns(f, cols, values, rows) })
+}
+
+// insertNative stages what encode writes in a file and inserts it.
+func (e engine) insertNative(ctx context.Context, insert string, encode func(*os.File) error) error {
 	f, err := os.CreateTemp(e.s.insertDir, "rows-*.native")
 	if err != nil {
 		return fmt.Errorf("embedded: stage insert: %w", err)
 	}
 	path := f.Name()
 	defer os.Remove(path)
-	err = encodeNative(f, cols, rows)
+	err = encode(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
