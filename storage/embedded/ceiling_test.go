@@ -88,19 +88,25 @@ func BenchmarkEngineInsertCeiling(b *testing.B) {
 	}
 	for _, t := range tables {
 		for _, f := range files {
-			b.Run(fmt.Sprintf("%s/%s", t.name, f.name), func(b *testing.B) {
-				stmt := "INSERT INTO " + db + ".ceiling_" + t.name + " FROM INFILE " + storage.QuoteString(f.query) + " FORMAT " + f.format
-				start, cpu0 := time.Now(), cpuTime(b)
-				n := 0
-				for b.Loop() {
-					if err := e.exec(ctx, stmt); err != nil {
-						b.Fatal(err)
-					}
-					n += rows
+			for _, set := range []string{"", " SETTINGS optimize_on_insert = 0"} {
+				name := fmt.Sprintf("%s/%s", t.name, f.name)
+				if set != "" {
+					name += "/no-optimize-on-insert"
 				}
-				b.ReportMetric(float64(n)/(cpuTime(b)-cpu0).Seconds(), "rows/cpu-s")
-				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
-			})
+				b.Run(name, func(b *testing.B) {
+					stmt := "INSERT INTO " + db + ".ceiling_" + t.name + " FROM INFILE " + storage.QuoteString(f.query) + set + " FORMAT " + f.format
+					start, cpu0 := time.Now(), cpuTime(b)
+					n := 0
+					for b.Loop() {
+						if err := e.exec(ctx, stmt); err != nil {
+							b.Fatal(err)
+						}
+						n += rows
+					}
+					b.ReportMetric(float64(n)/(cpuTime(b)-cpu0).Seconds(), "rows/cpu-s")
+					b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+				})
+			}
 		}
 	}
 }

@@ -430,6 +430,13 @@ func (e engine) InsertColumns(ctx context.Context, insert string, cols []storage
 }
 
 // insertNative stages what encode writes in a file and inserts it.
+//
+// optimize_on_insert = 0: the engine does not collapse the rows of one
+// insert that share a sort key (the ReplacingMergeTree merge applied to the
+// new block), a copy of every column that cost about as much engine CPU as
+// the rest of the insert (BenchmarkEngineInsertCeiling). Nothing depends
+// on it: reads use FINAL or drop the copies themselves (readMessages), as
+// they must for copies in different parts, and merges collapse them.
 func (e engine) insertNative(ctx context.Context, insert string, encode func(*os.File) error) error {
 	f, err := os.CreateTemp(e.s.insertDir, "rows-*.native")
 	if err != nil {
@@ -444,5 +451,5 @@ func (e engine) insertNative(ctx context.Context, insert string, encode func(*os
 	if err != nil {
 		return fmt.Errorf("embedded: stage insert: %w", err)
 	}
-	return e.exec(ctx, insert+" FROM INFILE "+storage.QuoteString(path)+" FORMAT Native")
+	return e.exec(ctx, insert+" FROM INFILE "+storage.QuoteString(path)+" SETTINGS optimize_on_insert = 0 FORMAT Native")
 }
