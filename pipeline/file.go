@@ -96,15 +96,35 @@ func ImportFileWith(ctx context.Context, store StoreWriter, path string, opts Im
 	if !opts.NoFrames {
 		p.SetStoreFrames(opts.StoreRTP, opts.FrameArenaBytes)
 	}
-	var writeErr error
-	flush := func() {
-		msgs, pkts := p.corr.TakeMessages(), p.pendingFrames()
-		if len(msgs)+len(pkts) > 0 && writeErr == nil {
-			writeErr = store.Write(ctx, storage.Batch{Messages: msgs, Packets: pkts})
+	// One batch is written while the next is decoded: the engine's insert
+	// and the decoding each take about half an import's CPU, so on two
+	// cores they overlap. At most one write is in flight, which bounds the
+	// memory at two batches, and the batches reach the store in order.
+	var (
+		writeErr error
+		inflight bool
+		done     = make(chan error, 1)
+		written  frameSet // the frames of the write in flight, reused after it
+	)
+	wait := func() {
+		if !inflight {
+			return
 		}
-		// Written (or failed for good): the arena's memory serves the
-		// next batch.
-		p.reuseFrames()
+		if err := <-done; err != nil && writeErr == nil {
+			writeErr = err
+		}
+		inflight = false
+	}
+	flush := func() {
+		wait()
+		msgs := p.corr.TakeMessages()
+		frames := p.detachFrames(written)
+		written = frames
+		if len(msgs)+len(frames.pkts) == 0 || writeErr != nil {
+			return
+		}
+		inflight = true
+		go func() { done <- store.Write(ctx, storage.Batch{Messages: msgs, Packets: frames.pkts}) }()
 	}
 	err = p.RunSourceEach(src, func() {
 		if p.corr.PendingMessages() >= messageBatch || p.frames.full() {
@@ -112,9 +132,11 @@ func ImportFileWith(ctx context.Context, store StoreWriter, path string, opts Im
 		}
 	})
 	if err != nil {
+		wait()
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	flush()
+	wait()
 	if writeErr != nil {
 		return 0, writeErr
 	}

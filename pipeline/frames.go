@@ -210,6 +210,27 @@ func (p *Pipeline) pendingFrames() []storage.Packet {
 	return p.frames.pkts
 }
 
+// frameSet is a batch's frames and the arena memory they point into.
+type frameSet struct {
+	pkts []storage.Packet
+	buf  []byte
+}
+
+// detachFrames takes the frames kept since the last call, with their
+// memory, and continues into spare (the memory of an earlier detached set,
+// written since, or empty): an import writes one batch while the next one
+// fills.
+func (p *Pipeline) detachFrames(spare frameSet) frameSet {
+	a := p.frames
+	if a == nil {
+		return frameSet{}
+	}
+	out := frameSet{pkts: a.pkts, buf: a.buf}
+	clear(spare.pkts)
+	a.pkts, a.buf = spare.pkts[:0], spare.buf[:0]
+	return out
+}
+
 // reuseFrames forgets the frames kept since the last call and reuses their
 // memory: the caller has written them (pendingFrames) synchronously.
 func (p *Pipeline) reuseFrames() {

@@ -308,3 +308,61 @@ func TestImportKeepsTheTCPSegmentsThatCarriedWholeSIPMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestDetachedFramesStayIntactWhileTheNextBatchFills: an import writes a
+// detached batch while the next one is kept into other memory; keeping
+// must not touch the detached frames, and once the spare memory has grown
+// keeping allocates nothing.
+func TestDetachedFramesStayIntactWhileTheNextBatchFills(t *testing.T) {
+	p := New(correlate.DefaultConfig())
+	p.SetStoreFrames(StoreRTPFull, 0)
+	inv := frame.Frame{LinkType: frame.LinkEthernet, Data: frameOf(t, false, 5060, 5060, sdpInvite()), TS: 1_700_000_000e9}
+	p.HandleFrame(&inv)
+	rtpPkt := make([]byte, 12+160)
+	rtpPkt[0], rtpPkt[1] = 0x80, 8
+	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
+	data := frameOf(t, false, 40000, 50000, rtpPkt)
+	const ipUDP = 14 + 20 + 8
+	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: inv.TS, OrigLen: len(data)}
+	seq := uint16(1)
+	next := func() {
+		seq++
+		f.TS += 20e6
+		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
+		p.HandleFrame(&f)
+	}
+	for range 100 {
+		next()
+	}
+	var spare frameSet
+	for batch := range 4 {
+		detached := p.detachFrames(spare)
+		if len(detached.pkts) != 100+btoi(batch == 0) {
+			t.Fatalf("batch %d: %d frames detached", batch, len(detached.pkts))
+		}
+		want := make([][]byte, len(detached.pkts))
+		for i, pk := range detached.pkts {
+			want[i] = bytes.Clone(pk.Data)
+		}
+		for range 100 {
+			next()
+		}
+		for i, pk := range detached.pkts {
+			if !bytes.Equal(pk.Data, want[i]) {
+				t.Fatalf("batch %d: frame %d changed while the next batch was kept", batch, i)
+			}
+		}
+		spare = detached // written: its memory serves the batch after next
+	}
+	p.detachFrames(spare)
+	if n := testing.AllocsPerRun(50, next); n != 0 {
+		t.Errorf("keeping a frame into reused memory allocates %.2f times", n)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

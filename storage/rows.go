@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"net/netip"
 	"strings"
@@ -32,12 +31,12 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 	}
 	if len(b.Messages) > 0 {
 		t := messagesTable()
-		rows := make([][]any, len(b.Messages))
-		v := clock.Reserve(len(rows))
-		for i := range b.Messages {
-			rows[i] = messageRow(&b.Messages[i], v+uint64(i))
-		}
-		if err := insert(ctx, ins, db, t, rows); err != nil {
+		v := clock.Reserve(len(b.Messages))
+		if ci, ok := ins.(ColumnInserter); ok {
+			if err := insertColumns(ctx, ci, db, t, messageColumns(b.Messages, v), len(b.Messages)); err != nil {
+				return err
+			}
+		} else if err := insert(ctx, ins, db, t, messageRows(b.Messages, v, len(t.columns))); err != nil {
 			return err
 		}
 	}
@@ -93,6 +92,18 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 		}
 	}
 	return nil
+}
+
+// messageRows is the rows of msgs, the first with sequence number seq, in
+// one backing array of values: one allocation instead of one a message.
+func messageRows(msgs []correlate.Message, seq uint64, columns int) [][]any {
+	rows := make([][]any, len(msgs))
+	vals := make([]any, 0, len(msgs)*columns)
+	for i := range msgs {
+		vals = appendMessageRow(vals, &msgs[i], seq+uint64(i))
+		rows[i] = vals[len(vals)-columns:]
+	}
+	return rows
 }
 
 func insert(ctx context.Context, ins Inserter, db string, t table, rows [][]any) error {
@@ -170,6 +181,11 @@ func splitCallIDs(s string) []string {
 }
 
 func messageRow(m *correlate.Message, seq uint64) []any {
+	return appendMessageRow(nil, m, seq)
+}
+
+// appendMessageRow appends the values of messageRow to vals.
+func appendMessageRow(vals []any, m *correlate.Message, seq uint64) []any {
 	isRequest := uint8(0)
 	if m.IsRequest {
 		isRequest = 1
@@ -178,12 +194,12 @@ func messageRow(m *correlate.Message, seq uint64) []any {
 	if raw == nil {
 		raw = []byte{}
 	}
-	return []any{
+	return append(vals,
 		dateOf(m.TS), secondsOf(m.TS), microsOf(m.TS), seq, messageHash(m),
 		m.CallID, addrString(m.Src.Addr()), m.Src.Port(), addrString(m.Dst.Addr()), m.Dst.Port(),
 		m.Transport, isRequest, m.Method, clampUint16(m.StatusCode), m.Reason,
 		m.CSeq, m.CSeqMethod, m.FromUser, m.ToUser, raw, m.Node,
-	}
+	)
 }
 
 // Times are stored as microseconds since the epoch, 0 for the zero time (and
@@ -268,14 +284,30 @@ func clampUint32(v int) uint32 {
 }
 
 // messageHash identifies a message's content for deduplication: endpoints,
-// transport and bytes (FNV-1a, stable across runs and machines).
+// transport and bytes (FNV-1a, stable across runs and machines). It is
+// hash/fnv's New64a over the endpoints' MarshalBinary, the transport and
+// the raw bytes, computed inline so that it allocates nothing (it runs for
+// every stored message).
 func messageHash(m *correlate.Message) uint64 {
-	h := fnv.New64a()
-	src, _ := m.Src.MarshalBinary()
-	dst, _ := m.Dst.MarshalBinary()
-	h.Write(src)
-	h.Write(dst)
-	h.Write([]byte(m.Transport))
-	h.Write(m.Raw)
-	return h.Sum64()
+	var ep [2 * (16 + 32 + 2)]byte // two AddrPorts: address, zone, port
+	b := ep[:0]
+	b, _ = m.Src.AppendBinary(b)
+	b, _ = m.Dst.AppendBinary(b)
+	h := uint64(fnvOffset64)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnvPrime64
+	}
+	for i := 0; i < len(m.Transport); i++ {
+		h = (h ^ uint64(m.Transport[i])) * fnvPrime64
+	}
+	for _, c := range m.Raw {
+		h = (h ^ uint64(c)) * fnvPrime64
+	}
+	return h
 }
+
+// FNV-1a's 64-bit parameters (as hash/fnv).
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)

@@ -27,8 +27,8 @@
 //     struct sigaction layout); elsewhere Open refuses with ErrSignals.
 //   - Data inlined into the query text in RowBinary is silently cut, and the
 //     C API takes the query as a NUL-terminated string. Inserts therefore
-//     write RowBinary to a temporary file under the data directory and run
-//     INSERT ... FROM INFILE; filter values are escaped by
+//     write one Native block (native.go) to a temporary file under the data
+//     directory and run INSERT ... FROM INFILE; filter values are escaped by
 //     storage.QuoteString into printable ASCII.
 //   - Statements on one connection are not meant to run concurrently: writes
 //     are serialised on theirs, and a read takes a read connection of its
