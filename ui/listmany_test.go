@@ -31,6 +31,12 @@ import (
 // the rows and counts come (a shared machine's timings are no verdict).
 // Without the variable it runs over 2,000 calls, which fit the UI tests'
 // budget: the same path, a figure of no weight.
+//
+// SIPSCOPE_UI_MANY_DIR=<dir> keeps the store in dir instead of a
+// temporary one: the first run writes the calls, later runs with the
+// same count find them there and measure at once (building a million
+// calls takes minutes; before/after figures want the same store). A dir
+// holding another number of calls is refused rather than mixed.
 func TestCallListFirstRowsOnManyCalls(t *testing.T) {
 	n := 2000
 	if v := os.Getenv("SIPSCOPE_UI_MANY"); v != "" {
@@ -40,15 +46,29 @@ func TestCallListFirstRowsOnManyCalls(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	st, err := embedded.Open(ctx, t.TempDir())
+	dir := os.Getenv("SIPSCOPE_UI_MANY_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	st, err := embedded.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	have, err := st.CountCalls(ctx, storage.CallFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have.Total != 0 && have.Total != n {
+		t.Fatalf("SIPSCOPE_UI_MANY_DIR=%s holds %d calls, want %d or none", dir, have.Total, n)
+	}
+	if have.Total == n {
+		t.Logf("reusing the %d calls stored in %s", n, dir)
+	}
 	start := time.Now()
 	states := []string{correlate.StateAnswered, correlate.StateFailed, correlate.StateCancelled}
 	codes := []int{200, 486, 487}
-	for done := 0; done < n; {
+	for done := have.Total; done < n; {
 		var b storage.Batch
 		for i := 0; i < 10000 && done < n; i, done = i+1, done+1 {
 			f := makeCall(fmt.Sprintf("many-%d@bench.example.net", done), fmt.Sprintf("u%d", done%5000), fmt.Sprintf("+4930%07d", done),
