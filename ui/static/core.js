@@ -191,6 +191,14 @@ async function apiJSON(method, path, body, opts) {
   return out;
 }
 
+// statusIsLive tells whether GET /status's "live" object comes from live
+// capture (the runner always names its interfaces and HEP listeners, empty
+// or not), which is what feeds the event stream; the store's retention
+// figures alone are no live capture.
+function statusIsLive(st) {
+  return !!st && ('interfaces' in st || 'hep_listen' in st);
+}
+
 // ---- Who is logged in -----------------------------------------------------
 
 // currentUser is GET /me's answer ({user, role, auth}) once known.
@@ -237,6 +245,22 @@ function micros(ts) {
   if (!m) return NaN;
   const frac = (m[2] || '').padEnd(6, '0').slice(0, 6);
   return Date.parse(m[1] + 'Z') * 1000 + Number(frac);
+}
+
+// humanBytes: a byte count in decimal units, as retention_max_gb counts
+// them (1 GB = 10^9 bytes), with three significant digits: "761 kB",
+// "2.00 GB".
+function humanBytes(n) {
+  if (!Number.isFinite(n)) return '';
+  if (n < 1000) return n + ' B';
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0) + ' ' + units[u];
 }
 
 // ---- Time zone -------------------------------------------------------------
