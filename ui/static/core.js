@@ -140,12 +140,19 @@ async function readBody(resp) {
 async function getJSON(path) {
   if (inflight) inflight.abort();
   const ctl = new AbortController();
+  return awaitJSON(ctl, fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } }));
+}
+
+// awaitJSON is getJSON for a request already started (boot.js's) with
+// the controller that aborts it.
+async function awaitJSON(ctl, pending) {
+  if (inflight && inflight !== ctl) inflight.abort();
   inflight = ctl;
   setBusy(1);
   let resp;
   let body = null;
   try {
-    resp = await fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } });
+    resp = await pending;
     body = await readBody(resp);
   } finally {
     setBusy(-1);

@@ -326,8 +326,7 @@ async function showList(params) {
 
   let page;
   try {
-    performance.mark('list:request');
-    page = await getJSON('/calls?' + query.toString());
+    page = await listPage('/calls?' + query.toString());
   } catch (e) {
     if (e.name === 'AbortError') return;
     firstViewShown();
@@ -356,6 +355,18 @@ async function showList(params) {
   performance.mark('list:rows');
   firstViewShown();
   syncLive();
+}
+
+// listPage is getJSON(path), or the answer boot.js asked for before the
+// page's scripts ran when that was for the same path. The early request
+// is taken once; one for another path (the user moved on) is aborted.
+function listPage(path) {
+  const early = bootList;
+  bootList = null;
+  if (early && early.path === path) return awaitJSON(early.ctl, early.pending);
+  if (early) early.ctl.abort();
+  performance.mark('list:request');
+  return getJSON(path);
 }
 
 // loadCounts fetches the count strip of the filter key (params' filter)
