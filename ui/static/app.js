@@ -141,8 +141,13 @@ function init() {
   $('refresh').addEventListener('click', route);
   window.addEventListener('hashchange', route);
   route();
-  loadMe();
-  pollStatus();
+  // Who is logged in and the capture status wait for the list's first
+  // rows (other views are shown at once): on a cold load their requests
+  // would share the server, and these two cores, with the list's query.
+  whenFirstViewShown(() => {
+    loadMe();
+    pollStatus();
+  });
 }
 
 // pollStatus shows live-capture counters in the header, kernel and queue

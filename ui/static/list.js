@@ -336,6 +336,7 @@ async function showList(params) {
   // The answer to an older hash arrives after the user moved on.
   if ($('list-view').hidden) return;
   if (!page || !Array.isArray(page.calls)) {
+    firstViewShown();
     showError('Cannot load calls: the answer is not a call list.');
     return;
   }
