@@ -109,7 +109,7 @@ func testCallJSONShape(t *testing.T, srv *httptest.Server, fs []fixture) {
 	sort.Strings(keys)
 	want := []string{"answer_ms", "bye_by", "call_id", "cancel_seen", "diagnosis", "dst_ip", "duration_ms", "end", "end_reason",
 		"final_code", "final_text", "findings", "finished", "forked", "from_user", "hold", "info_dtmf", "last_update", "linked_call_ids",
-		"malformed", "messages", "mos", "partial", "pdd_ms", "q850_cause", "q850_text", "re_invites", "reason_header", "retransmissions", "ring_ms",
+		"malformed", "messages", "mos", "nodes", "partial", "pdd_ms", "q850_cause", "q850_text", "re_invites", "reason_header", "retransmissions", "ring_ms",
 		"setup_ms", "src_ip", "start", "state", "to_user", "user_agent", "x_call_id"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("call keys %q, want %q", keys, want)

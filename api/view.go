@@ -94,6 +94,10 @@ type CallView struct {
 	// "g711_passthrough" when a hint says fax rode in G.711 (X-Fax,
 	// a=silenceSupp:off, V.152 vbd=yes); left out otherwise.
 	Fax string `json:"fax,omitempty"`
+	// Nodes are the capture points (interface, "hep:ID/name" of a HEP
+	// agent) that carried the call's messages, first seen first, at most
+	// four; empty for calls read from a file. Never null.
+	Nodes []string `json:"nodes"`
 }
 
 // NewCallView converts a correlated call to its JSON view; linked_call_ids
@@ -110,6 +114,10 @@ func NewCallView(c correlate.Call) CallView {
 	malformed := c.Malformed
 	if malformed == nil {
 		malformed = []string{}
+	}
+	nodes := c.Nodes
+	if nodes == nil {
+		nodes = []string{}
 	}
 	return CallView{
 		InfoDTMF:        c.InfoDTMF,
@@ -150,6 +158,7 @@ func NewCallView(c correlate.Call) CallView {
 		Diagnosis:       c.Diagnosis,
 		Malformed:       malformed,
 		Fax:             c.Fax,
+		Nodes:           nodes,
 	}
 }
 

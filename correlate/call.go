@@ -415,6 +415,7 @@ func (c *Correlator) snapshotCall(d *dialog) Call {
 func (c *Correlator) fillCall(call *Call, d *dialog) {
 	d.call.fill(call)
 	call.Messages = d.messages
+	call.Nodes = c.nodeSets[d.nodeSet].names
 	call.End = time.Unix(0, d.last).UTC()             // d.last moves with every message; the record reads it once
 	done := d.finished || c.clockNow(d) >= c.dueAt(d) // its own source's time
 	call.State = d.state()

@@ -13,6 +13,74 @@ type sourceClock struct {
 	// seen is the latest capture time of a message from the source, and
 	// arrival when (receiver's clock, Frame.TS) that message arrived.
 	seen, arrival int64
+	// node is the source's name (Frame.Node), for Call.Nodes.
+	node string
+}
+
+// maxCallNodes bounds Call.Nodes: a call crosses a few capture points (an
+// SBC's two sides, an edge and a core), not dozens.
+const maxCallNodes = 4
+
+// maxNodeSets bounds the distinct sets of capture points kept; calls that
+// would need another leave the new point out (Stats.CallNodesDropped).
+const maxNodeSets = 4096
+
+// nodeSet is one set of capture points that carried a call, shared by
+// every dialog with that set: a dialog holds its index (two bytes, not a
+// slice), and its records share names, built once.
+type nodeSet struct {
+	clocks [maxCallNodes]uint16 // first seen first
+	n      uint8
+	names  []string // Call.Nodes: the clocks' names, files' unnamed source left out
+}
+
+// noteNode adds the current source to the capture points that carried d.
+// A source past maxSourceClocks has no clock (and no name) of its own.
+func (c *Correlator) noteNode(d *dialog) {
+	set := &c.nodeSets[d.nodeSet]
+	for _, k := range set.clocks[:set.n] {
+		if k == c.srcIndex {
+			return
+		}
+	}
+	next := *set
+	if c.srcShared || int(next.n) == maxCallNodes {
+		c.dropNode(d)
+		return
+	}
+	next.clocks[next.n] = c.srcIndex
+	next.n++
+	key := nodeSetKey{next.clocks, next.n}
+	id, ok := c.nodeSetIDs[key]
+	if !ok {
+		if len(c.nodeSets) >= maxNodeSets {
+			c.dropNode(d)
+			return
+		}
+		next.names = nil // a new slice: records of the smaller set keep theirs
+		for _, k := range next.clocks[:next.n] {
+			if name := c.clockList[k].node; name != "" {
+				next.names = append(next.names, name)
+			}
+		}
+		id = uint16(len(c.nodeSets))
+		c.nodeSets = append(c.nodeSets, next)
+		c.nodeSetIDs[key] = id
+	}
+	d.nodeSet = id
+}
+
+type nodeSetKey struct {
+	clocks [maxCallNodes]uint16
+	n      uint8
+}
+
+// dropNode counts, once per call, a capture point left out of its Nodes.
+func (c *Correlator) dropNode(d *dialog) {
+	if !d.nodesDropped {
+		d.nodesDropped = true
+		c.stats.CallNodesDropped++
+	}
 }
 
 // maxSourceClocks bounds the clocks kept (node names come off the wire);
@@ -31,7 +99,7 @@ func (c *Correlator) clockOf(node string) uint16 {
 		return maxSourceClocks - 1
 	}
 	i := uint16(len(c.clockList))
-	c.clockList = append(c.clockList, &sourceClock{})
+	c.clockList = append(c.clockList, &sourceClock{node: node})
 	c.clocks[node] = i
 	return i
 }

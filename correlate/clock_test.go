@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -69,5 +70,57 @@ func TestEachSourceKeepsItsOwnClock(t *testing.T) {
 				t.Errorf("%d dialogs timed out, want 2", got)
 			}
 		})
+	}
+}
+
+// TestCallNodesAreTheCapturePointsThatCarriedIt: Call.Nodes lists each
+// capture point of a call's messages once, first seen first; a file's
+// unnamed source is none, and a call past maxCallNodes points keeps the
+// first ones and counts the rest.
+func TestCallNodesAreTheCapturePointsThatCarriedIt(t *testing.T) {
+	c := New(liveConfig())
+	step := func(callID, node string, m sipMsg) {
+		c.SetNode(node)
+		feed(t, c, callID, []sipMsg{m})
+	}
+	// Seen on both sides of an SBC, then on the first again.
+	step("two@test", "eth0", inv(0, 1))
+	step("two@test", "hep:7/edge-b", ringing(sec))
+	step("two@test", "eth0", res(2*sec, "486 Busy Here", "1 INVITE"))
+	// The same two points in the same order: the same set.
+	step("same@test", "eth0", inv(0, 1))
+	step("same@test", "hep:7/edge-b", ringing(sec))
+	// A file has no node name.
+	step("file@test", "", inv(0, 1))
+	step("file@test", "", ringing(sec))
+	// Five points: the fifth is left out and counted.
+	for i, node := range []string{"a", "b", "", "c", "d"} {
+		m := ringing(time.Duration(i+1) * sec)
+		if i == 0 {
+			m = inv(0, 1)
+		}
+		step("five@test", node, m)
+	}
+	got := map[string][]string{}
+	for _, u := range c.Updates() {
+		got[u.CallID] = u.Nodes
+	}
+	want := map[string][]string{
+		"two@test":  {"eth0", "hep:7/edge-b"},
+		"same@test": {"eth0", "hep:7/edge-b"},
+		"file@test": nil,
+		"five@test": {"a", "b", "c"}, // "" took the third place and has no name
+	}
+	for id, w := range want {
+		if !slices.Equal(got[id], w) {
+			t.Errorf("%s: nodes %q, want %q", id, got[id], w)
+		}
+	}
+	if n := c.Stats().CallNodesDropped; n != 1 {
+		t.Errorf("CallNodesDropped %d, want 1 (five@test's fifth point)", n)
+	}
+	// Calls with one set share its names: a record holds no copy.
+	if &got["two@test"][0] != &got["same@test"][0] {
+		t.Errorf("two calls with the same capture points hold two copies of their names")
 	}
 }

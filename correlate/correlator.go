@@ -68,6 +68,10 @@ type dialog struct {
 	// carried its latest message (an index fits where a pointer would
 	// grow every dialog).
 	clock uint16
+	// nodeSet indexes Correlator.nodeSets: the capture points that
+	// carried the dialog's messages.
+	nodeSet      uint16
+	nodesDropped bool // a capture point was left out (Stats.CallNodesDropped)
 
 	// Call state.
 	hasCallerTag bool
@@ -120,6 +124,9 @@ type Stats struct {
 	Held            int // dialogs in memory now
 	Retransmissions int // retransmitted or duplicated requests and responses
 	TimedOut        int // dialogs ended by a timer (Config.*Timeout, MaxCallAge, Linger)
+	// CallNodesDropped counts capture points of a call beyond
+	// maxCallNodes, left out of Call.Nodes (its messages keep their node).
+	CallNodesDropped int
 	// ClockSourcesShared counts messages of sources beyond maxSourceClocks
 	// that had to share one clock.
 	ClockSourcesShared int
@@ -164,7 +171,12 @@ type Correlator struct {
 	clockList []*sourceClock
 	src       *sourceClock
 	srcIndex  uint16
+	srcShared bool // the source has no clock of its own (maxSourceClocks)
 	arrival   int64
+	// nodeSets are the sets of capture points calls were carried by
+	// (clock.go); the first is the empty set.
+	nodeSets   []nodeSet
+	nodeSetIDs map[nodeSetKey]uint16
 	// captureEnded is set by EndOfCapture: the file has no more frames.
 	captureEnded bool
 	captureEnd   int64 // the last frame's time, given to EndOfCapture
@@ -213,6 +225,8 @@ func New(cfg Config) *Correlator {
 		legs:        make(map[uint64]legEntry),
 		tombs:       newTombstones(cfg.MaxDialogs, int64(max(cfg.Linger, cfg.RegistrationLinger))),
 		clocks:      make(map[string]uint16),
+		nodeSets:    []nodeSet{{}},
+		nodeSetIDs:  make(map[nodeSetKey]uint16),
 	}
 	c.SetNode("")
 	return c
@@ -265,6 +279,7 @@ func (c *Correlator) HandleSIP(ts int64, src, dst netip.AddrPort, tr decode.Tran
 		c.touch(d)
 	}
 	d.clock = c.srcIndex // the source that carries the call now keeps its time
+	c.noteNode(d)
 	if ts > d.last {
 		d.last = ts
 	}
@@ -385,6 +400,7 @@ func (c *Correlator) SetNode(node string) {
 	c.node = node
 	c.srcIndex = c.clockOf(node)
 	c.src = c.clockList[c.srcIndex]
+	c.srcShared = c.src.node != node
 }
 
 // TakeMessages returns the messages retained since the last call and forgets them.

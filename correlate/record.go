@@ -161,6 +161,11 @@ type Call struct {
 	// header, a=silenceSupp:off, V.152 vbd=yes) says fax rode in G.711,
 	// "" otherwise.
 	Fax string
+
+	// Nodes are the capture points (Frame.Node: an interface, a HEP agent)
+	// that carried the call's messages, first seen first, at most four;
+	// nil for a call read from a file, which has no node name.
+	Nodes []string
 }
 
 // Values of Call.Fax.

@@ -40,17 +40,23 @@ func stmtsOf(as []alteration) []string {
 	return out
 }
 
-// diagnosisColumns is how revision 5 extends an ALTER of calls that ends
-// with info_dtmf.
+// diagnosisColumns is how revisions 5 (diagnosis), 9 (fax) and 11 (nodes)
+// extend an ALTER of calls that ends with info_dtmf.
 const diagnosisColumns = ", ADD COLUMN setup_ms Float64 AFTER info_dtmf, ADD COLUMN partial UInt8 AFTER setup_ms, " +
 	"ADD COLUMN cancel_seen UInt8 AFTER partial, ADD COLUMN findings Array(String) AFTER cancel_seen, " +
-	"ADD COLUMN diagnosis String AFTER findings, ADD COLUMN malformed Array(String) AFTER diagnosis, ADD COLUMN fax String AFTER malformed"
+	"ADD COLUMN diagnosis String AFTER findings, ADD COLUMN malformed Array(String) AFTER diagnosis, ADD COLUMN fax String AFTER malformed, ADD COLUMN nodes Array(String) AFTER fax"
 
 func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T) {
 	v1816 := ParseServerVersion("18.16.1")
 	t.Run("revision 4 tables gain the diagnosis columns of calls", func(t *testing.T) {
 		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionInfoDTMF, allTables("")))
 		if len(got) != 1 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN"+diagnosisColumns[len(", ADD COLUMN"):] {
+			t.Fatalf("statements %q", stmtsOf(got))
+		}
+	})
+	t.Run("revision 10 tables gain the capture points of calls", func(t *testing.T) {
+		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionTimeOrder, allTables("")))
+		if len(got) != 1 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN nodes Array(String) AFTER fax" {
 			t.Fatalf("statements %q", stmtsOf(got))
 		}
 	})

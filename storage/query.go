@@ -446,7 +446,7 @@ func contains(column, sub string) string {
 const callSelect = "call_id, from_user, to_user, src_ip, dst_ip, state, final_code, start_us, end_us, messages, mos, " +
 	"end_reason, bye_by, q850_cause, reason_header, pdd_ms, ring_ms, answer_ms, duration_ms, " +
 	"retransmissions, re_invites, hold, forked, user_agent, x_call_id, linked_call_ids, last_update_us, finished, info_dtmf, " +
-	"setup_ms, partial, cancel_seen, findings, diagnosis, malformed, fax, " +
+	"setup_ms, partial, cancel_seen, findings, diagnosis, malformed, fax, nodes, " +
 	// ClickHouse 18.16 cannot read a Distributed table FINAL unless the
 	// version column is selected ("Cannot find column version").
 	"version"
@@ -473,6 +473,7 @@ type callScan struct {
 	diagnosis                                     string
 	malformed                                     []string
 	fax                                           string
+	nodes                                         []string
 	version                                       uint64 // read only for FINAL over Distributed
 }
 
@@ -481,7 +482,7 @@ func (s *callScan) dest() []any {
 		&s.finalCode, &s.startUS, &s.endUS, &s.messages, &s.mos,
 		&s.endReason, &s.byeBy, &s.q850, &s.reasonHeader, &s.pdd, &s.ring, &s.answer, &s.duration,
 		&s.retrans, &s.reInvites, &s.hold, &s.forked, &s.userAgent, &s.xCallID, &s.linked,
-		&s.lastUpdateUS, &s.finished, &s.infoDTMF, &s.setup, &s.partial, &s.cancelSeen, &s.findings, &s.diagnosis, &s.malformed, &s.fax, &s.version}
+		&s.lastUpdateUS, &s.finished, &s.infoDTMF, &s.setup, &s.partial, &s.cancelSeen, &s.findings, &s.diagnosis, &s.malformed, &s.fax, &s.nodes, &s.version}
 }
 
 func (s *callScan) call() (correlate.Call, error) {
@@ -504,7 +505,7 @@ func (s *callScan) call() (correlate.Call, error) {
 		UserAgent: s.userAgent, XCallID: s.xCallID, LinkedCallIDs: splitCallIDs(s.linked),
 		LastUpdate: timeOfMicros(s.lastUpdateUS), Finished: s.finished != 0, InfoDTMF: s.infoDTMF,
 		SetupMs: s.setup, Partial: s.partial != 0, CancelSeen: s.cancelSeen != 0, Findings: s.findings, Diagnosis: s.diagnosis,
-		Malformed: s.malformed, Fax: s.fax,
+		Malformed: s.malformed, Fax: s.fax, Nodes: s.nodes,
 	}, nil
 }
 

@@ -115,7 +115,7 @@ func callRow(c *correlate.Call, version uint64) []any {
 		c.PDDMs, c.RingMs, c.AnswerMs, c.DurationMs,
 		clampUint32(c.Retransmissions), clampUint32(c.ReInvites), flag(c.Hold), flag(c.Forked),
 		c.UserAgent, c.XCallID, joinCallIDs(c.LinkedCallIDs), microsOf(c.LastUpdate), flag(c.Finished),
-		c.InfoDTMF, c.SetupMs, flag(c.Partial), flag(c.CancelSeen), nonNil(c.Findings), c.Diagnosis, nonNil(c.Malformed), c.Fax, version,
+		c.InfoDTMF, c.SetupMs, flag(c.Partial), flag(c.CancelSeen), nonNil(c.Findings), c.Diagnosis, nonNil(c.Malformed), c.Fax, nonNil(c.Nodes), version,
 	}
 }
 

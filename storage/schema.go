@@ -54,9 +54,12 @@ const (
 	// call_id) instead of call_id and added the call_index table that
 	// finds a Call-ID's start.
 
+	// revisionNodes added the capture points that carried each call.
+	revisionNodes = 11
+
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionTimeOrder
+	SchemaRevision = revisionNodes
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -157,6 +160,11 @@ func callsTable() table {
 			{Name: "diagnosis", Type: TypeString, Since: revisionDiagnosis},
 			{Name: "malformed", Type: TypeArrayString, Since: revisionDiagnosis},
 			{Name: "fax", Type: TypeString, LowCardinality: true, Since: revisionFax},
+			// Capture points (interfaces, HEP agents) of the call's
+			// messages: shown in the call list; the node filter still
+			// reads the messages, which calls stored before revision 11
+			// need.
+			{Name: "nodes", Type: TypeArrayString, Since: revisionNodes},
 			{Name: "version", Type: TypeUInt64},
 		},
 		// Sorted by start so that the newest page and a time range read

@@ -22,7 +22,7 @@ func TestSchemaFor1816IsThePlainBaseSchema(t *testing.T) {
 		"pdd_ms Float64, ring_ms Float64, answer_ms Float64, duration_ms Float64, " +
 		"retransmissions UInt32, re_invites UInt32, hold UInt8, forked UInt8, user_agent String, " +
 		"x_call_id String, linked_call_ids String, last_update_us UInt64, finished UInt8, info_dtmf String, " +
-		"setup_ms Float64, partial UInt8, cancel_seen UInt8, findings Array(String), diagnosis String, malformed Array(String), fax String, version UInt64) " +
+		"setup_ms Float64, partial UInt8, cancel_seen UInt8, findings Array(String), diagnosis String, malformed Array(String), fax String, nodes Array(String), version UInt64) " +
 		"ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMMDD(date) ORDER BY (start_us, call_id)"
 	if stmts[1] != wantCalls {
 		t.Errorf("calls DDL:\n%s\nwant\n%s", stmts[1], wantCalls)

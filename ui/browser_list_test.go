@@ -407,6 +407,18 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.waitFor(t, listShown+` && `+rowCount+` > 5 && `+heads+`.includes('call_id')`)
 		b.do(t, chromedp.Click(chromedp.CSS(`#column-chooser summary`)), chromedp.Click(chromedp.CSS(`#column-options input[data-column="call_id"]`)))
 		b.waitFor(t, `!`+heads+`.includes('call_id')`)
+		// The capture points of a call, in the order they saw it.
+		aliceNode := `[...document.querySelectorAll('#call-table thead th')].findIndex(th => th.dataset.column === 'node')`
+		chooseNode := []chromedp.Action[chromedp.Void]{chromedp.Evaluate[chromedp.Void](`document.getElementById('column-chooser').open = true`),
+			chromedp.Click(chromedp.CSS(`#column-options input[data-column="node"]`))}
+		b.do(t, chooseNode...)
+		b.waitFor(t, aliceNode+` >= 0 && document.querySelector('#call-table tr.call-row[data-call-id="`+aliceID+`"]') !== null`)
+		if got := eval[string](t, b, `document.querySelector('#call-table tr.call-row[data-call-id="`+aliceID+`"]').children[`+aliceNode+`].textContent`); got != "hep:7/edge-b, eth0" {
+			t.Errorf("node cell of %s: %q", aliceID, got)
+		}
+		b.do(t, chooseNode...)
+		b.waitFor(t, aliceNode+` < 0`)
+		b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById('column-chooser').open = false`))
 	})
 
 	t.Run("a call stored while the list is open appears at its top without a reload", func(t *testing.T) {

@@ -56,6 +56,7 @@ func numberCalls() []callFixture {
 	alice.call.EndReason, alice.call.ByeBy, alice.call.Finished = correlate.EndCalleeBye, correlate.SideCallee, true
 	alice.call.PDDMs, alice.call.DurationMs = 40, 28000
 	alice.call.UserAgent = "Yealink T46U"
+	alice.call.Nodes = []string{"hep:7/edge-b", "eth0"}
 	// The store rates a call by its streams.
 	alice.streams = []quality.Stream{{SSRC: 0x1234, Src: netip.MustParseAddrPort("10.1.2.3:30000"), Dst: netip.MustParseAddrPort("10.9.9.9:40000"),
 		Payload: "g711U", PayloadType: 0, Start: t0.Add(3*time.Hour + 2*time.Second), End: t0.Add(3*time.Hour + 30*time.Second),

@@ -33,10 +33,11 @@ func restamp(t *testing.T, b []byte, id uint32, name string, ts int64, from, to 
 // clockCalls is the part of GET /api/v1/calls this test reads.
 type clockCalls struct {
 	Calls []struct {
-		CallID    string `json:"call_id"`
-		State     string `json:"state"`
-		EndReason string `json:"end_reason"`
-		Finished  bool   `json:"finished"`
+		CallID    string   `json:"call_id"`
+		State     string   `json:"state"`
+		EndReason string   `json:"end_reason"`
+		Finished  bool     `json:"finished"`
+		Nodes     []string `json:"nodes"`
 	} `json:"calls"`
 	Total int `json:"total"`
 }
@@ -123,6 +124,16 @@ func TestALaggingHEPAgentsRingingCallFollowsItsOwnClock(t *testing.T) {
 					if c.State != "no_final" || c.EndReason != "in_progress" || c.Finished {
 						t.Fatalf("the lagging agent's ringing call is %s/%s (finished %v) once the in-step agent's calls are stored",
 							c.State, c.EndReason, c.Finished)
+					}
+					// Each call names the agent that carried it.
+					for _, c := range list.Calls {
+						want := "hep:7/edge-now"
+						if c.CallID == ringing {
+							want = "hep:9/edge-lag"
+						}
+						if len(c.Nodes) != 1 || c.Nodes[0] != want {
+							t.Errorf("call %s: nodes %q, want [%s]", c.CallID, c.Nodes, want)
+						}
 					}
 					break
 				}

@@ -58,6 +58,7 @@ const listColumns = [
   { key: 'pdd', label: 'PDD', num: true, optional: true, sort: 'pdd', title: 'Post-dial delay: INVITE to first 18x', cell: (c) => el('td', { class: 'num' }, ms(c.pdd_ms)) },
   { key: 'duration', label: 'Duration', num: true, optional: true, sort: 'duration', title: 'First to last message; sorting goes by talk time', cell: (c) => el('td', { class: 'num' }, duration(c.start, c.end)) },
   { key: 'messages', label: 'Msgs', num: true, cell: (c) => el('td', { class: 'num' }, String(c.messages)) },
+  { key: 'node', label: 'Node', optional: true, off: true, title: 'Capture points (interface or HEP agent) that saw the call', cell: (c) => el('td', { class: 'mono' }, (c.nodes || []).join(', ') || '—') },
   { key: 'ua', label: 'User agent', optional: true, off: true, cell: (c) => el('td', { class: 'ua' }, c.user_agent || '—') },
   { key: 'findings', label: 'Findings', optional: true, off: true, cell: (c) => el('td', { class: 'findings' }, (c.findings || []).join(', ') || '—') },
   { key: 'mos', label: 'MOS', num: true, optional: true, sort: 'mos', cell: (c) => el('td', { class: 'num' }, mosBadge(c.mos)) },
