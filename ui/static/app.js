@@ -141,13 +141,11 @@ function init() {
   $('refresh').addEventListener('click', route);
   window.addEventListener('hashchange', route);
   route();
-  // Who is logged in and the capture status wait for the list's first
-  // rows (other views are shown at once): on a cold load their requests
-  // would share the server, and these two cores, with the list's query.
-  whenFirstViewShown(() => {
-    loadMe();
-    pollStatus();
-  });
+  // Beside the list's request (boot.js sent it already), not after its
+  // rows: neither does store work, and the user menu drawn after the rows
+  // would shift the page under the reader's first click.
+  loadMe();
+  pollStatus();
 }
 
 // pollStatus shows live-capture counters in the header, kernel and queue
