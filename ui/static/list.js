@@ -334,8 +334,11 @@ async function showList(params) {
     if (e.status !== 401) showError('Cannot load calls: ' + e.message);
     return;
   }
+  // boot.js's answer can come before GET /me's (which init sends after
+  // the list's route): the rows wait for the role.
+  if (meSettled) await meSettled;
   // The answer to an older hash arrives after the user moved on.
-  if ($('list-view').hidden) return;
+  if ($('list-view').hidden || list.loadedQuery !== params.toString()) return;
   if (!page || !Array.isArray(page.calls)) {
     firstViewShown();
     showError('Cannot load calls: the answer is not a call list.');
