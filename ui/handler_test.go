@@ -132,17 +132,7 @@ func TestThePageLoadsItsScriptsAndStylesAsOneBundleEach(t *testing.T) {
 	for _, c := range []struct {
 		tag, bundle, ext string
 	}{{`<script src="/ui/`, "bundle.js", ".js"}, {`<link rel="stylesheet" href="/ui/`, "bundle.css", ".css"}} {
-		n := strings.Count(string(page), c.tag)
-		if c.bundle == "bundle.js" {
-			// boot.js stands alone: it runs before the style sheets, not
-			// deferred, to ask for the list's first page at once.
-			boot := `<script src="/ui/boot.js"></script>`
-			if i := strings.Index(string(page), boot); i < 0 || i > strings.Index(string(page), `<link rel="stylesheet"`) {
-				t.Errorf("the served page does not load %s before its style sheet", boot)
-			}
-			n--
-		}
-		if n != 1 || !strings.Contains(string(page), c.tag+c.bundle+"?v=") {
+		if n := strings.Count(string(page), c.tag); n != 1 || !strings.Contains(string(page), c.tag+c.bundle+"?v=") {
 			t.Errorf("%d %q tags in the served page, want one of %s", n, c.tag, c.bundle)
 		}
 		body, err := io.ReadAll(serve(t, http.MethodGet, "/ui/"+c.bundle, nil).Body)
@@ -152,7 +142,7 @@ func TestThePageLoadsItsScriptsAndStylesAsOneBundleEach(t *testing.T) {
 		// Every file the source page lists is in the bundle, in its order.
 		at, listed := 0, 0
 		for _, line := range strings.Split(string(src), "\n") {
-			if !strings.HasPrefix(line, c.tag) || !strings.Contains(line, c.ext+`"`) || c.ext == ".js" && !strings.Contains(line, " defer") {
+			if !strings.HasPrefix(line, c.tag) || !strings.Contains(line, c.ext+`"`) {
 				continue
 			}
 			name := strings.TrimPrefix(line, c.tag)

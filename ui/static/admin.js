@@ -156,8 +156,8 @@ function initAdmin() {
 
 // ---- Disk use ----------------------------------------------------------------
 
-// refreshDiskUse asks the status route at once rather than waiting for the
-// header's next status poll.
+// refreshDiskUse asks the status route for the disk figures each time the
+// admin page is shown.
 async function refreshDiskUse() {
   try {
     const st = await apiJSON('GET', '/status');
@@ -169,8 +169,7 @@ async function refreshDiskUse() {
 
 // renderDiskUse fills the admin page's disk table from GET /status's
 // retention figures: each table's bytes as of the last retention round,
-// largest first, their total and the retention_max_gb bound. The header's
-// status poll calls it too, so the table follows the server.
+// largest first, their total and the retention_max_gb bound.
 function renderDiskUse(ret) {
   const table = $('disk-table');
   const note = $('disk-note');

@@ -141,17 +141,12 @@ function init() {
   $('refresh').addEventListener('click', route);
   window.addEventListener('hashchange', route);
   route();
-  // Beside the list's request (boot.js sent it already), not after its
-  // rows: neither does store work, and the user menu drawn after the rows
-  // would shift the page under the reader's first click.
   loadMe();
   pollStatus();
 }
 
 // pollStatus shows live-capture counters in the header, kernel and queue
-// drops in red, when serve captures live; nothing for imported files. The
-// store's disk use (retention rounds' figures) goes to the header too and
-// to the admin page's table.
+// drops in red, when serve captures live; nothing for imported files.
 async function pollStatus() {
   const box = $('capture-status');
   try {
@@ -160,28 +155,20 @@ async function pollStatus() {
     const st = (await resp.json()).live || {};
     // Live capture is what feeds the event stream: without it (imported
     // files only) the list does not try to follow new calls.
-    const live = resp.ok && statusIsLive(st);
+    const live = resp.ok && Object.keys(st).length > 0;
     if (!resp.ok) box.hidden = true;
     if (live !== list.liveAvailable) {
       list.liveAvailable = live;
       if (currentRoute && currentRoute.view === 'list-view') syncLive();
     }
-    if (resp.ok) renderDiskUse(st.retention);
     const sources = (st.interfaces || []).concat(st.hep_listen || []);
-    const ret = st.retention;
-    const disk = ret ? `disk ${humanBytes(ret.bytes || 0)}` + (ret.max_bytes > 0 ? ` of ${humanBytes(ret.max_bytes)}` : '') : '';
     if (sources.length) {
       const drops = (st.kernel_drops || 0) + (st.queue_drops || 0) + (st.hep_dropped || 0);
       const writeErrors = st.store_write_errors || 0;
       box.textContent = `Live: ${sources.join(', ')} · ${(st.packets || 0) + (st.hep_received || 0)} packets · ${drops} dropped` +
-        (writeErrors ? ` · ${writeErrors} store write errors` : '') + (disk ? ' · ' + disk : '');
-      box.classList.toggle('drops', drops + writeErrors > 0 || !!(ret && ret.over_bound));
+        (writeErrors ? ` · ${writeErrors} store write errors` : '');
+      box.classList.toggle('drops', drops + writeErrors > 0);
       box.title = `kernel drops ${st.kernel_drops || 0}, queue drops ${st.queue_drops || 0}, HEP dropped ${st.hep_dropped || 0}, store write errors ${writeErrors}`;
-      box.hidden = false;
-    } else if (disk) {
-      box.textContent = 'Store: ' + disk;
-      box.classList.toggle('drops', !!ret.over_bound);
-      box.title = 'disk used by the store as of the last retention round';
       box.hidden = false;
     }
   } catch (e) {

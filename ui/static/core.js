@@ -140,19 +140,12 @@ async function readBody(resp) {
 async function getJSON(path) {
   if (inflight) inflight.abort();
   const ctl = new AbortController();
-  return awaitJSON(ctl, fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } }));
-}
-
-// awaitJSON is getJSON for a request already started (boot.js's) with
-// the controller that aborts it.
-async function awaitJSON(ctl, pending) {
-  if (inflight && inflight !== ctl) inflight.abort();
   inflight = ctl;
   setBusy(1);
   let resp;
   let body = null;
   try {
-    resp = await pending;
+    resp = await fetch(API + path, { signal: ctl.signal, headers: { Accept: 'application/json' } });
     body = await readBody(resp);
   } finally {
     setBusy(-1);
@@ -196,14 +189,6 @@ async function apiJSON(method, path, body, opts) {
   if (resp.status === 401 && !(opts && opts.noRedirect)) needLogin();
   if (!resp.ok) throw apiError(resp, out);
   return out;
-}
-
-// statusIsLive tells whether GET /status's "live" object comes from live
-// capture (the runner always names its interfaces and HEP listeners, empty
-// or not), which is what feeds the event stream; the store's retention
-// figures alone are no live capture.
-function statusIsLive(st) {
-  return !!st && ('interfaces' in st || 'hep_listen' in st);
 }
 
 // ---- Who is logged in -----------------------------------------------------

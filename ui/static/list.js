@@ -327,20 +327,17 @@ async function showList(params) {
 
   let page;
   try {
-    page = await listPage('/calls?' + query.toString());
+    performance.mark('list:request');
+    page = await getJSON('/calls?' + query.toString());
   } catch (e) {
     if (e.name === 'AbortError') return;
     firstViewShown();
     if (e.status !== 401) showError('Cannot load calls: ' + e.message);
     return;
   }
-  // boot.js's answer can come before GET /me's (which init sends after
-  // the list's route): the rows wait for the role.
-  if (meSettled) await meSettled;
   // The answer to an older hash arrives after the user moved on.
-  if ($('list-view').hidden || list.loadedQuery !== params.toString()) return;
+  if ($('list-view').hidden) return;
   if (!page || !Array.isArray(page.calls)) {
-    firstViewShown();
     showError('Cannot load calls: the answer is not a call list.');
     return;
   }
@@ -360,18 +357,6 @@ async function showList(params) {
   performance.mark('list:rows');
   firstViewShown();
   syncLive();
-}
-
-// listPage is getJSON(path), or the answer boot.js asked for before the
-// page's scripts ran when that was for the same path. The early request
-// is taken once; one for another path (the user moved on) is aborted.
-function listPage(path) {
-  const early = bootList;
-  bootList = null;
-  if (early && early.path === path) return awaitJSON(early.ctl, early.pending);
-  if (early) early.ctl.abort();
-  performance.mark('list:request');
-  return getJSON(path);
 }
 
 // loadCounts fetches the count strip of the filter key (params' filter)

@@ -51,23 +51,14 @@ function initLogin() {
 
 // ---- User menu ----------------------------------------------------------------
 
-// meSettled is the latest loadMe's promise: the list draws its first rows
-// once it has settled, so that what the role shows (the PCAP export in the
-// list's toolbar, the user menu) is in place before the reader's first click
-// rather than shifting the toolbar under it.
-let meSettled = null;
-
 // loadMe asks who the page acts as; a 401 leads to the login page.
-function loadMe() {
-  meSettled = (async () => {
-    try {
-      setCurrentUser(await apiJSON('GET', '/me'));
-    } catch (_) {
-      setCurrentUser(null);
-    }
-    renderUserMenu();
-  })();
-  return meSettled;
+async function loadMe() {
+  try {
+    setCurrentUser(await apiJSON('GET', '/me'));
+  } catch (_) {
+    setCurrentUser(null);
+  }
+  renderUserMenu();
 }
 
 function renderUserMenu() {

@@ -617,7 +617,7 @@ async function alertBadgeStart() {
   try {
     const resp = await fetch(API + '/status', { headers: { Accept: 'application/json' } });
     const st = resp.ok ? (await resp.json()).live : null;
-    live = statusIsLive(st);
+    live = !!st && Object.keys(st).length > 0;
   } catch (_) {
     live = false;
   }
