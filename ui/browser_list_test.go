@@ -176,6 +176,9 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.shot(t, "admin.png")
 		// The secret is not kept anywhere on the page once left.
 		b.do(t, chromedp.Navigate(s.url+"/#/"))
+		// A change of the hash alone: the page must have left the admin
+		// page before the next one, or both land on #/admin.
+		b.waitFor(t, `!document.getElementById('list-view').hidden && document.getElementById('admin-view').hidden`)
 		b.do(t, chromedp.Navigate(s.url+"/#/admin"))
 		b.waitFor(t, `document.querySelectorAll('#tokens-table tbody tr').length === 1`)
 		if eval[bool](t, b, visible("new-token")+` || document.body.textContent.includes(`+js(token)+`)`) {

@@ -45,6 +45,7 @@ async function showAdmin() {
   }
   renderUsers(users || []);
   renderTokens(tokens || []);
+  refreshDiskUse();
 }
 
 function renderUsers(users) {
@@ -151,6 +152,62 @@ function initAdmin() {
       adminMessage('Select and copy the token by hand (the clipboard is not available here).');
     }
   });
+}
+
+// ---- Disk use ----------------------------------------------------------------
+
+// refreshDiskUse asks the status route for the disk figures each time the
+// admin page is shown.
+async function refreshDiskUse() {
+  try {
+    const st = await apiJSON('GET', '/status');
+    renderDiskUse(((st && st.live) || {}).retention);
+  } catch (_) {
+    // The status poll shows it again within seconds.
+  }
+}
+
+// renderDiskUse fills the admin page's disk table from GET /status's
+// retention figures: each table's bytes as of the last retention round,
+// largest first, their total and the retention_max_gb bound.
+function renderDiskUse(ret) {
+  const table = $('disk-table');
+  const note = $('disk-note');
+  note.classList.remove('form-error');
+  if (!ret) {
+    table.hidden = true;
+    $('disk-when').textContent = '';
+    note.textContent = 'Not measured: the server measures the disk use of its tables in its retention rounds, ' +
+      'which run when live capture stores with a retention bound (retention_max_gb or a retention_*_days key).';
+    return;
+  }
+  const tb = ret.table_bytes || {};
+  const total = ret.bytes || 0;
+  const pct = (n, of) => (of > 0 ? (100 * n / of).toFixed(1) + ' %' : '—');
+  const names = Object.keys(tb).sort((a, b) => tb[b] - tb[a] || (a < b ? -1 : 1));
+  table.tBodies[0].replaceChildren(...names.map((name) => el('tr', { 'data-table': name, 'data-bytes': String(tb[name]) },
+    el('td', { class: 'mono' }, name),
+    el('td', { class: 'num' }, humanBytes(tb[name])),
+    el('td', { class: 'num' }, pct(tb[name], total)))));
+  const foot = [el('tr', { class: 'disk-total', 'data-bytes': String(total) },
+    el('td', null, 'Total'), el('td', { class: 'num' }, humanBytes(total)), el('td', { class: 'num' }, pct(total, total)))];
+  if (ret.max_bytes > 0) {
+    foot.push(el('tr', { class: 'disk-bound' + (ret.over_bound ? ' over' : ''), 'data-bytes': String(ret.max_bytes) },
+      el('td', null, 'Bound (retention_max_gb)'), el('td', { class: 'num' }, humanBytes(ret.max_bytes)),
+      el('td', { class: 'num' }, pct(total, ret.max_bytes) + ' used')));
+  }
+  table.tFoot.replaceChildren(...foot);
+  table.hidden = false;
+  $('disk-when').textContent = ret.last_run ? 'as of the last retention round, ' + dateTime(isoToAPI(ret.last_run)) : '';
+  const dropped = Object.values(ret.dropped_partitions || {}).reduce((a, b) => a + b, 0);
+  const parts = [];
+  if (ret.last_error) parts.push('The last retention round failed: ' + ret.last_error + '.');
+  if (ret.over_bound) parts.push('Over the bound: only today\'s data is left, which retention does not drop.');
+  parts.push(dropped > 0
+    ? `Retention dropped ${dropped} day partitions since the server started, ${humanBytes(ret.freed_bytes || 0)} freed.`
+    : 'Retention dropped nothing since the server started.');
+  note.textContent = parts.join(' ');
+  note.classList.toggle('form-error', !!(ret.last_error || ret.over_bound));
 }
 
 // leaveAdmin forgets a shown token secret when the page is left, and the

@@ -815,20 +815,73 @@ function renderStreams(streams) {
 // renderAudio offers a player per direction that has a stream, and the
 // stereo file (caller left, callee right), to those allowed to listen.
 // preload=none: nothing is fetched (nor decoded on the server) until the
-// user presses play.
+// user presses play. A direction whose streams are all in a codec the
+// server does not decode gets a sentence instead of a control, and a
+// player the server refuses anyway (media not stored, ...) is replaced by
+// the server's reason: never a control that silently does nothing.
 function renderAudio(detail, role) {
   const audible = detail.rtp_streams.filter((s) => s.payload !== 't38' && s.packets > 0);
   if (!callMayExport(role) || !audible.length) return;
   const enc = encodeURIComponent(detail.call.call_id);
-  const have = new Set(audible.map((s) => callView.dirs.get(s) || ''));
+  const dirOf = (s) => callView.dirs.get(s) || '';
+  const have = new Set(audible.map(dirOf));
   const dirs = ['caller', 'callee'].filter((d) => have.has(d) || have.has(''));
-  const players = dirs.map((d) => el('figure', { class: 'audio-player', 'data-direction': d },
-    el('figcaption', null, streamDirName(d)),
-    el('audio', { controls: '', preload: 'none', src: `${API}/calls/${enc}/audio?direction=${d}`, 'aria-label': 'audio ' + streamDirName(d) })));
+  const players = dirs.map((d) => {
+    const src = `${API}/calls/${enc}/audio?direction=${d}`;
+    const streams = audible.filter((s) => dirOf(s) === d || dirOf(s) === '');
+    const fig = el('figure', { class: 'audio-player', 'data-direction': d }, el('figcaption', null, streamDirName(d)));
+    if (!streams.some(audioDecodable)) {
+      const names = [...new Set(streams.map((s) => s.payload || 'payload type ' + s.payload_type))].sort();
+      fig.append(audioRefusal(`Cannot play ${names.join(', ')} audio: only G.711 (PCMU, PCMA) is decoded.`));
+      return fig;
+    }
+    const player = el('audio', { controls: '', preload: 'none', src, 'aria-label': 'audio ' + streamDirName(d) });
+    player.addEventListener('error', () => explainAudioError(fig, player, src));
+    fig.append(player);
+    return fig;
+  });
   players.push(el('a', { class: 'button', id: 'download-audio-both', href: `${API}/calls/${enc}/audio?direction=both`, download: '' },
     'Stereo WAV (caller left, callee right)'));
   $('audio-players').replaceChildren(...players);
   $('audio-panel').hidden = false;
+}
+
+// audioDecodable tells whether the server's audio route decodes a
+// stream's codec: G.711 only (audio.CodecByName, audio.StaticCodec), by
+// the name the stream carries or else its static payload type.
+function audioDecodable(s) {
+  const name = String(s.payload || '').toLowerCase();
+  if (name) return ['pcmu', 'pcma', 'g711u', 'g711a'].includes(name);
+  return s.payload_type === 0 || s.payload_type === 8;
+}
+
+function audioRefusal(text) {
+  return el('p', { class: 'audio-refusal', role: 'status' }, text);
+}
+
+// explainAudioError replaces a player the browser could not play with the
+// API's reason (415 codec, 409 media not stored, 404 none, 403 role). The
+// media element's error carries no HTTP status or body, so the URL is
+// asked once more; a refusal is a small JSON answer, and an answer that
+// turns out to be audio is not read.
+async function explainAudioError(fig, player, src) {
+  if (!player.isConnected) return;
+  let text = 'This browser could not play the audio file.';
+  try {
+    const ctl = new AbortController();
+    const resp = await fetch(src, { signal: ctl.signal, headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    if (!resp.ok) {
+      const body = await readBody(resp);
+      const why = (body && body.error) || `the server answered HTTP ${resp.status}`;
+      text = why.charAt(0).toUpperCase() + why.slice(1) + (/[.!]$/.test(why) ? '' : '.');
+    } else {
+      ctl.abort();
+    }
+  } catch (_) {
+    text = 'The audio could not be fetched.';
+  }
+  if (!player.isConnected) return;
+  player.replaceWith(audioRefusal(text));
 }
 
 // ---- Quality charts --------------------------------------------------------

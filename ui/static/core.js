@@ -239,6 +239,22 @@ function micros(ts) {
   return Date.parse(m[1] + 'Z') * 1000 + Number(frac);
 }
 
+// humanBytes: a byte count in decimal units, as retention_max_gb counts
+// them (1 GB = 10^9 bytes), with three significant digits: "761 kB",
+// "2.00 GB".
+function humanBytes(n) {
+  if (!Number.isFinite(n)) return '';
+  if (n < 1000) return n + ' B';
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0) + ' ' + units[u];
+}
+
 // ---- Time zone -------------------------------------------------------------
 // Every time on the page is shown in one zone: UTC (the default, what SIP
 // traces and other tools use) or the browser's, chosen in the user menu.
