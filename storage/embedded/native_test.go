@@ -210,7 +210,7 @@ func TestNativeInsertStoresEveryColumnTypeAsRowBinaryDoes(t *testing.T) {
 	rows := [][]any{
 		{uint32(0), "x'\\\x00é", "INVITE", []byte{0, 0xff, '\n'}, uint8(255), uint16(65535), uint32(math.MaxUint32),
 			uint64(math.MaxUint64), int64(math.MinInt64), math.Inf(-1), day, day.Add(13*time.Hour + 7*time.Second),
-			[]float64{math.NaN(), -0.0, 4.4}, []uint32{math.MaxUint32, 0}, []uint64{1 << 40}, []string{"#", "", strings.Repeat("z", 300)}},
+			[]float64{math.NaN(), math.Copysign(0, -1), 4.4}, []uint32{math.MaxUint32, 0}, []uint64{1 << 40}, []string{"#", "", strings.Repeat("z", 300)}},
 		{uint32(1), "", "", []byte{}, uint8(0), uint16(0), uint32(0), uint64(0), int64(0), 0.0,
 			time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC(), []float64{}, []uint32{}, []uint64{}, []string{}},
 		{uint32(2), strings.Repeat("a", 200), "BYE", bytes.Repeat([]byte("SIP/2.0 200 OK\r\n"), 40), uint8(1), uint16(5060),
