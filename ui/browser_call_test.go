@@ -315,9 +315,9 @@ func TestCallView(t *testing.T) {
 		}
 		callShot(t, b, "call-legs", true)
 		// Without the other legs: this call's ten messages.
-		b.do(t, chromedp.Click(chromedp.ID("show-legs")))
+		b.click(t, `#show-legs`)
 		b.waitFor(t, `document.querySelectorAll('#ladder .sip-arrow').length === 10 && document.getElementById('ladder-legs').hidden`)
-		b.do(t, chromedp.Click(chromedp.ID("show-legs")))
+		b.click(t, `#show-legs`)
 		b.waitFor(t, `document.querySelectorAll('#ladder .sip-arrow').length === 16`)
 	})
 

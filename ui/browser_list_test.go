@@ -107,7 +107,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 		if r := eval[string](t, b, `document.getElementById('user-role').textContent`); r != "viewer" {
 			t.Errorf("role shown %q, want viewer", r)
 		}
-		b.do(t, chromedp.Click(chromedp.ID("user-button")))
+		b.click(t, `#user-button`)
 		b.waitFor(t, visible("logout"))
 		if eval[bool](t, b, visible("admin-link")) {
 			t.Errorf("a viewer sees the Admin entry")
@@ -143,9 +143,9 @@ func TestCallListShellInBrowser(t *testing.T) {
 	var token string
 	t.Run("an admin adds a user, gives it a token shown once, revokes it and deletes the user", func(t *testing.T) {
 		b.login(t, "ada")
-		b.do(t, chromedp.Click(chromedp.ID("user-button")))
+		b.click(t, `#user-button`)
 		b.waitFor(t, visible("admin-link"))
-		b.do(t, chromedp.Click(chromedp.ID("admin-link")))
+		b.click(t, `#admin-link`)
 		users := `[...document.querySelectorAll('#users-table tbody tr')].map(r => r.dataset.user).sort()`
 		b.waitFor(t, `JSON.stringify(`+users+`) === '["ada","otto","vera"]'`)
 		runAxe(b.ctx, t)
@@ -186,17 +186,17 @@ func TestCallListShellInBrowser(t *testing.T) {
 		}
 
 		// Revoking and deleting ask twice.
-		b.do(t, chromedp.Click(chromedp.CSS(`#tokens-table tbody tr button.danger`)))
+		b.click(t, `#tokens-table tbody tr button.danger`)
 		b.waitFor(t, `document.querySelector('#tokens-table tbody tr button.danger.armed') !== null`)
-		b.do(t, chromedp.Click(chromedp.CSS(`#tokens-table tbody tr button.danger.armed`)))
+		b.click(t, `#tokens-table tbody tr button.danger.armed`)
 		b.waitFor(t, `document.querySelectorAll('#tokens-table tbody tr').length === 0`)
 		if who := bearerMe(t, s.url, token); who != 401 {
 			t.Errorf("the revoked token gets %d from /me, want 401", who)
 		}
 		del := `#users-table tr[data-user="nina"] button.danger`
-		b.do(t, chromedp.Click(chromedp.CSS(del)))
+		b.click(t, del)
 		b.waitFor(t, `document.querySelector('`+del+`.armed') !== null`)
-		b.do(t, chromedp.Click(chromedp.CSS(del+`.armed`)))
+		b.click(t, del+`.armed`)
 		b.waitFor(t, `JSON.stringify(`+users+`) === '["ada","otto","vera"]'`)
 	})
 
@@ -214,22 +214,22 @@ func TestCallListShellInBrowser(t *testing.T) {
 		paste("caller-filter", "sip:alice1234@pbx.example.com")
 		b.waitFor(t, typed("from_user="+url.QueryEscape("sip:alice1234@pbx.example.com"))+rowsAre(aliceID))
 		jsonEqual(t, "chips", eval[[]string](t, b, chipKeys), []string{"from_user"})
-		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.click(t, `#reset-filters`)
 		b.waitFor(t, `location.hash === '#/' && `+rowCount+` > 5`)
 
 		// Stored as 4940222, searched with '+'.
 		b.do(t, chromedp.SendKeys(chromedp.ID("callee-filter"), "+4940222"))
 		b.waitFor(t, typed("to_user="+url.QueryEscape("+4940222"))+rowsAre(legBID))
-		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.click(t, `#reset-filters`)
 		b.waitFor(t, `location.hash === '#/'`)
 		// Stored as +4930555123, searched as a tel: URI and as digits.
 		paste("callee-filter", "tel:+4930555123")
 		b.waitFor(t, typed("to_user="+url.QueryEscape("tel:+4930555123"))+rowsAre(aliceID))
-		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.click(t, `#reset-filters`)
 		b.waitFor(t, `location.hash === '#/'`)
 		b.do(t, chromedp.SendKeys(chromedp.ID("callee-filter"), "4930555123"+kb.Enter))
 		b.waitFor(t, typed("to_user=4930555123")+rowsAre(aliceID))
-		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.click(t, `#reset-filters`)
 		b.waitFor(t, `location.hash === '#/' && `+rowCount+` > 5`)
 	})
 
@@ -243,12 +243,12 @@ func TestCallListShellInBrowser(t *testing.T) {
 		if txt := eval[string](t, b, `document.querySelector('#chips .chip[data-key="min_duration"]').textContent`); !strings.Contains(txt, "min_duration") || !strings.Contains(txt, "1") {
 			t.Errorf("min_duration chip reads %q", txt)
 		}
-		b.do(t, chromedp.Click(chromedp.CSS(`#chips .chip[data-key="state"] .chip-remove`)))
+		b.click(t, `#chips .chip[data-key="state"] .chip-remove`)
 		b.waitFor(t, `location.hash === '#/?to_user=%2B4940222&min_duration=1' && document.getElementById('state-filter').value === ''`)
 		jsonEqual(t, "chips", eval[[]string](t, b, chipKeys), []string{"to_user", "min_duration"})
-		b.do(t, chromedp.Click(chromedp.CSS(`#chips .chip[data-key="to_user"] .chip-remove`)))
+		b.click(t, `#chips .chip[data-key="to_user"] .chip-remove`)
 		b.waitFor(t, `location.hash === '#/?min_duration=1' && document.getElementById('callee-filter').value === ''`)
-		b.do(t, chromedp.Click(chromedp.CSS(`#chips .chip[data-key="min_duration"] .chip-remove`)))
+		b.click(t, `#chips .chip[data-key="min_duration"] .chip-remove`)
 		b.waitFor(t, `location.hash === '#/' && document.getElementById('chips').hidden && `+rowCount+` > 5`)
 	})
 
@@ -263,7 +263,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 		}
 		b.do(t, chromedp.Navigate(s.url+"/#/?limit=4"))
 		b.waitFor(t, rowCount+` === 4 && document.getElementById('page-size').value === '4' && !document.getElementById('next-page').disabled`)
-		b.do(t, chromedp.Click(chromedp.ID("next-page")))
+		b.click(t, `#next-page`)
 		b.waitFor(t, `location.hash === '#/?limit=4&offset=4' && `+rowCount+` === 4 && document.getElementById('page-info').textContent.startsWith('5–8 of')`)
 	})
 
@@ -275,7 +275,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 			const ind = document.getElementById('loading');
 			new MutationObserver(() => window.loadingSeen.push(ind.hidden ? 'hidden' : 'shown')).observe(ind, { attributes: true, attributeFilter: ['hidden'] });
 		})()`))
-		b.do(t, chromedp.Click(chromedp.ID("refresh")))
+		b.click(t, `#refresh`)
 		b.waitFor(t, `window.loadingSeen.includes('shown') && window.loadingSeen[window.loadingSeen.length - 1] === 'hidden' && document.body.getAttribute('aria-busy') === 'false'`)
 	})
 
@@ -303,9 +303,9 @@ func TestCallListShellInBrowser(t *testing.T) {
 		if asked != 1 {
 			t.Errorf("%d count requests for one load, want 1", asked)
 		}
-		b.do(t, chromedp.Click(chromedp.ID("next-page")))
+		b.click(t, `#next-page`)
 		b.waitFor(t, `location.hash === '#/?limit=2&offset=2' && `+rowCount+` === 2 && `+rowIDs+`[0] !== `+js(first[0]))
-		b.do(t, chromedp.Click(chromedp.CSS(`#call-table th[data-column="start"] button`)))
+		b.click(t, `#call-table th[data-column="start"] button`)
 		b.waitFor(t, `location.hash === '#/?limit=2&order=asc' && `+rowCount+` === 2`)
 		if n := eval[int](t, b, countsAsked); n != asked {
 			t.Errorf("paging and sorting asked for the counts again (%d requests, want %d)", n, asked)
@@ -314,7 +314,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 			t.Errorf("count strip after paging %q, want %q", got, total)
 		}
 		// Refresh asks again; a new filter too.
-		b.do(t, chromedp.Click(chromedp.ID("refresh")))
+		b.click(t, `#refresh`)
 		b.waitFor(t, countsAsked+` === `+strconv.Itoa(asked+1)+` && document.querySelector('#count-strip .count-total') !== null`)
 		b.do(t, chromedp.Navigate(s.url+"/#/"))
 	})
@@ -331,7 +331,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 			t.Errorf("the count of calls without a final code is %q, want a SPAN", tag)
 		}
 		n := eval[int](t, b, `+`+failed+`.textContent`)
-		b.do(t, chromedp.Click(chromedp.CSS(`#count-strip .count[data-key="state"][data-value="failed"]`)))
+		b.click(t, `#count-strip .count[data-key="state"][data-value="failed"]`)
 		b.waitFor(t, `location.hash === '#/?state=failed' && `+rowCount+` === `+strconv.Itoa(n))
 		if states := eval[[]string](t, b, rowStates); slices.ContainsFunc(states, func(s string) bool { return s != "Failed" }) {
 			t.Errorf("states after the click: %q", states)
@@ -340,7 +340,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 		code := `#count-strip .count[data-key="final_code"][data-value="486"]`
 		b.waitFor(t, `document.querySelector('`+code+`') !== null`)
 		n486 := eval[int](t, b, `+document.querySelector('`+code+` .count-n').textContent`)
-		b.do(t, chromedp.Click(chromedp.CSS(code)))
+		b.click(t, code)
 		b.waitFor(t, `location.hash === '#/?state=failed&final_code=486' && `+rowCount+` === `+strconv.Itoa(n486))
 		if codes := eval[[]string](t, b, `[...document.querySelectorAll('#call-table tr.call-row td.num')].filter(td => /^\d{3}$/.test(td.textContent)).map(td => td.textContent)`); slices.ContainsFunc(codes, func(s string) bool { return s != "486" }) {
 			t.Errorf("final codes after the click: %q", codes)
@@ -375,7 +375,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.waitFor(t, `document.getElementById('search').value === 'j'`)
 		b.key(t, kb.Escape)
 		b.waitFor(t, `document.activeElement !== document.getElementById('search')`)
-		b.do(t, chromedp.Click(chromedp.ID("reset-filters")))
+		b.click(t, `#reset-filters`)
 		b.waitFor(t, `location.hash === '#/' && `+rowCount+` > 5`)
 	})
 
@@ -383,13 +383,13 @@ func TestCallListShellInBrowser(t *testing.T) {
 		mos := `[...document.querySelectorAll('#call-table tr.call-row .mos')].map(e => e.textContent === '—' ? 0 : +e.textContent)`
 		// The page settles (rows, then the count strip) before the click.
 		b.waitFor(t, listShown+` && document.querySelector('#count-strip .count-total') !== null`)
-		b.do(t, chromedp.Click(chromedp.CSS(`#call-table th[data-column="mos"] button`)))
+		b.click(t, `#call-table th[data-column="mos"] button`)
 		b.waitFor(t, `location.hash === '#/?sort=mos' && document.querySelector('#call-table th[data-column="mos"]').getAttribute('aria-sort') === 'descending'`)
 		got := eval[[]float64](t, b, mos)
 		if !slices.IsSortedFunc(got, func(a, b float64) int { return int((b - a) * 100) }) || got[0] != 4.2 {
 			t.Errorf("MOS by sort=mos: %v, want descending from 4.2", got)
 		}
-		b.do(t, chromedp.Click(chromedp.CSS(`#call-table th[data-column="mos"] button`)))
+		b.click(t, `#call-table th[data-column="mos"] button`)
 		b.waitFor(t, `location.hash === '#/?sort=mos&order=asc'`)
 		b.waitFor(t, `(m => m.length > 5 && m[m.length - 1] === 4.2)(`+mos+`)`)
 		b.do(t, chromedp.Navigate(s.url+"/#/"))
@@ -401,22 +401,26 @@ func TestCallListShellInBrowser(t *testing.T) {
 		if eval[bool](t, b, heads+`.includes('call_id')`) {
 			t.Fatalf("Call-ID column shown before it was chosen")
 		}
-		b.do(t, chromedp.Click(chromedp.CSS(`#column-chooser summary`)), chromedp.Click(chromedp.CSS(`#column-options input[data-column="call_id"]`)))
+		b.click(t, `#column-chooser summary`)
+		b.click(t, `#column-options input[data-column="call_id"]`)
 		b.waitFor(t, heads+`.includes('call_id') && document.querySelector('#call-table tr.call-row td.callid') !== null`)
 		b.do(t, chromedp.Reload())
 		b.waitFor(t, listShown+` && `+rowCount+` > 5 && `+heads+`.includes('call_id')`)
-		b.do(t, chromedp.Click(chromedp.CSS(`#column-chooser summary`)), chromedp.Click(chromedp.CSS(`#column-options input[data-column="call_id"]`)))
+		b.click(t, `#column-chooser summary`)
+		b.click(t, `#column-options input[data-column="call_id"]`)
 		b.waitFor(t, `!`+heads+`.includes('call_id')`)
 		// The capture points of a call, in the order they saw it.
 		aliceNode := `[...document.querySelectorAll('#call-table thead th')].findIndex(th => th.dataset.column === 'node')`
-		chooseNode := []chromedp.Action[chromedp.Void]{chromedp.Evaluate[chromedp.Void](`document.getElementById('column-chooser').open = true`),
-			chromedp.Click(chromedp.CSS(`#column-options input[data-column="node"]`))}
-		b.do(t, chooseNode...)
+		chooseNode := func() {
+			b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById('column-chooser').open = true`))
+			b.click(t, `#column-options input[data-column="node"]`)
+		}
+		chooseNode()
 		b.waitFor(t, aliceNode+` >= 0 && document.querySelector('#call-table tr.call-row[data-call-id="`+aliceID+`"]') !== null`)
 		if got := eval[string](t, b, `document.querySelector('#call-table tr.call-row[data-call-id="`+aliceID+`"]').children[`+aliceNode+`].textContent`); got != "hep:7/edge-b, eth0" {
 			t.Errorf("node cell of %s: %q", aliceID, got)
 		}
-		b.do(t, chooseNode...)
+		chooseNode()
 		b.waitFor(t, aliceNode+` < 0`)
 		b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById('column-chooser').open = false`))
 	})
@@ -439,7 +443,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.shot(t, "call-list-live.png")
 
 		// Paused, the feed is closed; resuming reloads and shows what came.
-		b.do(t, chromedp.Click(chromedp.ID("live-toggle")))
+		b.click(t, `#live-toggle`)
 		b.waitFor(t, `document.getElementById('live-text').textContent === 'Paused' && document.getElementById('live-toggle').getAttribute('aria-pressed') === 'true'`)
 		second := live
 		second.call.CallID, second.call.Start = "live-2@pbx.example.com", t0.Add(6*time.Hour)
@@ -447,7 +451,7 @@ func TestCallListShellInBrowser(t *testing.T) {
 			second.msgs[i].CallID = second.call.CallID
 		}
 		s.storeLive(t, second)
-		b.do(t, chromedp.Click(chromedp.ID("live-toggle")))
+		b.click(t, `#live-toggle`)
 		b.waitFor(t, rowIDs+`[0] === "live-2@pbx.example.com" && document.getElementById('live-text').textContent === 'Live'`)
 	})
 
@@ -461,7 +465,8 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.do(t, chromedp.Navigate(s.url+"/#/?from=2025-01-14T09:00:00Z"))
 		startOf := `document.querySelector('tr.call-row[data-call-id=` + js(answeredID) + `]')?.cells[0].textContent`
 		b.waitFor(t, startOf+` === '2025-01-14 09:30:00'`)
-		b.do(t, chromedp.Click(chromedp.ID("user-button")), chromedp.Click(chromedp.ID("tz-browser")))
+		b.click(t, `#user-button`)
+		b.click(t, `#tz-browser`)
 		// Berlin is UTC+1 in January.
 		b.waitFor(t, startOf+` === '2025-01-14 10:30:00' && document.getElementById('tz-note').textContent === 'All times Europe/Berlin'`)
 		if v := eval[string](t, b, `document.getElementById('from-filter').value`); !strings.HasPrefix(v, "2025-01-14T10:00") {
@@ -472,7 +477,8 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.waitFor(t, `location.hash === '#/?from=2025-01-14T09%3A15%3A00Z'`)
 		b.do(t, chromedp.Reload())
 		b.waitFor(t, startOf+` === '2025-01-14 10:30:00'`)
-		b.do(t, chromedp.Click(chromedp.ID("user-button")), chromedp.Click(chromedp.ID("tz-utc")))
+		b.click(t, `#user-button`)
+		b.click(t, `#tz-utc`)
 		b.waitFor(t, startOf+` === '2025-01-14 09:30:00' && document.getElementById('tz-note').textContent === 'All times UTC'`)
 	})
 
@@ -485,13 +491,13 @@ func TestCallListShellInBrowser(t *testing.T) {
 		b.waitFor(t, `document.getElementById('theme-toggle').getAttribute('aria-pressed') === 'true'`)
 		runAxe(b.ctx, t)
 		b.shot(t, "call-list-dark.png")
-		b.do(t, chromedp.Click(chromedp.ID("theme-toggle")))
+		b.click(t, `#theme-toggle`)
 		b.waitFor(t, `document.documentElement.dataset.theme === 'light' && `+bg+` === 'rgb(244, 246, 250)'`)
 		b.do(t, chromedp.Reload())
 		b.waitFor(t, listShown+` && `+rowCount+` > 5 && `+bg+` === 'rgb(244, 246, 250)'`)
 		runAxe(b.ctx, t)
 		b.shot(t, "call-list.png")
-		b.do(t, chromedp.Click(chromedp.ID("theme-toggle")))
+		b.click(t, `#theme-toggle`)
 		b.waitFor(t, `document.documentElement.dataset.theme === 'dark' && `+bg+` === 'rgb(15, 20, 27)'`)
 		// An explicit dark choice holds under a light system theme too.
 		b.emulateScheme(t, "light")

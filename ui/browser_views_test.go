@@ -332,7 +332,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if got := eval[[]string](t, b, `[...document.querySelectorAll('#reg-table tbody tr')].map(r => r.cells[5].textContent)`); slices.ContainsFunc(got, func(s string) bool { return s != "Failed" }) {
 			t.Errorf("result column %q", got)
 		}
-		b.do(t, chromedp.Click(chromedp.CSS(`#reg-filters button[type=reset]`)))
+		b.click(t, `#reg-filters button[type=reset]`)
 		b.waitFor(t, `location.hash === '#/registrations'`)
 	})
 
@@ -424,7 +424,7 @@ func TestViewsInBrowser(t *testing.T) {
 		}
 		b.do(t, chromedp.Navigate(s.url+"/#/streams?loss_above=0.5"))
 		b.waitFor(t, `document.querySelectorAll('#stream-table tr.stream-row').length === `+strconv.Itoa(len(want.Streams)))
-		b.do(t, chromedp.Click(chromedp.CSS(`#stream-table tr.stream-row a.stream-call`)))
+		b.click(t, `#stream-table tr.stream-row a.stream-call`)
 		b.waitFor(t, `document.getElementById('call-title').textContent === `+js(want.Streams[0].CallID)+` && !document.getElementById('call-view').hidden`)
 		if n := eval[int](t, b, `[...document.querySelectorAll('main > section.vw')].filter(s => !s.hidden).length`); n != 0 {
 			t.Errorf("%d of these views still shown over the call", n)
@@ -493,7 +493,7 @@ func TestViewsInBrowser(t *testing.T) {
 	})
 
 	t.Run("a preset shows the last 24 hours, empty here", func(t *testing.T) {
-		b.do(t, chromedp.Click(chromedp.CSS(`.dash-presets button[data-range="24h"]`)))
+		b.click(t, `.dash-presets button[data-range="24h"]`)
 		b.waitFor(t, `location.hash === '#/dashboard?range=24h'`+
 			` && !document.getElementById('dash-empty').hidden && document.querySelector('.dash-presets [aria-pressed=true]').dataset.range === '24h'`)
 		if n := eval[int](t, b, `document.querySelectorAll('#dash-charts .kpi-bar').length`); n != 0 {
@@ -514,7 +514,7 @@ func TestViewsInBrowser(t *testing.T) {
 		if !eval[bool](t, b, `(a => { a.focus(); return document.activeElement === a; })(document.querySelector(`+js(bar)+`))`) {
 			t.Error("a bar cannot take the keyboard focus")
 		}
-		b.do(t, chromedp.Click(chromedp.CSS(bar+` rect`)))
+		b.click(t, bar+` rect`)
 		start, _ := time.Parse(time.RFC3339, k.Start)
 		end := start.Add(time.Minute).Format(time.RFC3339)
 		b.waitFor(t, `location.hash === `+js("#/?"+url.Values{"from": {start.Format(time.RFC3339)}, "to": {end}}.Encode()))

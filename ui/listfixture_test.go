@@ -144,7 +144,8 @@ func (b *browser) open(t *testing.T, base, hash, name string) {
 // logout uses the user menu.
 func (b *browser) logout(t *testing.T) {
 	t.Helper()
-	b.do(t, chromedp.Click(chromedp.ID("user-button")), chromedp.Click(chromedp.ID("logout")))
+	b.click(t, `#user-button`)
+	b.click(t, `#logout`)
 	b.waitFor(t, `!document.getElementById('login-view').hidden && document.getElementById('user-menu').hidden`)
 }
 
