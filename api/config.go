@@ -68,6 +68,11 @@ type Config struct {
 	// counters: packets, kernel and queue drops); it must be safe to call
 	// from any goroutine.
 	Status func() any
+	// StoreStatus, when set, is reported by GET /api/v1/status under
+	// "store": the store's disk use per table (serve's retention rounds,
+	// which measure it with or without a retention policy), live capture
+	// or not; it must be safe to call from any goroutine.
+	StoreStatus func() any
 	// Alerts, when set, lists the alerts of live traffic (GET
 	// /api/v1/alerts) for a store that keeps none (see AlertStore: with
 	// one, the routes read the store); it must be safe to call from any

@@ -233,5 +233,11 @@ func (s *Server) status(c *gin.Context) {
 	if s.cfg.Status != nil {
 		st = s.cfg.Status()
 	}
-	c.JSON(http.StatusOK, gin.H{"live": st})
+	out := gin.H{"live": st}
+	if s.cfg.StoreStatus != nil {
+		if ss := s.cfg.StoreStatus(); ss != nil {
+			out["store"] = ss
+		}
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sipscope/sipscope/api"
-	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/ui"
 )
@@ -50,10 +49,11 @@ func humanBytesWant(n int64) []string {
 }
 
 // TestDiskUseTableShowsTheStatusFigures: the admin page's disk table shows
-// what GET /api/v1/status reports of retention, table by table, from a
+// what GET /api/v1/status reports under "store", table by table, from a
 // real retention round over the embedded store: the bytes of each table
 // (exactly, in data-bytes, and in readable units), their total and the
-// retention_max_gb bound. Without retention figures the page says they are not measured.
+// retention_max_gb bound, on a server that captures nothing live. Without
+// figures the page says they are not measured yet.
 func TestDiskUseTableShowsTheStatusFigures(t *testing.T) {
 	st := openStore(t, fixtureCalls())
 	ret, err := storage.NewRetainer(st, storage.RetentionPolicy{MaxBytes: 2e9}, 0, nil, nil)
@@ -66,16 +66,9 @@ func TestDiskUseTableShowsTheStatusFigures(t *testing.T) {
 	if len(ret.Status().TableBytes) < 3 {
 		t.Fatalf("the retention round measured %d tables, want the store's data tables", len(ret.Status().TableBytes))
 	}
-	// The status has the retention key beside the live runner's, as serve
-	// builds it (serve reports retention only while it captures live).
-	status := func() any {
-		r := ret.Status()
-		return struct {
-			pipeline.LiveStatus
-			Retention *storage.RetentionStatus `json:"retention"`
-		}{pipeline.LiveStatus{Interfaces: []string{"eth0"}}, &r}
-	}
-	srv := httptest.NewServer(api.New(api.Config{UI: ui.Handler(), Status: status, Events: api.NewEvents(api.EventsConfig{})}, st, nil).Handler())
+	// The figures are the status's "store" key, as serve reports them
+	// whether or not it captures live: this server captures nothing.
+	srv := httptest.NewServer(api.New(api.Config{UI: ui.Handler(), StoreStatus: func() any { return ret.Status() }}, st, nil).Handler())
 	t.Cleanup(srv.Close)
 	bare := httptest.NewServer(api.New(api.Config{UI: ui.Handler()}, st, nil).Handler())
 	t.Cleanup(bare.Close)
@@ -89,14 +82,12 @@ func TestDiskUseTableShowsTheStatusFigures(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var got struct {
-			Live struct {
-				Retention storage.RetentionStatus `json:"retention"`
-			} `json:"live"`
+			Store storage.RetentionStatus `json:"store"`
 		}
 		if err := json.Unmarshal(body, &got); err != nil {
 			t.Fatalf("%v: %s", err, body)
 		}
-		r := got.Live.Retention
+		r := got.Store
 		names := make([]string, 0, len(r.TableBytes))
 		var sum int64
 		for name, n := range r.TableBytes {

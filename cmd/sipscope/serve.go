@@ -113,13 +113,14 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		}
 		live.StoreSpool = sp
 	}
-	var retainer *storage.Retainer
-	if policy := c.Retention(); policy.Enabled() {
-		if retainer, err = storage.NewRetainer(store, policy, 0, logger, reg); err != nil {
-			return err
-		}
-		g.Go(func() error { return retainer.Run(gctx) })
+	// Without a retention policy the retainer's rounds drop nothing and
+	// only measure the disk use per table, for status and /metrics.
+	retainer, err := storage.NewRetainer(store, c.Retention(), 0, logger, reg)
+	if err != nil {
+		return err
 	}
+	g.Go(func() error { return retainer.Run(gctx) })
+	apiCfg.StoreStatus = func() any { return retainer.Status() }
 	if live.Enabled() {
 		// The live event hub (GET /api/v1/events) hears of each batch once
 		// stored, and of each alert.
@@ -158,9 +159,6 @@ type liveStatus struct {
 }
 
 func retentionStatus(r *storage.Retainer) *storage.RetentionStatus {
-	if r == nil {
-		return nil
-	}
 	st := r.Status()
 	return &st
 }

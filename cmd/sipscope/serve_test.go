@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sipscope/sipscope/internal/heptest"
+	"github.com/sipscope/sipscope/storage"
 )
 
 // startServe runs "sipscope serve" in-process until the returned stop is called.
@@ -156,4 +158,55 @@ func TestServeImportsAndSurvivesRestart(t *testing.T) {
 		}
 	}
 	fmt.Fprintln(io.Discard, out.String())
+}
+
+// TestServeReportsDiskUsePerTableWithoutLiveCapture: serve without live
+// capture and without a retention policy still measures its store's disk
+// use per table (a retention round that drops nothing) and reports it in
+// GET /api/v1/status under "store", for the admin page, and as
+// sipscope_store_table_bytes on /metrics.
+func TestServeReportsDiskUsePerTableWithoutLiveCapture(t *testing.T) {
+	base, stop := startServe(t, "--data", t.TempDir(), "--import", "../../testdata/calls.pcap")
+	defer stop()
+	var st struct {
+		Live  map[string]any          `json:"live"`
+		Store storage.RetentionStatus `json:"store"`
+	}
+	// The first round runs as serve starts, after the import; wait for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for getJSON(t, base+"/api/v1/status", &st); st.Store.LastRun == ""; getJSON(t, base+"/api/v1/status", &st) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retention round after 30 s: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(st.Live) != 0 {
+		t.Errorf("live status %v from a serve that captures nothing", st.Live)
+	}
+	var sum int64
+	for _, n := range st.Store.TableBytes {
+		sum += n
+	}
+	if sum != st.Store.Bytes || sum == 0 {
+		t.Errorf("tables sum to %d bytes, status says %d", sum, st.Store.Bytes)
+	}
+	// The import wrote calls, their messages, streams and frames.
+	for _, table := range []string{storage.TableCalls, storage.TableMessages, storage.TableStreams, storage.TablePackets} {
+		if st.Store.TableBytes[table] <= 0 {
+			t.Errorf("%s: %d bytes after the import", table, st.Store.TableBytes[table])
+		}
+	}
+	if st.Store.MaxBytes != 0 || len(st.Store.Dropped) != 0 {
+		t.Errorf("a round without a policy bounded or dropped something: %+v", st.Store)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`sipscope_store_table_bytes{table="calls"} %d`, st.Store.TableBytes[storage.TableCalls])
+	if !strings.Contains(string(metrics), want+"\n") {
+		t.Errorf("/metrics lacks %q", want)
+	}
 }

@@ -161,7 +161,9 @@ function initAdmin() {
 async function refreshDiskUse() {
   try {
     const st = await apiJSON('GET', '/status');
-    renderDiskUse(((st && st.live) || {}).retention);
+    // "store" is measured whether or not serve captures live; the live
+    // status's copy is what older servers report.
+    renderDiskUse((st && st.store) || ((st && st.live) || {}).retention);
   } catch (_) {
     // The status poll shows it again within seconds.
   }
@@ -174,11 +176,11 @@ function renderDiskUse(ret) {
   const table = $('disk-table');
   const note = $('disk-note');
   note.classList.remove('form-error');
-  if (!ret) {
+  if (!ret || !ret.last_run) {
     table.hidden = true;
     $('disk-when').textContent = '';
-    note.textContent = 'Not measured: the server measures the disk use of its tables in its retention rounds, ' +
-      'which run when live capture stores with a retention bound (retention_max_gb or a retention_*_days key).';
+    note.textContent = 'Not measured yet: the server measures the disk use of its tables when it starts and then ' +
+      'every 10 minutes, in its retention rounds.';
     return;
   }
   const tb = ret.table_bytes || {};
