@@ -63,9 +63,10 @@ type options struct {
 }
 
 // DefaultReadConns is how many connections serve reads unless
-// WithReadConns says otherwise: one for the list a user waits for while
-// another runs a longer read (a KPI range, a PCAP export).
-const DefaultReadConns = 2
+// WithReadConns says otherwise: a call's detail runs its three reads at
+// once (storage.GetCall), and a list a user waits for can run beside a
+// longer read (a KPI range, a PCAP export).
+const DefaultReadConns = 3
 
 // WithRegisterer serves the store's LaneStats as Prometheus metrics
 // (sipscope_store_reads_total, _writes_total, _reads_beside_writes_total,
