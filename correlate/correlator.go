@@ -410,5 +410,18 @@ func (c *Correlator) TakeMessages() []Message {
 	return out
 }
 
+// ReuseMessages hands back a slice TakeMessages returned, once its
+// messages are no longer used (written to the store): its elements are
+// cleared and the messages retained from now on are appended to it
+// instead of to a slice grown anew from nothing after every batch. It
+// does nothing while messages are retained.
+func (c *Correlator) ReuseMessages(buf []Message) {
+	if len(c.msgs) > 0 || cap(buf) <= cap(c.msgs) {
+		return
+	}
+	clear(buf)
+	c.msgs = buf[:0]
+}
+
 // PendingMessages is how many retained messages TakeMessages would return.
 func (c *Correlator) PendingMessages() int { return len(c.msgs) }

@@ -104,7 +104,8 @@ func ImportFileWith(ctx context.Context, store StoreWriter, path string, opts Im
 		writeErr error
 		inflight bool
 		done     = make(chan error, 1)
-		written  frameSet // the frames of the write in flight, reused after it
+		written  frameSet            // the frames of the write in flight, reused after it
+		spare    []correlate.Message // the messages of the write in flight, reused after it
 	)
 	wait := func() {
 		if !inflight {
@@ -118,6 +119,8 @@ func ImportFileWith(ctx context.Context, store StoreWriter, path string, opts Im
 	flush := func() {
 		wait()
 		msgs := p.corr.TakeMessages()
+		p.corr.ReuseMessages(spare)
+		spare = msgs
 		frames := p.detachFrames(written)
 		written = frames
 		if len(msgs)+len(frames.pkts) == 0 || writeErr != nil {
