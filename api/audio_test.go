@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/decode"
 	"github.com/sipscope/sipscope/decode/rtp"
@@ -316,42 +313,9 @@ func slicesEqual(a, b []int16) bool {
 // result to a new file.
 func withPayloadType(t *testing.T, file string, pt uint8, minSrc uint16) string {
 	t.Helper()
-	frames, err := pipeline.LoadFrames(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(t.TempDir(), "rewritten.pcap")
-	f, err := os.Create(out)
-	if err != nil {
+	if _, err := gen.RewritePayloadTypeFile(file, out, pt, minSrc); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	dec := decode.NewDecoder()
-	var p decode.Packet
-	var h rtp.Header
-	changed := 0
-	for _, fr := range frames {
-		data := bytes.Clone(fr.Data)
-		if dec.Decode(fr.LinkType, data, fr.TS, &p) == nil && p.Transport == decode.TransportUDP &&
-			p.Src.Port() >= minSrc && p.Dst.Port() >= 10000 && h.Unmarshal(p.Payload) == nil {
-			off := len(data) - len(p.Payload)
-			if &data[off] != &p.Payload[0] {
-				t.Fatal("the RTP payload is not at the end of its frame")
-			}
-			data[off+1] = data[off+1]&0x80 | pt
-			changed++
-		}
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, fr.TS), CaptureLength: len(data), Length: fr.OrigLen}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if changed == 0 {
-		t.Fatal("no RTP packet rewritten")
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -13,13 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sipscope/sipscope/api"
-	"github.com/sipscope/sipscope/decode"
-	"github.com/sipscope/sipscope/decode/rtp"
 	"github.com/sipscope/sipscope/gen"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage/embedded"
@@ -54,45 +48,8 @@ func genAudioCapture(t *testing.T, seed uint64) (string, *gen.Truth) {
 // a new file: the call's SDP still offers G.711, its media is G.729.
 func asG729(t *testing.T, file string) string {
 	t.Helper()
-	frames, err := pipeline.LoadFrames(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(t.TempDir(), "g729.pcap")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	dec := decode.NewDecoder()
-	var p decode.Packet
-	var h rtp.Header
-	changed := 0
-	for _, fr := range frames {
-		data := bytes.Clone(fr.Data)
-		// gen sends media between ports 10000 and up; SIP stays below.
-		if dec.Decode(fr.LinkType, data, fr.TS, &p) == nil && p.Transport == decode.TransportUDP &&
-			p.Src.Port() >= 10000 && p.Dst.Port() >= 10000 && h.Unmarshal(p.Payload) == nil {
-			off := len(data) - len(p.Payload)
-			if &data[off] != &p.Payload[0] {
-				t.Fatal("the RTP payload is not at the end of its frame")
-			}
-			data[off+1] = data[off+1]&0x80 | 18
-			changed++
-		}
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, fr.TS), CaptureLength: len(data), Length: fr.OrigLen}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if changed == 0 {
-		t.Fatal("no RTP packet rewritten")
-	}
-	if err := f.Close(); err != nil {
+	if _, err := gen.RewritePayloadTypeFile(file, out, 18, 10000); err != nil {
 		t.Fatal(err)
 	}
 	return out
