@@ -30,6 +30,15 @@ func (s *Server) listCalls(c *gin.Context) {
 		s.badRequest(c, err)
 		return
 	}
+	total, err := boolParam(c.Request.URL.Query(), "total")
+	if err != nil {
+		s.badRequest(c, err)
+		return
+	}
+	// total=false leaves the total uncounted (-1 unless the page holds
+	// every match): the rows come sooner, and the UI's count strip
+	// counts the filter's calls anyway.
+	f.NoTotal = total != nil && !*total
 	wantCounts := counts != nil && *counts
 	// rows=false with counts=true asks for the counts alone: the UI draws
 	// a page's rows first and fetches its count strip in a second request,
@@ -61,7 +70,7 @@ func (s *Server) listCalls(c *gin.Context) {
 			return
 		}
 		v.Counts = &n
-		if countsOnly {
+		if countsOnly || v.Total < 0 {
 			v.Total = n.Total
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/sipscope/sipscope/api"
@@ -128,5 +129,60 @@ func TestCallListCountsAloneWithRowsFalse(t *testing.T) {
 				t.Errorf("%s: counts %+v", tc.query, v.Counts)
 			}
 		})
+	}
+}
+
+// total=false leaves the total uncounted: -1 where the page cannot show
+// it, the exact figure where it can (a first page that is not full) and
+// the counts' total beside counts=true; the rows are the same either way.
+func TestCallListWithoutItsTotal(t *testing.T) {
+	srv := startServer(t, openStore(t, fixtures()))
+	type list struct {
+		Calls []struct {
+			CallID string `json:"call_id"`
+		} `json:"calls"`
+		Total  int `json:"total"`
+		Counts *struct {
+			Total int `json:"total"`
+		} `json:"counts"`
+	}
+	var all list
+	getJSON(t, srv, "/api/v1/calls", http.StatusOK, &all)
+	if all.Total < 3 || len(all.Calls) != all.Total {
+		t.Fatalf("fixtures: %d calls listed of %d, want a few", len(all.Calls), all.Total)
+	}
+	for _, tc := range []struct {
+		query string
+		total int
+	}{
+		{"total=false&limit=2", -1},
+		{"total=false&limit=2&offset=1", -1},
+		{"total=false", all.Total},
+		{"total=true&limit=2", all.Total},
+		{"total=false&limit=2&counts=true", all.Total},
+	} {
+		var v list
+		getJSON(t, srv, "/api/v1/calls?"+tc.query, http.StatusOK, &v)
+		if v.Total != tc.total {
+			t.Errorf("%s: total %d, want %d", tc.query, v.Total, tc.total)
+		}
+		offset := 0
+		if strings.Contains(tc.query, "offset=1") {
+			offset = 1
+		}
+		for i, c := range v.Calls {
+			if c.CallID != all.Calls[offset+i].CallID {
+				t.Errorf("%s: row %d is %s, the full list has %s", tc.query, i, c.CallID, all.Calls[offset+i].CallID)
+			}
+		}
+		if v.Counts != nil && v.Counts.Total != all.Total {
+			t.Errorf("%s: counts total %d", tc.query, v.Counts.Total)
+		}
+	}
+	var bad struct {
+		Param string `json:"param"`
+	}
+	if getJSON(t, srv, "/api/v1/calls?total=2", http.StatusBadRequest, &bad); bad.Param != "total" {
+		t.Errorf("total=2 refused naming %q", bad.Param)
 	}
 }

@@ -32,7 +32,8 @@ const (
 )
 
 // ListCalls runs the call list for f against database db: the page of calls,
-// newest first (ties by Call-ID, so pages are stable), and how many matched.
+// newest first (ties by Call-ID, so pages are stable), and how many matched
+// (-1 when f.NoTotal left that uncounted).
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
 	if err := resolveCallID(ctx, q, db, &f); err != nil {
 		return CallPage{}, err
@@ -56,6 +57,10 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 	total := func() (CallPage, error) {
 		if f.Offset == 0 && f.After == nil && len(page.Calls) < min(cmp.Or(f.Limit, DefaultLimit), MaxLimit) {
 			page.Total = len(page.Calls)
+			return page, nil
+		}
+		if f.NoTotal {
+			page.Total = -1
 			return page, nil
 		}
 		var n uint64

@@ -65,6 +65,11 @@ type CallFilter struct {
 	// SortMOS or SortPDD; descending unless Ascending.
 	Sort      string
 	Ascending bool
+	// NoTotal skips counting the filter's calls, a second pass over them
+	// that grows with the store: ListCalls's Total is then -1 unless the
+	// page shows it holds every match (a first page that is not full).
+	// For a client that counts apart (CountCalls, the UI's count strip).
+	NoTotal bool
 
 	// callStarts, when set, is what call_index holds for CallID, looked
 	// up before the query (ListCalls, CountCalls): a literal list of

@@ -319,6 +319,10 @@ async function showList(params) {
   query.set('limit', String(list.limit));
   query.set('offset', String(list.offset));
   $('export-pcap').setAttribute('href', API + '/calls.pcap?' + query.toString());
+  // The rows come without their total, a second pass over the filter's
+  // calls that grows with the store: the count strip counts them (and
+  // the pager takes its total from there).
+  query.set('total', 'false');
   const key = filterKey(params);
   const again = params.toString() === list.loadedQuery;
   list.loadedQuery = params.toString();
@@ -385,6 +389,7 @@ async function loadCounts(params, key) {
   // One object: a live call bumps the page's counts and the cached ones.
   if (list.page) list.page.counts = v.counts;
   renderCounts();
+  if (list.page) renderPager();
   performance.mark('list:counts');
 }
 
@@ -441,13 +446,22 @@ function renderCalls() {
   renderPager();
 }
 
+// pageTotal is the filter's number of calls: the page's when it counted
+// them, else the count strip's once it came; -1 until then.
+function pageTotal() {
+  if (list.page.total >= 0) return list.page.total;
+  return list.page.counts ? list.page.counts.total : -1;
+}
+
 function renderPager() {
   const n = $('call-table').tBodies[0].rows.length;
   const offset = list.offset;
   const first = n ? offset + 1 : 0;
-  $('page-info').textContent = `${first}–${offset + n} of ${list.page.total}`;
+  const total = pageTotal();
+  $('page-info').textContent = `${first}–${offset + n} of ${total >= 0 ? total : '…'}`;
   $('prev-page').disabled = offset === 0;
-  $('next-page').disabled = offset + n >= list.page.total;
+  // Before the total is known, a full page may have a next one.
+  $('next-page').disabled = total >= 0 ? offset + n >= total : n < list.limit;
 }
 
 function gotoOffset(o) {
@@ -609,7 +623,7 @@ function addLiveCall(c) {
   } else {
     calls.unshift(c);
     if (calls.length > list.limit) calls.pop();
-    list.page.total++;
+    if (list.page.total >= 0) list.page.total++;
     if (counts) counts.total++;
   }
   if (counts) {
