@@ -14,9 +14,10 @@ import (
 // on every server version (18.16 has no skip indexes or projections).
 const TableCallIndex = "call_index"
 
-// revisionTimeOrder sorted calls by (start_us, call_id) and added
-// call_index.
-const revisionTimeOrder = 10
+// RevisionTimeOrder sorted calls by (start_us, call_id) and added
+// call_index: from it on, every write of a call writes its index row
+// first.
+const RevisionTimeOrder = 10
 
 func callIndexTable() table {
 	return table{
@@ -32,7 +33,7 @@ func callIndexTable() table {
 		orderBy:  "call_id, start_us",
 		dedupe:   true,
 		shardKey: "cityHash64(call_id)",
-		since:    revisionTimeOrder,
+		since:    RevisionTimeOrder,
 	}
 }
 
@@ -58,6 +59,16 @@ func callStarts(ctx context.Context, q Querier, db, callID string) ([]uint64, er
 		return nil, fmt.Errorf("storage: look up call %q: %w", callID, err)
 	}
 	return starts, nil
+}
+
+// indexComplete tells whether call_index holds every call of q's store,
+// so that a Call-ID it lacks is no call at all: true unless q says it
+// serves a cluster (a Clustered method), whose calls from before revision
+// 10 may have no index row (rekey leaves clusters as they are). Every
+// write puts a call's index row before the call.
+func indexComplete(q Querier) bool {
+	c, ok := q.(interface{ Clustered() bool })
+	return !ok || !c.Clustered()
 }
 
 // callKeyCond is the WHERE condition that selects callID's rows in the

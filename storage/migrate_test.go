@@ -55,7 +55,7 @@ func TestMigrationAddsOnlyTheMissingColumnsEachAfterItsPredecessor(t *testing.T)
 		}
 	})
 	t.Run("revision 10 tables gain the capture points of calls", func(t *testing.T) {
-		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(revisionTimeOrder, allTables("")))
+		got := migrationDDL(v1816, SchemaConfig{}, columnsAt(RevisionTimeOrder, allTables("")))
 		if len(got) != 1 || got[0].stmt != "ALTER TABLE sipscope.calls ADD COLUMN nodes Array(String) AFTER fax" {
 			t.Fatalf("statements %q", stmtsOf(got))
 		}

@@ -35,9 +35,27 @@ const (
 // newest first (ties by Call-ID, so pages are stable), and how many matched
 // (-1 when f.NoTotal left that uncounted).
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
+	if f.CallID != "" && modernSQL(q) {
+		// One query: the index's starts as an IN subquery, which a
+		// modern engine uses on the calls' sort key. What it does not
+		// find is no call, unless the index may lack it (a cluster's
+		// calls from before revision 10): then the lookup below, which
+		// falls back to the Call-ID alone.
+		page, err := listCalls(ctx, q, db, f)
+		if err != nil || len(page.Calls) > 0 || indexComplete(q) {
+			return page, err
+		}
+	}
 	if err := resolveCallID(ctx, q, db, &f); err != nil {
 		return CallPage{}, err
 	}
+	if f.callStarts != nil && len(*f.callStarts) == 0 && indexComplete(q) {
+		return CallPage{}, nil // not in the index: no such call
+	}
+	return listCalls(ctx, q, db, f)
+}
+
+func listCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
 	list, count, err := listCallsSQL(db, f, modernSQL(q))
 	if err != nil {
 		return CallPage{}, err
@@ -279,8 +297,8 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 	})
 	g.Go(func() error {
 		starts, err := callStarts(ctx, q, db, callID)
-		if err != nil {
-			return err
+		if err != nil || len(starts) == 0 && indexComplete(q) {
+			return err // no error: not in the index, no such call
 		}
 		var side errgroup.Group
 		side.Go(func() error {

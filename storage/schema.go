@@ -50,7 +50,7 @@ const (
 	// revisionFax added how a call carried fax (T.38 or G.711).
 	revisionFax = 9
 
-	// revisionTimeOrder (callindex.go) = 10 sorted calls by (start_us,
+	// RevisionTimeOrder (callindex.go) = 10 sorted calls by (start_us,
 	// call_id) instead of call_id and added the call_index table that
 	// finds a Call-ID's start.
 
@@ -175,7 +175,7 @@ func callsTable() table {
 		// revision 10 the key was the Call-ID alone.
 		orderBy:       "start_us, call_id",
 		formerOrderBy: "call_id",
-		keySince:      revisionTimeOrder,
+		keySince:      RevisionTimeOrder,
 		version:       "version",
 		shardKey:      "cityHash64(call_id)",
 	}

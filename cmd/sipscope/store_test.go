@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/sipscope/sipscope/api"
 	"github.com/sipscope/sipscope/pipeline"
 	"github.com/sipscope/sipscope/storage"
+	"github.com/sipscope/sipscope/storage/storebench"
 )
 
 func TestStoreConfigChoosesTheBackend(t *testing.T) {
@@ -147,6 +149,33 @@ func TestRetentionKeysAreChecked(t *testing.T) {
 		_, err := parseServeArgs(append([]string{"--hep-listen", "udp://127.0.0.1:9060"}, args...))
 		if err == nil || !strings.Contains(err.Error(), "retention_") {
 			t.Errorf("%q: %v, want an error naming the retention key", args, err)
+		}
+	}
+}
+
+// TestBenchStoreMeasuresEachQueryOnAnImportedStore: `bench store` on a
+// store that `import` filled prints the store's span and one line per
+// query kind, each with its rounds; on an empty store it says so.
+func TestBenchStoreMeasuresEachQueryOnAnImportedStore(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"bench", "store", "--data", dir, "--rounds", "3"}, &out, &errb); code == 0 {
+		t.Fatalf("bench store on an empty store succeeded: %s", out.String())
+	}
+	if code := run(t.Context(), []string{"import", "--data", dir, "../../testdata/calls.pcap"}, &out, &errb); code != 0 {
+		t.Fatalf("import exited %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"bench", "store", "--data", dir, "--rounds", "3"}, &out, &errb); code != 0 {
+		t.Fatalf("bench store exited %d: %s", code, errb.String())
+	}
+	text := out.String()
+	if !strings.Contains(text, ": 8 calls from ") {
+		t.Errorf("no store span of 8 calls:\n%s", text)
+	}
+	for _, q := range []string{storebench.QueryNewest, storebench.QueryNewestRows, storebench.QueryRange, storebench.QueryCallID, storebench.QueryDetail} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(q) + ` +n=3 p50=[0-9.]+ms p99=`).MatchString(text) {
+			t.Errorf("no line for %q:\n%s", q, text)
 		}
 	}
 }

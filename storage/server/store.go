@@ -241,6 +241,10 @@ type querier struct{ s *Store }
 // 18.16 generation (storage.Querier).
 func (q querier) Modern() bool { return storage.IsModern(q.s.version) }
 
+// Clustered tells storage that call_index may lack calls (a cluster's
+// from before revision 10, whose tables were not rebuilt).
+func (q querier) Clustered() bool { return q.s.cluster != "" }
+
 func (q querier) Query(ctx context.Context, query string, dest []any, row func() error) error {
 	if q.s.closed.Load() {
 		return storage.ErrClosed

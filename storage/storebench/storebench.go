@@ -48,10 +48,13 @@ func (c Config) Validate() error {
 
 // Query kinds, in the order Result lists them.
 const (
-	QueryNewest = "newest 50"          // the first page, no filter
-	QueryRange  = "1 h range + number" // a time window and a caller substring
-	QueryCallID = "Call-ID search"     // the list filtered by one Call-ID
-	QueryDetail = "call detail"        // GetCall: the call, its messages, streams
+	QueryNewest = "newest 50" // the first page, no filter
+	// QueryNewestRows is the first page without its total (total=false),
+	// as the UI asks for it beside its count strip.
+	QueryNewestRows = "newest 50, no total"
+	QueryRange      = "1 h range + number" // a time window and a caller substring
+	QueryCallID     = "Call-ID search"     // the list filtered by one Call-ID
+	QueryDetail     = "call detail"        // GetCall: the call, its messages, streams
 )
 
 // Latency is the distribution of one query kind: wall time, and the
@@ -118,6 +121,10 @@ func Run(ctx context.Context, s Store, cfg Config) (Result, error) {
 		run  func(i int) error
 	}{
 		{QueryNewest, func(int) error { _, err := s.ListCalls(ctx, storage.CallFilter{Limit: 50}); return err }},
+		{QueryNewestRows, func(int) error {
+			_, err := s.ListCalls(ctx, storage.CallFilter{Limit: 50, NoTotal: true})
+			return err
+		}},
 		{QueryRange, func(int) error {
 			from := at()
 			_, err := s.ListCalls(ctx, storage.CallFilter{From: from, To: from.Add(cfg.Window),
@@ -171,7 +178,7 @@ func (r Result) WriteText(w io.Writer, where string) {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	fmt.Fprintf(w, "store %s: %d calls from %s to %s\n", where, r.Calls, r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339))
 	for _, l := range r.Latencies {
-		fmt.Fprintf(w, "%-22s n=%d p50=%.1fms p99=%.1fms max=%.1fms  cpu p50=%.1fms p99=%.1fms\n", l.Query, l.N,
+		fmt.Fprintf(w, "%-24s n=%d p50=%.1fms p99=%.1fms max=%.1fms  cpu p50=%.1fms p99=%.1fms\n", l.Query, l.N,
 			ms(l.P50), ms(l.P99), ms(l.Max), ms(l.CPUP50), ms(l.CPUP99))
 	}
 }

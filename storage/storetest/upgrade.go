@@ -56,7 +56,7 @@ func Upgrade(t *testing.T, rev int, u Upgrader) {
 	base := day(12).Add(10 * time.Hour)
 	oldID := "old-call@upgrade.example.com"
 	stmts := storage.SchemaAt(u.Version, storage.SchemaConfig{Database: u.Database}, rev)
-	stmts = append(stmts, oldRows(u.Database, oldID, base)...)
+	stmts = append(stmts, oldRows(u.Database, oldID, base, rev)...)
 	before := u.Prepare(t, stmts, upgradeTables)
 	for _, table := range upgradeTables {
 		if want := columnNames(table, rev); !slices.Equal(before[table], want) {
@@ -167,7 +167,7 @@ func Upgrade(t *testing.T, rev int, u Upgrader) {
 // revision has, as the oldest sipscope wrote them. INSERT ... SELECT rather
 // than VALUES: over the native protocol an INSERT's VALUES are data the
 // client sends apart, and a plain statement would leave the server waiting.
-func oldRows(db, id string, base time.Time) []string {
+func oldRows(db, id string, base time.Time, rev int) []string {
 	q, qu := storage.QuoteString, func(v int64) string { return storage.QuoteUint(uint64(v)) }
 	startUS, endUS := base.UnixMicro(), base.Add(time.Minute).UnixMicro()
 	date := fmt.Sprintf("toDate(%s)", q(base.Format("2006-01-02")))
@@ -183,5 +183,11 @@ func oldRows(db, id string, base time.Time) []string {
 		"%s, %d, %s, 4000, %s, 4002, 8, %s, 2950, 2960, 10, 0, 19.5, 20, 40.5, 0.25, 1.5, 7.75, 4.25, 1",
 		db, storage.TableStreams, date, sStart.Unix(), qu(sStart.UnixMicro()), qu(endUS), q(id), 0x0bad,
 		q("192.0.2.7"), q("192.0.2.8"), q("g711A"))
-	return []string{strings.TrimSpace(calls), strings.TrimSpace(streams)}
+	out := []string{strings.TrimSpace(calls), strings.TrimSpace(streams)}
+	if rev >= storage.RevisionTimeOrder {
+		// That sipscope wrote a call's index row with the call.
+		out = append(out, fmt.Sprintf("INSERT INTO %s.%s (date, call_id, start_us) SELECT %s, %s, %s",
+			db, storage.TableCallIndex, date, q(id), qu(startUS)))
+	}
+	return out
 }
