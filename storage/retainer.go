@@ -29,6 +29,7 @@ type Retainer struct {
 	lastErr  string
 	dropped  map[string]uint64 // partitions dropped, by reason
 	freed    uint64            // bytes of the dropped partitions
+	compact  uint64            // finished days merged into one part
 	failures uint64
 }
 
@@ -81,6 +82,7 @@ func (r *Retainer) Once(ctx context.Context, now time.Time) (RetentionResult, er
 		r.dropped[p.Reason]++
 		r.freed += uint64(p.Bytes)
 	}
+	r.compact += uint64(len(res.Compacted))
 	if err != nil {
 		r.failures++
 		r.lastErr = err.Error()
@@ -89,6 +91,9 @@ func (r *Retainer) Once(ctx context.Context, now time.Time) (RetentionResult, er
 	}
 	r.lastErr = ""
 	r.last = res
+	if len(res.Compacted) > 0 {
+		r.log.Info("retention merged finished days into one part each", "partitions", len(res.Compacted))
+	}
 	if len(res.Dropped) > 0 {
 		r.log.Info("retention dropped partitions", "partitions", len(res.Dropped), "bytes_before", res.BytesBefore, "bytes_after", res.BytesAfter)
 	}
@@ -107,7 +112,9 @@ type RetentionStatus struct {
 	LastError  string            `json:"last_error,omitempty"`
 	Dropped    map[string]uint64 `json:"dropped_partitions"`
 	FreedBytes uint64            `json:"freed_bytes"`
-	OverBound  bool              `json:"over_bound"`
+	// Compacted counts the finished days' partitions merged into one part.
+	Compacted uint64 `json:"compacted_partitions"`
+	OverBound bool   `json:"over_bound"`
 }
 
 // Status is the last round's figures; safe from any goroutine.
@@ -115,7 +122,7 @@ func (r *Retainer) Status() RetentionStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := RetentionStatus{TableBytes: map[string]int64{}, Bytes: r.last.BytesAfter, MaxBytes: r.policy.MaxBytes,
-		LastError: r.lastErr, Dropped: map[string]uint64{}, FreedBytes: r.freed, OverBound: r.last.OverBound}
+		LastError: r.lastErr, Dropped: map[string]uint64{}, FreedBytes: r.freed, OverBound: r.last.OverBound, Compacted: r.compact}
 	for k, v := range r.last.TableBytes {
 		st.TableBytes[k] = v
 	}
@@ -132,6 +139,7 @@ var (
 	tableBytesDesc = prometheus.NewDesc("sipscope_store_table_bytes", "Disk used by each sipscope table as of the last retention round.", []string{"table"}, nil)
 	droppedDesc    = prometheus.NewDesc("sipscope_store_retention_dropped_partitions_total", "Partitions dropped by retention, by reason (age, size).", []string{"reason"}, nil)
 	freedDesc      = prometheus.NewDesc("sipscope_store_retention_freed_bytes_total", "Bytes of the partitions retention dropped.", nil, nil)
+	compactDesc    = prometheus.NewDesc("sipscope_store_compacted_partitions_total", "Finished days' partitions that retention rounds merged into one part.", nil, nil)
 	failDesc       = prometheus.NewDesc("sipscope_store_retention_failures_total", "Retention rounds that failed.", nil, nil)
 )
 
@@ -141,6 +149,7 @@ func (c retainerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- tableBytesDesc
 	ch <- droppedDesc
 	ch <- freedDesc
+	ch <- compactDesc
 	ch <- failDesc
 }
 
@@ -153,6 +162,7 @@ func (c retainerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(st.Dropped[reason]), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(freedDesc, prometheus.CounterValue, float64(st.FreedBytes))
+	ch <- prometheus.MustNewConstMetric(compactDesc, prometheus.CounterValue, float64(st.Compacted))
 	c.r.mu.Lock()
 	f := c.r.failures
 	c.r.mu.Unlock()

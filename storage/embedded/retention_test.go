@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sipscope/sipscope/correlate"
 	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/storetest"
 )
@@ -201,5 +202,122 @@ func TestNewTablesGetATTLPerTableWhereTheEngineHasTTL(t *testing.T) {
 	}
 	if strings.Contains(got[storage.TableStreams], "TTL") {
 		t.Errorf("streams have no age limit but a TTL: %s", got[storage.TableStreams])
+	}
+}
+
+// TestRetentionRoundsMergeFinishedDaysIntoOnePart: ten days of calls,
+// streams and registrations written twice (a second version of every
+// record: two parts a day, call_index too), then retention rounds without
+// any limit at "now" = day 11: each round merges MaxCompactPerRound
+// finished days' partitions into one part, newest days first; a partition
+// already in one part (the messages, written once) and today's are left,
+// nothing is dropped, and every read gives the second version.
+func TestRetentionRoundsMergeFinishedDaysIntoOnePart(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	first := storetest.RetentionBatch()
+	second := storetest.RetentionBatch()
+	for i := range second.Calls {
+		second.Calls[i].State, second.Calls[i].FinalCode = correlate.StateFailed, 486
+	}
+	// Today: two versions of a call of day 11, which no round merges.
+	today := first.Calls[0]
+	today.CallID, today.Start, today.End = "today@example.com", retentionDay(11), retentionDay(11).Add(time.Minute)
+	first.Calls = append(first.Calls, today)
+	second.Calls = append(second.Calls, today)
+	for _, b := range []storage.Batch{first, {Calls: second.Calls, Streams: second.Streams, Registrations: second.Registrations}} {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts := func() map[string]int64 { // "table day" → parts
+		_, ps := daysOf(t, s)
+		out := map[string]int64{}
+		for _, p := range ps {
+			out[p.Table+" "+p.MaxDate[8:]] = p.Parts
+		}
+		return out
+	}
+	before := parts()
+	for _, table := range []string{storage.TableCalls, storage.TableStreams, storage.TableRegistrations} {
+		for d := 1; d <= 10; d++ {
+			if n := before[fmt.Sprintf("%s %02d", table, d)]; n != 2 {
+				t.Fatalf("%s day %d in %d parts before the rounds, want 2", table, d, n)
+			}
+		}
+	}
+	reg := prometheus.NewRegistry()
+	ret, err := storage.NewRetainer(s, storage.RetentionPolicy{}, time.Hour, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := map[string]bool{}
+	last := "99"
+	for round := 1; round <= 4; round++ {
+		res, err := ret.Once(ctx, retentionDay(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Dropped) != 0 || len(res.Compacted) != storage.MaxCompactPerRound {
+			t.Fatalf("round %d: dropped %v, merged %d partitions, want %d", round, res.Dropped, len(res.Compacted), storage.MaxCompactPerRound)
+		}
+		for _, p := range res.Compacted {
+			day := p.MaxDate[8:]
+			merged[p.Table+" "+day] = true
+			// Newest days first, round after round.
+			if day > last || p.Parts != 2 {
+				t.Errorf("round %d merged %s of day %s (%d parts) after day %s", round, p.Table, day, p.Parts, last)
+			}
+			last = day
+		}
+	}
+	after := parts()
+	// What is left in two parts is older than what was merged.
+	for key, n := range after {
+		if n == 2 && !strings.HasSuffix(key, " 11") && key[strings.LastIndexByte(key, ' ')+1:] > last {
+			t.Errorf("%s left in 2 parts, newer than day %s which was merged", key, last)
+		}
+	}
+	for key, n := range after {
+		want := before[key]
+		if merged[key] {
+			want = 1
+		}
+		if n != want {
+			t.Errorf("%s: %d parts after the rounds, want %d", key, n, want)
+		}
+	}
+	if after[storage.TableCalls+" 11"] != 2 || after[storage.TableMessages+" 10"] != before[storage.TableMessages+" 10"] {
+		t.Errorf("today's calls in %d parts, day 10's messages in %d (before %d): neither is merged",
+			after[storage.TableCalls+" 11"], after[storage.TableMessages+" 10"], before[storage.TableMessages+" 10"])
+	}
+	page, err := s.ListCalls(ctx, storage.CallFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 11 {
+		t.Fatalf("%d calls after the rounds, want 11", page.Total)
+	}
+	for _, c := range page.Calls {
+		if c.CallID != "today@example.com" && c.FinalCode != 486 {
+			t.Errorf("call %s reads as its first version (%d)", c.CallID, c.FinalCode)
+		}
+	}
+	if got := ret.Status().Compacted; got != 4*storage.MaxCompactPerRound {
+		t.Errorf("status: %d partitions merged, want %d", got, 4*storage.MaxCompactPerRound)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted float64 = -1
+	for _, mf := range mfs {
+		if mf.GetName() == "sipscope_store_compacted_partitions_total" {
+			counted = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if counted != 4*storage.MaxCompactPerRound {
+		t.Errorf("sipscope_store_compacted_partitions_total %v, want %d", counted, 4*storage.MaxCompactPerRound)
 	}
 }

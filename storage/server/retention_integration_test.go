@@ -81,3 +81,69 @@ func TestRetentionOnServer1816(t *testing.T) {
 		t.Errorf("18.16 table: %s\nwant daily partitions and no TTL", ddl)
 	}
 }
+
+// TestRetentionMergesFinishedDaysOnServer1816: the calls of ten days
+// written twice (two parts a day) are merged by retention rounds into one
+// part a day on ClickHouse 18.16 too (OPTIMIZE ... PARTITION ... FINAL),
+// and read as their second version.
+func TestRetentionMergesFinishedDaysOnServer1816(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{})
+	ctx := context.Background()
+	st, err := Open(ctx, Config{Addr: srv.Addr(), Database: "compact"})
+	if err != nil {
+		t.Fatalf("open: %v\n%s", err, srv.Output())
+	}
+	defer st.Close()
+	b := storetest.RetentionBatch()
+	if err := st.Write(ctx, storage.Batch{Calls: b.Calls}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b.Calls {
+		b.Calls[i].FinalCode = 486
+	}
+	if err := st.Write(ctx, storage.Batch{Calls: b.Calls}); err != nil {
+		t.Fatal(err)
+	}
+	callParts := func() (n int64) {
+		parts, err := storage.TablePartitions(ctx, querier{st}, "compact", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if p.Table == storage.TableCalls {
+				n += p.Parts
+			}
+		}
+		return n
+	}
+	if n := callParts(); n != 20 {
+		t.Fatalf("calls in %d parts before the rounds, want 20", n)
+	}
+	merged := 0
+	for range 10 {
+		res, err := st.EnforceRetention(ctx, storage.RetentionPolicy{}, storetest.RetentionDay(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged += len(res.Compacted)
+		if len(res.Compacted) == 0 {
+			break
+		}
+	}
+	// calls and call_index, ten days each.
+	if n := callParts(); n != 10 || merged != 20 {
+		t.Errorf("calls in %d parts after the rounds (want 10), %d partitions merged (want 20)", n, merged)
+	}
+	page, err := st.ListCalls(ctx, storage.CallFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range page.Calls {
+		if c.FinalCode != 486 {
+			t.Errorf("call %s reads as its first version", c.CallID)
+		}
+	}
+	if page.Total != 10 {
+		t.Errorf("%d calls, want 10", page.Total)
+	}
+}
