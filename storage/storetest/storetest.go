@@ -441,6 +441,14 @@ func (h *harness) updates(t *testing.T) {
 	if p := h.list(t, dayFilter(d)); p.Total != 1 {
 		t.Errorf("two versions of one call counted as %d", p.Total)
 	}
+	// A Call-ID search (read without FINAL) lists the newest version
+	// once; with another condition the superseded one matches nothing.
+	if p := h.list(t, storage.CallFilter{CallID: id}); p.Total != 1 || len(p.Calls) != 1 || sameCall(p.Calls[0], late) != nil {
+		t.Errorf("Call-ID search after update: total %d, calls %+v", p.Total, p.Calls)
+	}
+	if p := h.list(t, storage.CallFilter{CallID: id, State: correlate.StateNoFinal}); p.Total != 0 {
+		t.Errorf("Call-ID search with the old state: total %d", p.Total)
+	}
 
 	// Within one batch the later record wins too.
 	id2 := "update-2@example.com"
@@ -450,6 +458,9 @@ func (h *harness) updates(t *testing.T) {
 	h.write(t, storage.Batch{Calls: []correlate.Call{a, b}})
 	if got := h.get(t, id2); got.Call.State != correlate.StateFailed || got.Call.FinalCode != 503 {
 		t.Errorf("same-batch update: state %q code %d, want failed 503", got.Call.State, got.Call.FinalCode)
+	}
+	if p := h.list(t, storage.CallFilter{CallID: id2}); len(p.Calls) != 1 || p.Calls[0].FinalCode != 503 {
+		t.Errorf("same-batch update, Call-ID search: %+v", p.Calls)
 	}
 
 	// A stream first written unbound and later bound to its call is one stream.
