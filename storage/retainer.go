@@ -168,3 +168,22 @@ func (c retainerCollector) Collect(ch chan<- prometheus.Metric) {
 	c.r.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(failDesc, prometheus.CounterValue, float64(f))
 }
+
+// SettleMerges runs retention rounds without limits, back to back, until
+// no finished day is left to merge into one part: what serve's rounds do
+// over its first minutes or hours with the store, at once (a benchmark of
+// a freshly imported store measures it as serve would keep it). It
+// returns how many partitions it merged.
+func SettleMerges(ctx context.Context, s RetentionEnforcer, now time.Time) (int, error) {
+	merged := 0
+	for {
+		res, err := s.EnforceRetention(ctx, RetentionPolicy{}, now)
+		if err != nil {
+			return merged, err
+		}
+		if len(res.Compacted) == 0 {
+			return merged, nil
+		}
+		merged += len(res.Compacted)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipscope/sipscope/inject"
 	"github.com/sipscope/sipscope/pipeline"
+	"github.com/sipscope/sipscope/storage"
 	"github.com/sipscope/sipscope/storage/backend"
 	"github.com/sipscope/sipscope/storage/storebench"
 )
@@ -89,12 +90,13 @@ func cmdBenchStore(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg storebench.Config
 	fs.IntVar(&cfg.Rounds, "rounds", 100, "queries of each kind")
 	fs.DurationVar(&cfg.Window, "window", time.Hour, "time range of the range search")
+	settle := fs.Bool("settle", false, "first merge each finished day into one part, as serve's retention rounds do over time")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return errors.New("usage: sipscope bench store [--data DIR | --clickhouse URL] [--rounds N]")
+		return errors.New("usage: sipscope bench store [--data DIR | --clickhouse URL] [--rounds N] [--settle]")
 	}
 	if err := sc.Validate(); err != nil {
 		return err
@@ -104,6 +106,14 @@ func cmdBenchStore(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	if *settle {
+		t := time.Now()
+		n, err := storage.SettleMerges(ctx, store, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "settled: %d partitions merged in %v\n", n, time.Since(t).Round(time.Millisecond))
+	}
 	res, err := storebench.Run(ctx, store, cfg)
 	if err != nil {
 		return err

@@ -154,8 +154,9 @@ func TestRetentionKeysAreChecked(t *testing.T) {
 }
 
 // TestBenchStoreMeasuresEachQueryOnAnImportedStore: `bench store` on a
-// store that `import` filled prints the store's span and one line per
-// query kind, each with its rounds; on an empty store it says so.
+// store that `import` filled (twice) merges its finished days with
+// --settle, then prints the store's span and one line per query kind,
+// each with its rounds; on an empty store it says so.
 func TestBenchStoreMeasuresEachQueryOnAnImportedStore(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
@@ -165,11 +166,19 @@ func TestBenchStoreMeasuresEachQueryOnAnImportedStore(t *testing.T) {
 	if code := run(t.Context(), []string{"import", "--data", dir, "../../testdata/calls.pcap"}, &out, &errb); code != 0 {
 		t.Fatalf("import exited %d: %s", code, errb.String())
 	}
+	// Imported twice: the day's partitions in two parts each, which
+	// --settle merges first.
+	if code := run(t.Context(), []string{"import", "--data", dir, "../../testdata/calls.pcap"}, &out, &errb); code != 0 {
+		t.Fatalf("import exited %d: %s", code, errb.String())
+	}
 	out.Reset()
-	if code := run(t.Context(), []string{"bench", "store", "--data", dir, "--rounds", "3"}, &out, &errb); code != 0 {
+	if code := run(t.Context(), []string{"bench", "store", "--data", dir, "--rounds", "3", "--settle"}, &out, &errb); code != 0 {
 		t.Fatalf("bench store exited %d: %s", code, errb.String())
 	}
 	text := out.String()
+	if m := regexp.MustCompile(`(?m)^settled: ([0-9]+) partitions merged`).FindStringSubmatch(text); m == nil || m[1] == "0" {
+		t.Errorf("no partitions merged by --settle:\n%s", text)
+	}
 	if !strings.Contains(text, ": 8 calls from ") {
 		t.Errorf("no store span of 8 calls:\n%s", text)
 	}

@@ -320,4 +320,14 @@ func TestRetentionRoundsMergeFinishedDaysIntoOnePart(t *testing.T) {
 	if counted != 4*storage.MaxCompactPerRound {
 		t.Errorf("sipscope_store_compacted_partitions_total %v, want %d", counted, 4*storage.MaxCompactPerRound)
 	}
+	// Settling merges the rest at once: ten finished days of calls,
+	// call_index, streams and registrations, less the rounds' twelve.
+	if n, err := storage.SettleMerges(ctx, s, retentionDay(11)); err != nil || n != 40-4*storage.MaxCompactPerRound {
+		t.Errorf("settling merged %d partitions (%v), want %d", n, err, 40-4*storage.MaxCompactPerRound)
+	}
+	for key, n := range parts() {
+		if n != 1 && !strings.HasSuffix(key, " 11") {
+			t.Errorf("%s in %d parts after settling", key, n)
+		}
+	}
 }
