@@ -244,6 +244,11 @@ type MaintenanceExecer interface {
 // once.
 const MaxCompactPerRound = 3
 
+// MaxCompactBytes bounds the partitions a round merges: OPTIMIZE FINAL
+// ignores the engine's own bound on a merge's size (150 GB by default),
+// and a day bigger than this is left to the engine's background merges.
+const MaxCompactBytes = 20e9
+
 // compactFinishedDays merges each finished day (before today, UTC) of the
 // tables read with FINAL into one part, newest days first, at most
 // MaxCompactPerRound a round: OPTIMIZE ... PARTITION ... FINAL. FINAL
@@ -263,7 +268,7 @@ func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Parti
 	n := 0
 	for i := len(kept) - 1; i >= 0 && n < MaxCompactPerRound; i-- {
 		pt := kept[i]
-		if pt.MaxDate >= today || pt.Parts < 2 || !compactTables[pt.Table] ||
+		if pt.MaxDate >= today || pt.Parts < 2 || pt.Bytes > MaxCompactBytes || !compactTables[pt.Table] ||
 			pt.Partition == "" || strings.Trim(pt.Partition, "0123456789") != "" {
 			continue
 		}

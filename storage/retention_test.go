@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +53,48 @@ func TestTableRetentionIsATTLPerTableOnlyWhereTheServerHasTTL(t *testing.T) {
 		if old := ddl("18.16.1", table); strings.Contains(old, " TTL ") || !strings.Contains(old, "PARTITION BY toYYYYMMDD(date)") {
 			t.Errorf("18.16 %s: %s\nwant daily partitions and no TTL", table, old)
 		}
+	}
+}
+
+// statements records what compactFinishedDays asks an Execer to run.
+type statements []string
+
+func (s *statements) Exec(_ context.Context, stmt string) error {
+	*s = append(*s, stmt)
+	return nil
+}
+
+// TestCompactionChoosesFinishedDaysInSeveralPartsNewestFirst: of a store's
+// partitions (oldest first, as TablePartitions gives them), a round
+// merges those of finished days in more than one part, of the tables it
+// compacts, no bigger than MaxCompactBytes, newest first and at most
+// MaxCompactPerRound; the real merges are tested on chDB and 18.16.
+func TestCompactionChoosesFinishedDaysInSeveralPartsNewestFirst(t *testing.T) {
+	p := func(table, day string, parts, bytes int64) Partition {
+		return Partition{Table: table, Partition: strings.ReplaceAll(day, "-", ""), MinDate: day, MaxDate: day, Parts: parts, Bytes: bytes}
+	}
+	kept := []Partition{
+		p(TableCalls, "2024-05-01", 2, 1e6),
+		p(TableCalls, "2024-05-02", 3, 1e6),
+		p(TableMessages, "2024-05-02", 2, MaxCompactBytes+1), // too big
+		p(TableCalls, "2024-05-03", 1, 1e6),                  // one part already
+		p(TablePackets, "2024-05-03", 4, 1e6),                // not compacted
+		p(TableStreams, "2024-05-04", 2, 1e6),
+		p(TableRegistrations, "2024-05-05", 2, 1e6),
+		p(TableCalls, "2024-05-06", 5, 1e6),                                        // today
+		{Table: TableCalls, Partition: "2024-05", MaxDate: "2024-05-05", Parts: 2}, // not a partition key sipscope makes
+	}
+	var ran statements
+	var res RetentionResult
+	if err := compactFinishedDays(context.Background(), &ran, "db", kept, "2024-05-06", &res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"OPTIMIZE TABLE db.registrations PARTITION 20240505 FINAL",
+		"OPTIMIZE TABLE db.rtp_streams PARTITION 20240504 FINAL",
+		"OPTIMIZE TABLE db.calls PARTITION 20240502 FINAL",
+	}
+	if !slices.Equal(ran, want) || len(res.Compacted) != len(want) {
+		t.Errorf("ran\n%q\nwant\n%q (compacted %d)", ran, want, len(res.Compacted))
 	}
 }
