@@ -219,7 +219,7 @@ func EnforceRetention(ctx context.Context, q Querier, ex Execer, db, cluster str
 	}
 	res.BytesAfter = total
 	if cluster == "" {
-		if err := compactFinishedDays(ctx, ex, db, kept, today, &res); err != nil {
+		if err := compactFinishedDays(ctx, ex, db, kept, now, &res); err != nil {
 			return res, err
 		}
 	}
@@ -249,18 +249,26 @@ const MaxCompactPerRound = 3
 // and a day bigger than this is left to the engine's background merges.
 const MaxCompactBytes = 20e9
 
-// compactFinishedDays merges each finished day (before today, UTC) of the
-// tables read with FINAL into one part, newest days first, at most
+// CompactAfter is how long after its midnight (UTC) a day counts as
+// finished for compaction: the rows of calls still open at midnight (a
+// call's rows carry its start's day) trickle in for a while after it.
+const CompactAfter = time.Hour
+
+// compactFinishedDays merges each finished day (CompactAfter past its
+// end, UTC) of compactTables into one part, newest days first, at most
 // MaxCompactPerRound a round: OPTIMIZE ... PARTITION ... FINAL. FINAL
 // merges the versions of a row across the parts it reads, and a lookup by
 // Call-ID reads every part; the engine leaves a day in as many parts as
 // its inserts and merges made (at 10 M calls: 6 parts a day, and counting
 // the calls FINAL took 190 ms against 4 ms in one part). A day that later
-// gets a late row (a call that began before midnight) is merged again.
+// gets a late row after that (a call that ran past the hour) is merged
+// again.
 // The statements go through ex's maintenance lane when it has one.
 // Clusters are not compacted here: each replica's parts are its own
 // (operators schedule OPTIMIZE ON CLUSTER).
-func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Partition, today string, res *RetentionResult) error {
+func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Partition, now time.Time, res *RetentionResult) error {
+	// A day before this one has been over for CompactAfter.
+	open := now.UTC().Add(-CompactAfter).Format(time.DateOnly)
 	exec := ex.Exec
 	if m, ok := ex.(MaintenanceExecer); ok {
 		exec = m.ExecMaintenance
@@ -268,7 +276,7 @@ func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Parti
 	n := 0
 	for i := len(kept) - 1; i >= 0 && n < MaxCompactPerRound; i-- {
 		pt := kept[i]
-		if pt.MaxDate >= today || pt.Parts < 2 || pt.Bytes > MaxCompactBytes || !compactTables[pt.Table] ||
+		if pt.MaxDate >= open || pt.Parts < 2 || pt.Bytes > MaxCompactBytes || !compactTables[pt.Table] ||
 			pt.Partition == "" || strings.Trim(pt.Partition, "0123456789") != "" {
 			continue
 		}

@@ -86,7 +86,7 @@ func TestCompactionChoosesFinishedDaysInSeveralPartsNewestFirst(t *testing.T) {
 	}
 	var ran statements
 	var res RetentionResult
-	if err := compactFinishedDays(context.Background(), &ran, "db", kept, "2024-05-06", &res); err != nil {
+	if err := compactFinishedDays(context.Background(), &ran, "db", kept, time.Date(2024, time.May, 6, 1, 0, 0, 0, time.UTC), &res); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -96,5 +96,13 @@ func TestCompactionChoosesFinishedDaysInSeveralPartsNewestFirst(t *testing.T) {
 	}
 	if !slices.Equal(ran, want) || len(res.Compacted) != len(want) {
 		t.Errorf("ran\n%q\nwant\n%q (compacted %d)", ran, want, len(res.Compacted))
+	}
+	// Within CompactAfter of midnight, yesterday is not finished yet.
+	ran = nil
+	if err := compactFinishedDays(context.Background(), &ran, "db", kept, time.Date(2024, time.May, 6, 0, 59, 0, 0, time.UTC), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) == 0 || strings.Contains(ran[0], "20240505") {
+		t.Errorf("at 00:59 the round ran %q: the day before is still open", ran)
 	}
 }
