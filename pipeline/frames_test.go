@@ -45,25 +45,7 @@ func TestKeptRTPFramesDoNotAllocateInSteadyState(t *testing.T) {
 		{"headers mode keeps Ethernet, IP, UDP and RTP headers", StoreRTPHeaders, 14 + 20 + 8 + 12},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := New(correlate.DefaultConfig())
-			p.SetStoreFrames(c.mode, 0)
-			inv := frame.Frame{LinkType: frame.LinkEthernet, Data: frameOf(t, false, 5060, 5060, sdpInvite()), TS: 1_700_000_000e9}
-			p.HandleFrame(&inv)
-			rtpPkt := make([]byte, 12+160)
-			rtpPkt[0], rtpPkt[1] = 0x80, 8
-			binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
-			data := frameOf(t, false, 40000, 50000, rtpPkt)
-			const ipUDP = 14 + 20 + 8
-			f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: inv.TS, OrigLen: len(data)}
-			seq, ts := uint16(1), uint32(0)
-			next := func() {
-				seq++
-				ts += 160
-				f.TS += 20e6
-				binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
-				binary.BigEndian.PutUint32(data[ipUDP+4:], ts)
-				p.HandleFrame(&f)
-			}
+			p, data, next := rtpAfterInvite(t, c.mode)
 			for range 300 {
 				next()
 			}
@@ -83,6 +65,33 @@ func TestKeptRTPFramesDoNotAllocateInSteadyState(t *testing.T) {
 				t.Errorf("kept %d, dropped %d; want 502 and 0", kept, dropped)
 			}
 		})
+	}
+}
+
+// rtpAfterInvite is a pipeline keeping frames in mode that has seen
+// sdpInvite's INVITE, the 214-byte RTP frame of the stream it announces,
+// and next, which hands that frame to the pipeline again as the stream's
+// next packet (sequence, RTP timestamp and capture time advanced).
+func rtpAfterInvite(t *testing.T, mode StoreRTP) (p *Pipeline, data []byte, next func()) {
+	t.Helper()
+	p = New(correlate.DefaultConfig())
+	p.SetStoreFrames(mode, 0)
+	inv := frame.Frame{LinkType: frame.LinkEthernet, Data: frameOf(t, false, 5060, 5060, sdpInvite()), TS: 1_700_000_000e9}
+	p.HandleFrame(&inv)
+	rtpPkt := make([]byte, 12+160)
+	rtpPkt[0], rtpPkt[1] = 0x80, 8
+	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
+	data = frameOf(t, false, 40000, 50000, rtpPkt)
+	const ipUDP = 14 + 20 + 8
+	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: inv.TS, OrigLen: len(data)}
+	seq, ts := uint16(1), uint32(0)
+	return p, data, func() {
+		seq++
+		ts += 160
+		f.TS += 20e6
+		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
+		binary.BigEndian.PutUint32(data[ipUDP+4:], ts)
+		p.HandleFrame(&f)
 	}
 }
 
@@ -314,23 +323,7 @@ func TestImportKeepsTheTCPSegmentsThatCarriedWholeSIPMessages(t *testing.T) {
 // must not touch the detached frames, and once the spare memory has grown
 // keeping allocates nothing.
 func TestDetachedFramesStayIntactWhileTheNextBatchFills(t *testing.T) {
-	p := New(correlate.DefaultConfig())
-	p.SetStoreFrames(StoreRTPFull, 0)
-	inv := frame.Frame{LinkType: frame.LinkEthernet, Data: frameOf(t, false, 5060, 5060, sdpInvite()), TS: 1_700_000_000e9}
-	p.HandleFrame(&inv)
-	rtpPkt := make([]byte, 12+160)
-	rtpPkt[0], rtpPkt[1] = 0x80, 8
-	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
-	data := frameOf(t, false, 40000, 50000, rtpPkt)
-	const ipUDP = 14 + 20 + 8
-	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: inv.TS, OrigLen: len(data)}
-	seq := uint16(1)
-	next := func() {
-		seq++
-		f.TS += 20e6
-		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
-		p.HandleFrame(&f)
-	}
+	p, _, next := rtpAfterInvite(t, StoreRTPFull)
 	for range 100 {
 		next()
 	}
