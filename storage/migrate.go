@@ -54,7 +54,9 @@ func Migrate(ctx context.Context, q Querier, ex Execer, version string, cfg Sche
 	if err != nil {
 		return ran, err
 	}
-	return ran, nil
+	filled, err := fillCallsByID(ctx, q, ex, ParseServerVersion(version), cfg)
+	ran = append(ran, filled...)
+	return ran, err
 }
 
 // tableColumns is the columns each table of a database has.

@@ -35,6 +35,19 @@ const (
 // newest first (ties by Call-ID, so pages are stable), and how many matched
 // (-1 when f.NoTotal left that uncounted).
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
+	if onlyCallID(f) {
+		// calls_by_id holds the list rows of the Call-ID, unless some
+		// were written before it existed: then calls, below.
+		b, err := lookupByID(ctx, q, db, f.CallID)
+		switch {
+		case err != nil:
+			return CallPage{}, err
+		case b.complete():
+			return pageOf(f, b.sorted(f.Ascending)), nil
+		case len(b.starts) == 0 && indexComplete(q):
+			return CallPage{}, nil // not in the index: no such call
+		}
+	}
 	if f.CallID != "" && modernSQL(q) {
 		// One query: the index's starts as an IN subquery, which a
 		// modern engine uses on the calls' sort key. What it does not
@@ -277,7 +290,8 @@ func CallMessages(ctx context.Context, q Querier, db string, callIDs []string, m
 // and per-column reads whatever it returns, so in a row they add up to
 // the detail's latency (30 ms at 5 M calls) and side by side to the
 // slowest of them. The messages need nothing; the call's row and its
-// streams need the call's starts from call_index.
+// streams need the call's starts, which one lookup (lookupByID) reads
+// with the call's packed row.
 func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, error) {
 	id := QuoteString(callID)
 	var (
@@ -296,7 +310,8 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 		return nil
 	})
 	g.Go(func() error {
-		starts, err := callStarts(ctx, q, db, callID)
+		b, err := lookupByID(ctx, q, db, callID)
+		starts := b.starts
 		if err != nil || len(starts) == 0 && indexComplete(q) {
 			return err // no error: not in the index, no such call
 		}
@@ -304,6 +319,10 @@ func GetCall(ctx context.Context, q Querier, db, callID string) (CallDetail, err
 		side.Go(func() error {
 			// Of several starts (the Call-ID began again), the newest
 			// write wins.
+			if b.complete() {
+				d.Call, found = b.newest(), true
+				return nil
+			}
 			var cs callScan
 			err := q.Query(ctx,
 				"SELECT "+callSelect+" FROM "+db+"."+TableCalls+" FINAL WHERE "+callKeyCond(starts, callID)+

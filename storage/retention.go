@@ -56,7 +56,7 @@ func (p RetentionPolicy) byTable() map[string]time.Duration {
 	if reg == 0 {
 		reg = p.Calls
 	}
-	return map[string]time.Duration{TableCalls: p.Calls, TableCallIndex: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams, TablePackets: p.Packets}
+	return map[string]time.Duration{TableCalls: p.Calls, TableCallIndex: p.Calls, TableCallsByID: p.Calls, TableRegistrations: reg, TableMessages: p.Messages, TableStreams: p.Streams, TablePackets: p.Packets}
 }
 
 // TableRetention is the policy's age limits as SchemaConfig.TableRetention
@@ -229,7 +229,7 @@ func EnforceRetention(ctx context.Context, q Querier, ex Execer, db, cluster str
 // compactTables are the tables whose finished days are merged into one
 // part: those read with FINAL, and those a call's detail looks up by
 // Call-ID in every part (call_index, sip_messages).
-var compactTables = map[string]bool{TableCalls: true, TableStreams: true, TableRegistrations: true, TableCallIndex: true, TableMessages: true}
+var compactTables = map[string]bool{TableCalls: true, TableStreams: true, TableRegistrations: true, TableCallIndex: true, TableCallsByID: true, TableMessages: true}
 
 // MaintenanceExecer is an Execer that runs long statements (OPTIMIZE)
 // apart from the writes, when the backend has such a lane (the embedded

@@ -83,11 +83,20 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 		}
 		t := callsTable()
 		rows := make([][]any, len(b.Calls))
+		byID := make([][]any, len(b.Calls))
 		v := clock.Reserve(len(rows))
 		for i := range b.Calls {
 			rows[i] = callRow(&b.Calls[i], v+uint64(i))
+			var err error
+			if byID[i], err = callsByIDRow(rows[i]); err != nil {
+				return err
+			}
 		}
 		if err := insert(ctx, ins, db, t, rows); err != nil {
+			return err
+		}
+		// After the calls: a call a Call-ID lookup finds is in the list.
+		if err := insert(ctx, ins, db, callsByIDTable(), byID); err != nil {
 			return err
 		}
 	}

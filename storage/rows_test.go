@@ -204,7 +204,7 @@ func TestWriteOrdersTablesAndVersionsRecords(t *testing.T) {
 	for _, h := range rec.heads {
 		tables = append(tables, strings.Fields(h)[2])
 	}
-	if want := "db.sip_messages db.rtp_streams db.registrations db.call_index db.calls"; strings.Join(tables, " ") != want {
+	if want := "db.sip_messages db.rtp_streams db.registrations db.call_index db.calls db.calls_by_id"; strings.Join(tables, " ") != want {
 		t.Errorf("tables written %q, want %q", tables, want)
 	}
 	if !strings.HasPrefix(rec.heads[4], "INSERT INTO db.calls (date, start_time, start_us, ") {

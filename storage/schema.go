@@ -57,9 +57,12 @@ const (
 	// revisionNodes added the capture points that carried each call.
 	revisionNodes = 11
 
+	// revisionCallsByID (callsbyid.go) = 12 added calls_by_id, the list
+	// rows of calls sorted by Call-ID.
+
 	// SchemaRevision is the revision Schema creates and Migrate brings
 	// older tables to.
-	SchemaRevision = revisionNodes
+	SchemaRevision = revisionCallsByID
 )
 
 // SchemaConfig shapes the DDL Schema returns.
@@ -112,6 +115,9 @@ type table struct {
 	unpartitioned bool
 	// since is the schema revision that added the table (0: the first).
 	since int
+	// granularity, when set, is the table's index_granularity (rows per
+	// granule) instead of the engine's 8,192.
+	granularity int
 }
 
 func callsTable() table {
@@ -349,7 +355,7 @@ func streamsTable() table {
 
 func tables() []table {
 	return []table{callsTable(), registrationsTable(), messagesTable(), streamsTable(), usersTable(), tokensTable(),
-		alertsTable(), packetsTable(), callIndexTable(),
+		alertsTable(), packetsTable(), callIndexTable(), callsByIDTable(),
 	}
 }
 
@@ -442,6 +448,9 @@ func createTable(v ServerVersion, cfg SchemaConfig, db, name, onCluster string, 
 	if keep := cfg.retention(t.name); keep > 0 && v.modern() && !t.unpartitioned {
 		days := int64((keep + 24*time.Hour - 1) / (24 * time.Hour))
 		fmt.Fprintf(&b, " TTL date + toIntervalDay(%d)", days)
+	}
+	if t.granularity > 0 {
+		fmt.Fprintf(&b, " SETTINGS index_granularity = %d", t.granularity)
 	}
 	return b.String()
 }

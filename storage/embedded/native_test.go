@@ -140,7 +140,7 @@ func stored(t *testing.T, e engine, table string) []byte {
 // with the row given to the insert (Date as days, DateTime as seconds).
 func checkStoredAsGiven(t *testing.T, out []byte, rows [][]any) {
 	t.Helper()
-	r := rowBinaryReader{buf: out}
+	r := storage.NewRowBinaryReader(out)
 	for i, want := range rows {
 		var (
 			id, u32 uint32
@@ -157,7 +157,7 @@ func checkStoredAsGiven(t *testing.T, out []byte, rows [][]any) {
 			au64    []uint64
 			as      []string
 		)
-		if err := r.row([]any{&id, &s, &lc, &b, &u8, &u16, &u32, &u64, &i64, &f, &d, &dt, &af, &au32, &au64, &as}); err != nil {
+		if err := r.Row([]any{&id, &s, &lc, &b, &u8, &u16, &u32, &u64, &i64, &f, &d, &dt, &af, &au32, &au64, &as}); err != nil {
 			t.Fatalf("row %d: %v", i, err)
 		}
 		wd := uint16(min(max(want[10].(time.Time).Unix()/86400, 0), math.MaxUint16))
@@ -171,7 +171,7 @@ func checkStoredAsGiven(t *testing.T, out []byte, rows [][]any) {
 			}
 		}
 	}
-	if r.more() {
+	if r.More() {
 		t.Error("more rows stored than inserted")
 	}
 }

@@ -88,14 +88,15 @@ func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
 		storage.TableRegistrations: mayDays(6, 10), // follows calls
 		storage.TableStreams:       mayDays(3, 10),
 		storage.TableCallIndex:     mayDays(6, 10), // follows calls
+		storage.TableCallsByID:     mayDays(6, 10), // follows calls
 	}
 	for table, days := range want {
 		if got := strings.Join(after[table], ","); got != days {
 			t.Errorf("after the age rules %s holds days %s, want %s", table, got, days)
 		}
 	}
-	if len(res.Dropped) != 7+5+5+5+2 {
-		t.Errorf("%d partitions dropped for age, want 24", len(res.Dropped))
+	if len(res.Dropped) != 7+5+5+5+5+2 {
+		t.Errorf("%d partitions dropped for age, want 29", len(res.Dropped))
 	}
 	// What the API reads agrees: the old call is gone, a call whose
 	// messages expired has none left, a recent one is whole.
@@ -158,7 +159,7 @@ func TestRetentionDropsByAgePerTableAndThenBySize(t *testing.T) {
 
 	// The first retainer's status and metrics show the disk use per table.
 	st := ret.Status()
-	if st.Dropped["age"] != 24 || st.TableBytes[storage.TableMessages] <= 0 || st.LastRun == "" {
+	if st.Dropped["age"] != 29 || st.TableBytes[storage.TableMessages] <= 0 || st.LastRun == "" {
 		t.Errorf("retainer status %+v", st)
 	}
 	mfs, err := reg.Gather()
@@ -321,9 +322,10 @@ func TestRetentionRoundsMergeFinishedDaysIntoOnePart(t *testing.T) {
 		t.Errorf("sipscope_store_compacted_partitions_total %v, want %d", counted, 4*storage.MaxCompactPerRound)
 	}
 	// Settling merges the rest at once: ten finished days of calls,
-	// call_index, streams and registrations, less the rounds' twelve.
-	if n, err := storage.SettleMerges(ctx, s, retentionDay(11)); err != nil || n != 40-4*storage.MaxCompactPerRound {
-		t.Errorf("settling merged %d partitions (%v), want %d", n, err, 40-4*storage.MaxCompactPerRound)
+	// call_index, calls_by_id, streams and registrations, less the
+	// rounds' twelve.
+	if n, err := storage.SettleMerges(ctx, s, retentionDay(11)); err != nil || n != 50-4*storage.MaxCompactPerRound {
+		t.Errorf("settling merged %d partitions (%v), want %d", n, err, 50-4*storage.MaxCompactPerRound)
 	}
 	for key, n := range parts() {
 		if n != 1 && !strings.HasSuffix(key, " 11") {

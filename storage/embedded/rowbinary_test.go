@@ -83,12 +83,12 @@ func TestRowBinaryDecodesWhatItEncodes(t *testing.T) {
 		f   float64
 	)
 	dest := []any{&s, &b, &u8, &u16, &u32, &u64, &i64, &f}
-	r := rowBinaryReader{buf: buf.Bytes()}
+	r := storage.NewRowBinaryReader(buf.Bytes())
 	for i, want := range rows {
-		if !r.more() {
+		if !r.More() {
 			t.Fatalf("row %d missing", i)
 		}
-		if err := r.row(dest); err != nil {
+		if err := r.Row(dest); err != nil {
 			t.Fatal(err)
 		}
 		got := []any{s, b, u8, u16, u32, u64, i64, f}
@@ -104,7 +104,7 @@ func TestRowBinaryDecodesWhatItEncodes(t *testing.T) {
 			}
 		}
 	}
-	if r.more() {
+	if r.More() {
 		t.Error("bytes left over")
 	}
 }
@@ -113,8 +113,8 @@ func TestRowBinaryReportsATruncatedResult(t *testing.T) {
 	var s string
 	var u uint64
 	for _, in := range [][]byte{{5, 'a'}, {0, 1, 2}, {0x80}} {
-		r := rowBinaryReader{buf: in}
-		if err := r.row([]any{&s, &u}); !errors.Is(err, storage.ErrBadRow) {
+		r := storage.NewRowBinaryReader(in)
+		if err := r.Row([]any{&s, &u}); !errors.Is(err, storage.ErrBadRow) {
 			t.Errorf("% x: error %v, want ErrBadRow", in, err)
 		}
 	}
@@ -167,7 +167,7 @@ func TestRowBinaryArraysDecodeToWhatWasEncoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Flush()
-	r := rowBinaryReader{buf: buf.Bytes()}
+	r := storage.NewRowBinaryReader(buf.Bytes())
 	var kept [][]float64
 	for i, want := range rows {
 		var (
@@ -176,7 +176,7 @@ func TestRowBinaryArraysDecodeToWhatWasEncoded(t *testing.T) {
 			u64 []uint64
 			s   []string
 		)
-		if err := r.row([]any{&f, &u32, &u64, &s}); err != nil {
+		if err := r.Row([]any{&f, &u32, &u64, &s}); err != nil {
 			t.Fatalf("row %d: %v", i, err)
 		}
 		got := []any{f, u32, u64, s}
@@ -187,7 +187,7 @@ func TestRowBinaryArraysDecodeToWhatWasEncoded(t *testing.T) {
 		}
 		kept = append(kept, f)
 	}
-	if r.more() {
+	if r.More() {
 		t.Error("bytes left over")
 	}
 	// Each row's slices are its own: the result buffer is freed after the query.
@@ -203,14 +203,14 @@ func TestRowBinaryRejectsAnArrayLongerThanTheResult(t *testing.T) {
 		{0x80},                            // a count cut short
 	} {
 		var f []float64
-		r := rowBinaryReader{buf: in}
-		if err := r.row([]any{&f}); !errors.Is(err, storage.ErrBadRow) {
+		r := storage.NewRowBinaryReader(in)
+		if err := r.Row([]any{&f}); !errors.Is(err, storage.ErrBadRow) {
 			t.Errorf("% x: error %v, want ErrBadRow", in, err)
 		}
 	}
 	var s []string
-	r := rowBinaryReader{buf: []byte{3, 1, 'a'}}
-	if err := r.row([]any{&s}); !errors.Is(err, storage.ErrBadRow) {
+	r := storage.NewRowBinaryReader([]byte{3, 1, 'a'})
+	if err := r.Row([]any{&s}); !errors.Is(err, storage.ErrBadRow) {
 		t.Errorf("a string array cut short: %v, want ErrBadRow", err)
 	}
 }

@@ -410,9 +410,9 @@ func (e engine) ExecMaintenance(ctx context.Context, stmt string) error {
 // Query implements storage.Querier with RowBinary output.
 func (e engine) Query(ctx context.Context, query string, dest []any, row func() error) error {
 	return e.read(ctx, query, "RowBinary", func(out []byte) error {
-		r := rowBinaryReader{buf: out}
-		for r.more() {
-			if err := r.row(dest); err != nil {
+		r := storage.NewRowBinaryReader(out)
+		for r.More() {
+			if err := r.Row(dest); err != nil {
 				return err
 			}
 			if err := row(); err != nil {

@@ -69,7 +69,8 @@ func TestRetentionOnServer1816(t *testing.T) {
 		}
 	}
 	if !res.OverBound || res.BytesAfter <= 0 || res.BytesAfter != res.TableBytes[storage.TableCalls]+res.TableBytes[storage.TableMessages]+
-		res.TableBytes[storage.TableStreams]+res.TableBytes[storage.TableRegistrations]+res.TableBytes[storage.TableCallIndex] {
+		res.TableBytes[storage.TableStreams]+res.TableBytes[storage.TableRegistrations]+res.TableBytes[storage.TableCallIndex]+
+		res.TableBytes[storage.TableCallsByID] {
 		t.Errorf("size rule result %+v", res)
 	}
 	var ddl string
@@ -130,9 +131,9 @@ func TestRetentionMergesFinishedDaysOnServer1816(t *testing.T) {
 			break
 		}
 	}
-	// calls and call_index, ten days each.
-	if n := callParts(); n != 10 || merged != 20 {
-		t.Errorf("calls in %d parts after the rounds (want 10), %d partitions merged (want 20)", n, merged)
+	// calls, call_index and calls_by_id, ten days each.
+	if n := callParts(); n != 10 || merged != 30 {
+		t.Errorf("calls in %d parts after the rounds (want 10), %d partitions merged (want 30)", n, merged)
 	}
 	page, err := st.ListCalls(ctx, storage.CallFilter{})
 	if err != nil {

@@ -211,6 +211,14 @@ func (h *harness) roundTripAfterRestart(t *testing.T) {
 	if err := sameCall(page.Calls[0], call); err != nil {
 		t.Errorf("listed call: %v", err)
 	}
+	// A Call-ID alone is answered from calls_by_id's packed row.
+	page = h.list(t, storage.CallFilter{CallID: id})
+	if page.Total != 1 || len(page.Calls) != 1 {
+		t.Fatalf("Call-ID search after restart: total %d, %d calls; want 1, 1", page.Total, len(page.Calls))
+	}
+	if err := sameCall(page.Calls[0], call); err != nil {
+		t.Errorf("call found by its Call-ID: %v", err)
+	}
 }
 
 func (h *harness) filters(t *testing.T) {
