@@ -63,19 +63,36 @@ var packedCallColumns = func() []int {
 	return out
 }()
 
-// callsByIDRow is c's row of calls_by_id, from its calls row.
-func callsByIDRow(callsRow []any) ([]any, error) {
+// callsByIDRows is the rows of calls_by_id for rows of calls (callRow):
+// each packs the columns of callSelect, in its order. The packed values
+// share chunks of packChunk bytes: one allocation per few thousand calls,
+// and no copying of a buffer that grows.
+func callsByIDRows(rows [][]any) ([][]any, error) {
+	out := make([][]any, len(rows))
 	vals := make([]any, len(packedCallColumns))
-	for i, p := range packedCallColumns {
-		vals[i] = callsRow[p]
+	cells := make([]any, 0, 5*len(rows))
+	var buf []byte
+	for i, r := range rows {
+		for j, p := range packedCallColumns {
+			vals[j] = r[p]
+		}
+		if cap(buf)-len(buf) < packChunk/16 {
+			buf = make([]byte, 0, packChunk)
+		}
+		from := len(buf)
+		var err error
+		if buf, err = AppendRowBinary(buf, vals); err != nil {
+			return nil, err
+		}
+		// date, call_id, start_us and version lead both rows.
+		cells = append(cells, r[0], r[4], r[2], r[len(r)-1], buf[from:len(buf):len(buf)])
+		out[i] = cells[len(cells)-5:]
 	}
-	packed, err := AppendRowBinary(nil, vals)
-	if err != nil {
-		return nil, err
-	}
-	// date, call_id, start_us and version lead both rows.
-	return []any{callsRow[0], callsRow[4], callsRow[2], callsRow[len(callsRow)-1], packed}, nil
+	return out, nil
 }
+
+// packChunk is the size of the buffers packed rows share.
+const packChunk = 1 << 20
 
 // packedCall decodes a packed row of calls_by_id.
 func packedCall(row []byte) (correlate.Call, uint64, error) {

@@ -83,14 +83,13 @@ func Write(ctx context.Context, ins Inserter, db string, b Batch, clock *Version
 		}
 		t := callsTable()
 		rows := make([][]any, len(b.Calls))
-		byID := make([][]any, len(b.Calls))
 		v := clock.Reserve(len(rows))
 		for i := range b.Calls {
 			rows[i] = callRow(&b.Calls[i], v+uint64(i))
-			var err error
-			if byID[i], err = callsByIDRow(rows[i]); err != nil {
-				return err
-			}
+		}
+		byID, err := callsByIDRows(rows)
+		if err != nil {
+			return err
 		}
 		if err := insert(ctx, ins, db, t, rows); err != nil {
 			return err

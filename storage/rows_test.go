@@ -219,6 +219,14 @@ func TestWriteOrdersTablesAndVersionsRecords(t *testing.T) {
 	if v2 <= v1 {
 		t.Errorf("the later call in a batch has version %d, not above %d", v2, v1)
 	}
+	// Each call's packed row decodes to it, at its version, though the
+	// packed rows of a batch share one buffer.
+	for i, row := range rec.rows[5] {
+		c, v, err := packedCall(row[4].([]byte))
+		if err != nil || c.CallID != "a" || v != calls[i][last].(uint64) || row[3] != calls[i][last] {
+			t.Errorf("packed row %d: %+v at version %d (%v); want call a at %d", i, c, v, err, calls[i][last])
+		}
+	}
 	if m := rec.rows[0][0][3].(uint64); m >= v1 {
 		t.Errorf("messages written first have seq %d, not below the calls' %d", m, v1)
 	}
