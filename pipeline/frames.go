@@ -109,8 +109,15 @@ func (a *frameArena) keep(n int, callID, kind string) {
 		a.dropped++
 		return
 	}
-	if a.buf == nil {
-		a.buf = make([]byte, 0, min(a.limit, 1<<20))
+	if cap(a.buf)-len(a.buf) < n {
+		// Double, as append would not for a large slice (it adds a
+		// quarter): each growth is a fresh block the kernel faults in
+		// page by page, and an import's arena grows from 1 MB to half its
+		// bound in every new pipeline. The frames kept so far keep
+		// pointing into the old block until their batch is written.
+		grown := make([]byte, len(a.buf), min(max(2*cap(a.buf), 1<<20, len(a.buf)+n), a.limit))
+		copy(grown, a.buf)
+		a.buf = grown
 	}
 	start := len(a.buf)
 	a.buf = append(a.buf, f.Data[:n]...)
