@@ -218,10 +218,14 @@ func EnforceRetention(ctx context.Context, q Querier, ex Execer, db, cluster str
 		res.TableBytes[names[pt.Table]] += pt.Bytes
 	}
 	res.BytesAfter = total
-	if cluster == "" {
-		if err := compactFinishedDays(ctx, ex, db, kept, now, &res); err != nil {
+	hosts := 1
+	if cluster != "" {
+		if hosts, err = clusterHosts(ctx, q, cluster); err != nil {
 			return res, err
 		}
+	}
+	if err := compactFinishedDays(ctx, ex, db, compaction{cluster: cluster, hosts: hosts}, kept, now, &res); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -264,9 +268,13 @@ const CompactAfter = time.Hour
 // gets a late row after that (a call that ran past the hour) is merged
 // again.
 // The statements go through ex's maintenance lane when it has one.
-// Clusters are not compacted here: each replica's parts are its own
-// (operators schedule OPTIMIZE ON CLUSTER).
-func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Partition, now time.Time, res *RetentionResult) error {
+//
+// In a cluster a partition's parts are counted over every server
+// (TablePartitions), so a partition is merged when it has more parts
+// than the cluster has servers: then at least one server holds it in
+// several. The OPTIMIZE is ON CLUSTER (the DDL queue runs it on each
+// shard; a server whose partition is one part already rewrites it once).
+func compactFinishedDays(ctx context.Context, ex Execer, db string, c compaction, kept []Partition, now time.Time, res *RetentionResult) error {
 	// A day before this one has been over for CompactAfter.
 	open := now.UTC().Add(-CompactAfter).Format(time.DateOnly)
 	exec := ex.Exec
@@ -276,11 +284,11 @@ func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Parti
 	n := 0
 	for i := len(kept) - 1; i >= 0 && n < MaxCompactPerRound; i-- {
 		pt := kept[i]
-		if pt.MaxDate >= open || pt.Parts < 2 || pt.Bytes > MaxCompactBytes || !compactTables[pt.Table] ||
+		if pt.MaxDate >= open || pt.Parts <= int64(max(c.hosts, 1)) || pt.Bytes > MaxCompactBytes || !compactTables[strings.TrimSuffix(pt.Table, LocalSuffix)] ||
 			pt.Partition == "" || strings.Trim(pt.Partition, "0123456789") != "" {
 			continue
 		}
-		stmt := "OPTIMIZE TABLE " + db + "." + pt.Table + " PARTITION " + pt.Partition + " FINAL"
+		stmt := "OPTIMIZE TABLE " + db + "." + pt.Table + SchemaConfig{Cluster: c.cluster}.onCluster() + " PARTITION " + pt.Partition + " FINAL"
 		if err := exec(ctx, stmt); err != nil {
 			return fmt.Errorf("storage: compact: %w\n%s", err, stmt)
 		}
@@ -288,4 +296,22 @@ func compactFinishedDays(ctx context.Context, ex Execer, db string, kept []Parti
 		n++
 	}
 	return nil
+}
+
+// compaction is where compactFinishedDays runs: a cluster's name and how
+// many servers it has, or "" and 1.
+type compaction struct {
+	cluster string
+	hosts   int
+}
+
+// clusterHosts is how many servers (replicas of every shard) cluster has,
+// as the server q reads knows it.
+func clusterHosts(ctx context.Context, q Querier, cluster string) (int, error) {
+	var n uint64
+	err := q.Query(ctx, "SELECT count() FROM system.clusters WHERE cluster = "+QuoteString(cluster), []any{&n}, func() error { return nil })
+	if err != nil {
+		return 0, fmt.Errorf("storage: count the servers of cluster %s: %w", cluster, err)
+	}
+	return int(n), nil
 }

@@ -86,7 +86,7 @@ func TestCompactionChoosesFinishedDaysInSeveralPartsNewestFirst(t *testing.T) {
 	}
 	var ran statements
 	var res RetentionResult
-	if err := compactFinishedDays(context.Background(), &ran, "db", kept, time.Date(2024, time.May, 6, 1, 0, 0, 0, time.UTC), &res); err != nil {
+	if err := compactFinishedDays(context.Background(), &ran, "db", compaction{hosts: 1}, kept, time.Date(2024, time.May, 6, 1, 0, 0, 0, time.UTC), &res); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -99,10 +99,21 @@ func TestCompactionChoosesFinishedDaysInSeveralPartsNewestFirst(t *testing.T) {
 	}
 	// Within CompactAfter of midnight, yesterday is not finished yet.
 	ran = nil
-	if err := compactFinishedDays(context.Background(), &ran, "db", kept, time.Date(2024, time.May, 6, 0, 59, 0, 0, time.UTC), &res); err != nil {
+	if err := compactFinishedDays(context.Background(), &ran, "db", compaction{hosts: 1}, kept, time.Date(2024, time.May, 6, 0, 59, 0, 0, time.UTC), &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(ran) == 0 || strings.Contains(ran[0], "20240505") {
 		t.Errorf("at 00:59 the round ran %q: the day before is still open", ran)
+	}
+	// In a cluster of two servers the parts are counted over both: two
+	// can be one on each, three cannot.
+	local := func(table, day string, parts int64) Partition { return p(table+LocalSuffix, day, parts, 1e6) }
+	ran = nil
+	kept = []Partition{local(TableCalls, "2024-05-01", 3), local(TableCalls, "2024-05-02", 2), local(TablePackets, "2024-05-02", 5)}
+	if err := compactFinishedDays(context.Background(), &ran, "db", compaction{cluster: "c", hosts: 2}, kept, time.Date(2024, time.May, 6, 1, 0, 0, 0, time.UTC), &res); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"OPTIMIZE TABLE db.calls_local ON CLUSTER `c` PARTITION 20240501 FINAL"}; !slices.Equal(ran, want) {
+		t.Errorf("in a cluster of two the round ran\n%q\nwant\n%q", ran, want)
 	}
 }

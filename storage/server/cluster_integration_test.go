@@ -26,8 +26,13 @@ func TestTwoNodeCluster(t *testing.T) {
 	zk := servertest.StartZooKeeper(t)
 	ports := []int{servertest.FreePort(t), servertest.FreePort(t)}
 	var nodes []*servertest.Server
+	// The servers merge no parts of their own (no merge may exceed one
+	// byte; OPTIMIZE FINAL ignores that bound), so that what the merge
+	// rounds below merge is theirs.
+	const noMerges = "<merge_tree><max_bytes_to_merge_at_max_space_in_pool>1</max_bytes_to_merge_at_max_space_in_pool>" +
+		"<max_bytes_to_merge_at_min_space_in_pool>1</max_bytes_to_merge_at_min_space_in_pool></merge_tree>\n"
 	for i, p := range ports {
-		nodes = append(nodes, servertest.Start(t, servertest.Options{Port: p, ExtraConfig: servertest.ClusterConfig(t, testCluster, zk, ports, i)}))
+		nodes = append(nodes, servertest.Start(t, servertest.Options{Port: p, ExtraConfig: servertest.ClusterConfig(t, testCluster, zk, ports, i) + noMerges}))
 	}
 	ctx := context.Background()
 	var stores []*Store
@@ -126,5 +131,81 @@ func TestTwoNodeCluster(t *testing.T) {
 		if err != nil || len(d.Messages) != 0 {
 			t.Errorf("node %d after retention: call of May 5 %v with %d messages, want the call without messages", i+1, err, len(d.Messages))
 		}
+	}
+
+	// Merge rounds through one node merge each finished day on the shard
+	// that holds it: the calls of May 1 to 3 written twice more are in
+	// three parts there, more than the cluster's two servers, and end in
+	// one.
+	localParts := func(st *Store) map[string]int {
+		out := map[string]int{}
+		var part string
+		var n uint64
+		err := (querier{st}).Query(ctx, "SELECT partition, count() FROM system.parts WHERE active AND database = 'clu'"+
+			" AND table = 'calls_local' AND partition LIKE '202405%' GROUP BY partition", []any{&part, &n},
+			func() error { out[part] = int(n); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	again := storage.Batch{Calls: storetest.RetentionBatch().Calls[:3]}
+	for range 2 {
+		if err := stores[1].Write(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		parts := 0
+		for _, st := range stores {
+			for _, n := range localParts(st) {
+				parts += n
+			}
+		}
+		if parts >= 3*3+7 || time.Now().After(deadline) {
+			if parts < 3*3+7 {
+				t.Fatalf("the shards hold %d parts of May's calls, want 16 (three days written thrice, seven once)", parts)
+			}
+			break
+		}
+	}
+	// May 1 to 3 of calls_local and calls_by_id_local: six partitions,
+	// three a round (call_index_local got the same block thrice, which a
+	// replicated table keeps once). A replicated table's OPTIMIZE
+	// queues its merge, so a round may choose a partition again that is
+	// still merging; the rounds end when one finds nothing to merge.
+	merged, rounds := 0, 0
+	for ; rounds < 20; rounds++ {
+		res, err := stores[0].EnforceRetention(ctx, storage.RetentionPolicy{}, storetest.RetentionDay(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged += len(res.Compacted)
+		if len(res.Compacted) == 0 {
+			break
+		}
+	}
+	if merged < 6 || rounds == 20 {
+		t.Errorf("%d rounds merged %d partitions, want 6 or more, then a round without", rounds, merged)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var several []string
+		for i, st := range stores {
+			for part, n := range localParts(st) {
+				if n != 1 {
+					several = append(several, fmt.Sprintf("node %d: %s in %d parts", i+1, part, n))
+				}
+			}
+		}
+		if len(several) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the rounds, calls of finished days in several parts: %q", several)
+		}
+	}
+	page, err := stores[1].ListCalls(ctx, storage.CallFilter{CallID: "call-03@example.com"})
+	if err != nil || page.Total != 1 {
+		t.Errorf("call of May 3 after the merges: %+v, %v", page, err)
 	}
 }
