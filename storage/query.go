@@ -214,6 +214,25 @@ func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCo
 	if _, _, err := listCallsSQL(db, f, false); err != nil { // the same checks as the list
 		return CallCounts{}, err
 	}
+	c := CallCounts{State: map[string]int{}, FinalCode: map[int]int{}}
+	byID := f
+	byID.Sort = "" // counts have no order
+	if onlyCallID(byID) {
+		// The count strip of a Call-ID search: its packed rows, as the
+		// list reads them (ListCalls), unless some are missing.
+		b, err := lookupByID(ctx, q, db, f.CallID)
+		if err != nil {
+			return CallCounts{}, err
+		}
+		if b.complete() || len(b.starts) == 0 && indexComplete(q) {
+			for _, call := range b.calls {
+				c.Total++
+				c.State[call.State]++
+				c.FinalCode[call.FinalCode]++
+			}
+			return c, nil
+		}
+	}
 	if err := resolveCallID(ctx, q, db, &f); err != nil {
 		return CallCounts{}, err
 	}
@@ -221,7 +240,6 @@ func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCo
 	if err != nil {
 		return CallCounts{}, err
 	}
-	c := CallCounts{State: map[string]int{}, FinalCode: map[int]int{}}
 	var (
 		state string
 		code  uint16

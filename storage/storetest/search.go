@@ -175,6 +175,20 @@ func (h *harness) search(t *testing.T) {
 		if c.Total != 2 || c.State[correlate.StateFailed] != 2 || c.FinalCode[486] != 1 || c.FinalCode[404] != 1 {
 			t.Errorf("counts of 4xx %+v", c)
 		}
+		// A Call-ID alone is counted from its packed row; another
+		// condition beside it from calls.
+		c, err = cs.CountCalls(context.Background(), storage.CallFilter{CallID: "s-3", Sort: storage.SortMOS})
+		if err != nil || c.Total != 1 || c.State[correlate.StateFailed] != 1 || c.FinalCode[486] != 1 {
+			t.Errorf("counts of Call-ID s-3 %+v (%v), want one failed call, 486", c, err)
+		}
+		c, err = cs.CountCalls(context.Background(), storage.CallFilter{CallID: "s-3", FinalClass: 2})
+		if err != nil || c.Total != 0 {
+			t.Errorf("counts of Call-ID s-3 among the 2xx %+v (%v), want none", c, err)
+		}
+		c, err = cs.CountCalls(context.Background(), storage.CallFilter{CallID: "no-such-call"})
+		if err != nil || c.Total != 0 || len(c.State) != 0 {
+			t.Errorf("counts of an unknown Call-ID %+v (%v), want none", c, err)
+		}
 	})
 	t.Run("the messages of several calls come in capture order", func(t *testing.T) {
 		cm, ok := h.store.(interface {
