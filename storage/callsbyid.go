@@ -191,9 +191,10 @@ func lookupByID(ctx context.Context, q Querier, db, callID string) (byID, error)
 }
 
 // onlyCallID tells whether f selects by its Call-ID alone, in start
-// order, without a cursor: a list lookupByID can answer.
+// order, without a cursor: a list lookupByID can answer (pageOf).
 func onlyCallID(f CallFilter) bool {
-	if f.CallID == "" || cmp.Or(f.Sort, SortStart) != SortStart {
+	// A negative limit or offset goes the other way, to be refused.
+	if f.CallID == "" || cmp.Or(f.Sort, SortStart) != SortStart || f.Limit < 0 || f.Offset < 0 {
 		return false
 	}
 	return f == CallFilter{CallID: f.CallID, Limit: f.Limit, Offset: f.Offset, Sort: f.Sort, Ascending: f.Ascending, NoTotal: f.NoTotal}

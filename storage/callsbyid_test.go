@@ -30,6 +30,8 @@ func TestOnlyACallIDAloneInStartOrderIsAnsweredFromThePackedRows(t *testing.T) {
 		{CallID: "a", State: correlate.StateAnswered},
 		{CallID: "a", From: time.Unix(1, 0)},
 		{CallID: "a", After: &CallKey{CallID: "a"}},
+		{CallID: "a", Limit: -1},
+		{CallID: "a", Offset: -1},
 	}
 	for _, f := range yes {
 		if !onlyCallID(f) {

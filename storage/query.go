@@ -35,6 +35,9 @@ const (
 // newest first (ties by Call-ID, so pages are stable), and how many matched
 // (-1 when f.NoTotal left that uncounted).
 func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPage, error) {
+	if _, _, err := listCallsSQL(db, f, false); err != nil { // checked before any lookup
+		return CallPage{}, err
+	}
 	if onlyCallID(f) {
 		// calls_by_id holds the list rows of the Call-ID, unless some
 		// were written before it existed: then calls, below.

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -61,5 +62,19 @@ func TestListCallsSQLRejectsBadFilters(t *testing.T) {
 		if _, _, err := listCallsSQL("db", f, false); !errors.Is(err, ErrInvalidFilter) {
 			t.Errorf("%s: error %v, want ErrInvalidFilter", name, err)
 		}
+		// ListCalls refuses it before it asks the store anything, a
+		// Call-ID lookup included.
+		f.CallID = "a@example.com"
+		if _, err := ListCalls(context.Background(), noQueries{t}, "db", f); !errors.Is(err, ErrInvalidFilter) {
+			t.Errorf("%s with a Call-ID: ListCalls error %v, want ErrInvalidFilter", name, err)
+		}
 	}
+}
+
+// noQueries is a Querier that fails the test when asked anything.
+type noQueries struct{ t *testing.T }
+
+func (n noQueries) Query(_ context.Context, query string, _ []any, _ func() error) error {
+	n.t.Errorf("unexpected query %s", query)
+	return nil
 }
