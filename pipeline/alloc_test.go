@@ -36,26 +36,35 @@ func frameOf(t testing.TB, vlan bool, sport, dport uint16, payload []byte) []byt
 	return buf.Bytes()
 }
 
+// rtpFrames is a 214-byte RTP frame (PCMA, SSRC 0x11223344, port 40000
+// to 50000) captured at ts, and next, which hands it to p again as the
+// stream's next packet: sequence, RTP timestamp and capture time
+// advanced, 20 ms apart.
+func rtpFrames(t testing.TB, p *Pipeline, ts int64) (data []byte, next func()) {
+	t.Helper()
+	rtpPkt := make([]byte, 12+160)
+	rtpPkt[0], rtpPkt[1] = 0x80, 8 // v2, PCMA
+	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
+	data = frameOf(t, false, 40000, 50000, rtpPkt)
+	const ipUDP = 14 + 20 + 8
+	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: ts, OrigLen: len(data)}
+	seq, rtpTS := uint16(1), uint32(0)
+	return data, func() {
+		seq++
+		rtpTS += 160
+		f.TS += 20e6
+		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
+		binary.BigEndian.PutUint32(data[ipUDP+4:], rtpTS)
+		p.HandleFrame(&f)
+	}
+}
+
 // TestRTPPathDoesNotAllocate: an RTP packet of a known stream goes through
 // decode, stream lookup, tshark statistics, loss pattern, jitter buffer and
 // timeline without allocating.
 func TestRTPPathDoesNotAllocate(t *testing.T) {
-	rtpPkt := make([]byte, 12+160)
-	rtpPkt[0], rtpPkt[1] = 0x80, 8 // v2, PCMA
-	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
-	data := frameOf(t, false, 40000, 50000, rtpPkt)
-	const ipUDP = 14 + 20 + 8
 	p := New(correlate.DefaultConfig())
-	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: 1_700_000_000e9}
-	seq, ts := uint16(1), uint32(0)
-	next := func() {
-		seq++
-		ts += 160
-		f.TS += 20e6
-		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
-		binary.BigEndian.PutUint32(data[ipUDP+4:], ts)
-		p.HandleFrame(&f)
-	}
+	_, next := rtpFrames(t, p, 1_700_000_000e9)
 	for range 10 {
 		next() // the stream and its first timeline interval exist now
 	}

@@ -78,21 +78,8 @@ func rtpAfterInvite(t *testing.T, mode StoreRTP) (p *Pipeline, data []byte, next
 	p.SetStoreFrames(mode, 0)
 	inv := frame.Frame{LinkType: frame.LinkEthernet, Data: frameOf(t, false, 5060, 5060, sdpInvite()), TS: 1_700_000_000e9}
 	p.HandleFrame(&inv)
-	rtpPkt := make([]byte, 12+160)
-	rtpPkt[0], rtpPkt[1] = 0x80, 8
-	binary.BigEndian.PutUint32(rtpPkt[8:], 0x11223344)
-	data = frameOf(t, false, 40000, 50000, rtpPkt)
-	const ipUDP = 14 + 20 + 8
-	f := frame.Frame{LinkType: frame.LinkEthernet, Data: data, TS: inv.TS, OrigLen: len(data)}
-	seq, ts := uint16(1), uint32(0)
-	return p, data, func() {
-		seq++
-		ts += 160
-		f.TS += 20e6
-		binary.BigEndian.PutUint16(data[ipUDP+2:], seq)
-		binary.BigEndian.PutUint32(data[ipUDP+4:], ts)
-		p.HandleFrame(&f)
-	}
+	data, next = rtpFrames(t, p, inv.TS)
+	return p, data, next
 }
 
 func brief(ps []storage.Packet) []storage.Packet {
