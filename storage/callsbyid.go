@@ -190,6 +190,23 @@ func lookupByID(ctx context.Context, q Querier, db, callID string) (byID, error)
 	return b, nil
 }
 
+// callsOfID is every call of callID in start order, from calls_by_id,
+// and whether that is the whole answer: false when some call of the
+// Call-ID has no packed row (then calls must be read), or when a Call-ID
+// the index lacks may still be a call (a cluster's older calls).
+func callsOfID(ctx context.Context, q Querier, db, callID string, ascending bool) ([]correlate.Call, bool, error) {
+	b, err := lookupByID(ctx, q, db, callID)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case b.complete():
+		return b.sorted(ascending), true, nil
+	case len(b.starts) == 0 && indexComplete(q):
+		return nil, true, nil // not in the index: no such call
+	}
+	return nil, false, nil
+}
+
 // onlyCallID tells whether f selects by its Call-ID alone, in start
 // order, without a cursor: a list lookupByID can answer (pageOf).
 func onlyCallID(f CallFilter) bool {

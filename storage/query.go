@@ -39,16 +39,9 @@ func ListCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallPag
 		return CallPage{}, err
 	}
 	if onlyCallID(f) {
-		// calls_by_id holds the list rows of the Call-ID, unless some
-		// were written before it existed: then calls, below.
-		b, err := lookupByID(ctx, q, db, f.CallID)
-		switch {
-		case err != nil:
-			return CallPage{}, err
-		case b.complete():
-			return pageOf(f, b.sorted(f.Ascending)), nil
-		case len(b.starts) == 0 && indexComplete(q):
-			return CallPage{}, nil // not in the index: no such call
+		calls, ok, err := callsOfID(ctx, q, db, f.CallID, f.Ascending)
+		if err != nil || ok {
+			return pageOf(f, calls), err
 		}
 	}
 	if f.CallID != "" && modernSQL(q) {
@@ -221,14 +214,13 @@ func CountCalls(ctx context.Context, q Querier, db string, f CallFilter) (CallCo
 	byID := f
 	byID.Sort = "" // counts have no order
 	if onlyCallID(byID) {
-		// The count strip of a Call-ID search: its packed rows, as the
-		// list reads them (ListCalls), unless some are missing.
-		b, err := lookupByID(ctx, q, db, f.CallID)
+		// The count strip of a Call-ID search: the calls the list reads.
+		calls, ok, err := callsOfID(ctx, q, db, f.CallID, false)
 		if err != nil {
 			return CallCounts{}, err
 		}
-		if b.complete() || len(b.starts) == 0 && indexComplete(q) {
-			for _, call := range b.calls {
+		if ok {
+			for _, call := range calls {
 				c.Total++
 				c.State[call.State]++
 				c.FinalCode[call.FinalCode]++
